@@ -1,0 +1,115 @@
+"""The catalogue of finding codes: one place for every code, its severity and its message.
+
+Codes are stable identifiers (documented in the README); messages are Chinese
+templates that say what is wrong and how to fix it. Every finding the toolkit
+produces is made here, by `make()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Finding, Location
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: str
+    category: str
+    template: str
+
+
+_CODES = [
+    # --- the file as a whole
+    Code("file-unreadable", "error", "文件", "文件无法读取：{reason}。{advice}"),
+    Code("template-unrecognised", "error", "文件",
+         "不是本工具下发的标准填报表（{reason}），无法按表格读取。请使用财政局下发的《自评填报表》重新填报。"),
+    Code("template-version-unknown", "warning", "文件",
+         "填报表版本标记为“{found}”，与当前版本“{expected}”不同，已按表头文字读取，请核对结果或改用最新模板。"),
+    Code("data-outside-area", "warning", "文件",
+         "表格填报区域以外有{count}个单元格有内容（如{first}），这些内容不会被读取。请把内容填到规定的单元格内。"),
+    Code("value-unreadable", "error", "取值",
+         "“{label}”的值“{value}”无法识别（{reason}）。请填写{expect}。"),
+    Code("required-value", "error", "取值", "“{label}”为必填项，不能为空。{advice}"),
+    Code("project-code-duplicated", "error", "取值",
+         "项目编码“{value}”在本单位的填报表中重复出现（另见{other}），每个项目的编码必须唯一。"),
+    Code("budget-prefill-changed", "error", "资金",
+         "“{label}”是财政局预填的数据（原值 {prefilled}），已被改为 {value}。请恢复原值；如数据确有误，请与财政局联系。"),
+    # --- money
+    Code("budget-missing", "error", "资金",
+         "全年预算数为空或为0，但{why}，无法计算预算执行率。请填写调整后的全年预算数。"),
+    Code("budget-total-mismatch", "error", "资金",
+         "年度资金总额“{label}”填写为 {typed}，与其中各项之和 {computed} 不一致。年度资金总额由公式自动计算，请勿手工改写。"),
+    Code("execution-over-budget", "warning", "资金",
+         "全年执行数 {executed} 万元超过全年预算数 {budget} 万元（执行率 {rate}）。请核对执行数，或在“预算调整及执行情况说明”中说明原因。"),
+    Code("execution-low-unexplained", "error", "资金",
+         "预算执行率为 {rate}，低于 {threshold}，但“预算调整及执行情况说明”为空。请说明执行率偏低的原因。"),
+    Code("execution-note-too-long", "warning", "资金",
+         "预算执行率低于 {threshold}，执行情况说明应不超过{limit}字，现为{length}字。请精简。"),
+    Code("budget-adjusted-unexplained", "warning", "资金",
+         "全年预算数 {adjusted} 万元与年初预算数 {initial} 万元相差 {change}，超过 {threshold}，但“预算调整及执行情况说明”为空。请说明预算调整的原因和依据。"),
+    Code("execution-score-mismatch", "error", "资金",
+         "预算执行得分填写为 {typed}，按规则应为 {computed}（{weight}分 × 执行率 {rate}，保留两位小数，不得取整）。"),
+    # --- weights and taxonomy
+    Code("weight-sum-mismatch", "error", "指标",
+         "预算执行分值 {budget_weight} 加各项指标分值合计 {indicator_weights}，共 {total} 分，应为 100 分。请调整各指标分值。"),
+    Code("weight-nonstandard", "warning", "指标",
+         "一级指标分值为 {found}，与评分规则的标准分值 {expected} 不同。如无特殊要求，请按标准分值设置。"),
+    Code("indicator-taxonomy", "error", "指标", "{reason}。可选的指标类别见填报说明。"),
+    Code("indicator-direction-missing", "warning", "指标",
+         "未填写指标方向，且年度指标值中没有“≥”“≤”等符号，已按正向（≥）计分。请在“指标方向”中选择。"),
+    Code("indicator-direction-conflict", "warning", "指标",
+         "指标方向选择为“{direction}”，而年度指标值“{target}”中的符号是“{operator}”，已按指标值中的符号计分。请统一。"),
+    Code("indicator-unparseable", "error", "指标",
+         "{label}“{value}”中没有可识别的数值，无法计算完成情况。请填写数值（可带单位，如“95%”“120人”）；定性指标请将方向选为“定性”。"),
+    Code("indicator-unit-mismatch", "error", "指标",
+         "年度指标值的单位“{target_unit}”与实际完成值的单位“{actual_unit}”不一致且无法换算。请使用相同的计量单位。"),
+    Code("indicator-kind-mismatch", "warning", "指标",
+         "{reason}。请让年度指标值和实际完成值的表述方式一致。"),
+    Code("indicator-percent-ambiguous", "warning", "指标",
+         "{label}“{value}”看起来是小数形式的百分比，已按 {percent} 计算。请直接填写百分数（如“95%”）。"),
+    Code("indicator-not-equal", "warning", "指标",
+         "指标方向为“=”，实际完成值 {actual} 与年度指标值 {target} 不相等。请核实或说明偏差原因。"),
+    Code("indicator-negative-actual", "warning", "指标",
+         "实际完成值 {actual} 为负数，按 0 计分。请核实。"),
+    Code("indicator-unmet-unexplained", "error", "指标",
+         "指标未完成（{detail}），但“偏差原因分析及改进措施”为空或只有占位内容。请分析未完成的原因并提出改进措施。"),
+    Code("indicator-overachieved-unexplained", "warning", "指标",
+         "实际完成值达到年度指标值的 {ratio}（≥{threshold}），超额较多，可能指标值设置偏低。请在“偏差原因分析及改进措施”中说明。"),
+    Code("execution-indicator-duplicated", "warning", "指标",
+         "三级指标“{name}”重复考核预算执行率（预算执行已单独计 {budget_weight} 分）。请改设其他产出或效益指标。"),
+    # --- scores
+    Code("score-exceeds-weight", "error", "得分", "自评得分 {claimed} 超过该指标分值 {weight}。"),
+    Code("score-mismatch", "warning", "得分",
+         "自评得分 {claimed} 与按规则计算的得分 {computed} 相差超过 {tolerance} 分（{rule}）。请核对。"),
+    Code("score-full-but-unmet", "error", "得分",
+         "指标未完成（{detail}），自评却给了满分 {claimed}。按规则应得 {computed} 分。"),
+    Code("score-deducted-unexplained", "warning", "得分",
+         "指标已完成，自评得分 {claimed} 却低于分值 {weight}，且未说明扣分原因。请补充说明或给满分。"),
+    Code("qualitative-out-of-band", "error", "得分",
+         "定性指标实际完成情况“{actual}”属于“{band}”档（{low}–{high}分），自评得分 {claimed} 不在该档内，已按 {computed} 分计。"),
+    Code("qualitative-unrecognised", "warning", "得分",
+         "定性指标的实际完成情况“{actual}”无法判断属于哪一档（达成/部分达成/未达成），需人工复核；暂按自评得分 {computed} 计。"),
+    Code("qualitative-score-missing", "warning", "得分",
+         "定性指标未填写自评得分，已按“{band}”档的上限 {computed} 分计。请填写自评得分。"),
+    Code("total-mismatch", "warning", "得分",
+         "总分填写为 {typed}，与预算执行得分和各指标自评得分之和 {computed} 不一致。总分由公式自动计算，请勿手工改写。"),
+    # --- narrative
+    Code("placeholder-text", "warning", "文字", "“{label}”的内容“{value}”像是未替换的占位文字。请填写实际内容。"),
+    Code("narrative-contradiction", "warning", "文字",
+         "“{label}”写有“{phrase}”，但{evidence}。请如实分析偏差原因。"),
+]
+
+CATALOGUE: dict[str, Code] = {c.code: c for c in _CODES}
+
+
+def make(code: str, where: Location | None = None, *, file: str | None = None,
+         project: str | None = None, **params: object) -> Finding:
+    """A finding of a catalogued code, its message filled from `params`."""
+    entry = CATALOGUE[code]
+    params.setdefault("advice", "")
+    message = entry.template.format(**params).strip()
+    where = where or Location()
+    return Finding(code=code, severity=entry.severity, message=message, file=file,
+                   sheet=where.sheet, cell=where.cell, project=project)
