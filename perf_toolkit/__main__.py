@@ -1,0 +1,5 @@
+"""`python -m perf_toolkit` runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,495 @@
+"""The reviewer's checks (rules.md §4): each a small generator of findings.
+
+Checks read the scored frames (so every rule is computed once, in `score`) and
+the submissions (for text); each finding carries the sheet and cell the reader
+recorded for the field it is about. `CHECKS` lists them in report order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import findings, values
+from .model import Finding, SourcedSubmission
+from .profile import Profile
+from .score import Scores, round2
+from .spec import (
+    DEPARTMENT_FIELDS,
+    FUND_COLUMNS,
+    INDICATOR_COLUMNS,
+    PROJECT_FIELDS,
+    TAXONOMY,
+    YEAR_FIELD,
+    normalise_direction,
+)
+
+#: An indicator that restates the budget execution rate, which is already scored on its own.
+EXECUTION_INDICATOR = re.compile(r"(预算|资金|经费|项目)(支出)?(执行|支出)(率|进度)")
+#: Phrases saying "no deviation" / "all done", contradicted when the numbers show otherwise.
+NO_DEVIATION = ("未偏离", "无偏离", "没有偏离", "无偏差", "没有偏差", "未出现偏差", "全部完成", "均已完成",
+                "全面完成", "均完成", "圆满完成")
+
+INDICATOR_LABEL = {key: label for key, label, _ in INDICATOR_COLUMNS}
+FUND_LABEL = dict(FUND_COLUMNS)
+
+
+#: A finding and the index of the submission it is about.
+Located = tuple[int, Finding]
+
+
+@dataclass
+class Context:
+    items: Sequence[SourcedSubmission]
+    scores: Scores
+    profile: Profile
+
+    def at(self, s: int, path: str, code: str, project: str | None = None, **params) -> Located:
+        """A finding of submission `s`, located at the cell the reader recorded for `path`."""
+        item = self.items[s]
+        return s, findings.make(code, item.where(path), file=item.file, project=project, **params)
+
+
+def _pct(x: float) -> str:
+    return f"{round2(x * 100):.2f}%"
+
+
+def _num(x: float) -> str:
+    r = round2(x)
+    return f"{r:.2f}".rstrip("0").rstrip(".") if r is not None else "—"
+
+
+def _rows(df: pd.DataFrame) -> Iterator:
+    return df.itertuples(index=False) if not df.empty else iter(())
+
+
+# ------------------------------------------------------------------ required values and readability
+
+
+def check_required(ctx: Context) -> Iterator[Located]:
+    for s, item in enumerate(ctx.items):
+        sub = item.submission
+        if sub.year is None:
+            yield ctx.at(s, "year", "required-value", label=YEAR_FIELD.label, advice="请填写被评价的预算年度，如 2023。")
+        for field in DEPARTMENT_FIELDS:
+            if field.required and not _get(sub.department, field.key).strip():
+                yield ctx.at(s, f"department.{field.key}", "required-value", label=field.label)
+        if not sub.projects:
+            yield ctx.at(s, "projects", "required-value", label="项目", advice="至少填写一个项目。")
+        seen: dict[str, int] = {}
+        for p, project in enumerate(sub.projects):
+            code = project.code
+            for field in PROJECT_FIELDS:
+                if field.required and not getattr(project, field.key).strip():
+                    yield ctx.at(s, f"projects[{p}].{field.key}", "required-value", code, label=field.label)
+            if code.strip() in seen:
+                other = item.where(f"projects[{seen[code.strip()]}].code")
+                yield ctx.at(s, f"projects[{p}].code", "project-code-duplicated", code, value=code,
+                             other=f"{other.sheet or ''}{other.cell or ''}" or "前面的项目")
+            elif code.strip():
+                seen[code.strip()] = p
+            if not project.indicators:
+                yield ctx.at(s, f"projects[{p}].indicators", "required-value", code, label="绩效指标",
+                             advice="每个项目至少填写一条绩效指标。")
+            for i, ind in enumerate(project.indicators):
+                base = f"projects[{p}].indicators[{i}]"
+                for key in ("level1", "level2", "name", "target", "actual"):
+                    if values.parse_value(getattr(ind, key)).kind == "empty":
+                        yield ctx.at(s, f"{base}.{key}", "required-value", code, label=INDICATOR_LABEL[key])
+                if ctx.profile.indicator_weights == "typed" and values.parse_value(ind.weight).kind == "empty":
+                    yield ctx.at(s, f"{base}.weight", "required-value", code, label=INDICATOR_LABEL["weight"])
+
+
+def check_readable(ctx: Context) -> Iterator[Located]:
+    """Money, weights, scores and dates that are there but cannot be read."""
+    for row in _rows(ctx.scores.projects):
+        for column, label in FUND_COLUMNS:
+            for j, reason in getattr(row, f"{column}_bad"):
+                fund = ctx.items[row.s].submission.projects[row.p].funds[j]
+                yield ctx.at(row.s, f"projects[{row.p}].funds[{j}].{column}", "value-unreadable", row.code,
+                             label=f"{fund.source}·{label}", value=getattr(fund, column), reason=reason,
+                             expect="以万元为单位的金额，如 45.08")
+    for row in _rows(ctx.scores.indicators):
+        base = f"projects[{row.p}].indicators[{row.i}]"
+        ind = ctx.items[row.s].submission.projects[row.p].indicators[row.i]
+        for key, note in (("weight", row.weight_note), ("claimed_score", row.claimed_note)):
+            if note:
+                yield ctx.at(row.s, f"{base}.{key}", "value-unreadable", row.project_code,
+                             label=INDICATOR_LABEL[key], value=getattr(ind, key), reason=note, expect="数字，如 10")
+        if ind.direction.strip() and normalise_direction(ind.direction) is None:
+            yield ctx.at(row.s, f"{base}.direction", "value-unreadable", row.project_code,
+                         label=INDICATOR_LABEL["direction"], value=ind.direction, reason="不是可选的方向",
+                         expect="≥、≤、= 或 定性")
+    for s, item in enumerate(ctx.items):
+        for field in DEPARTMENT_FIELDS:
+            raw = _get(item.submission.department, field.key)
+            if field.kind == "date" and raw.strip() and values.parse_value(raw).kind != "date":
+                yield ctx.at(s, f"department.{field.key}", "value-unreadable", label=field.label, value=raw,
+                             reason="不是日期", expect="日期，如 2024-05-08")
+
+
+# ------------------------------------------------------------------ money
+
+
+def check_budget(ctx: Context) -> Iterator[Located]:
+    prof = ctx.profile
+    for row in _rows(ctx.scores.projects):
+        s, p, code = row.s, row.p, row.code
+        item = ctx.items[s]
+        project = item.submission.projects[p]
+        note = values.meaningful_text(project.budget_note)
+        budget, spent, initial = row.adjusted_budget, row.executed, row.initial_budget
+        unreadable = bool(row.adjusted_budget_bad or row.executed_bad)
+        if budget <= 0 and not unreadable and (spent > 0 or row.n_indicators > 0):
+            why = f"已填写全年执行数 {_num(spent)} 万元" if spent > 0 else "项目设有绩效指标"
+            yield ctx.at(s, f"projects[{p}].funds[0].adjusted_budget", "budget-missing", code, why=why)
+        for column, label in FUND_COLUMNS:
+            key = f"projects[{p}].funds_total.{column}"
+            if key in item.overrides:
+                typed, _ = values.parse_money(item.overrides[key])
+                computed = getattr(row, column)
+                if typed is None or abs(typed - computed) > 0.005:
+                    yield ctx.at(s, key, "budget-total-mismatch", code, label=label,
+                                 typed=item.overrides[key], computed=_num(computed))
+        if budget > 0 and spent > budget + 0.005:
+            yield ctx.at(s, f"projects[{p}].funds[0].executed", "execution-over-budget", code,
+                         executed=_num(spent), budget=_num(budget), rate=_pct(spent / budget))
+        rate = row.execution_rate
+        if budget > 0 and rate < prof.execution_low:
+            if not note:
+                yield ctx.at(s, f"projects[{p}].budget_note", "execution-low-unexplained", code,
+                             rate=_pct(rate), threshold=_pct(prof.execution_low))
+            elif prof.execution_note_max_chars and len(note) > prof.execution_note_max_chars:
+                yield ctx.at(s, f"projects[{p}].budget_note", "execution-note-too-long", code,
+                             threshold=_pct(prof.execution_low), limit=prof.execution_note_max_chars,
+                             length=len(note))
+        moved = (initial > 0 and abs(budget - initial) / initial > prof.budget_adjusted) or (
+            initial == 0 and budget > 0 and not row.initial_budget_bad and _any_typed(project, "initial_budget"))
+        if moved and not note:
+            change = f"{_pct(abs(budget - initial) / initial)}" if initial > 0 else "全部为年中新增"
+            yield ctx.at(s, f"projects[{p}].budget_note", "budget-adjusted-unexplained", code,
+                         adjusted=_num(budget), initial=_num(initial), change=change,
+                         threshold=_pct(prof.budget_adjusted))
+        key = f"projects[{p}].execution_score"
+        if key in item.overrides:
+            typed, _ = values.parse_weight(item.overrides[key])
+            computed = round2(row.execution_score)
+            if typed is None or abs(typed - computed) > 0.005:
+                yield ctx.at(s, key, "execution-score-mismatch", code, typed=item.overrides[key],
+                             computed=f"{computed:.2f}", weight=_num(prof.budget_weight),
+                             rate=_pct(rate) if budget > 0 else "无法计算")
+        for path, original in item.prefilled.items():
+            current = value_at(item.submission, path)
+            if not _same_value(original, current):
+                yield ctx.at(s, path, "budget-prefill-changed", _project_code(item, path),
+                             label=_path_label(item, path), prefilled=original,
+                             value=current if current not in (None, "") else "空")
+
+
+def _any_typed(project, column: str) -> bool:
+    return any(values.parse_value(getattr(f, column)).kind != "empty" for f in project.funds)
+
+
+# ------------------------------------------------------------------ weights and taxonomy
+
+
+def check_weights(ctx: Context) -> Iterator[Located]:
+    prof = ctx.profile
+    ind = ctx.scores.indicators
+    for row in _rows(ctx.scores.projects):
+        if row.n_indicators == 0:
+            continue
+        total = prof.budget_weight + row.indicator_weight
+        where = f"projects[{row.p}].indicators"
+        if abs(total - 100) > 0.01:
+            yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=_num(prof.budget_weight),
+                         indicator_weights=_num(row.indicator_weight), total=_num(total))
+            continue
+        if not prof.level1_weights:
+            continue
+        mine = ind[(ind["s"] == row.s) & (ind["p"] == row.p)]
+        found = mine.groupby("level1")["weight"].sum().to_dict()
+        # 成本指标 as its own 一级 (财预〔2021〕101号) was split out of 产出指标
+        found_cmp = dict(found)
+        if "成本指标" in found_cmp and "成本指标" not in prof.level1_weights:
+            found_cmp["产出指标"] = found_cmp.get("产出指标", 0) + found_cmp.pop("成本指标")
+        expected = prof.level1_weights
+        same = all(abs(found_cmp.get(k, 0) - v) <= 0.01 for k, v in expected.items())
+        # with no 满意度 indicator, its weight may be moved to 产出/效益
+        moved = (found_cmp.get("满意度指标", 0) == 0 and "满意度指标" in expected and all(
+            found_cmp.get(k, 0) >= v - 0.01 for k, v in expected.items() if k != "满意度指标"))
+        if not same and not moved:
+            yield ctx.at(row.s, where, "weight-nonstandard", row.code,
+                         found="、".join(f"{k}{_num(v)}分" for k, v in found.items()),
+                         expected="、".join(f"{k}{_num(v)}分" for k, v in expected.items()))
+
+
+def check_taxonomy(ctx: Context) -> Iterator[Located]:
+    for row in _rows(ctx.scores.indicators):
+        base = f"projects[{row.p}].indicators[{row.i}]"
+        if row.level1 and row.level1 not in TAXONOMY:
+            yield ctx.at(row.s, f"{base}.level1", "indicator-taxonomy", row.project_code,
+                         reason=f"一级指标“{row.level1}”不在指标体系中（应为{'、'.join(TAXONOMY)}）")
+        elif row.level2 and not any(row.level2 in v for v in TAXONOMY.values()):
+            yield ctx.at(row.s, f"{base}.level2", "indicator-taxonomy", row.project_code,
+                         reason=f"二级指标“{row.level2}”不在指标体系中")
+        elif row.level1 and row.level2 and row.level2 not in TAXONOMY[row.level1]:
+            owner = "、".join(k for k, v in TAXONOMY.items() if row.level2 in v)
+            yield ctx.at(row.s, f"{base}.level2", "indicator-taxonomy", row.project_code,
+                         reason=f"二级指标“{row.level2}”不属于一级指标“{row.level1}”（应属于{owner}）")
+
+
+# ------------------------------------------------------------------ indicator values
+
+
+def check_indicator_values(ctx: Context) -> Iterator[Located]:
+    for row in _rows(ctx.scores.indicators):
+        base, code = f"projects[{row.p}].indicators[{row.i}]", row.project_code
+        declared_number = row.typed_direction in ("≥", "≤", "=")
+        if row.direction_missing:
+            yield ctx.at(row.s, f"{base}.direction", "indicator-direction-missing", code)
+        if row.direction_conflict:
+            yield ctx.at(row.s, f"{base}.direction", "indicator-direction-conflict", code,
+                         direction=row.typed_direction, target=row.target, operator=row.direction_conflict)
+        if row.t_kind == "error" or (declared_number and row.t_kind == "text"):
+            yield ctx.at(row.s, f"{base}.target", "indicator-unparseable", code, label="年度指标值",
+                         value=row.target)
+            if row.a_kind == "number":
+                yield ctx.at(row.s, f"{base}.actual", "indicator-kind-mismatch", code,
+                             reason=f"年度指标值“{row.target}”是文字，实际完成值“{row.actual}”却是数值")
+            continue
+        if row.t_kind in ("number", "date") and row.typed_direction != "定性":
+            if row.a_kind == "error" or (row.a_kind == "text" and not row.actual_band_text) or (
+                    row.scored_as == "none" and row.a_kind not in ("empty",)):
+                yield ctx.at(row.s, f"{base}.actual", "indicator-unparseable", code, label="实际完成值",
+                             value=row.actual)
+            elif row.actual_band_text:
+                yield ctx.at(row.s, f"{base}.actual", "indicator-kind-mismatch", code,
+                             reason=f"年度指标值“{row.target}”是数值，实际完成值“{row.actual}”却是文字，已按定性指标计分")
+        elif row.scored_as == "qual":
+            if row.a_kind == "number":
+                yield ctx.at(row.s, f"{base}.actual", "indicator-kind-mismatch", code,
+                             reason=f"这是定性指标，实际完成值“{row.actual}”却是数值")
+            elif row.a_kind == "error":
+                yield ctx.at(row.s, f"{base}.actual", "indicator-unparseable", code, label="实际完成值",
+                             value=row.actual)
+        if row.unit_mismatch:
+            yield ctx.at(row.s, f"{base}.actual", "indicator-unit-mismatch", code,
+                         target_unit=row.t_unit or "无", actual_unit=row.a_unit or "无")
+        if row.percent_fixed:
+            side, percent = row.percent_fixed
+            key = "actual" if side == "actual" else "target"
+            yield ctx.at(row.s, f"{base}.{key}", "indicator-percent-ambiguous", code,
+                         label=INDICATOR_LABEL[key], value=getattr(row, key), percent=f"{_num(percent)}%")
+        if row.scored_as == "number":
+            if row.direction == "=" and row.A != 0 and not np.isclose(row.A, row.B):
+                yield ctx.at(row.s, f"{base}.actual", "indicator-not-equal", code,
+                             actual=row.actual, target=row.target)
+            if row.B < 0:
+                yield ctx.at(row.s, f"{base}.actual", "indicator-negative-actual", code, actual=row.actual)
+
+
+def _unmet_detail(row) -> str:
+    if row.scored_as == "qual":
+        return f"实际完成情况“{row.actual}”属于“{row.band}”档"
+    return f"年度指标值 {row.target}，实际完成值 {row.actual}，按规则得 {_num(row.rule_score)}/{_num(row.weight)} 分"
+
+
+def check_indicator_results(ctx: Context) -> Iterator[Located]:
+    for row in _rows(ctx.scores.indicators):
+        base, code = f"projects[{row.p}].indicators[{row.i}]", row.project_code
+        if row.met is False and not row.explained:
+            yield ctx.at(row.s, f"{base}.deviation_note", "indicator-unmet-unexplained", code,
+                         detail=_unmet_detail(row))
+        if row.overachieved and not row.explained:
+            yield ctx.at(row.s, f"{base}.deviation_note", "indicator-overachieved-unexplained", code,
+                         ratio=_pct(row.B / row.A), threshold=_pct(ctx.profile.overachieved))
+        if EXECUTION_INDICATOR.search(row.name or ""):
+            yield ctx.at(row.s, f"{base}.name", "execution-indicator-duplicated", code, name=row.name,
+                         budget_weight=_num(ctx.profile.budget_weight))
+
+
+# ------------------------------------------------------------------ claimed scores
+
+
+def check_scores(ctx: Context) -> Iterator[Located]:
+    tol = ctx.profile.score_tolerance
+    for row in _rows(ctx.scores.indicators):
+        base, code = f"projects[{row.p}].indicators[{row.i}]", row.project_code
+        where, claimed, weight, rule = f"{base}.claimed_score", row.claimed, row.weight, row.rule_score
+        if row.scored_as == "qual":
+            if row.a_kind == "number":
+                continue  # reported as indicator-kind-mismatch; the claimed score stands
+            if row.band is None:
+                yield ctx.at(row.s, f"{base}.actual", "qualitative-unrecognised", code, actual=row.actual,
+                             computed=_num(rule))
+                continue
+            if np.isnan(claimed):
+                yield ctx.at(row.s, where, "qualitative-score-missing", code, band=row.band, computed=_num(rule))
+                continue
+        if np.isnan(claimed):
+            continue
+        if claimed > weight + 1e-9:
+            yield ctx.at(row.s, where, "score-exceeds-weight", code, claimed=_num(claimed), weight=_num(weight))
+        elif row.scored_as == "qual":
+            if not (row.band_low - 1e-9 <= claimed <= row.band_cap + 1e-9):
+                band = ctx.profile.band(row.band)
+                yield ctx.at(row.s, where, "qualitative-out-of-band", code, actual=row.actual, band=band.band,
+                             low=_num(row.band_low), high=_num(band.high * weight), claimed=_num(claimed),
+                             computed=_num(rule))
+        elif row.scored_as in ("number", "date"):
+            if row.met is False and claimed >= weight - 1e-9:
+                yield ctx.at(row.s, where, "score-full-but-unmet", code, detail=_unmet_detail(row),
+                             claimed=_num(claimed), computed=_num(rule))
+            elif row.met is True and claimed < weight - 1e-9:
+                if not row.explained:
+                    yield ctx.at(row.s, where, "score-deducted-unexplained", code, claimed=_num(claimed),
+                                 weight=_num(weight))
+            elif abs(claimed - rule) > tol + 1e-9:
+                yield ctx.at(row.s, where, "score-mismatch", code, claimed=_num(claimed), computed=_num(rule),
+                             tolerance=_num(tol), rule=_rule_text(row, ctx.profile))
+    for row in _rows(ctx.scores.projects):
+        item = ctx.items[row.s]
+        key = f"projects[{row.p}].total_score"
+        if key not in item.overrides:
+            continue
+        typed, _ = values.parse_weight(item.overrides[key])
+        exec_key = f"projects[{row.p}].execution_score"
+        exec_typed = values.parse_weight(item.overrides[exec_key])[0] if exec_key in item.overrides else None
+        ind = ctx.scores.indicators
+        mine = ind[(ind["s"] == row.s) & (ind["p"] == row.p)] if not ind.empty else ind
+        computed = (exec_typed if exec_typed is not None else round2(row.execution_score)) + float(
+            mine["claimed"].fillna(0).sum() if not mine.empty else 0)
+        if typed is None or abs(typed - computed) > tol + 1e-9:
+            yield ctx.at(row.s, key, "total-mismatch", row.code, typed=item.overrides[key], computed=_num(computed))
+
+
+def _rule_text(row, profile: Profile) -> str:
+    if row.scored_as == "date":
+        return "完成时间晚于指标值，按天数比例计分" if profile.date_late == "ratio" else "完成时间晚于指标值，不得分"
+    if row.direction == "≤":
+        return ("反向指标：分值×指标值÷实际值" if profile.reverse_formula == "ratio"
+                else "反向指标：分值×(1−(实际值−指标值)÷指标值)")
+    return "正向指标：分值×实际值÷指标值" if row.direction == "≥" else "等于指标：按正向计分"
+
+
+# ------------------------------------------------------------------ narrative
+
+
+def check_narrative(ctx: Context) -> Iterator[Located]:
+    ind = ctx.scores.indicators
+    for s, item in enumerate(ctx.items):
+        for p, project in enumerate(item.submission.projects):
+            code = project.code
+            for field in PROJECT_FIELDS:
+                text = getattr(project, field.key)
+                if values.is_placeholder(text) or (field.key == "goal" and _only_number(text)):
+                    yield ctx.at(s, f"projects[{p}].{field.key}", "placeholder-text", code,
+                                 label=field.label, value=text)
+            for i, one in enumerate(project.indicators):
+                for key in ("name", "basis", "deviation_note"):
+                    text = getattr(one, key)
+                    if values.is_placeholder(text):
+                        yield ctx.at(s, f"projects[{p}].indicators[{i}].{key}", "placeholder-text", code,
+                                     label=INDICATOR_LABEL[key], value=text)
+            mine = ind[(ind["s"] == s) & (ind["p"] == p)] if not ind.empty else ind
+            unmet = mine[mine["met"].eq(False)] if not mine.empty else mine
+            prow = ctx.scores.projects
+            prow = prow[(prow["s"] == s) & (prow["p"] == p)]
+            rate = prow["execution_rate"].iloc[0] if not prow.empty else np.nan
+            evidence = []
+            if len(unmet):
+                evidence.append(f"有{len(unmet)}个指标未完成（如“{unmet['name'].iloc[0]}”）")
+            if not np.isnan(rate) and rate < ctx.profile.execution_low:
+                evidence.append(f"预算执行率仅为 {_pct(rate)}")
+            for key, label in (("deviation_reason", "偏离绩效目标的原因分析"), ("achievement", "实际完成情况")):
+                phrase = _said(getattr(project, key))
+                if phrase and evidence:
+                    yield ctx.at(s, f"projects[{p}].{key}", "narrative-contradiction", code, label=label,
+                                 phrase=phrase, evidence="，".join(evidence))
+            for row in _rows(unmet):
+                phrase = _said(project.indicators[row.i].deviation_note)
+                if phrase:
+                    yield ctx.at(s, f"projects[{p}].indicators[{row.i}].deviation_note",
+                                 "narrative-contradiction", code, label="偏差原因分析及改进措施", phrase=phrase,
+                                 evidence=f"该指标未完成（{_unmet_detail(row)}）")
+
+
+def _said(text: str) -> str | None:
+    return next((phrase for phrase in NO_DEVIATION if phrase in (text or "")), None)
+
+
+def _only_number(text: str) -> bool:
+    return bool(re.fullmatch(r"[\d.,，%％\s]+", text or "")) and bool(text.strip())
+
+
+# ------------------------------------------------------------------ the catalogue of checks
+
+CHECKS: tuple[Callable[[Context], Iterator[Located]], ...] = (
+    check_required,
+    check_readable,
+    check_budget,
+    check_weights,
+    check_taxonomy,
+    check_indicator_values,
+    check_indicator_results,
+    check_scores,
+    check_narrative,
+)
+
+
+def check_submissions(items: Sequence[SourcedSubmission], scores: Scores, profile: Profile) -> list[list[Finding]]:
+    """Every finding of every check over a scored batch, one list per submission."""
+    ctx = Context(items, scores, profile)
+    out: list[list[Finding]] = [[] for _ in items]
+    for check in CHECKS:
+        for s, finding in check(ctx):
+            out[s].append(finding)
+    return out
+
+
+# ------------------------------------------------------------------ field paths
+
+_TOKEN = re.compile(r"([a-z_0-9]+)|\[(\d+)\]")
+
+
+def value_at(obj: object, path: str) -> object:
+    """The value at a field path such as ``projects[0].funds[1].executed`` (None if absent)."""
+    for name, index in _TOKEN.findall(path):
+        try:
+            obj = obj[int(index)] if index else getattr(obj, name)
+        except (IndexError, AttributeError, TypeError):
+            return None
+    return obj
+
+
+def _get(obj: object, dotted: str) -> str:
+    value = value_at(obj, dotted)
+    return "" if value is None else str(value)
+
+
+def _same_value(a: object, b: object) -> bool:
+    ma, mb = values.parse_money(a)[0], values.parse_money(b)[0]
+    if ma is not None and mb is not None:
+        return abs(ma - mb) <= 0.005
+    return str(a or "").strip() == str(b or "").strip()
+
+
+def _project_code(item: SourcedSubmission, path: str) -> str | None:
+    m = re.match(r"projects\[(\d+)\]", path)
+    if m and int(m.group(1)) < len(item.submission.projects):
+        return item.submission.projects[int(m.group(1))].code
+    return None
+
+
+def _path_label(item: SourcedSubmission, path: str) -> str:
+    m = re.search(r"funds\[(\d+)\]\.(\w+)$", path)
+    if m:
+        fund = value_at(item.submission, path.rsplit(".", 1)[0])
+        return f"{getattr(fund, 'source', '')}·{FUND_LABEL.get(m.group(2), m.group(2))}"
+    key = path.rsplit(".", 1)[-1]
+    return next((f.label for f in PROJECT_FIELDS if f.key == key), key)

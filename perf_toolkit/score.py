@@ -1,0 +1,325 @@
+"""Scoring by the rule profile (rules.md §3), over all submissions at once.
+
+Values are parsed once per cell into two DataFrames — one row per project, one
+per indicator — and every rule is then a vectorised column expression. Scores
+are kept exact; `round2` rounds once, half up, for display and grading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+
+from . import values
+from .model import SourcedSubmission
+from .profile import Profile
+from .spec import TAXONOMY, clean_label, normalise_direction, normalise_level1, normalise_level2
+
+#: Keywords that put a qualitative actual into a band, checked in this order
+#: (部分达成 first: "基本完成" and "较好" must not read as 达成; 未达成 before 达成: "未完成").
+BAND_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("部分达成", ("部分", "基本", "一般", "较好")),
+    ("未达成", ("未", "无效", "差", "没有", "尚未", "不到位", "不合规", "不及时")),
+    ("达成", ("达成", "完成", "有效", "显著", "合规", "及时", "到位", "好", "达到", "满足", "符合", "实现")),
+)
+
+
+def round_half_up(x: float | None, places: int = 2) -> float | None:
+    """Round once, half up (not banker's rounding), as the forms print; None stays None."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return None
+    return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def round2(x: float | None) -> float | None:
+    """A score or an amount as displayed: two decimals, half up."""
+    return round_half_up(x, 2)
+
+
+def qualitative_band(actual: object, target: object = "") -> str | None:
+    """The band (达成/部分达成/未达成) a qualitative actual text falls in, or None if no rule fits."""
+    text = clean_label(actual)
+    if not text:
+        return None
+    if text == clean_label(target):
+        return "达成"
+    for band, words in BAND_KEYWORDS:
+        if any(w in text for w in words):
+            return band
+    return None
+
+
+@dataclass
+class Scores:
+    """Everything scored in one batch: one row per project and one per indicator."""
+
+    projects: pd.DataFrame
+    indicators: pd.DataFrame
+
+
+# ------------------------------------------------------------------ parsing into rows
+
+
+def _project_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
+    rows = []
+    for s, item in enumerate(items):
+        sub = item.submission
+        for p, project in enumerate(sub.projects):
+            row = {
+                "s": s, "p": p, "file": item.file, "year": sub.year,
+                "dept_code": sub.department.code, "dept_name": sub.department.name,
+                "code": project.code, "name": project.name,
+            }
+            for column in ("initial_budget", "adjusted_budget", "executed"):
+                total, bad = 0.0, []
+                for j, fund in enumerate(project.funds):
+                    amount, reason = values.parse_money(getattr(fund, column))
+                    row[f"{column}:{fund.source}"] = amount
+                    if reason:
+                        bad.append((j, reason))
+                    total += amount or 0.0
+                row[column] = total
+                row[f"{column}_bad"] = bad
+            rows.append(row)
+    return rows
+
+
+def _classify(ind, year: int | None) -> dict:
+    """Parse one indicator's target and actual and decide how it is scored."""
+    typed_dir = normalise_direction(ind.direction)
+    target = values.parse_value(ind.target, unit=ind.unit, year=year)
+    actual = values.parse_value(ind.actual, unit=ind.unit, year=year)
+    row = {
+        "typed_direction": typed_dir, "direction_conflict": None, "direction_missing": False,
+        "t_kind": target.kind, "a_kind": actual.kind, "t_unit": target.unit, "a_unit": actual.unit,
+        "t_note": target.note, "a_note": actual.note, "A": np.nan, "B": np.nan, "strict": target.strict,
+        "unit_mismatch": False, "percent_fixed": None, "scored_as": "none", "direction": typed_dir or "",
+        "actual_band_text": False,
+    }
+    if typed_dir == "定性" or (typed_dir is None and target.kind == "text"):
+        row["scored_as"] = "qual"
+        row["direction"] = "定性"
+        return row
+    if target.kind == "date" or (target.kind == "number" and actual.kind == "date"):
+        return _classify_date(row, target, actual)
+    if target.kind != "number":
+        # declared quantitative but the target has no number: scored by the actual's band if it has one
+        row["scored_as"] = "qual" if target.kind == "text" else "none"
+        return row
+    direction = target.operator or typed_dir
+    if target.operator and typed_dir and target.operator != typed_dir:
+        row["direction_conflict"] = target.operator
+    if direction is None:
+        direction, row["direction_missing"] = "≥", True
+    row["direction"] = direction
+    if actual.kind == "number":
+        a_num, b_num, a_unit, b_unit = target.number, actual.number, target.unit, actual.unit
+        a_num, b_num, fixed = _fix_fraction_percent(ind, a_num, b_num, a_unit, b_unit)
+        row["percent_fixed"] = fixed
+        if a_unit and b_unit and a_unit != b_unit:
+            converted = values.convert(actual, a_unit)
+            if converted is None:
+                row["unit_mismatch"] = True
+                return row
+            b_num = converted
+        row.update(scored_as="number", A=a_num, B=b_num)
+    elif actual.kind == "text" and qualitative_band(ind.actual, ind.target):
+        row["scored_as"], row["actual_band_text"] = "qual", True
+    return row
+
+
+def _classify_date(row: dict, target, actual) -> dict:
+    """Dates as targets are `≤` on dates: met when the actual is not later."""
+    row["direction"] = "≤"
+    t_date = target.date
+    if t_date is None:  # a number target with a date actual: a serial typed as a number
+        t_date = values.excel_serial_to_date(target.number)
+    a_date = actual.date
+    if a_date is None and actual.kind == "number":
+        a_date = values.excel_serial_to_date(actual.number)
+    if t_date is None or a_date is None:
+        row["scored_as"] = "none"
+        return row
+    start = dt.date(t_date.year, 1, 1)
+    # days counted from the start of the target's year, the first day being day 1
+    row.update(scored_as="date", A=float((t_date - start).days + 1), B=float((a_date - start).days + 1))
+    return row
+
+
+def _fix_fraction_percent(ind, a: float, b: float, a_unit: str, b_unit: str):
+    """A percent target met by `0.95`: read it as 95 %, and say so (never silently)."""
+    def typed_percent(raw) -> bool:
+        return "%" in values.normalise_text(raw) if isinstance(raw, str) else False
+
+    if a_unit == "%" and b_unit in ("%", "") and a > 1.5 and 0 < b <= 1.5 and not typed_percent(ind.actual):
+        return a, b * 100, ("actual", b * 100)
+    if b_unit == "%" and a_unit in ("%", "") and b > 1.5 and 0 < a <= 1.5 and not typed_percent(ind.target):
+        return a * 100, b, ("target", a * 100)
+    return a, b, None
+
+
+def _indicator_rows(items: Sequence[SourcedSubmission], profile: Profile) -> list[dict]:
+    rows = []
+    for s, item in enumerate(items):
+        year = item.submission.year
+        for p, project in enumerate(item.submission.projects):
+            for i, ind in enumerate(project.indicators):
+                weight, weight_note = values.parse_weight(ind.weight)
+                claimed, claimed_note = values.parse_weight(ind.claimed_score)
+                level1, level2 = normalise_level1(ind.level1), normalise_level2(ind.level2)
+                row = {
+                    "s": s, "p": p, "i": i, "project_code": project.code,
+                    "level1": level1, "level2": level2, "name": ind.name,
+                    "target": ind.target, "actual": ind.actual, "unit": ind.unit,
+                    "typed_weight": weight, "weight_note": weight_note,
+                    "claimed": np.nan if claimed is None else claimed, "claimed_note": claimed_note,
+                    "explained": bool(values.meaningful_text(ind.deviation_note)),
+                    "band": None,
+                }
+                row.update(_classify(ind, year))
+                if row["scored_as"] == "qual":
+                    row["band"] = qualitative_band(ind.actual, ind.target)
+                rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ vectorised rules
+
+
+def _weights(ind: pd.DataFrame, profile: Profile) -> pd.Series:
+    typed = ind["typed_weight"].astype(float)
+    if profile.indicator_weights == "typed" or ind.empty:
+        return typed.fillna(0.0)
+    level_weight = ind["level1"].map(profile.level1_weights).astype(float)
+    group = [ind["s"], ind["p"], ind["level1"]]
+    count = ind.groupby(group)["i"].transform("size")
+    typed_sum = typed.groupby(group).transform("sum")
+    all_typed = typed.notna().groupby(group).transform("all")
+    use_typed = all_typed & np.isclose(typed_sum, level_weight)
+    return pd.Series(np.where(use_typed, typed, level_weight / count), index=ind.index).fillna(0.0)
+
+
+def _quantitative(ind: pd.DataFrame, profile: Profile) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(score, met, completion) for number and date indicators; NaN elsewhere."""
+    w, a, b = ind["weight"], ind["A"], ind["B"].clip(lower=0)  # a negative actual counts as 0
+    d, strict = ind["direction"], ind["strict"].astype(bool)
+    is_date = ind["scored_as"].eq("date")
+    up = d.isin(["≥", "="]) & ~is_date
+    with np.errstate(divide="ignore", invalid="ignore"):
+        met_up = np.where(strict, b > a, b >= a)
+        met_up = np.where(d.eq("=") & (a == 0), b <= 0, met_up)
+        met_down = np.where(strict, b < a, b <= a)
+        met = np.where(up, met_up, met_down)
+        ratio_up = np.where(a > 0, np.minimum(b / a, 1.0), np.where(d.eq("="), 0.0, 1.0))
+        if profile.reverse_formula == "linear":
+            ratio_down = np.where(a > 0, np.clip(1 - (b - a) / a, 0.0, 1.0), 0.0)
+        else:
+            ratio_down = np.where(b > 0, np.minimum(a / b, 1.0), 0.0)
+        if profile.date_late == "zero":
+            ratio_down = np.where(is_date, 0.0, ratio_down)
+        ratio = np.where(met, 1.0, np.where(up, ratio_up, ratio_down))
+        completion = np.where(up, np.where(a > 0, b / a, np.where(met, 1.0, 0.0)),
+                              np.where(b > 0, a / b, 1.0))
+    quant = ind["scored_as"].isin(["number", "date"])
+    score = pd.Series(np.where(quant, w * ratio, np.nan), index=ind.index)
+    return score, pd.Series(np.where(quant, met, None), index=ind.index), \
+        pd.Series(np.where(quant, completion, np.nan), index=ind.index)
+
+
+def _qualitative(ind: pd.DataFrame, profile: Profile) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(score, band low points, band cap points) for qualitative indicators; NaN elsewhere."""
+    w, claimed = ind["weight"], ind["claimed"]
+    low = ind["band"].map({b.band: b.low for b in profile.bands}).astype(float) * w
+    top = max(profile.bands, key=lambda b: b.high).band
+    # the band's upper bound is exclusive except for the top band: the cap is one cent below it
+    high = ind["band"].map({b.band: b.high for b in profile.bands}).astype(float) * w
+    cap = np.where(ind["band"].eq(top), high, high - 0.01)
+    default = np.where(ind["band"].eq(top), high, (low + high) / 2)
+    in_band = np.where(claimed.isna(), default, np.clip(claimed, low, cap))
+    unknown = np.where(claimed.isna(), 0.0, np.clip(claimed, 0, w))
+    qual = ind["scored_as"].eq("qual")
+    score = np.where(qual, np.where(ind["band"].notna(), in_band, unknown), np.nan)
+    return pd.Series(score, index=ind.index), low, pd.Series(cap, index=ind.index)
+
+
+def _score_indicators(ind: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    ind["weight"] = _weights(ind, profile)
+    q_score, met, completion = _quantitative(ind, profile)
+    l_score, band_low, band_cap = _qualitative(ind, profile)
+    ind["band_low"], ind["band_cap"] = band_low, band_cap
+    ind["rule_score"] = q_score.fillna(l_score).fillna(0.0).clip(lower=0)
+    ind["rule_score"] = np.minimum(ind["rule_score"], ind["weight"])
+    ind["met"] = met.where(ind["scored_as"].ne("qual"), ind["band"].eq("达成"))
+    ind["met"] = ind["met"].where(ind["scored_as"].ne("none"), None)
+    ind["completion"] = completion
+    ind["score"] = ind["rule_score"]
+    ind["overachieved"] = (
+        ind["scored_as"].eq("number") & ind["direction"].isin(["≥", "="]) & (ind["A"] > 0)
+        & (ind["B"] >= profile.overachieved * ind["A"])
+    )
+    return ind
+
+
+def _score_projects(proj: pd.DataFrame, ind: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    bw = profile.budget_weight
+    budget, spent = proj["adjusted_budget"], proj["executed"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = pd.Series(np.where(budget > 0, spent / budget, np.nan), index=proj.index)
+    proj["execution_rate"] = rate
+    proj["execution_score"] = (bw * rate.clip(lower=0, upper=1)).fillna(0.0)
+    grade_cap = pd.Series([None] * len(proj), index=proj.index, dtype=object)
+    for cap in sorted(profile.execution_caps, key=lambda c: c.below):
+        hit = rate < cap.below
+        if cap.budget_score_zero:
+            proj.loc[hit, "execution_score"] = 0.0
+        if cap.grade_max:
+            grade_cap = grade_cap.where(~(hit & grade_cap.isna()), cap.grade_max)
+    keys = ["s", "p"]
+    sums = ind.groupby(keys)[["score", "weight"]].sum() if not ind.empty else None
+    for column in ("score", "weight"):
+        proj[f"indicator_{column}"] = (
+            proj.set_index(keys).index.map(sums[column]).fillna(0.0).to_numpy() if sums is not None else 0.0
+        )
+    for level1 in TAXONOMY:
+        part = ind[ind["level1"] == level1].groupby(keys)["score"].sum() if not ind.empty else None
+        proj[f"score_{level1}"] = (
+            proj.set_index(keys).index.map(part).fillna(0.0).to_numpy() if part is not None else 0.0
+        )
+    proj["n_indicators"] = proj.set_index(keys).index.map(
+        ind.groupby(keys).size() if not ind.empty else {}).fillna(0).astype(int).to_numpy()
+    proj["total_score"] = np.minimum(proj["execution_score"] + proj["indicator_score"], 100.0)
+    proj["total_display"] = proj["total_score"].map(round2)
+    grade = proj["total_display"].map(profile.grade)
+    rank = {g: n for n, (g, _) in enumerate(profile.grades)}
+    proj["grade"] = [
+        g if cap is None or rank[g] >= rank[cap] else cap for g, cap in zip(grade, grade_cap, strict=True)
+    ]
+    proj["grade_capped"] = grade_cap.notna() & (proj["grade"] != grade)
+    return proj
+
+
+def score_submissions(items: Sequence[SourcedSubmission], profile: Profile) -> Scores:
+    """Score every project and indicator of a batch of submissions by `profile`."""
+    proj = pd.DataFrame(_project_rows(items), columns=_PROJECT_COLUMNS if not items else None)
+    ind = pd.DataFrame(_indicator_rows(items, profile))
+    if ind.empty:
+        ind = pd.DataFrame(columns=_INDICATOR_COLUMNS)
+    if proj.empty:
+        proj = pd.DataFrame(columns=_PROJECT_COLUMNS)
+    ind = _score_indicators(ind, profile)
+    proj = _score_projects(proj, ind, profile)
+    return Scores(projects=proj, indicators=ind)
+
+
+_PROJECT_COLUMNS = ["s", "p", "file", "year", "dept_code", "dept_name", "code", "name",
+                    "initial_budget", "adjusted_budget", "executed"]
+_INDICATOR_COLUMNS = ["s", "p", "i", "project_code", "level1", "level2", "name", "target", "actual", "unit",
+                      "typed_weight", "weight_note", "claimed", "claimed_note", "explained", "band",
+                      "typed_direction", "direction_conflict", "direction_missing", "t_kind", "a_kind",
+                      "t_unit", "a_unit", "t_note", "a_note", "A", "B", "strict", "unit_mismatch",
+                      "percent_fixed", "scored_as", "direction", "actual_band_text"]

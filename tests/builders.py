@@ -1,0 +1,63 @@
+"""Small builders for submissions in tests (the example, and variants of it)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from perf_toolkit.model import SourcedSubmission, submission_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_JSON = ROOT / "workbook_templates" / "示例-退役军人事务局.json"
+
+
+def example_dict() -> dict:
+    """The reference report's project as a submission dict (a fresh copy each call)."""
+    return json.loads(EXAMPLE_JSON.read_text(encoding="utf-8"))
+
+
+def indicator(name="指标", level1="产出指标", level2="数量指标", direction="≥", target="100", unit="",
+              actual="100", weight=10, claimed=None, note="", basis="依据") -> dict:
+    return {"level1": level1, "level2": level2, "name": name, "direction": direction, "target": target,
+            "unit": unit, "actual": actual, "weight": weight, "claimed_score": claimed, "basis": basis,
+            "deviation_note": note}
+
+
+def funds(initial=100, adjusted=100, executed=100) -> list[dict]:
+    return [
+        {"source": "当年财政拨款", "initial_budget": initial, "adjusted_budget": adjusted, "executed": executed},
+        {"source": "上年结转资金", "initial_budget": 0, "adjusted_budget": 0, "executed": 0},
+        {"source": "其他资金", "initial_budget": 0, "adjusted_budget": 0, "executed": 0},
+    ]
+
+
+def standard_indicators(**first) -> list[dict]:
+    """A valid 50/30/10 set whose first indicator can be overridden."""
+    inds = [
+        indicator("数量", weight=20),
+        indicator("质量", level2="质量指标", weight=10),
+        indicator("时效", level2="时效指标", weight=10),
+        indicator("成本", level2="成本指标", weight=10),
+        indicator("社会效益", level1="效益指标", level2="社会效益指标", weight=30),
+        indicator("满意度", level1="满意度指标", level2="服务对象满意度指标", target="≥90%", unit="%",
+                  actual="95%", weight=10),
+    ]
+    inds[0].update(first)
+    return inds
+
+
+def submission(indicators=None, fund_rows=None, year=2023, **project) -> dict:
+    """A one-project submission dict: all defaults valid, anything overridable."""
+    data = example_dict()
+    p = data["projects"][0]
+    p["funds"] = fund_rows if fund_rows is not None else funds()
+    p["indicators"] = indicators if indicators is not None else standard_indicators()
+    p["budget_note"] = ""
+    p.update(project)
+    data["year"] = year
+    return data
+
+
+def sourced(data: dict, file: str = "单位.xlsx", locations=None) -> SourcedSubmission:
+    return SourcedSubmission(submission_from_dict(copy.deepcopy(data)), file=file, locations=locations or {})

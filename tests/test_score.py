@@ -1,0 +1,274 @@
+"""Scoring by the national 2020 profile and its variants, on hand-computed numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from builders import example_dict, funds, indicator, sourced, standard_indicators, submission
+
+from perf_toolkit.evaluate import evaluate_submissions
+from perf_toolkit.profile import ProfileError, builtin_profile_text, load_profile
+from perf_toolkit.score import qualitative_band, round2, round_half_up, score_submissions
+
+NATIONAL = load_profile("national-2020")
+
+
+def score_one(ind: dict, profile=NATIONAL, **project):
+    """Score a project whose first indicator is `ind` (weight 20 unless given); return its row."""
+    ind = {"weight": 20, **ind}
+    scores = score_submissions([sourced(submission(standard_indicators(**ind), **project))], profile)
+    return scores.indicators.iloc[0], scores.projects.iloc[0]
+
+
+def codes(data: dict, profile=NATIONAL) -> list[str]:
+    result = evaluate_submissions([sourced(data)], profile)
+    return [f.code for f in result.findings]
+
+
+# ------------------------------------------------------------------ the reference report
+
+
+def test_example_scores_full_marks_with_adjustment_warning():
+    result = evaluate_submissions([sourced(example_dict())])
+    project = result.to_dict()["files"][0]["projects"][0]
+    assert project["budget_total"] == 2.94
+    assert project["executed_total"] == 2.94
+    assert project["initial_total"] == 45.08
+    assert project["execution_rate"] == 1.0
+    assert project["execution_score"] == 10.0
+    assert project["total_score"] == 100.0
+    assert project["grade"] == "优"
+    assert [i["score"] for i in project["indicators"]] == [20, 10, 10, 10, 30, 10]
+    assert [f["code"] for f in project["findings"]] == ["budget-adjusted-unexplained"]
+    assert "45.08" in project["findings"][0]["message"] and "2.94" in project["findings"][0]["message"]
+
+
+# ------------------------------------------------------------------ budget execution
+
+
+@pytest.mark.parametrize(
+    ("adjusted", "executed", "rate", "score"),
+    [
+        (100, 86.2, 0.862, 8.62),  # 86.2 % -> 8.62 (forms often print 9: wrong)
+        (100, 100, 1.0, 10.0),
+        (100, 120, 1.2, 10.0),  # capped at the weight
+        (2.94, 2.94, 1.0, 10.0),
+        (3, 1, 1 / 3, 3.33),
+        (100, 0, 0.0, 0.0),
+    ],
+)
+def test_execution_rate_and_score(adjusted, executed, rate, score):
+    _, proj = score_one({}, fund_rows=funds(adjusted, adjusted, executed))
+    assert proj.execution_rate == pytest.approx(rate)
+    assert round2(proj.execution_score) == score
+
+
+def test_execution_sums_all_sources():
+    rows = funds(10, 10, 5)
+    rows[1].update(initial_budget=0, adjusted_budget="5万元", executed="50,000元")
+    _, proj = score_one({}, fund_rows=rows)
+    assert proj.adjusted_budget == pytest.approx(15)
+    assert proj.executed == pytest.approx(10)
+    assert round2(proj.execution_score) == 6.67
+
+
+def test_budget_zero_gives_no_rate_and_zero_score():
+    _, proj = score_one({}, fund_rows=funds(0, 0, 5))
+    assert math.isnan(proj.execution_rate)
+    assert proj.execution_score == 0
+
+
+def test_budget_weight_twenty_profile():
+    _, proj = score_one({}, load_profile("twenty-eighty"), fund_rows=funds(100, 100, 86.2))
+    assert round2(proj.execution_score) == 17.24
+
+
+# ------------------------------------------------------------------ quantitative indicators
+
+
+@pytest.mark.parametrize(
+    ("direction", "target", "actual", "unit", "expected", "met"),
+    [
+        ("≥", "100", "80", "", 16.0, False),  # 20 × 80/100
+        ("≥", "100", "100", "", 20.0, True),
+        ("≥", "≥90%", "85%", "%", 18.89, False),  # 20 × 85/90
+        ("≥", "不低于95%", "96%", "%", 20.0, True),
+        ("≤", "5", "8", "次", 12.5, False),  # 20 × 5/8
+        ("≤", "≤30万元", "25万元", "", 20.0, True),
+        ("≤", "30", "450,000元", "万元", 13.33, False),  # 20 × 30/45 (units converted)
+        ("=", "12", "12", "个", 20.0, True),
+        ("=", "12", "9", "个", 15.0, False),
+        ("=", "0", "0", "起", 20.0, True),
+        ("=", "0", "1", "起", 0.0, False),
+        ("≥", "100", "-5", "", 0.0, False),  # negative counts as 0
+        ("≥", "0", "0", "", 20.0, True),
+        ("≥", "1.2万亩", "11000亩", "", 18.33, False),  # 20 × 11000/12000
+        ("≥", "五人", "4人", "", 16.0, False),
+    ],
+)
+def test_quantitative_scores(direction, target, actual, unit, expected, met):
+    row, _ = score_one({"direction": direction, "target": target, "actual": actual, "unit": unit,
+                        "deviation_note": "原因"})
+    assert round2(row.score) == expected
+    assert bool(row.met) is met
+
+
+def test_reverse_linear_profile(tmp_path):
+    text = builtin_profile_text("national-2020").replace('reverse_formula = "ratio"', 'reverse_formula = "linear"')
+    path = tmp_path / "linear.toml"
+    path.write_text(text, encoding="utf-8")
+    linear = load_profile(str(path))
+    row, _ = score_one({"direction": "≤", "target": "5", "actual": "8", "deviation_note": "原因"}, linear)
+    assert round2(row.score) == 8.0  # 20 × (1 − 3/5)
+    row, _ = score_one({"direction": "≤", "target": "5", "actual": "10", "deviation_note": "原因"}, linear)
+    assert row.score == 0
+
+
+def test_strict_operator_is_strict():
+    row, _ = score_one({"direction": "≤", "target": "小于5次", "actual": "5次", "deviation_note": "原因"})
+    assert row.met is False or row.met == False  # noqa: E712 — numpy bool
+    row, _ = score_one({"direction": "≤", "target": "小于5次", "actual": "4次"})
+    assert bool(row.met) is True and row.score == 20
+
+
+def test_operator_in_target_overrides_direction_and_is_reported():
+    data = submission(standard_indicators(direction="≤", target="≥90%", unit="%", actual="95%"))
+    result = evaluate_submissions([sourced(data)])
+    row = result.scores.indicators.iloc[0]
+    assert row.direction == "≥" and row.score == 20
+    assert "indicator-direction-conflict" in [f.code for f in result.findings]
+
+
+def test_fraction_percent_is_read_as_percent_and_reported():
+    row, _ = score_one({"target": "95%", "unit": "%", "actual": "0.95"})
+    assert row.score == 20 and row.B == pytest.approx(95)
+    data = submission(standard_indicators(target="95%", unit="%", actual="0.95"))
+    assert "indicator-percent-ambiguous" in codes(data)
+
+
+def test_overachievement_keeps_full_score_but_asks_why():
+    row, _ = score_one({"target": "100", "actual": "130"})
+    assert row.score == 20 and bool(row.overachieved)
+    assert "indicator-overachieved-unexplained" in codes(submission(standard_indicators(target="100", actual="130")))
+    assert "indicator-overachieved-unexplained" not in codes(
+        submission(standard_indicators(target="100", actual="129")))
+    assert "indicator-overachieved-unexplained" not in codes(
+        submission(standard_indicators(target="100", actual="150", deviation_note="指标值设置偏低，下年调整")))
+
+
+# ------------------------------------------------------------------ dates
+
+
+def test_date_target_met_when_not_later():
+    row, _ = score_one({"direction": "≤", "target": "2023年12月", "actual": "2023-11-20"})
+    assert row.scored_as == "date" and row.score == 20
+
+
+def test_date_target_late_scores_by_days():
+    row, _ = score_one({"direction": "≤", "target": "2023年12月", "actual": "2024-01-31", "deviation_note": "延误"})
+    # day 365 vs day 396 counted from 2023-01-01: 20 × 365/396
+    assert round2(row.score) == round2(20 * 365 / 396) == 18.43
+    assert bool(row.met) is False
+
+
+def test_date_target_without_year_uses_evaluation_year():
+    row, _ = score_one({"direction": "", "target": "12月底前", "actual": "2023年12月20日"})
+    assert row.scored_as == "date" and row.score == 20
+
+
+# ------------------------------------------------------------------ qualitative
+
+
+@pytest.mark.parametrize(
+    ("actual", "band"),
+    [("已补缴到位", "达成"), ("按规定补缴到位", "达成"), ("基本完成", "部分达成"), ("效果较好", "部分达成"),
+     ("未完成", "未达成"), ("效果较差", "未达成"), ("有所改善", None), ("", None)],
+)
+def test_qualitative_band(actual, band):
+    assert qualitative_band(actual, "按规定补缴到位") == band
+
+
+@pytest.mark.parametrize(
+    ("actual", "claimed", "expected"),
+    [
+        ("已完成", 28, 28),  # in band [24, 30]
+        ("已完成", None, 30),  # no claim: top of the top band
+        ("基本完成", 20, 20),  # in band [18, 24)
+        ("基本完成", 30, 23.99),  # above the band: its cap
+        ("基本完成", None, 21),  # no claim: middle of the band
+        ("未完成", 10, 10),
+        ("未完成", 25, 17.99),
+        ("有所改善", 25, 25),  # no band: the claim stands, a person reviews
+        ("有所改善", None, 0),
+    ],
+)
+def test_qualitative_scores(actual, claimed, expected):
+    row, _ = score_one({"direction": "定性", "target": "按规定完成", "actual": actual, "weight": 30,
+                        "claimed_score": claimed, "deviation_note": "说明"})
+    assert round2(row.score) == expected
+
+
+def test_old_band_profile(tmp_path):
+    text = builtin_profile_text("national-2020").replace("low = 0.6\nhigh = 0.8", "low = 0.5\nhigh = 0.8").replace(
+        "low = 0.0\nhigh = 0.6", "low = 0.0\nhigh = 0.5")
+    path = tmp_path / "old.toml"
+    path.write_text(text, encoding="utf-8")
+    row, _ = score_one({"direction": "定性", "target": "完成", "actual": "基本完成", "weight": 10,
+                        "claimed_score": 5.5, "deviation_note": "说明"}, load_profile(path))
+    assert row.score == 5.5  # inside [50 %, 80 %) of the older forms
+
+
+# ------------------------------------------------------------------ totals and grades
+
+
+@pytest.mark.parametrize(
+    ("first_actual", "total", "grade"),
+    [("100", 100.0, "优"), ("50", 90.0, "优"), ("49.95", 89.99, "良"), ("0", 80.0, "良")],
+)
+def test_total_and_grade_boundaries(first_actual, total, grade):
+    _, proj = score_one({"target": "100", "actual": first_actual, "deviation_note": "原因"})
+    assert proj.total_display == total
+    assert proj.grade == grade
+
+
+def test_rounding_is_half_up_once():
+    assert round_half_up(2.675) == 2.68  # float 2.675 is 2.67499999…; the form shows 2.68
+    assert round_half_up(0.125) == 0.13
+    assert round_half_up(0.86245, 4) == 0.8625
+    assert round2(None) is None
+
+
+def test_execution_cap_limits_grade(tmp_path):
+    text = builtin_profile_text("national-2020") + '\n[[execution_caps]]\nbelow = 0.6\ngrade_max = "中"\n'
+    path = tmp_path / "capped.toml"
+    path.write_text(text, encoding="utf-8")
+    _, proj = score_one({}, load_profile(path), fund_rows=funds(100, 100, 50), budget_note="年底资金未拨付")
+    assert proj.total_display == 95.0 and proj.grade == "中" and bool(proj.grade_capped)
+
+
+def test_split_weights_share_level1_weight():
+    profile = load_profile("twenty-eighty")
+    inds = [indicator("数量", weight=None), indicator("质量", level2="质量指标", weight=None),
+            indicator("效益", level1="效益指标", level2="社会效益指标", weight=None),
+            indicator("满意", level1="满意度指标", level2="服务对象满意度指标", weight=None)]
+    scores = score_submissions([sourced(submission(inds))], profile)
+    assert list(scores.indicators["weight"]) == [20, 20, 30, 10]
+    assert scores.projects.iloc[0].total_display == 100
+
+
+def test_profile_errors_are_chinese(tmp_path):
+    with pytest.raises(ProfileError, match="没有名为"):
+        load_profile("nope")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nbudget_weight = 10\nreverse_formula = "cubic"\n', encoding="utf-8")
+    with pytest.raises(ProfileError, match="缺少或写错"):
+        load_profile(bad)
+
+
+def test_batch_scores_many_submissions_at_once():
+    items = [sourced(submission(standard_indicators(actual=str(a)), fund_rows=funds(100, 100, e)), f"{a}.xlsx")
+             for a, e in [(100, 100), (50, 90), (0, 10)]]
+    scores = score_submissions(items, NATIONAL)
+    assert list(scores.projects["total_display"]) == [100.0, 89.0, 71.0]
+    assert list(scores.projects["grade"]) == ["优", "良", "中"]
