@@ -1,0 +1,46 @@
+# perf_toolkit — 预算绩效自评工具
+# Every target works on a fresh clone with only Python 3.11+ (the venv is made on first use).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PT     := $(BIN)/perf-toolkit
+STAMP  := $(VENV)/.installed
+INBOX  := examples/inbox
+CONFIG := examples/perf.toml
+
+.PHONY: install test reports lint bench example install-pdf clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+reports: $(STAMP)
+	$(PT) run $(INBOX) --config $(CONFIG)
+
+lint: $(STAMP)
+	$(BIN)/ruff check perf_toolkit tests bench tools examples
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_read.py
+	$(BIN)/python bench/bench_render.py
+
+# Regenerate the shipped example workbook and the example inbox from their JSON sources.
+example: $(STAMP)
+	$(BIN)/python examples/make_examples.py
+
+# LibreOffice and CJK fonts for `--pdf` and the PDF tests (Debian/Ubuntu, as root).
+install-pdf:
+	apt-get update -qq
+	apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui fonts-noto-cjk poppler-utils
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	find output -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

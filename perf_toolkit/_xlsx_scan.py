@@ -1,0 +1,166 @@
+"""The part of reading an .xlsx that calamine hides: a streaming scan of each worksheet.
+
+calamine turns error values into '' and cannot say which cells hold formulas,
+and its memory grows with the used range (it aborts on a value at XFD1048576),
+so `guard` runs this scan first and decides from it how to read the values.
+Kept free of guard's types so the hot loop can be measured on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+import zipfile
+from xml.parsers import expat
+
+Coord = tuple[int, int]  # (row, column), 1-based
+
+
+class Forbidden(Exception):
+    """A DTD in an OOXML part: never legitimate, the door to entity bombs and XXE."""
+
+
+A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
+
+
+@functools.lru_cache(maxsize=4096)
+def col_number(letters: str) -> int:
+    """Column letters to a 1-based number ("AA" -> 27)."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def col_letters(n: int) -> str:
+    """A 1-based column number to letters (16384 -> "XFD")."""
+    s = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+class Scan:
+    """One streaming pass over a worksheet part: formulas, error values, merges, extent, data outside the area."""
+
+    def __init__(self, max_rows: int, max_cols: int):
+        self.max_rows, self.max_cols = max_rows, max_cols
+        self.formulas: set[Coord] = set()
+        self.errors: dict[Coord, str] = {}
+        self.merged: list[tuple[int, int, int, int]] = []
+        self.outside_count, self.outside_first = 0, None
+        self.last_row = self.last_col = 0  # the extent: the last row and column holding anything
+        self._tags: dict[str, str] = {}  # "x:c" -> "c", cached: a callback per element is the hot path
+        self.row = self.col = 0
+        self.in_data = self.in_cell = False
+        self.cell_type, self.filled, self.formula, self.text = "", False, False, []
+
+    def parse(self, stream) -> Scan:
+        """Feed a worksheet part through expat, refusing any DTD (OOXML never has one)."""
+        p = expat.ParserCreate()
+        p.buffer_text = True
+        p.StartDoctypeDeclHandler = p.EntityDeclHandler = self._forbid
+        p.StartElementHandler, p.EndElementHandler = self._start, self._end
+        self._parser = p
+        p.ParseFile(stream)
+        return self
+
+    def _forbid(self, *args):
+        raise Forbidden("DTD in worksheet")
+
+    def local_name(self, tag: str) -> str:
+        local = self._tags.get(tag)
+        if local is None:
+            local = self._tags[tag] = tag.rpartition(":")[2]  # prefixes vary (x:c)
+        return local
+
+    def _start(self, tag: str, attrs: dict[str, str]) -> None:
+        tag = self.local_name(tag)
+        if self.in_cell:
+            if tag == "f":
+                self.formula = True
+            elif tag in ("v", "is"):
+                self.filled = True
+                if tag == "v" and self.cell_type == "e":
+                    self._parser.CharacterDataHandler = self.text.append
+        elif tag == "c" and self.in_data:
+            m = A1.fullmatch(attrs.get("r", ""))
+            if m:  # r= is optional: without it a cell is the next one in its row
+                self.row, self.col = int(m[2]), col_number(m[1])
+            else:
+                self.col += 1
+            self.in_cell, self.cell_type = True, attrs.get("t", "n")
+            self.filled = self.formula = False
+            self.text = []
+        elif tag == "row" and self.in_data:
+            r = attrs.get("r", "")
+            self.row, self.col = (int(r) if r.isdigit() else self.row + 1), 0
+        elif tag == "sheetData":
+            self.in_data = True
+        elif tag == "mergeCell":
+            ends = [A1.fullmatch(x) for x in attrs.get("ref", "").split(":")]
+            if all(ends) and len(ends) in (1, 2):
+                (r1, c1), (r2, c2) = [(int(m[2]), col_number(m[1])) for m in (ends[0], ends[-1])]
+                if r1 <= self.max_rows and c1 <= self.max_cols:
+                    self.merged.append((r1, c1, r2, c2))
+
+    def _end(self, tag: str) -> None:
+        tag = self.local_name(tag)
+        if tag == "v":
+            self._parser.CharacterDataHandler = None
+        elif tag == "c" and self.in_cell:
+            self.in_cell = False
+            if self.filled or self.formula:
+                self._cell(self.row, self.col)
+        elif tag == "sheetData":
+            self.in_data = False
+
+    def _cell(self, row: int, col: int) -> None:
+        if row > self.last_row:
+            self.last_row = row
+        if col > self.last_col:
+            self.last_col = col
+        if row > self.max_rows or col > self.max_cols:
+            self.outside_count += 1
+            self.outside_first = self.outside_first or f"{col_letters(col)}{row}"
+        elif self.formula:  # a formula's cached value (or cached error) is never trusted
+            self.formulas.add((row, col))
+        elif self.cell_type == "e":
+            self.errors[(row, col)] = "".join(self.text).strip()
+
+
+def local_name(tag: str) -> str:
+    """"{namespace}name" -> "name": transitional and strict OOXML differ only there."""
+    return tag.rpartition("}")[2]
+
+
+def book(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str | None, bool]], list[tuple[str, str | None, str]]]:
+    """Sheets (name, worksheet part or None for chart/dialog sheets, hidden) and defined names (name, sheet, ref)."""
+    from defusedxml.ElementTree import fromstring
+
+    rels = {}
+    for el in fromstring(zf.read("xl/_rels/workbook.xml.rels")).iter():
+        if local_name(el.tag) == "Relationship" and el.get("TargetMode") != "External":
+            target = el.get("Target", "")
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+            rels[el.get("Id")] = part if el.get("Type", "").endswith("/worksheet") else None
+    sheets, local_names = [], []
+    root = fromstring(zf.read("xl/workbook.xml"))
+    for el in root.iter():
+        if local_name(el.tag) == "sheet":
+            rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
+            sheets.append((el.get("name", ""), rels.get(rid), el.get("state", "visible") != "visible"))
+        elif local_name(el.tag) == "definedName":
+            local_names.append(el)
+    names = []
+    for el in local_names:
+        name, scope = el.get("name", ""), el.get("localSheetId")
+        if name.startswith("_xlnm."):  # print areas, filters: Excel's own
+            continue
+        sheet = sheets[int(scope)][0] if scope and scope.isdigit() and int(scope) < len(sheets) else None
+        names.append((name, sheet, (el.text or "").strip()))
+    if len({name.casefold() for name, _, _ in sheets}) != len(sheets):  # Excel forbids it; readers would disagree
+        raise ValueError("duplicate sheet names")
+    return sheets, names

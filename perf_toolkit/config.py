@@ -1,0 +1,187 @@
+"""The campaign config: one evaluation round (perf.toml), and its roster of departments.
+
+What is not in a department's workbook — the bureau's notice, the deadline, the
+publishing portal, which departments must submit — lives here. Without a file,
+the defaults describe the bundled example round (东川区, 2023).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .fsutil import atomic_write
+
+
+class ConfigError(Exception):
+    """A config or roster the operator must fix (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    code: str
+    name: str
+    contact: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    year: int = 2023
+    district: str = "东川区"
+    bureau: str = "昆明市东川区财政局"
+    notice_title: str = "昆明市东川区财政局关于开展东川区2023年度部门预算绩效自评工作的通知"
+    notice_number: str = "东财绩〔2024〕34号"
+    deadline: dt.date | None = None
+    portal: str = "昆明市东川区人民政府门户网站"
+    profile: str = "national-2020"
+    low_execution_rate: float = 0.9  # 结果应用: projects under this rate are listed
+    roster_path: Path | None = None
+    history_path: Path = Path("output/history.sqlite")
+    output_dir: Path = Path("output")
+    source: Path | None = None  # the file it was read from
+    roster: tuple[RosterEntry, ...] = field(default=())
+
+
+DEFAULT = Campaign()
+
+#: perf.toml keys → (Campaign attribute, type); paths are relative to the config file.
+_KEYS = {
+    "year": ("year", int),
+    "district": ("district", str),
+    "bureau": ("bureau", str),
+    "notice_title": ("notice_title", str),
+    "notice_number": ("notice_number", str),
+    "deadline": ("deadline", dt.date),
+    "portal": ("portal", str),
+    "profile": ("profile", str),
+    "low_execution_rate": ("low_execution_rate", float),
+    "roster": ("roster_path", Path),
+    "history": ("history_path", Path),
+    "output": ("output_dir", Path),
+}
+
+
+def load_config(path: str | Path | None = None) -> Campaign:
+    """The campaign from a perf.toml (with its roster loaded), or the defaults when path is None."""
+    if path is None:
+        return DEFAULT
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"找不到配置文件：{path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"配置文件 {path} 格式有误：{exc}") from exc
+    section = data.get("campaign", data)
+    unknown = sorted(set(section) - set(_KEYS) - {"campaign"})
+    if unknown:
+        raise ConfigError(f"配置文件 {path} 中有无法识别的设置项：{'、'.join(unknown)}")
+    values: dict = {"source": path}
+    for key, (attr, kind) in _KEYS.items():
+        if key not in section:
+            continue
+        raw = section[key]
+        if kind is Path:
+            p = Path(str(raw))
+            values[attr] = p if p.is_absolute() else (path.parent / p)
+        elif kind is dt.date:
+            if not isinstance(raw, dt.date):
+                raise ConfigError(f"配置文件 {path} 中 {key} 应为日期，如 2024-05-10")
+            values[attr] = raw
+        else:
+            try:
+                values[attr] = kind(raw)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"配置文件 {path} 中 {key} 的值“{raw}”不正确") from exc
+    campaign = replace(DEFAULT, **values)
+    if campaign.roster_path is not None:
+        campaign = replace(campaign, roster=tuple(load_roster(campaign.roster_path)))
+    return campaign
+
+
+_ROSTER_COLUMNS = {"单位编码": "code", "单位名称": "name", "联系人": "contact", "电子邮箱": "email"}
+
+
+def load_roster(path: str | Path) -> list[RosterEntry]:
+    """Departments expected to submit, from CSV (UTF-8 or GB18030) or .xlsx."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"找不到报送名单：{path}")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        rows = _xlsx_rows(path)
+    else:
+        raw = path.read_bytes()
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise ConfigError(f"报送名单 {path} 的编码无法识别，请另存为 UTF-8 的 CSV。")
+        rows = list(csv.reader(io.StringIO(text)))
+    rows = [[str(c or "").strip() for c in r] for r in rows if any(str(c or "").strip() for c in r)]
+    if not rows:
+        raise ConfigError(f"报送名单 {path} 是空的。")
+    header = rows[0]
+    missing = [h for h in ("单位编码", "单位名称") if h not in header]
+    if missing:
+        raise ConfigError(f"报送名单 {path} 缺少列：{'、'.join(missing)}（第一行须为表头）")
+    index = {attr: header.index(h) for h, attr in _ROSTER_COLUMNS.items() if h in header}
+    entries, seen = [], set()
+    for n, row in enumerate(rows[1:], start=2):
+        item = {attr: (row[i] if i < len(row) else "") for attr, i in index.items()}
+        if not item["code"]:
+            raise ConfigError(f"报送名单 {path} 第{n}行缺少单位编码。")
+        if item["code"] in seen:
+            raise ConfigError(f"报送名单 {path} 第{n}行的单位编码“{item['code']}”重复。")
+        seen.add(item["code"])
+        entries.append(RosterEntry(**item))
+    return entries
+
+
+def _xlsx_rows(path: Path) -> list[list]:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()
+        return [list(r) for r in ws.iter_rows(max_row=5000, max_col=10, values_only=True)]
+    finally:
+        wb.close()
+
+
+EXAMPLE_CONFIG = """\
+# perf-toolkit 绩效自评工作配置（一轮自评一个文件）
+# 路径均相对于本文件所在的文件夹。
+
+[campaign]
+year = {year}                      # 评价年度（被评价的预算年度）
+district = "{district}"            # 区县名称
+bureau = "{bureau}"                # 组织评价的财政局全称
+notice_title = "{notice_title}"    # 财政局通知标题（报告开头引用，不含书名号）
+notice_number = "{notice_number}"  # 通知文号
+deadline = 2024-05-10              # 报送截止日期
+portal = "{portal}"                # 自评结果公开的网站
+profile = "national-2020"          # 评分规则：national-2020、twenty-eighty、sichuan 或 .toml 文件路径
+low_execution_rate = 0.9           # 结果应用：执行率低于此值的项目列入清单
+roster = "报送名单.csv"             # 应报送单位名单：单位编码,单位名称,联系人,电子邮箱
+history = "output/history.sqlite"  # 历年结果数据库
+output = "output"                  # 输出文件夹
+"""
+
+
+def write_example_config(path: str | Path, campaign: Campaign = DEFAULT) -> Path:
+    """Write an annotated perf.toml (for `perf-toolkit init`); never overwrites silently."""
+    path = Path(path)
+    text = EXAMPLE_CONFIG.format(**{k: getattr(campaign, k) for k in (
+        "year", "district", "bureau", "notice_title", "notice_number", "portal")})
+    with atomic_write(path) as fh:
+        fh.write(text.encode("utf-8"))
+    return path

@@ -1,0 +1,516 @@
+"""Guards between an untrusted file and the spreadsheet parsers.
+
+A department's file may be anything: a zip bomb, an encrypted workbook, an .xls
+renamed .xlsx, a value at XFD1048576. python-calamine aborts the whole process
+on some of these, so every file is sniffed, its container pre-checked, and then
+parsed in a child process with memory, CPU and wall-clock limits; what comes
+back is a bounded grid of raw values (`RawWorkbook`) or a `Rejection`.
+
+Values, the same whichever reader produced them: only rows 1..max_rows and
+columns 1..max_cols are kept; formula cells are listed in `formulas` and never
+in `cells` (cached values are not trusted); error values are in `errors`;
+'' is dropped; strings are exactly as typed; integral floats become int;
+dates are date (datetime when a time is present). For .xlsx/.xlsm a scan
+(`_xlsx_scan`) finds formulas, errors and the extent; .xls/.xlsb/.ods have no
+such scan, so there formulas show their cached values and errors read as empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import faulthandler
+import multiprocessing
+import os
+import re
+import resource
+import signal
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+from xml.parsers import expat
+
+from . import _xlsx_scan as xs
+
+Coord = tuple[int, int]  # (row, column), 1-based
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource bounds for reading one file (all configurable, small in tests)."""
+
+    max_file_bytes: int = 50 * 2**20
+    max_uncompressed_bytes: int = 256 * 2**20  # sum of the zip members' declared sizes
+    max_members: int = 1000
+    max_ratio: float = 200.0  # declared uncompressed / compressed, per member above ratio_min_bytes
+    max_rows: int = 2000  # the area read on each sheet: rows 1..max_rows
+    max_cols: int = 40  # columns A..(max_cols)
+    memory_bytes: int = 2 * 2**30  # RLIMIT_AS of the (forked) child
+    cpu_seconds: int = 60
+    wall_seconds: float = 120.0
+    ratio_min_bytes: int = 2**20  # small parts (styles, a tiny sheet) compress 300:1 harmlessly
+
+
+@dataclass
+class RawSheet:
+    """The values of one sheet inside the read area, as the parser found them."""
+
+    name: str
+    cells: dict[Coord, Any] = field(default_factory=dict)  # non-empty literal values
+    formulas: set[Coord] = field(default_factory=set)  # cells holding a formula (values not trusted)
+    errors: dict[Coord, str] = field(default_factory=dict)  # Excel error values, e.g. "#DIV/0!"
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # min_row, min_col, max_row, max_col
+    outside_count: int = 0  # non-empty cells beyond the read area (not read)
+    outside_first: str | None = None  # A1 reference of the first of them
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class DefinedName:
+    name: str
+    sheet: str | None  # the sheet a sheet-local name belongs to; None for workbook scope
+    ref: str  # as stored, e.g. "'项目1'!$C$3" or "'项目1'!$A$20:$K$39"
+
+
+@dataclass
+class RawWorkbook:
+    path: str
+    format: str  # xlsx | xlsm | xls | xlsb | ods
+    sheets: list[RawSheet] = field(default_factory=list)
+    names: list[DefinedName] = field(default_factory=list)
+
+    def sheet(self, name: str) -> RawSheet | None:
+        return next((s for s in self.sheets if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a file could not be read at all, in Chinese, with what to do about it."""
+
+    reason: str
+    advice: str = ""
+    detail: str = ""  # technical note for the operator's log (exception type, exit code); never shown to clerks
+
+
+# ------------------------------------------------------------------ rejections
+
+_RESAVE = "请用 Excel 或 WPS 打开后“另存为”Excel 工作簿（*.xlsx）再提交。"
+_SUBMIT_XLSX = "请提交财政局下发的 Excel 填报表（.xlsx）。"
+_UNZIP = "请解压后单独提交其中的 .xlsx 填报表。"
+EMPTY = Rejection("文件是空的（0 字节）", "请重新保存填报表后再提交。")
+ENCRYPTED = Rejection("文件设置了打开密码", "请取消密码后另存为 .xlsx 再提交。")
+CORRUPT = Rejection("文件已损坏或不完整，压缩结构无法识别", "可能是下载或复制时中断，请重新保存后提交。")
+RESOURCE = "文件解析时超出资源限制或导致解析程序崩溃，可能已损坏或含有异常数据"
+_RESOURCE_ADVICE = "请用 Excel 打开检查，删除无关的内容后另存为 .xlsx 再提交。"
+_MAGIC: tuple[tuple[bytes, Rejection], ...] = (
+    (b"%PDF", Rejection("这是 PDF 文件，不是 Excel 工作簿", "请提交可编辑的 Excel 填报表（.xlsx），不要转换成 PDF。")),
+    (b"{\\rtf", Rejection("这是 Word（RTF）文档，不是 Excel 工作簿", _SUBMIT_XLSX)),
+    *((m, Rejection("这是图片文件，不是 Excel 工作簿", "请提交 Excel 填报表（.xlsx），不要提交截图或扫描件。"))
+      for m in (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*")),
+    *((m, Rejection("这是 RAR/7z/gzip 压缩包，不是 Excel 工作簿", _UNZIP))
+      for m in (b"Rar!", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b")),
+)
+WORD = Rejection("这是 Word 文档，不是 Excel 工作簿", _SUBMIT_XLSX)
+_ZIP_KINDS = {  # a member that identifies a non-workbook zip
+    "word/document.xml": WORD,
+    "ppt/presentation.xml": Rejection("这是 PowerPoint 演示文稿，不是 Excel 工作簿", _SUBMIT_XLSX),
+}
+
+
+def _resource(detail: str, note: str = "") -> Rejection:
+    return Rejection(RESOURCE + note, _RESOURCE_ADVICE, detail)
+
+
+# ------------------------------------------------------------------ sniff and container
+
+
+def sniff(path: str | os.PathLike, limits: Limits = Limits()) -> str | Rejection:
+    """The workbook format by magic bytes (never by extension), or why it is not a readable workbook."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        return EMPTY
+    if size > limits.max_file_bytes:
+        return Rejection(f"文件大小 {size / 2**20:.1f} MB，超过 {limits.max_file_bytes / 2**20:.0f} MB 的上限",
+                         "填报表通常只有几百 KB，请删除无关的工作表和图片后另存为 .xlsx 再提交。")
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return _zip_kind(zf)
+        except Exception as exc:  # zipfile raises many types on a damaged central directory
+            return Rejection(CORRUPT.reason, CORRUPT.advice, type(exc).__name__)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        streams = _cfb_streams(path.read_bytes())
+        if streams & {"EncryptionInfo", "EncryptedPackage"}:
+            return ENCRYPTED
+        if streams & {"Workbook", "Book"}:
+            return "xls"
+        if "WordDocument" in streams:
+            return WORD
+        return Rejection("这是旧版 Office 格式的文件，但不是 Excel 工作簿", _SUBMIT_XLSX)
+    for magic, rejection in _MAGIC:
+        if head.startswith(magic):
+            return rejection
+    return _text_kind(head)
+
+
+def _zip_kind(zf: zipfile.ZipFile) -> str | Rejection:
+    names = set(zf.namelist())
+    if "xl/workbook.xml" in names:
+        macro = "xl/vbaProject.bin" in names or b"macroEnabled" in _small(zf, "[Content_Types].xml")
+        return "xlsm" if macro else "xlsx"
+    if "xl/workbook.bin" in names:
+        return "xlsb"
+    if "mimetype" in names:
+        if _small(zf, "mimetype").strip() == b"application/vnd.oasis.opendocument.spreadsheet":
+            return "ods"
+        return Rejection("这是 OpenDocument 文字或演示文档，不是电子表格", _SUBMIT_XLSX)
+    for member, rejection in _ZIP_KINDS.items():
+        if member in names:
+            return rejection
+    return Rejection("这是普通的 zip 压缩包，不是 Excel 工作簿", _UNZIP)
+
+
+def _small(zf: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes if it is declared small: sniffing runs before the bomb check."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        return b""
+    return zf.read(info) if info.file_size <= 65536 and not info.flag_bits & 1 else b""
+
+
+def _cfb_streams(data: bytes) -> set[str]:
+    """The names of interesting streams in an OLE2 compound file.
+
+    Rather than walk the FAT, search for each name in UTF-16LE and accept a hit
+    only where it has the shape of a CFB directory entry: entries are 128 bytes
+    and sectors start at multiples of 512, so an entry starts at an offset
+    divisible by 128, with its name length in bytes (terminator included) at
+    +64 and its object type (1 storage, 2 stream) at +66. Cell text cannot
+    fake that by accident, and the whole scan is a few `bytes.find` calls.
+    """
+    found = set()
+    for name in ("EncryptionInfo", "EncryptedPackage", "Workbook", "Book", "WordDocument"):
+        needle = (name + "\0").encode("utf-16-le")
+        length = len(needle).to_bytes(2, "little")
+        at = data.find(needle, 512)
+        while at != -1:
+            if at % 128 == 0 and data[at + 64:at + 66] == length and data[at + 66:at + 67] in (b"\x01", b"\x02"):
+                found.add(name)
+                break
+            at = data.find(needle, at + 1)
+    return found
+
+
+def _text_kind(head: bytes) -> Rejection:
+    for bom, encoding in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):  # some web systems export UTF-16 HTML
+            head = head[2:].decode(encoding, "ignore").encode()
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<"):
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in text:
+            return Rejection("这是 Excel 2003 XML 表格格式的文件，只是扩展名是 Excel 的", _RESAVE)
+        return Rejection("这是网页（HTML/XML）格式的文件，多为业务系统“导出 Excel”生成，只是扩展名是 Excel 的", _RESAVE)
+    if not re.search(rb"[\x00-\x08\x0e-\x1f]", head):  # UTF-8 and GBK text has no control bytes
+        return Rejection("这是纯文本或 CSV 文件，不是 Excel 工作簿", "请在财政局下发的填报表中填写后保存为 .xlsx 再提交。")
+    return Rejection("无法识别的文件格式，不是 Excel 工作簿", _RESAVE)
+
+
+def check_container(path: str | os.PathLike, fmt: str, limits: Limits = Limits()) -> Rejection | None:
+    """Refuse a zip whose central directory promises a bomb, encryption or odd names, before any inflating."""
+    if fmt not in ("xlsx", "xlsm", "xlsb", "ods"):
+        return None  # OLE2 .xls: the file size limit and the child process are the only guards
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except Exception as exc:
+        return Rejection(CORRUPT.reason, CORRUPT.advice, type(exc).__name__)
+    bomb = Rejection("文件解压后的内容异常庞大（压缩比异常），疑似“压缩炸弹”或含有超大的隐藏内容", _RESOURCE_ADVICE)
+    if len(infos) > limits.max_members:
+        return Rejection(f"文件内部有 {len(infos)} 个部件，超过 {limits.max_members} 个的上限，结构异常", _RESOURCE_ADVICE)
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_bytes:
+        return Rejection(bomb.reason, bomb.advice, f"declared {total} bytes uncompressed")
+    seen: set[str] = set()
+    for info in infos:
+        if info.flag_bits & 1:
+            return Rejection("文件内部的压缩部件被加密", "请取消加密后另存为 .xlsx 再提交。", info.filename)
+        name = info.filename
+        if name in seen or "\0" in name or name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", name):
+            return Rejection("文件内部的部件名称异常，可能是被篡改或恶意构造的文件", _RESAVE, repr(name))
+        seen.add(name)
+        if info.file_size > limits.ratio_min_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            return Rejection(bomb.reason, bomb.advice, f"{name}: {info.file_size}/{info.compress_size}")
+    return None
+
+
+# ------------------------------------------------------------------ parse (runs in the child)
+
+#: Above this many cells in a sheet's used range, read it with openpyxl, which stops at max_row
+#: (calamine allocates the whole range: 32 bytes a cell, and aborts on XFD1048576).
+CALAMINE_CELL_BUDGET = 5_000_000
+
+
+def _value(v: Any) -> Any:
+    """One value as a clerk sees it, the same from calamine and openpyxl.
+
+    Both give floats for every number: 3.0 is what a clerk typed as 3, so an
+    integral float becomes an int. openpyxl gives a datetime at midnight where
+    calamine gives a date: a midnight datetime becomes a date.
+    """
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    if isinstance(v, datetime.datetime) and v.time() == datetime.time(0) and v.tzinfo is None:
+        return v.date()
+    return v
+
+
+def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits) -> None:
+    """Keep the literal values of the area: no formula, no error, no empty string."""
+    skip = sheet.formulas | sheet.errors.keys()
+    for r, row in enumerate(rows, 1):
+        if r > limits.max_rows:
+            break
+        for c, v in enumerate(row, 1):
+            if c > limits.max_cols:
+                break
+            if v is not None and v != "" and (r, c) not in skip:
+                sheet.cells[(r, c)] = _value(v)
+
+
+def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
+    from python_calamine import CalamineWorkbook
+
+    book = RawWorkbook(path, fmt)
+    with zipfile.ZipFile(path) as zf:
+        sheets, names = xs.book(zf)
+        book.names = [DefinedName(*n) for n in names]
+        scans = {}
+        for name, part, hidden in sheets:
+            if part is not None:
+                with zf.open(part) as stream:
+                    scans[name] = (xs.Scan(limits.max_rows, limits.max_cols).parse(stream), hidden)
+    with contextlib.ExitStack() as stack:  # one handle per reader: they move the file position
+        cal = opx = None
+        for name, (scan, hidden) in scans.items():
+            sheet = RawSheet(name, formulas=scan.formulas, errors=scan.errors, merged=scan.merged,
+                             outside_count=scan.outside_count, outside_first=scan.outside_first, hidden=hidden)
+            if scan.last_row * scan.last_col <= CALAMINE_CELL_BUDGET:
+                cal = cal or CalamineWorkbook.from_filelike(stack.enter_context(open(path, "rb")))
+                rows = cal.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=limits.max_rows)
+            else:
+                import openpyxl
+
+                # a file object, not a name: openpyxl refuses names not ending in .xlsx
+                opx = opx or openpyxl.load_workbook(stack.enter_context(open(path, "rb")), read_only=True,
+                                                    keep_links=False)
+                ws = opx[name]
+                ws.reset_dimensions()  # else read-only mode trusts <dimension> and pads every row
+                rows = ws.iter_rows(max_row=limits.max_rows, max_col=limits.max_cols, values_only=True)
+            _fill(sheet, rows, limits)
+            book.sheets.append(sheet)
+    return book
+
+
+def _parse_calamine(path: str, fmt: str, limits: Limits) -> RawWorkbook:
+    """xls, xlsb, ods: no scan is possible, so formulas show their cached values and errors read as empty."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+    book = RawWorkbook(path, fmt, names=_ods_names(path) if fmt == "ods" else [])
+    with open(path, "rb") as f:
+        cal = CalamineWorkbook.from_filelike(f)
+    for meta in cal.sheets_metadata:
+        if meta.typ != SheetTypeEnum.WorkSheet:
+            continue
+        data = cal.get_sheet_by_name(meta.name)
+        sheet = RawSheet(meta.name, hidden=meta.visible != SheetVisibleEnum.Visible)
+        rows = data.to_python(skip_empty_area=False)
+        _fill(sheet, rows, limits)
+        for r, row in enumerate(rows, 1):
+            for c in range(1 if r > limits.max_rows else limits.max_cols + 1, len(row) + 1):
+                if row[c - 1] != "":
+                    sheet.outside_count += 1
+                    sheet.outside_first = sheet.outside_first or f"{xs.col_letters(c)}{r}"
+        sheet.merged = [(a + 1, b + 1, c + 1, d + 1) for (a, b), (c, d) in data.merged_cell_ranges or []
+                        if a < limits.max_rows and b < limits.max_cols]
+        book.sheets.append(sheet)
+    return book
+
+
+_ODS_REF = re.compile(r"\$?('(?:[^']|'')+'|[^.':]+)\.(\$?[A-Z]+\$?\d+)(?::\$?(?:'(?:[^']|'')+'|[^.':]+)?\.(\$?[A-Z]+\$?\d+))?")
+
+
+def _ods_names(path: str) -> list[DefinedName]:
+    """ODS named ranges as Excel-style refs ("$表1.$A$1" -> "'表1'!$A$1"), sheet-local ones scoped."""
+    from defusedxml.ElementTree import iterparse
+
+    names, tables = [], []
+    with zipfile.ZipFile(path) as zf, zf.open("content.xml") as stream:
+        for event, el in iterparse(stream, events=("start", "end")):
+            tag = xs.local_name(el.tag)
+            if tag == "table" and event == "start":
+                tables.append(next((v for k, v in el.attrib.items() if xs.local_name(k) == "name"), ""))
+            elif tag == "table":
+                tables.pop()
+                el.clear()  # content.xml may be large; keep memory flat
+            elif tag == "named-range" and event == "end":
+                attrs = {xs.local_name(k): v for k, v in el.attrib.items()}
+                m = _ODS_REF.fullmatch(attrs.get("cell-range-address", ""))
+                ref = attrs.get("cell-range-address", "")
+                if m:
+                    sheet = m[1][1:-1].replace("''", "'") if m[1].startswith("'") else m[1]
+                    ref = f"'{sheet}'!{m[2]}" + (f":{m[3]}" if m[3] else "")
+                names.append(DefinedName(attrs.get("name", ""), tables[-1] if tables else None, ref))
+    return names
+
+
+def _explain(exc: BaseException) -> Rejection:
+    """An exception from any parser, said in plain words (the type goes to `detail` for the operator)."""
+    from python_calamine import CalamineError, PasswordError
+
+    detail = f"{type(exc).__name__}: {exc}"[:300]
+    if isinstance(exc, MemoryError):
+        return _resource(detail, "（内存不足）")
+    if isinstance(exc, PasswordError) or "password" in str(exc).lower():
+        return Rejection(ENCRYPTED.reason, ENCRYPTED.advice, detail)
+    import zlib
+
+    what = "文件结构异常"
+    if isinstance(exc, xs.Forbidden) or type(exc).__module__.startswith("defusedxml"):
+        what = "内部含有不允许的 XML 声明，可能是恶意构造的文件"
+    elif isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError)):
+        what = "压缩数据损坏"
+    elif isinstance(exc, expat.ExpatError) or type(exc).__name__ == "ParseError":
+        what = "内部 XML 格式错误"
+    elif isinstance(exc, KeyError):
+        what = "缺少必需的内部部件"
+    elif isinstance(exc, CalamineError):
+        what = "解析程序报告文件结构错误"
+    return Rejection(f"文件内容已损坏，无法解析（{what}）", _RESAVE, detail)
+
+
+def _parse(path: str, fmt: str, limits: Limits) -> RawWorkbook | Rejection:
+    """Parse completely or reject: nothing a parser raises gets past here."""
+    try:
+        book = (_parse_xlsx if fmt in ("xlsx", "xlsm") else _parse_calamine)(path, fmt, limits)
+    except Exception as exc:  # MemoryError and RecursionError included
+        return _explain(exc)
+    if not book.sheets:  # Excel cannot save a workbook without a worksheet: this one is damaged
+        return Rejection("文件中没有可读取的工作表", _RESAVE, "no worksheet")
+    return book
+
+
+# ------------------------------------------------------------------ isolation
+
+
+def _precheck(path: Path, limits: Limits) -> str | Rejection:
+    """sniff + check_container in the parent: cheap, bounded, and they decide whether a child is needed."""
+    try:
+        fmt = sniff(path, limits)
+        return fmt if isinstance(fmt, Rejection) else check_container(path, fmt, limits) or fmt
+    except OSError as exc:
+        return Rejection("文件无法打开", "请确认文件存在且可以读取。", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        return _explain(exc)
+
+
+def _child(conn, path: str, fmt: str, limits: Limits) -> None:
+    """Entry point of the child: cap resources, parse, send the result back."""
+    faulthandler.disable()  # a Rust abort prints a backtrace (and faulthandler a dump)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # the parent reports it in Chinese instead
+    for which, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, limits.cpu_seconds)):
+        hard = resource.getrlimit(which)[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, hard))
+    conn.send(_parse(path, fmt, limits))
+    conn.close()
+
+
+#: fork, not forkserver/spawn: no re-import of the caller's __main__ in every child, ~1 ms a child.
+#: RLIMIT_AS then also counts the parent's inherited address space (~200 MB with pandas loaded).
+_MP = multiprocessing.get_context("fork")
+
+
+class _Job:
+    """One isolated parse: a child process, the pipe it answers on, its deadline."""
+
+    def __init__(self, path: Path, fmt: str, limits: Limits):
+        self.conn, child_conn = _MP.Pipe(duplex=False)
+        self.proc = _MP.Process(target=_child, args=(child_conn, str(path), fmt, limits), daemon=True)
+        self.proc.start()
+        child_conn.close()
+        self.limits, self.deadline = limits, time.monotonic() + limits.wall_seconds
+
+    def collect(self, expired: bool = False) -> RawWorkbook | Rejection:
+        """The child's answer, or why there is none; the child is gone afterwards."""
+        result = None
+        if expired:
+            self.proc.kill()
+        elif self.conn.poll():
+            with contextlib.suppress(Exception):  # EOF or a message cut short by a dying child
+                result = self.conn.recv()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+        if expired:
+            return _resource("wall-clock timeout", f"（解析超过 {self.limits.wall_seconds:g} 秒）")
+        if isinstance(result, (RawWorkbook, Rejection)):
+            return result
+        code = self.proc.exitcode
+        if code == -signal.SIGXCPU:
+            return _resource("RLIMIT_CPU", f"（CPU 时间超过 {self.limits.cpu_seconds} 秒）")
+        return _resource(f"child exit code {code}", "（解析程序异常退出，多为内存不足）")
+
+
+def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(), *,
+                  jobs: int | None = None) -> Iterator[tuple[Path, RawWorkbook | Rejection]]:
+    """Read many files, up to `jobs` isolated children at a time; results come in input order."""
+    paths = [Path(p) for p in paths]
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    done: dict[int, RawWorkbook | Rejection] = {}
+    running: dict[int, _Job] = {}
+    start = emitted = 0
+    try:
+        while emitted < len(paths):
+            while start < len(paths) and len(running) < jobs:
+                fmt = _precheck(paths[start], limits)
+                if isinstance(fmt, Rejection):
+                    done[start] = fmt
+                else:
+                    try:
+                        running[start] = _Job(paths[start], fmt, limits)
+                    except OSError as exc:  # cannot fork: the machine is out of processes or memory
+                        done[start] = _resource(f"{type(exc).__name__}: {exc}")
+                start += 1
+            while emitted in done:
+                yield paths[emitted], done.pop(emitted)
+                emitted += 1
+            if not running:
+                continue
+            timeout = max(0.0, min(j.deadline for j in running.values()) - time.monotonic())
+            ready = set(wait([x for j in running.values() for x in (j.conn, j.proc.sentinel)], timeout))
+            now = time.monotonic()
+            for i, job in list(running.items()):
+                if job.conn in ready or job.proc.sentinel in ready or now >= job.deadline:
+                    done[i] = job.collect(expired=job.conn not in ready and job.proc.sentinel not in ready)
+                    del running[i]
+    finally:  # the caller stopped early or was interrupted: no child outlives the batch
+        for job in running.values():
+            job.collect(expired=True)
+
+
+def load_raw(path: str | os.PathLike, limits: Limits = Limits(), *, isolate: bool = True) -> RawWorkbook | Rejection:
+    """Read one workbook completely or say why not; isolate=False parses in-process (benchmarks, debugging)."""
+    if isolate:
+        return next(load_raw_many([path], limits, jobs=1))[1]
+    fmt = _precheck(Path(path), limits)
+    return fmt if isinstance(fmt, Rejection) else _parse(str(path), fmt, limits)
