@@ -254,7 +254,9 @@ def _score_indicators(ind: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     ind["band_low"], ind["band_cap"] = band_low, band_cap
     ind["rule_score"] = q_score.fillna(l_score).fillna(0.0).clip(lower=0)
     ind["rule_score"] = np.minimum(ind["rule_score"], ind["weight"])
-    ind["met"] = met.where(ind["scored_as"].ne("qual"), ind["band"].eq("达成"))
+    # a qualitative indicator is met in the top band; with no band nobody can say yet
+    qual_met = ind["band"].map(lambda band: None if band is None else band == "达成")
+    ind["met"] = met.where(ind["scored_as"].ne("qual"), qual_met)
     ind["met"] = ind["met"].where(ind["scored_as"].ne("none"), None)
     ind["completion"] = completion
     ind["score"] = ind["rule_score"]
@@ -305,17 +307,30 @@ def _score_projects(proj: pd.DataFrame, ind: pd.DataFrame, profile: Profile) -> 
 
 def score_submissions(items: Sequence[SourcedSubmission], profile: Profile) -> Scores:
     """Score every project and indicator of a batch of submissions by `profile`."""
-    proj = pd.DataFrame(_project_rows(items), columns=_PROJECT_COLUMNS if not items else None)
-    ind = pd.DataFrame(_indicator_rows(items, profile))
-    if ind.empty:
-        ind = pd.DataFrame(columns=_INDICATOR_COLUMNS)
-    if proj.empty:
-        proj = pd.DataFrame(columns=_PROJECT_COLUMNS)
+    proj = _frame(_project_rows(items), _PROJECT_COLUMNS, _PROJECT_NUMBERS)
+    ind = _frame(_indicator_rows(items, profile), _INDICATOR_COLUMNS, _INDICATOR_NUMBERS)
     ind = _score_indicators(ind, profile)
     proj = _score_projects(proj, ind, profile)
     return Scores(projects=proj, indicators=ind)
 
 
+def _frame(rows: list[dict], columns: list[str], numbers: tuple[str, ...]) -> pd.DataFrame:
+    """Rows as a DataFrame of Python objects (a typed value stays itself: no NaN for None, no
+    string dtype inference), with only the numeric columns made float."""
+    frame = pd.DataFrame(rows, dtype=object)
+    for column in columns:
+        if column not in frame:
+            frame[column] = pd.Series(dtype=object)
+    for column in frame.columns:
+        if column in ("s", "p", "i"):
+            frame[column] = frame[column].astype(int)
+        elif column in numbers or column.split(":")[0] in numbers:
+            frame[column] = frame[column].astype(float)
+    return frame
+
+
+_PROJECT_NUMBERS = ("initial_budget", "adjusted_budget", "executed")
+_INDICATOR_NUMBERS = ("typed_weight", "claimed", "A", "B")
 _PROJECT_COLUMNS = ["s", "p", "file", "year", "dept_code", "dept_name", "code", "name",
                     "initial_budget", "adjusted_budget", "executed"]
 _INDICATOR_COLUMNS = ["s", "p", "i", "project_code", "level1", "level2", "name", "target", "actual", "unit",

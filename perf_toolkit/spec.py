@@ -174,3 +174,20 @@ def normalise_level2(text: object) -> str:
     if s and not s.endswith("指标") and any(s + "指标" in v for v in TAXONOMY.values()):
         s += "指标"
     return s
+
+# ------------------------------------------------------------------ workbook layout (template and read)
+
+VERSION_NAME = "pt_version"  # workbook-scoped defined name of the version marker cell
+VERSION_LABEL = "模板版本"  # its label on the guide sheet (fallback when the name is lost)
+GUIDE_SHEET = "填报说明"
+DEPARTMENT_SHEET = "单位信息"
+PROJECT_SHEET_PREFIX = "项目"  # project sheets are 项目1, 项目2, … (copies keep their local names)
+LISTS_SHEET = "_lists"  # hidden: dropdown lists
+PREFILL_SHEET = "_prefill"  # very hidden: the bureau's pre-filled values (sheet, field, value)
+FORM_TITLE = "项目支出绩效自评表"
+GOAL_LABEL = "年度总体目标"  # groups 预期目标 / 实际完成情况
+INDICATORS_TITLE = "绩效指标"
+WEIGHT_SUBTOTAL_SUFFIX = "分值小计"  # "产出指标分值小计", … rows below the indicator table
+WEIGHT_SUM_LABEL = "指标分值合计"
+WEIGHT_CHECK_LABEL = "预算执行分值与指标分值合计"
+GRADE_LABEL = "等级"

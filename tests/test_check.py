@@ -153,9 +153,10 @@ def test_check_reports_code_at_field(code, data, path, extra, profile):
 
 def test_every_check_code_is_exercised():
     exercised = {c[0] for c in CASES}
-    reader_codes = {"file-unreadable", "template-unrecognised", "template-version-unknown", "data-outside-area",
-                    "project-code-duplicated"}
-    assert set(findings.CATALOGUE) - exercised - reader_codes == set()
+    # reader codes are tested in test_read/test_guard, intake codes in test_consolidate
+    elsewhere = {"file-unreadable", "template-unrecognised", "template-version-unknown", "data-outside-area",
+                 "project-code-duplicated", "department-unknown", "superseded"}
+    assert set(findings.CATALOGUE) - exercised - elsewhere == set()
 
 
 def test_project_code_duplicated_names_the_other_cell():
@@ -163,6 +164,15 @@ def test_project_code_duplicated_names_the_other_cell():
     data["projects"].append(dict(data["projects"][0], name="第二个项目"))
     hits = assert_finding(located(data), "project-code-duplicated", "projects[1].code")
     assert "projects[0].code" in hits[0].message
+
+
+def test_mixed_qualitative_bands_in_one_batch():
+    """Recognised and unrecognised bands side by side (string and missing values in one column)."""
+    inds = standard_indicators()
+    inds[4].update(direction="定性", target="按时完成", actual="有所改善", claimed_score=25)
+    inds[3].update(direction="定性", target="按时完成", actual="已按时完成", claimed_score=10)
+    hits = found(located(submission(inds)))
+    assert [(f.code, f.cell) for f in hits] == [("qualitative-unrecognised", "projects[0].indicators[4].actual")]
 
 
 def test_weight_moved_from_satisfaction_is_not_nonstandard():

@@ -1,0 +1,465 @@
+"""Reading workbooks back: exact round trips, label fallback, locations, reader findings, discovery."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import shutil
+import subprocess
+
+import pytest
+from builders import example_dict
+from openpyxl import Workbook, load_workbook
+
+from perf_toolkit import spec
+from perf_toolkit.guard import DefinedName, RawSheet, RawWorkbook, Rejection
+from perf_toolkit.model import submission_from_dict, submission_to_dict
+from perf_toolkit.read import (
+    ExportError,
+    discover,
+    export_workbook,
+    extract_submission,
+    parse_ref,
+    plain,
+    read_workbook,
+    read_workbooks,
+)
+from perf_toolkit.template import read_budget_csv, write_prefilled, write_template
+
+
+def _write(tmp_path, data: dict, name: str = "单位.xlsx", **kw):
+    return write_template(tmp_path / name, submission_from_dict(copy.deepcopy(data)), **kw)
+
+
+def _round_trip(tmp_path, data: dict) -> dict:
+    read = read_workbook(_write(tmp_path, data))
+    assert read.findings == []
+    return submission_to_dict(read.sourced.submission)
+
+
+def _cells(read, *paths) -> list[str]:
+    return [f"{read.sourced.locations[p].sheet}!{read.sourced.locations[p].cell}" for p in paths]
+
+
+# ------------------------------------------------------------------ round trips
+
+
+def test_read_workbook_round_trip_of_the_example_is_exact(tmp_path):
+    assert _round_trip(tmp_path, example_dict()) == example_dict()
+
+
+def _indicator(i: int, **kw) -> dict:
+    base = {"level1": "产出指标", "level2": "数量指标", "name": f"指标{i}", "direction": "≥", "target": 100 + i,
+            "unit": "人", "actual": 100 + i, "weight": 1, "claimed_score": 1, "basis": "", "deviation_note": ""}
+    base.update(kw)
+    return base
+
+
+def _variant_several_projects() -> dict:
+    data = example_dict()
+    first = data["projects"][0]
+    empty = dict(copy.deepcopy(first), code="P-EMPTY", name="无指标的项目", indicators=[])
+    many = dict(copy.deepcopy(first), code="P-40", name="四十个指标", indicators=[_indicator(i) for i in range(40)])
+    data["projects"] = [first, empty, many]
+    return data
+
+
+def _variant_awkward_values() -> dict:
+    data = example_dict()
+    p = data["projects"][0]
+    p["indicators"] = [
+        _indicator(1, target="≥90%", actual="按时完成", unit="%"),
+        _indicator(2, target="=100", actual="@全部", weight=None, claimed_score=None),
+        _indicator(3, target="45.08", actual="-3", unit="+", direction="定性"),
+        _indicator(4, target="#DIV/0!", actual=0.35, weight=12.5, claimed_score=12.25),
+        _indicator(5, name='A&B <c> "d" \'e\' 😀 ☃', basis="tab\tinside", deviation_note="第一行\n第二行\n\n第四行"),
+        _indicator(6, target="2023-12-31", actual="2023年12月底前", direction="≤"),
+    ]
+    p["funds"][0].update(initial_budget="45.08", adjusted_budget=0.1, executed=None)
+    p["funds"][1].update(initial_budget=1234567.8901, adjusted_budget="一百", executed=-5)
+    p["code"] = "=001"
+    p["name"] = "@项目"
+    p["budget_note"] = "+说明"
+    data["department"]["code"] = "001"
+    data["department"]["contact"]["phone"] = "+86 871 6212 0000"
+    data["department"]["report_date"] = "2024年5月8日"
+    data["department"]["evaluation_start"] = "2024-02-29"
+    return data
+
+
+def _variant_long_texts() -> dict:
+    data = example_dict()
+    long = "长" * 3000 + "\n" + "text " * 300
+    p = data["projects"][0]
+    for key in ("goal", "achievement", "deviation_reason", "improvement", "result_use", "disclosure", "other_notes"):
+        p[key] = f"{key}：{long}".strip()
+    p["indicators"][0]["basis"] = long.strip()
+    data["department"]["duties"] = [f"职责{i}：" + "很长的职责说明" * 20 for i in range(25)]
+    return data
+
+
+def _variant_sparse() -> dict:
+    data = example_dict()
+    data["year"] = None
+    dep = data["department"]
+    for key in ("supervisor", "evaluation_unit", "evaluation_start", "evaluation_end", "report_date"):
+        dep[key] = ""
+    dep["duties"] = []
+    dep["contact"] = {"name": "", "phone": "", "email": ""}
+    p = data["projects"][0]
+    p["funds"] = [{"source": s, "initial_budget": None, "adjusted_budget": None, "executed": None}
+                  for s in ("当年财政拨款", "上年结转资金", "其他资金")]
+    p["indicators"] = [_indicator(1, weight=None, claimed_score=None, target=None, actual=None, unit="",
+                                  direction="", level2="")]
+    for key in ("implementer", "budget_document", "goal", "achievement", "other_notes"):
+        p[key] = ""
+    return data
+
+
+@pytest.mark.parametrize("make", [_variant_several_projects, _variant_awkward_values, _variant_long_texts,
+                                  _variant_sparse], ids=lambda f: f.__name__)
+def test_read_workbook_round_trip_of_variants_is_exact(tmp_path, make):
+    data = make()
+    assert _round_trip(tmp_path, data) == data
+
+
+def test_read_workbook_locations_name_sheet_and_cell(tmp_path):
+    data = example_dict()
+    data["projects"].append(dict(copy.deepcopy(data["projects"][0]), code="P2"))
+    read = read_workbook(_write(tmp_path, data))
+    assert _cells(read, "year", "department.code", "department.contact.phone", "department.duties",
+                  "department.duties[3]") == ["单位信息!B2", "单位信息!B3", "单位信息!B11", "单位信息!B13",
+                                              "单位信息!B16"]
+    assert _cells(read, "projects[0]", "projects[0].code", "projects[0].funds", "projects[0].funds[1].executed",
+                  "projects[0].budget_note", "projects[0].indicators", "projects[0].indicators[2].target",
+                  "projects[0].indicators[5].deviation_note") == [
+        "项目1!D3", "项目1!D3", "项目1!D10", "项目1!F11", "项目1!D13", "项目1!A18", "项目1!E20", "项目1!K23"]
+    assert _cells(read, "projects[0].execution_score", "projects[0].total_score",
+                  "projects[0].funds_total.adjusted_budget", "projects[0].execution_rate") == [
+        "项目1!J9", "项目1!H39", "项目1!E9", "项目1!H9"]
+    assert _cells(read, "projects[1].code", "projects[1].indicators[0].name") == ["项目2!D3", "项目2!C18"]
+    assert read.sourced.overrides == {} and read.sourced.prefilled == {}
+    assert read.format == "xlsx" and len(read.sha256) == 64
+
+
+def test_read_workbook_blank_template_has_no_projects(tmp_path):
+    read = read_workbook(write_template(tmp_path / "空白.xlsx", year=2024))
+    assert read.findings == []
+    assert read.sourced.submission.projects == [] and read.sourced.submission.year == 2024
+    assert not any(k.startswith("projects") for k in read.sourced.locations)
+
+
+# ------------------------------------------------------------------ label fallback
+
+
+def test_read_workbook_without_defined_names_reads_by_labels(tmp_path):
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    for name in list(wb.defined_names):
+        del wb.defined_names[name]
+    for ws in wb.worksheets:
+        for name in list(ws.defined_names):
+            del ws.defined_names[name]
+    wb.save(path)
+    read = read_workbook(path)
+    assert read.findings == []
+    assert submission_to_dict(read.sourced.submission) == example_dict()
+    assert _cells(read, "projects[0].total_score", "projects[0].execution_score", "projects[0].goal") == [
+        "项目1!H39", "项目1!J9", "项目1!D14"]
+
+
+def test_read_workbook_rows_inserted_above_the_table_are_read_by_labels(tmp_path):
+    """openpyxl's insert_rows moves cells but not names or merges: a name whose label no longer
+    sits beside it is not trusted, and the field is found by its label instead."""
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    wb["项目1"].insert_rows(16, 3)
+    wb.save(path)
+    read = read_workbook(path)
+    assert submission_to_dict(read.sourced.submission) == example_dict()
+    assert _cells(read, "projects[0].indicators[2].target", "projects[0].other_notes",
+                  "projects[0].total_score", "projects[0].goal") == ["项目1!E23", "项目1!D47", "项目1!H42",
+                                                                     "项目1!D14"]
+
+
+def test_read_workbook_level1_merged_down_applies_to_every_row(tmp_path):
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    ws = wb["项目1"]
+    ws["A19"] = ws["A20"] = None
+    ws.merge_cells("A18:A20")
+    ws["B22"] = None
+    ws.merge_cells("B21:B22")  # 二级 merged over two rows whose 一级 differ
+    wb.save(path)
+    read = read_workbook(path)
+    indicators = read.sourced.submission.projects[0].indicators
+    assert [i.level1 for i in indicators[:3]] == ["产出指标"] * 3
+    assert indicators[4].level2 == "时效指标"
+    assert _cells(read, "projects[0].indicators[2].level1", "projects[0].indicators[2].name") == [
+        "项目1!A18", "项目1!C20"]
+    assert len(indicators) == 6
+
+
+def test_read_workbook_copied_sheet_without_names_is_read_by_labels(tmp_path):
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    copy_ws = wb.copy_worksheet(wb["项目1"])  # openpyxl copies no names: labels must carry it
+    copy_ws["D3"] = "P-COPY"
+    wb.save(path)
+    read = read_workbook(path)
+    projects = read.sourced.submission.projects
+    assert [p.code for p in projects] == ["530113-2023-001", "P-COPY"]
+    assert projects[1].indicators == projects[0].indicators
+    assert _cells(read, "projects[1].code") == [f"{copy_ws.title}!D3"]
+
+
+# ------------------------------------------------------------------ reader findings
+
+
+def test_read_workbook_formula_in_an_input_cell_is_unreadable(tmp_path):
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    wb["项目1"]["G19"] = "=95%+5%"
+    wb.save(path)
+    read = read_workbook(path)
+    assert read.sourced.submission.projects[0].indicators[1].actual is None
+    [finding] = read.findings
+    assert (finding.code, finding.severity, finding.sheet, finding.cell) == ("value-unreadable", "error", "项目1", "G19")
+    assert "实际完成值" in finding.message and "公式" in finding.message
+    assert finding.project == "530113-2023-001" and finding.file == str(path)
+
+
+def test_read_workbook_typed_values_over_formulas_are_overrides(tmp_path):
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    ws = wb["项目1"]
+    ws["E9"], ws["J9"], ws["H39"] = 3, 9, "95"
+    wb.save(path)
+    read = read_workbook(path)
+    assert read.sourced.overrides == {"projects[0].funds_total.adjusted_budget": 3,
+                                      "projects[0].execution_score": 9, "projects[0].total_score": "95"}
+    assert read.findings == []
+
+
+def test_read_workbook_prefill_changed_is_visible(tmp_path):
+    csv_text = ("单位编码,单位名称,项目编码,项目名称,资金来源,年初预算数,全年预算数,全年执行数\n"
+                "D01,区教育局,P-001,学生资助,当年财政拨款,100,120.5,118\n"
+                "D01,区教育局,P-002,校舍维修,当年财政拨款,50,50,40\n"
+                "D02,区卫健局,P-101,疫苗接种,当年财政拨款,30,30,29\n"
+                "D02,区卫健局,P-102,健康宣传,其他资金,5,5,5\n")
+    (tmp_path / "b.csv").write_text(csv_text, encoding="utf-8")
+    paths = write_prefilled(read_budget_csv(tmp_path / "b.csv"), tmp_path / "out", year=2023)
+    wb = load_workbook(paths[0])
+    wb["项目2"]["E10"] = 500  # the department raised its own budget
+    wb.save(paths[0])
+    read = read_workbook(paths[0])
+    pre, sub = read.sourced.prefilled, read.sourced.submission
+    assert pre["projects[1].funds[0].adjusted_budget"] == 50
+    assert sub.projects[1].funds[0].adjusted_budget == 500
+    assert pre["projects[0].funds[0].adjusted_budget"] == sub.projects[0].funds[0].adjusted_budget == 120.5
+    assert pre["projects[1].code"] == "P-002" and pre["department.code"] == "D01"
+    assert [p.code for p in sub.projects] == ["P-001", "P-002"]  # the blank 项目3 is skipped
+    other = read_workbook(paths[1])
+    assert other.sourced.prefilled["projects[1].funds[2].executed"] == 5
+
+
+def test_read_workbook_version_marker_of_another_version_warns_and_reads_labels(tmp_path):
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    wb["填报说明"]["B20"] = "perf-toolkit/workbook/v0"
+    wb.save(path)
+    read = read_workbook(path)
+    [finding] = read.findings
+    assert (finding.code, finding.severity, finding.sheet, finding.cell) == (
+        "template-version-unknown", "warning", "填报说明", "B20")
+    assert "perf-toolkit/workbook/v0" in finding.message
+    assert submission_to_dict(read.sourced.submission) == example_dict()
+
+
+def test_read_workbook_not_a_template_is_unrecognised(tmp_path):
+    wb = Workbook()
+    wb.active.append(["姓名", "金额"])
+    wb.active.append(["张三", 12])
+    wb.save(tmp_path / "随便.xlsx")
+    read = read_workbook(tmp_path / "随便.xlsx")
+    assert read.sourced is None
+    assert [f.code for f in read.findings] == ["template-unrecognised"]
+    with pytest.raises(ExportError, match="不是本工具下发的标准填报表"):
+        export_workbook(tmp_path / "随便.xlsx")
+
+
+def test_read_workbook_rejected_file_is_unreadable(tmp_path):
+    path = tmp_path / "假的.xlsx"
+    path.write_text("这不是表格", encoding="utf-8")
+    read = read_workbook(path)
+    assert read.sourced is None and read.format is None
+    [finding] = read.findings
+    assert finding.code == "file-unreadable" and finding.file == str(path)
+    assert len(read.sha256) == 64
+
+
+def test_export_workbook_gives_the_json_dict(tmp_path):
+    assert export_workbook(_write(tmp_path, example_dict())) == example_dict()
+
+
+def test_read_workbooks_keeps_discovery_order(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _write(inbox, example_dict(), name="b.xlsx")
+    (inbox / "a.xlsx").write_bytes(b"not a zip")
+    (inbox / "~$b.xlsx").write_bytes(b"lock")
+    reads, skipped = read_workbooks([inbox], jobs=2)
+    assert [r.file for r in reads] == [str(inbox / "a.xlsx"), str(inbox / "b.xlsx")]
+    assert reads[0].findings[0].code == "file-unreadable" and reads[1].sourced is not None
+    assert [s.path for s in skipped] == [str(inbox / "~$b.xlsx")]
+
+
+# ------------------------------------------------------------------ extraction from a hand-built grid
+
+
+def _raw_form() -> RawWorkbook:
+    """A department's own layout: other columns, aliases, a two-row header, merges, errors, no names."""
+    dept = RawSheet("单位", cells={(1, 1): "单位编码：", (1, 2): " X01 ", (2, 1): "单位全称", (2, 2): "某局",
+                                  (3, 1): "评价年度", (3, 2): "2023年", (4, 1): "自评开始日期", (4, 2): 45410,
+                                  (5, 1): "报告日期", (5, 2): dt.datetime(2024, 5, 8, 0, 0)})
+    cells = {(1, 1): "项目名称", (1, 3): "某项目", (2, 1): "项目编码", (2, 3): 530113,
+             (3, 1): "项目资金（万元）", (3, 4): "年初预算数", (3, 5): "全年预算数", (3, 6): "全年执行数",
+             (3, 8): "得分",
+             (4, 1): "年度资金总额:", (5, 1): "其中：本年财政拨款", (5, 4): 10.0, (5, 5): 10, (5, 6): 9.5,
+             (6, 1): "上年结转", (7, 1): "其他资金", (7, 6): "0",
+             (9, 1): "一级指标", (9, 2): "二级指标", (9, 3): "三级指标", (9, 4): "年度指标值",
+             (9, 7): "全年实际值", (9, 8): "分值", (9, 9): "得分", (9, 10): "未完成原因分析",
+             (10, 4): "指标性质", (10, 5): "指标值", (10, 6): "度量单位",
+             (11, 1): "产出指标(50分)", (11, 2): "数量指标", (11, 3): "人数", (11, 4): "≥", (11, 5): 5,
+             (11, 6): "人", (11, 7): 5, (11, 8): 25, (11, 9): 25,
+             (12, 2): "质量指标", (12, 3): "合格率", (12, 4): "≥", (12, 5): "95%", (12, 6): "%",
+             (12, 8): 25, (12, 9): 20, (12, 10): "  部分不合格  ",
+             (15, 1): "总分", (15, 8): 88, (16, 1): "偏离绩效目标原因分析", (16, 3): "无偏离"}
+    project = RawSheet("某项目表", cells=cells, formulas={(4, 4), (4, 5), (4, 6), (4, 8)},
+                       errors={(12, 7): "#DIV/0!"}, merged=[(11, 1, 12, 1), (1, 1, 1, 2), (9, 4, 9, 6)],
+                       outside_count=2, outside_first="AZ5")
+    return RawWorkbook("x.xlsx", "xlsx", sheets=[dept, project])
+
+
+def test_extract_submission_reads_an_unnamed_layout_by_labels_and_aliases():
+    sourced, findings = extract_submission(_raw_form(), "x.xlsx")
+    sub = sourced.submission
+    assert (sub.year, sub.department.code, sub.department.name) == (2023, "X01", "某局")
+    assert (sub.department.evaluation_start, sub.department.report_date) == ("2024-04-28", "2024-05-08")
+    [p] = sub.projects
+    assert (p.code, p.name, p.deviation_reason) == ("530113", "某项目", "无偏离")
+    assert [(f.initial_budget, f.adjusted_budget, f.executed) for f in p.funds] == [
+        (10, 10, 9.5), (None, None, None), (None, None, "0")]
+    first, second = p.indicators
+    assert (first.level1, first.direction, first.target, first.unit, first.actual) == ("产出指标(50分)", "≥", 5, "人", 5)
+    assert (second.level1, second.actual, second.claimed_score, second.deviation_note) == (
+        "产出指标(50分)", "#DIV/0!", 20, "部分不合格")
+    assert sourced.overrides == {"projects[0].total_score": 88}
+    assert sourced.where("projects[0].indicators[1].actual") == sourced.locations["projects[0].indicators[1].actual"]
+    assert _cells(type("R", (), {"sourced": sourced}), "projects[0].indicators[1].actual",
+                  "projects[0].indicators[1].level1", "projects[0].funds[2].executed", "projects[0].execution_score",
+                  "projects[0].funds_total.executed") == ["某项目表!G12", "某项目表!A11", "某项目表!F7",
+                                                          "某项目表!H4", "某项目表!F4"]
+    assert [(f.code, f.sheet, f.cell) for f in findings] == [("data-outside-area", "某项目表", "AZ5")]
+
+
+def test_extract_submission_uses_names_and_distrusts_a_broken_one():
+    raw = _raw_form()
+    raw.names = [DefinedName("pt_project_code", "某项目表", "'某项目表'!$A$1"),  # lands on a label: not trusted
+                 DefinedName("pt_project_name", "某项目表", "#REF!"),
+                 DefinedName("pt_dept_code", None, "'单位'!$B$1")]
+    sourced, _ = extract_submission(raw, "x.xlsx")
+    assert sourced.submission.projects[0].code == "530113"
+    assert sourced.submission.projects[0].name == "某项目"
+
+
+def test_extract_submission_without_project_sheet_is_unrecognised():
+    raw = RawWorkbook("x.xlsx", "xlsx", sheets=[RawSheet("单位信息", cells={(1, 1): "单位编码", (1, 2): "A",
+                                                                          (2, 1): "单位名称", (2, 2): "B"})])
+    sourced, findings = extract_submission(raw, "x.xlsx")
+    assert sourced is None
+    assert [f.code for f in findings] == ["template-unrecognised"] and "项目表" in findings[0].message
+
+
+def test_parse_ref_handles_quotes_ranges_and_broken_refs():
+    assert parse_ref("'项目1'!$C$5:$C$5") == ("项目1", 5, 3, 5, 3)
+    assert parse_ref("'It''s'!$A$20:$K$39") == ("It's", 20, 1, 39, 11)
+    assert parse_ref("Sheet1!B2") == ("Sheet1", 2, 2, 2, 2)
+    assert parse_ref("#REF!") is None and parse_ref("'项目1'!#REF!") is None
+
+
+def test_plain_values_as_the_model_keeps_them():
+    assert plain("  ≥90% ") == "≥90%" and plain(3.0) == 3 and plain(2.5) == 2.5
+    assert plain(dt.datetime(2024, 4, 28, 0, 0)) == "2024-04-28" and plain(dt.date(2024, 4, 28)) == "2024-04-28"
+    assert plain(True) == "TRUE" and plain(None) is None
+
+
+def test_rejection_in_extraction_path_gives_file_unreadable(tmp_path, monkeypatch):
+    import perf_toolkit.read as read_module
+
+    monkeypatch.setattr(read_module, "load_raw", lambda path, limits: Rejection("文件已加密", "请去掉密码后重新保存"))
+    read = read_module.read_workbook(tmp_path / "x.xlsx")
+    [finding] = read.findings
+    assert finding.code == "file-unreadable" and "文件已加密" in finding.message and "去掉密码" in finding.message
+
+
+# ------------------------------------------------------------------ discover
+
+
+def test_discover_skips_lock_hidden_and_other_files_recursively_in_stable_order(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / ".git").mkdir()
+    for name in ("b.xlsx", "a.XLSX", "sub/c.ods", "sub/d.xls", "~$b.xlsx", ".~lock.a.xlsx#", ".hidden.xlsx",
+                 "notes.txt", ".git/e.xlsx", "z.xlsb", "m.xlsm"):
+        (inbox / name).write_bytes(b"x")
+    found, skipped = discover([inbox])
+    assert [p.relative_to(inbox).as_posix() for p in found] == ["a.XLSX", "b.xlsx", "m.xlsm", "z.xlsb",
+                                                                "sub/c.ods", "sub/d.xls"]
+    reasons = {str((tmp_path / s.path).relative_to(inbox).as_posix()): s.reason for s in skipped}
+    assert set(reasons) == {"~$b.xlsx", ".~lock.a.xlsx#", ".hidden.xlsx", "notes.txt", ".git"}
+    assert "锁定文件" in reasons["~$b.xlsx"] and "锁定文件" in reasons[".~lock.a.xlsx#"]
+    assert "隐藏" in reasons[".hidden.xlsx"] and "扩展名" in reasons["notes.txt"]
+    assert discover([inbox]) == (found, skipped)
+
+
+def test_discover_named_files_are_attempted_in_given_order_but_locks_skipped(tmp_path):
+    for name in ("b.xlsx", "a.txt", "~$a.xlsx"):
+        (tmp_path / name).write_bytes(b"x")
+    found, skipped = discover([tmp_path / "b.xlsx", tmp_path / "a.txt", tmp_path / "~$a.xlsx",
+                               tmp_path / "b.xlsx", tmp_path / "missing.xlsx"])
+    assert found == [tmp_path / "b.xlsx", tmp_path / "a.txt"]
+    assert [(s.path, s.reason[:6]) for s in skipped] == [(str(tmp_path / "~$a.xlsx"), "Office"),
+                                                         (str(tmp_path / "missing.xlsx"), "文件或文件夹")]
+
+
+def test_spec_declares_the_layout_names_used_by_writer_and_reader():
+    assert spec.VERSION_NAME == "pt_version" and spec.PREFILL_SHEET == "_prefill"
+
+
+def test_extract_submission_from_calamine_formats_records_no_overrides():
+    """xls/xlsb/ods give a formula's cached value as if typed: no override can be told from it."""
+    raw = _raw_form()
+    raw.format = "ods"
+    sourced, _ = extract_submission(raw, "x.ods")
+    assert sourced.overrides == {}
+    assert sourced.locations["projects[0].total_score"].cell == "H15"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice 未安装")
+@pytest.mark.parametrize("fmt", ["ods", "xls"])
+def test_read_workbook_saved_again_by_libreoffice_round_trips(tmp_path, fmt):
+    path = _write(tmp_path, example_dict())
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", fmt, "--outdir", str(tmp_path / "out"), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    read = read_workbook(tmp_path / "out" / f"单位.{fmt}")
+    assert read.format == fmt and read.findings == []
+    assert submission_to_dict(read.sourced.submission) == example_dict()
+
+
+def test_extract_submission_survives_huge_and_overlapping_merges():
+    raw = _raw_form()
+    raw.sheets[1].merged += [(1, 1, 1_048_576, 16_384)] * 50 + [(20, 1, 2000, 40)]
+    sourced, _ = extract_submission(raw, "x.xlsx")
+    assert sourced.submission.projects[0].code == "530113"
