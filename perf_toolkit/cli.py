@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__, cli_zh
+from .config import Campaign, ConfigError, load_config
 from .evaluate import Evaluation, evaluate_paths
 from .guard import Limits
 from .model import SubmissionFormatError, submission_from_dict, submission_to_dict
@@ -31,10 +32,18 @@ class OperatorError(click.ClickException):
         click.echo(f"错误：{self.format_message()}", err=True)
 
 
-def _profile(value: str | None):
+def _profile(value: str | None, campaign: Campaign | None = None):
+    """The rule profile: --profile wins over the config's, which wins over the default."""
     try:
-        return load_profile(value)
+        return load_profile(value or (campaign.profile if campaign else None))
     except ProfileError as exc:
+        raise OperatorError(str(exc)) from exc
+
+
+def _campaign(path: Path | None) -> Campaign:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
         raise OperatorError(str(exc)) from exc
 
 
@@ -45,6 +54,10 @@ profile_option = click.option(
 jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
                            help="同时读取的文件数（默认为CPU核数）。")
 json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果（与库函数的结果相同）。")
+config_option = click.option(
+    "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="本轮自评的配置文件 perf.toml（默认使用内置的示例配置）。",
+)
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 
 
@@ -67,8 +80,9 @@ def cli() -> None:
 @click.option("--projects", type=click.IntRange(1, 200), default=3, show_default=True, help="空白项目表的张数。")
 @click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，如 2023。")
 @profile_option
+@config_option
 def template(output: Path, fill: Path | None, prefill: Path | None, projects: int, year: int | None,
-             profile_name: str | None) -> None:
+             profile_name: str | None, config_path: Path | None) -> None:
     """生成标准自评填报表。
 
     \b
@@ -79,7 +93,9 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
     """
     from .template import BudgetFileError, read_budget_csv, write_prefilled, write_template
 
-    budget_weight = _profile(profile_name).budget_weight
+    campaign = _campaign(config_path)
+    budget_weight = _profile(profile_name, campaign).budget_weight
+    year = year or (campaign.year if config_path else None)
     if fill and prefill:
         raise OperatorError("--fill 与 --prefill 不能同时使用。")
     if prefill:
@@ -132,16 +148,18 @@ def export(workbook: Path, output: Path | None) -> None:
 # ------------------------------------------------------------------ check / score
 
 
-def _evaluate(paths, profile_name, jobs) -> Evaluation:
-    return evaluate_paths(paths, _profile(profile_name), limits=Limits(), jobs=jobs)
+def _evaluate(paths, profile_name, jobs, config_path=None) -> Evaluation:
+    return evaluate_paths(paths, _profile(profile_name, _campaign(config_path)), limits=Limits(), jobs=jobs)
 
 
 @cli.command()
 @paths_argument
 @json_option
 @profile_option
+@config_option
 @jobs_option
-def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, jobs: int | None) -> None:
+def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, config_path: Path | None,
+          jobs: int | None) -> None:
     """审核填报表，列出每个问题及其所在的工作表和单元格。
 
     PATHS 可以是文件或文件夹（含子文件夹；自动跳过 Office 临时文件）。
@@ -152,7 +170,7 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, jobs
       perf-toolkit check 收件箱/
       perf-toolkit check 单位.xlsx --json > 审核结果.json
     """
-    result = _evaluate(paths, profile_name, jobs)
+    result = _evaluate(paths, profile_name, jobs, config_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -166,9 +184,10 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, jobs
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="另存评分结果为 Excel 工作簿（.xlsx）。")
 @profile_option
+@config_option
 @jobs_option
 def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_name: str | None,
-          jobs: int | None) -> None:
+          config_path: Path | None, jobs: int | None) -> None:
     """按评分规则计算每个项目的执行率、各指标得分、总分和等级。
 
     \b
@@ -177,7 +196,7 @@ def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_n
       perf-toolkit score 单位.xlsx --json
       perf-toolkit score 收件箱/ -o 评分结果.xlsx --profile sichuan
     """
-    result = _evaluate(paths, profile_name, jobs)
+    result = _evaluate(paths, profile_name, jobs, config_path)
     if output is not None:
         from .scoresheet import write_scores
 
@@ -189,6 +208,139 @@ def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_n
         if output is not None:
             click.echo(f"评分结果已保存：{output}")
     sys.exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
+
+
+# ------------------------------------------------------------------ report
+
+
+@cli.command()
+@paths_argument
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="输出文件夹；省略时为配置中的输出文件夹（默认 output）。")
+@click.option("--template", "report_template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="自定义的报告模板（.docx，docxtpl 标记）；先检查其中的变量，有误则不生成任何文件。")
+@click.option("--table-template", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="自定义的自评表模板（.docx）。")
+@click.option("--pdf", is_flag=True, help="同时用 LibreOffice 转换为 PDF（需已安装 soffice 和中文字体）。")
+@profile_option
+@config_option
+@jobs_option
+def report(paths: tuple[Path, ...], output: Path | None, report_template: Path | None,
+           table_template: Path | None, pdf: bool, profile_name: str | None, config_path: Path | None,
+           jobs: int | None) -> None:
+    """为每个项目生成绩效自评报告和项目支出绩效自评表（Word，可选 PDF）。
+
+    文件名为“单位名称-项目名称-绩效自评报告.docx”和“单位名称-项目名称-自评表.docx”。
+
+    执行率、得分和等级与 perf-toolkit score 的结果一致；无法识别的数值在报告中标注“【需核实】”，请先用 perf-toolkit check 改正填报表。
+
+    模板中可用的变量见 docs/report-context.md。
+
+    \b
+    示例：
+      perf-toolkit report 收件箱/ -o output/
+      perf-toolkit report 单位.xlsx --pdf --config perf.toml
+      perf-toolkit report 收件箱/ --template 我的报告模板.docx
+    """
+    from .render import PdfError, TemplateError, check_template, find_soffice, load_template, render_reports
+
+    campaign = _campaign(config_path)
+    try:  # templates and soffice are checked before any file is read or written
+        for custom in (report_template, table_template):
+            if custom is not None:
+                check_template(load_template(custom))
+        if pdf:
+            find_soffice()
+    except (TemplateError, PdfError) as exc:
+        raise OperatorError(str(exc)) from exc
+    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs)
+    output = output or campaign.output_dir
+    try:
+        written = render_reports(result, output, campaign=campaign, report_template=report_template,
+                                 table_template=table_template, pdf=pdf)
+    except TemplateError as exc:
+        raise OperatorError(str(exc)) from exc
+    except PdfError as exc:
+        click.echo(f"错误：{exc}（Word 文档已生成，保存在 {output}）", err=True)
+        sys.exit(EXIT_FAILURE)
+    if not written:
+        click.echo("没有可生成报告的项目。")
+    else:
+        kinds = "Word 和 PDF 文件" if pdf else "Word 文件"
+        click.echo(f"已为 {len(written)} 个项目生成绩效自评报告和自评表（{kinds}），保存在 {output}：")
+        for w in written:
+            note = "；填报表有错误，报告中的数据请核实" if w.has_errors else ""
+            click.echo(f"  {w.report.name[:-len('-绩效自评报告.docx')]}（总分 {w.total_score:.2f}，"
+                       f"等级 {w.grade}{note}）")
+    for r in result.files:
+        if r.sourced is None:
+            click.echo(f"注意：{r.file} 无法读取，未生成报告。")
+    _print_totals(result)
+    sys.exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
+
+
+# ------------------------------------------------------------------ run
+
+
+@cli.command()
+@paths_argument
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="输出文件夹；省略时为配置中的输出文件夹（默认 output）。")
+@click.option("--pdf", is_flag=True, help="报告同时转换为 PDF（需已安装 LibreOffice 和中文字体）。")
+@click.option("--no-history", is_flag=True, help="不读写历年结果数据库。")
+@profile_option
+@config_option
+@jobs_option
+def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: bool, profile_name: str | None,
+        config_path: Path | None, jobs: int | None) -> None:
+    """完成一轮自评：审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
+
+    输出文件夹中依次写入：审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx；
+    本轮结果同时记入历年结果数据库。填报表中的错误不影响生成（报告中会标注），
+    退出码 0 表示各项结果均已生成。
+
+    \b
+    示例：
+      perf-toolkit run 收件箱/ --config perf.toml
+      perf-toolkit run 收件箱/ -o 2023年度结果/ --pdf
+    """
+    from .history import HistoryError
+    from .pipeline import REPORTS_DIR, RoundLocked, run_round
+    from .render import PdfError, find_soffice
+
+    campaign = _campaign(config_path)
+    profile = _profile(profile_name, campaign)
+    try:
+        if pdf:
+            find_soffice()
+        result = run_round(paths, campaign, profile, output, pdf=pdf, history=not no_history, jobs=jobs)
+    except (RoundLocked, HistoryError, PdfError) as exc:
+        raise OperatorError(str(exc)) from exc
+    evaluation = result.evaluation
+    click.echo(f"{campaign.district}{campaign.year}年度项目支出绩效自评（评分规则：{profile.title}）")
+    click.echo("")
+    click.echo("■ 审核")
+    rows = [["文件", "单位", "错误", "警告"]]
+    for r in evaluation.files:
+        unit = r.sourced.submission.department.name if r.sourced else "（无法读取）"
+        rows.append([Path(r.file).name, unit or "—", str(r.errors), str(r.warnings)])
+    for line in _table(rows):
+        click.echo(line)
+    for skipped in evaluation.skipped:
+        click.echo(f"  已跳过 {Path(skipped.path).name}：{skipped.reason}")
+    click.echo(f"  问题明细见 {result.report_json}，或运行 perf-toolkit check 查看。")
+    click.echo("")
+    click.echo("■ 评分")
+    _score_table(evaluation, indent="  ")
+    click.echo("")
+    click.echo("■ 报告")
+    kinds = "Word 和 PDF" if pdf else "Word"
+    click.echo(f"  已为 {len(result.reports)} 个项目生成绩效自评报告和自评表（{kinds}），"
+               f"保存在 {result.output / REPORTS_DIR}/")
+    click.echo("")
+    click.echo("■ 汇总")
+    _print_summary(result.frames, result.summary, None if no_history else campaign.history_path, result.earlier,
+                   indent="  ")
 
 
 # ------------------------------------------------------------------ human output
@@ -247,7 +399,7 @@ def _money(x) -> str:
     return f"{round2(x):,.2f}"
 
 
-def _print_scores(result: Evaluation) -> None:
+def _score_table(result: Evaluation, indent: str = "") -> None:
     proj = result.scores.projects
     rows = [["单位", "项目", "全年预算数(万元)", "全年执行数(万元)", "执行率", "预算执行得分", "指标得分", "总分",
              "等级"]]
@@ -257,16 +409,166 @@ def _print_scores(result: Evaluation) -> None:
                      _money(row.executed), rate, f"{round2(row.execution_score):.2f}",
                      f"{round2(row.indicator_score):.2f}", f"{row.total_display:.2f}", row.grade])
     if len(rows) > 1:
-        for line in _table(rows, indent=""):
+        for line in _table(rows, indent=indent):
             click.echo(line)
     else:
-        click.echo("没有可评分的项目。")
+        click.echo(f"{indent}没有可评分的项目。")
+
+
+def _print_scores(result: Evaluation) -> None:
+    _score_table(result)
     for r in result.files:
         if r.errors:
             click.echo(f"注意：{r.file} 有 {r.errors} 个错误，得分可能不准确，请先运行 perf-toolkit check 查看。")
         elif r.sourced is None:
             click.echo(f"注意：{r.file} 无法读取，未评分。")
     _print_totals(result)
+
+
+# ------------------------------------------------------------------ summary / rollup / init
+
+
+@cli.command()
+@paths_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="输出的汇总表（.xlsx）；省略时为配置中输出文件夹下的“汇总.xlsx”。")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="历年结果数据库（默认取配置中的 history，即 output/history.sqlite）。")
+@click.option("--no-history", is_flag=True, help="不记录本轮结果，也不做历年对比。")
+@profile_option
+@config_option
+@jobs_option
+def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | None, no_history: bool,
+            profile_name: str | None, config_path: Path | None, jobs: int | None) -> None:
+    """汇总各单位的填报表，生成全区绩效自评情况汇总表（Excel，含图表）。
+
+    同一单位报送了多个文件时，以修改时间最新的一份为准，其余列为“被替代”。
+    本轮结果记入历年结果数据库；库中有以前年度的结果时，汇总表增加历年对比。
+
+    \b
+    示例：
+      perf-toolkit summary 收件箱/ --config perf.toml -o output/汇总.xlsx
+    """
+    from .consolidate import summarize
+    from .history import HistoryError
+
+    campaign = _campaign(config_path)
+    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs)
+    output = output or campaign.output_dir / "汇总.xlsx"
+    history_path = None if no_history else (history_path or campaign.history_path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        frames, earlier = summarize(result, campaign, output, history_path=history_path)
+    except HistoryError as exc:
+        raise OperatorError(str(exc)) from exc
+    _print_summary(frames, output, history_path, earlier)
+
+
+def _print_summary(frames, output: Path, history_path: Path | None, earlier, indent: str = "") -> None:
+    figures = dict(zip(frames["总览"]["指标"], frames["总览"].iloc[:, 1], strict=True))
+
+    def n(label: str) -> int:
+        value = figures.get(label)
+        return int(value) if value == value and value is not None else 0
+
+    click.echo(f"{indent}已生成汇总表：{output}")
+    expected = figures.get("应报送单位数")
+    line = f"  已报送 {n('已报送单位数')} 个单位"
+    if expected == expected and expected is not None:
+        line = f"  应报送 {int(expected)} 个单位，已报送 {n('已报送单位数')} 个，未报送 {n('未报送单位数')} 个"
+    missing = frames["未报送单位"]
+    if len(missing):
+        names = "、".join(str(x) for x in missing["单位名称"].head(8))
+        line += f"（{names}{'等' if len(missing) > 8 else ''}）"
+    click.echo(indent + line + "。")
+    rate = figures.get("总体预算执行率")
+    rate_text = "—" if rate != rate or rate is None else f"{round2(rate * 100):.2f}%"
+    mean = figures.get("平均得分（简单平均）")
+    mean_text = "—" if mean != mean or mean is None else f"{round2(mean):.2f}"
+    click.echo(f"{indent}  参评项目 {n('参评项目数')} 个；全年预算数 {_money(figures.get('全年预算数合计（万元）'))} 万元，"
+               f"执行数 {_money(figures.get('全年执行数合计（万元）'))} 万元，执行率 {rate_text}；平均得分 {mean_text}。")
+    click.echo(f"{indent}  错误 {n('错误数')} 个，警告 {n('警告数')} 个（见“问题清单”）；"
+               f"列入结果应用的项目 {n('列入结果应用的项目数')} 个。")
+    if history_path is not None:
+        compared = f"，已与 {earlier.previous_year} 年度对比" if earlier is not None else ""
+        click.echo(f"{indent}  本轮结果已记入 {history_path}{compared}。")
+
+
+@cli.command()
+@click.argument("summaries", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="输出的全市汇总表（.xlsx）。")
+@click.option("--name", metavar="名称", default=None, help="汇总表上的名称，如“昆明市”（默认取配置中的 district，无配置时为“全市”）。")
+@config_option
+@jobs_option
+def rollup(summaries: tuple[Path, ...], output: Path, name: str | None, config_path: Path | None,
+           jobs: int | None) -> None:
+    """把各区县用本工具生成的汇总表再汇总一级，生成全市汇总表（第一列为区县）。
+
+    SUMMARIES 可以是文件或文件夹（读取其中的 .xlsx）。不是本工具汇总表、格式版本不符
+    或年度不同的文件会逐个列出并跳过，其余照常汇总；有文件被跳过时退出码为 1。
+
+    \b
+    示例：
+      perf-toolkit rollup 东川区汇总.xlsx 盘龙区汇总.xlsx -o 全市汇总.xlsx --name 昆明市
+    """
+    from dataclasses import replace
+
+    from .rollup import read_summaries, rollup_frames
+    from .summary_book import write_summary
+
+    campaign = _campaign(config_path)
+    if config_path is None:
+        campaign = replace(campaign, district="全市", bureau="")
+    files = []
+    for path in summaries:
+        files.extend(sorted(p for p in path.glob("*.xlsx") if not p.name.startswith(("~$", ".")))
+                     if path.is_dir() else [path])
+    accepted, rejected = read_summaries(files, jobs=jobs, year=campaign.year if config_path else None)
+    for file, reason in rejected:
+        click.echo(f"已跳过 {file}：{reason}", err=True)
+    if not accepted:
+        raise OperatorError("没有可汇总的区县汇总表。")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frames = rollup_frames(accepted, campaign, name=name)
+    write_summary(frames, output)
+    click.echo(f"已生成全市汇总表：{output}（{len(accepted)} 个区县：{'、'.join(s.name for s in accepted)}）")
+    sys.exit(EXIT_FINDINGS if rejected else EXIT_OK)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，如 2023。")
+@click.option("--district", metavar="名称", default=None, help="区县名称，如“东川区”。")
+@click.option("--bureau", metavar="名称", default=None, help="财政局全称，如“昆明市东川区财政局”。")
+@config_option
+def init(folder: Path, year: int | None, district: str | None, bureau: str | None,
+         config_path: Path | None) -> None:
+    """在文件夹中生成本轮自评的配置文件 perf.toml 和报送名单模板（已有的文件不覆盖）。
+
+    用 --config 指定上一轮的配置时，沿用其设置和报送名单（再用 --year 改年度）。
+
+    \b
+    示例：
+      perf-toolkit init 2023年度自评/ --year 2023 --district 东川区
+      perf-toolkit init 2024年度自评/ --config 2023年度自评/perf.toml --year 2024
+    """
+    from dataclasses import replace
+
+    from .config import CONFIG_FILE, ROSTER_FILE, init_folder, write_roster
+
+    campaign = _campaign(config_path)
+    changes = {k: v for k, v in (("year", year), ("district", district), ("bureau", bureau)) if v is not None}
+    campaign = replace(campaign, **changes)
+    written, kept = init_folder(folder, campaign)
+    if config_path is not None and folder / ROSTER_FILE in written and campaign.roster:
+        write_roster(folder / ROSTER_FILE, campaign.roster, overwrite=True)
+    for path in written:
+        click.echo(f"已生成：{path}")
+    for path in kept:
+        click.echo(f"已存在，未覆盖：{path}")
+    if folder / CONFIG_FILE in written:
+        click.echo(f"请打开 {folder / CONFIG_FILE} 核对各项设置，并在 {folder / ROSTER_FILE} 中填写应报送单位。")
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -88,7 +90,7 @@ def load_config(path: str | Path | None = None) -> Campaign:
         raw = section[key]
         if kind is Path:
             p = Path(str(raw))
-            values[attr] = p if p.is_absolute() else (path.parent / p)
+            values[attr] = p if p.is_absolute() else (Path(os.path.normpath(path.parent / p)))
         elif kind is dt.date:
             if not isinstance(raw, dt.date):
                 raise ConfigError(f"配置文件 {path} 中 {key} 应为日期，如 2024-05-10")
@@ -99,6 +101,10 @@ def load_config(path: str | Path | None = None) -> Campaign:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"配置文件 {path} 中 {key} 的值“{raw}”不正确") from exc
     campaign = replace(DEFAULT, **values)
+    if not 2000 <= campaign.year <= 2100:
+        raise ConfigError(f"配置文件 {path} 中 year 的值“{campaign.year}”不正确，应为评价年度，如 2023")
+    if not 0 < campaign.low_execution_rate <= 1:
+        raise ConfigError(f"配置文件 {path} 中 low_execution_rate 应在 0 到 1 之间（0.9 即 90%）")
     if campaign.roster_path is not None:
         campaign = replace(campaign, roster=tuple(load_roster(campaign.roster_path)))
     return campaign
@@ -158,30 +164,98 @@ def _xlsx_rows(path: Path) -> list[list]:
 
 
 EXAMPLE_CONFIG = """\
-# perf-toolkit 绩效自评工作配置（一轮自评一个文件）
+# perf-toolkit 绩效自评工作配置：一轮自评一个文件。
 # 路径均相对于本文件所在的文件夹。
 
 [campaign]
-year = {year}                      # 评价年度（被评价的预算年度）
-district = "{district}"            # 区县名称
-bureau = "{bureau}"                # 组织评价的财政局全称
-notice_title = "{notice_title}"    # 财政局通知标题（报告开头引用，不含书名号）
-notice_number = "{notice_number}"  # 通知文号
-deadline = 2024-05-10              # 报送截止日期
-portal = "{portal}"                # 自评结果公开的网站
-profile = "national-2020"          # 评分规则：national-2020、twenty-eighty、sichuan 或 .toml 文件路径
-low_execution_rate = 0.9           # 结果应用：执行率低于此值的项目列入清单
-roster = "报送名单.csv"             # 应报送单位名单：单位编码,单位名称,联系人,电子邮箱
-history = "output/history.sqlite"  # 历年结果数据库
-output = "output"                  # 输出文件夹
+# 评价年度（被评价的预算年度）
+year = {year}
+# 区县名称（全市汇总时填市名）
+district = {district}
+# 组织评价的财政局全称
+bureau = {bureau}
+# 财政局通知的标题（报告开头引用，不含书名号）和文号
+notice_title = {notice_title}
+notice_number = {notice_number}
+# 报送截止日期
+deadline = {deadline}
+# 自评结果公开的网站
+portal = {portal}
+# 评分规则：national-2020（默认）、twenty-eighty、sichuan，或自定义规则 .toml 文件的路径
+profile = {profile}
+# 结果应用：执行率低于此值的项目列入“结果应用”清单（0.9 即 90%）
+low_execution_rate = {low_execution_rate}
+# 应报送单位名单（CSV 或 xlsx），表头为：单位编码,单位名称,联系人,电子邮箱
+roster = {roster}
+# 历年结果数据库（汇总时自动记录，用于历年对比）
+history = {history}
+# 输出文件夹
+output = {output}
 """
 
+ROSTER_HEADER = tuple(_ROSTER_COLUMNS)
+ROSTER_FILE = "报送名单.csv"
+CONFIG_FILE = "perf.toml"
 
-def write_example_config(path: str | Path, campaign: Campaign = DEFAULT) -> Path:
-    """Write an annotated perf.toml (for `perf-toolkit init`); never overwrites silently."""
+
+def example_config_text(campaign: Campaign = DEFAULT, roster: str = ROSTER_FILE) -> str:
+    """The annotated perf.toml text for a campaign (the defaults: the bundled example round)."""
+    deadline = campaign.deadline or dt.date(campaign.year + 1, 5, 10)
+    texts = {k: _toml_string(getattr(campaign, k)) for k in (
+        "district", "bureau", "notice_title", "notice_number", "portal", "profile")}
+    return EXAMPLE_CONFIG.format(
+        year=int(campaign.year), deadline=deadline.isoformat(), low_execution_rate=float(campaign.low_execution_rate),
+        roster=_toml_string(roster), history=_toml_string("output/history.sqlite"),
+        output=_toml_string("output"), **texts)
+
+
+def _toml_string(text: object) -> str:
+    """A TOML basic string (JSON's escapes are valid TOML)."""
+    return json.dumps(str(text), ensure_ascii=False)
+
+
+def write_example_config(path: str | Path, campaign: Campaign = DEFAULT, *, overwrite: bool = False) -> Path:
+    """Write an annotated perf.toml (for `perf-toolkit init`); an existing file is an error unless overwrite."""
     path = Path(path)
-    text = EXAMPLE_CONFIG.format(**{k: getattr(campaign, k) for k in (
-        "year", "district", "bureau", "notice_title", "notice_number", "portal")})
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} 已存在，未覆盖。")
     with atomic_write(path) as fh:
-        fh.write(text.encode("utf-8"))
+        fh.write(example_config_text(campaign).encode("utf-8"))
     return path
+
+
+def csv_cell(value: object) -> str:
+    """A text for a CSV cell that a spreadsheet never runs as a formula (OWASP: prefix ')."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_roster(path: str | Path, entries: tuple[RosterEntry, ...] | list[RosterEntry] = (), *,
+                 overwrite: bool = False) -> Path:
+    """Write a roster CSV (UTF-8 with BOM, so Excel shows the Chinese); header only when no entries."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} 已存在，未覆盖。")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(ROSTER_HEADER)
+    for e in entries:
+        writer.writerow([csv_cell(v) for v in (e.code, e.name, e.contact, e.email)])
+    with atomic_write(path) as fh:
+        fh.write(buffer.getvalue().encode("utf-8-sig"))
+    return path
+
+
+def init_folder(folder: str | Path, campaign: Campaign = DEFAULT) -> tuple[list[Path], list[Path]]:
+    """Write perf.toml and a roster template into `folder`, never overwriting; returns (written, kept)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written, kept = [], []
+    for name, write in ((CONFIG_FILE, lambda p: write_example_config(p, campaign)),
+                        (ROSTER_FILE, write_roster)):
+        target = folder / name
+        if target.exists():
+            kept.append(target)
+        else:
+            written.append(write(target))
+    return written, kept

@@ -99,6 +99,11 @@ _CODES = [
     Code("placeholder-text", "warning", "文字", "“{label}”的内容“{value}”像是未替换的占位文字。请填写实际内容。"),
     Code("narrative-contradiction", "warning", "文字",
          "“{label}”写有“{phrase}”，但{evidence}。请如实分析偏差原因。"),
+    # --- intake (the roster of one round)
+    Code("department-unknown", "warning", "报送",
+         "单位编码“{dept_code}”（{dept_name}）不在本轮报送名单中，已计入汇总。请核对单位编码是否填写正确；如该单位确需报送，请把它加入报送名单。"),
+    Code("superseded", "warning", "报送",
+         "本单位另有更新的填报文件“{newer}”，本文件（修改时间 {modified}）已被替代，不计入汇总。如应以本文件为准，请移除较新的文件后重新汇总。"),
 ]
 
 CATALOGUE: dict[str, Code] = {c.code: c for c in _CODES}

@@ -189,6 +189,8 @@ def parse_money(raw, *, unit: str = "万元") -> tuple[float | None, str]:
     """An amount of the funds block in `unit` (the form's 万元), or (None, Chinese reason)."""
     if isinstance(raw, str) and _normalise(raw.strip()) in _DASHES:
         return 0.0, ""  # a dash in a money cell means "none" (documented convention)
+    if isinstance(raw, str) and raw.strip().endswith(("万", "亿")):
+        raw = raw.strip() + "元"  # "40万" / "四十万" in a money cell is 40 万元, as everyone reads it
     v = parse_value(raw, unit=unit)
     if v.kind != "number" or v.operator:
         return None, _not_plain(v, "金额")

@@ -341,7 +341,7 @@ def test_parse_value_full_width_same_as_ascii(ascii_text):
         ("≤30万元", (None, "金额不应带比较符号")),
         ("2023-12-01", (None, "是日期，不是金额")),
         (True, (None, "逻辑值，不是数字")),
-        ("3万", (None, "数值中的倍数与计量单位“万元”重复")),
+        ("3万", (3.0, "")),  # "3万" in a money cell is 3 万元
         ("待定", (None, "没有数字")),
     ],
 )
@@ -537,3 +537,9 @@ def test_normalise_text_cases(raw, expected):
 def test_placeholder_and_meaningful_text(text, placeholder, meaningful):
     assert is_placeholder(text) is placeholder
     assert meaningful_text(text) == meaningful
+
+
+@pytest.mark.parametrize(("raw", "amount"), [("40万", 40.0), ("四十万", 40.0), ("约四十万", 40.0), ("3亿", 30000.0),
+                                            ("四十万元", 40.0)])
+def test_money_multiplier_without_yuan_means_wan_yuan(raw, amount):
+    assert parse_money(raw) == (amount, "")

@@ -1,0 +1,149 @@
+"""The blocks of the 总览 sheet: key figures, grade and rate-band distributions, findings by severity and code.
+
+Computed from a summary's row tables (`consolidate.Tables`), so the district summary and
+the city roll-up get the same overview.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .consolidate import (
+    BUDGET,
+    CODE,
+    DISTRICT,
+    GRADE,
+    INITIAL,
+    NAME,
+    PROJECTS,
+    RATE,
+    RATE_BANDS,
+    RULES,
+    SCORE,
+    SEVERITY_ZH,
+    SPENT,
+    TOTAL,
+    _isnan,
+    _mean,
+    money_sum,
+    rate_band,
+    ratio,
+    weighted_mean,
+)
+
+if TYPE_CHECKING:
+    from .consolidate import Meta, Tables
+
+
+def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: int,
+                    previous_year: int | None) -> dict[str, pd.DataFrame]:
+    """The blocks of the 总览 sheet: key figures, grades, rate bands, findings by severity and by code."""
+    p, c = t.projects, t.counts
+    budget, spent = money_sum(p[BUDGET]), money_sum(p[SPENT])
+    missing_names = _names(t.missing)
+    problems = t.findings
+    by_sev = {s: problems[problems["级别"] == s] for s in SEVERITY_ZH.values()}
+    figures = [
+        ("应报送单位数", c.expected, "报送名单中的单位" if c.expected is not None else "未配置报送名单"),
+        ("已报送单位数", c.submitted, f"其中名单外 {c.unknown} 个" if c.unknown else ""),
+        ("未报送单位数", c.missing if c.expected is not None or c.missing else None, missing_names),
+        ("收到文件数", c.files, f"无法读取 {c.unreadable} 个，被替代 {c.superseded} 个（见问题清单）"
+         + (f"；另跳过 {c.skipped} 个临时文件或非表格文件" if c.skipped else "")),
+        ("参评项目数", len(p), ""),
+        ("年初预算数合计（万元）", money_sum(p[INITIAL]), ""),
+        ("全年预算数合计（万元）", budget, "调整后的全年预算数"),
+        ("全年执行数合计（万元）", spent, ""),
+        ("总体预算执行率", ratio(spent, budget), "全年执行数合计 ÷ 全年预算数合计"),
+        ("平均得分（简单平均）", _mean(p[SCORE]), "各项目总分的算术平均"),
+        ("平均得分（按预算加权）", weighted_mean(p[SCORE], p[BUDGET]), "以全年预算数为权数"),
+        ("错误数", len(by_sev["错误"]), f"涉及 {_count_units(by_sev['错误'])} 个单位"),
+        ("警告数", len(by_sev["警告"]), f"涉及 {_count_units(by_sev['警告'])} 个单位"),
+        ("列入结果应用的项目数", result_use,
+         f"等级为{'、'.join(meta.grades[-2:])}或执行率低于{meta.threshold:.0%}"),
+    ]
+    if previous is None:
+        key = pd.DataFrame([(a, b, d) for a, b, d in figures], columns=["指标", "数值", "说明"])
+    else:
+        rows = []
+        for label, value, note in figures:
+            before = previous.get(label)
+            change = value - before if _both_numbers(value, before) else None
+            rows.append((label, value, before, change, note))
+        key = pd.DataFrame(rows, columns=["指标", "本年", f"上年（{previous_year}年）", "变化", "说明"])
+    return {
+        "总览": key,
+        "等级分布": _grade_block(p, meta.grades),
+        "执行率分布": _band_block(p),
+        "问题统计": _severity_block(problems),
+        "问题代码统计": _code_block(problems),
+        "口径说明": pd.DataFrame({"说明": [f"{n}. {text}" for n, text in enumerate(RULES, 1)]}),
+    }
+
+
+def _both_numbers(a, b) -> bool:
+    return all(isinstance(x, (int, float, np.integer, np.floating)) and not _isnan(float(x)) for x in (a, b))
+
+
+def _names(missing: pd.DataFrame, limit: int = 12) -> str:
+    if missing.empty:
+        return ""
+    labels = [f"{d}·{n}" if DISTRICT in missing else str(n)
+              for d, n in zip(missing.get(DISTRICT, missing[NAME]), missing[NAME], strict=True)]
+    return "、".join(labels[:limit]) + (f"等 {len(labels)} 个（见未报送单位）" if len(labels) > limit else "")
+
+
+def _count_units(rows: pd.DataFrame) -> int:
+    """Distinct departments among finding rows (an unreadable file names none)."""
+    keys = [c for c in (DISTRICT, CODE) if c in rows]
+    return len(rows[rows[CODE] != ""].drop_duplicates(keys))
+
+
+def _grade_block(p: pd.DataFrame, grades: tuple[str, ...]) -> pd.DataFrame:
+    n, budget = len(p), money_sum(p[BUDGET])
+    rows = []
+    for g in grades:
+        mine = p[p[GRADE] == g]
+        money = money_sum(mine[BUDGET])
+        rows.append({GRADE: g, PROJECTS: len(mine), "项目数占比": ratio(len(mine), n), BUDGET: money,
+                     "金额占比": ratio(money, budget)})
+    rows.append({GRADE: TOTAL, PROJECTS: n, "项目数占比": 1.0 if n else np.nan, BUDGET: budget,
+                 "金额占比": 1.0 if budget > 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _band_block(p: pd.DataFrame) -> pd.DataFrame:
+    bands = p[RATE].map(rate_band) if len(p) else pd.Series(dtype=object)
+    n, budget = len(p), money_sum(p[BUDGET])
+    rows = []
+    for name, definition in RATE_BANDS:
+        mine = p[bands == name]
+        money = money_sum(mine[BUDGET])
+        rows.append({"执行率区间": name, PROJECTS: len(mine), "项目数占比": ratio(len(mine), n), BUDGET: money,
+                     "范围": definition})
+    rows.append({"执行率区间": TOTAL, PROJECTS: n, "项目数占比": 1.0 if n else np.nan, BUDGET: budget, "范围": ""})
+    return pd.DataFrame(rows)
+
+
+def _severity_block(problems: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for sev in (*SEVERITY_ZH.values(), TOTAL):
+        mine = problems if sev == TOTAL else problems[problems["级别"] == sev]
+        rows.append({"级别": sev, "数量": len(mine), "涉及单位数": _count_units(mine),
+                     "涉及文件数": mine["文件"].nunique()})
+    return pd.DataFrame(rows)
+
+
+def _code_block(problems: pd.DataFrame) -> pd.DataFrame:
+    columns = ["代码", "级别", "类别", "数量", "涉及单位数"]
+    if problems.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (sev, code, category), mine in problems.groupby(["级别", "代码", "类别"], sort=False):
+        rows.append({"代码": code, "级别": sev, "类别": category, "数量": len(mine), "涉及单位数": _count_units(mine)})
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["_e"] = frame["级别"] != "错误"
+    return frame.sort_values(["_e", "数量", "代码"], ascending=[True, False, True]).drop(columns="_e") \
+        .reset_index(drop=True)

@@ -1,0 +1,77 @@
+"""A whole round in one call: read → check → score → render → consolidate (`perf-toolkit run`).
+
+One output folder per round, written under a lock so two runs cannot interleave
+their files; every file inside is itself written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Campaign
+from .consolidate import summarize
+from .evaluate import Evaluation, evaluate_paths
+from .fsutil import atomic_write
+from .profile import Profile
+from .render import RenderedProject, render_reports
+
+REPORT_JSON = "审核结果.json"
+REPORTS_DIR = "自评报告"
+SUMMARY_XLSX = "汇总.xlsx"
+LOCK_FILE = ".perf-toolkit.lock"
+
+
+class RoundLocked(Exception):
+    """Another run is writing into the same output folder."""
+
+
+@dataclass
+class RoundResult:
+    evaluation: Evaluation
+    output: Path
+    report_json: Path
+    reports: list[RenderedProject]
+    summary: Path
+    frames: dict
+    earlier: object  # history.History of the previous year, or None
+
+
+@contextmanager
+def output_lock(folder: Path) -> Iterator[None]:
+    """An exclusive, non-blocking lock on the output folder (released when the process ends)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; atomic writes still protect each file
+        yield
+        return
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RoundLocked(f"另一个 perf-toolkit 正在向 {folder} 写入结果，请等它结束后再运行。") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile, output: str | Path | None = None,
+              *, pdf: bool = False, history: bool = True, jobs: int | None = None) -> RoundResult:
+    """Evaluate every submission, then write the check report, the Word reports and the summary."""
+    output = Path(output) if output is not None else campaign.output_dir
+    with output_lock(output):
+        evaluation = evaluate_paths(paths, profile, jobs=jobs)
+        report_json = output / REPORT_JSON
+        with atomic_write(report_json) as fh:
+            fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
+        reports = render_reports(evaluation, output / REPORTS_DIR, campaign=campaign, pdf=pdf)
+        summary = output / SUMMARY_XLSX
+        frames, earlier = summarize(evaluation, campaign, summary,
+                                    history_path=campaign.history_path if history else None)
+    return RoundResult(evaluation, output, report_json, reports, summary, frames, earlier)

@@ -1,0 +1,626 @@
+"""The words and numbers of one project's report: a pure function from scores to a plain dict.
+
+`build_context` turns one scored project into the context the Word templates
+render (every key is documented in docs/report-context.md). It composes the
+sentences of the report here, in Python, so they read naturally for any number
+of indicators — none in a category, qualitative, unmet, unreadable — and the
+templates stay simple enough for a clerk to edit. Numbers come from the scores
+only, rounded once for display (`round2`), so the report agrees with
+`perf-toolkit score`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from .config import DEFAULT, Campaign
+from .score import round2
+from .spec import FUND_ROWS, TAXONOMY
+from .values import meaningful_text
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluation
+
+#: Characters XML 1.0 forbids (C0 controls but TAB/LF/CR, U+FFFE/U+FFFF) and lone surrogates.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: Bidi overrides and isolates: invisible, they reorder what a reader sees.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+#: Typographic repairs: the small-form brackets ﹝﹞ often typed in 文号 print tiny; 〔〕 is the standard's.
+_TYPO = str.maketrans({"\ufe5d": "〔", "\ufe5e": "〕"})
+CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+VERIFY = "【需核实】"
+NOT_FILLED = "（未填写）"
+
+
+# ------------------------------------------------------------------ text and number formats
+
+
+def clean_text(value: Any) -> str:
+    """User text made safe for a Word document: no XML-forbidden characters, lone surrogates or bidi controls."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return scrub(text).strip()
+
+
+def scrub(text: str) -> str:
+    """Only the removal part of clean_text (no trimming): for text already composed."""
+    return _BIDI.sub("", _XML_FORBIDDEN.sub("", text)).translate(_TYPO)
+
+
+def one_line(value: Any) -> str:
+    """Clean text on a single line (names, labels): line breaks and tabs become spaces."""
+    return re.sub(r"\s+", " ", clean_text(value))
+
+
+def split_paragraphs(value: Any) -> list[str]:
+    """Clean text split into its non-empty lines: each becomes a paragraph with its own indent."""
+    return [line.strip() for line in clean_text(value).split("\n") if line.strip()]
+
+
+def money(x: Any) -> str:
+    """An amount in 万元 as printed: two decimals ("—" when missing or unreadable)."""
+    v = _number(x)
+    return "—" if v is None else f"{round2(v):.2f}"
+
+
+def points(x: Any) -> str:
+    """A score as printed: two decimals."""
+    v = _number(x)
+    return "—" if v is None else f"{round2(v):.2f}"
+
+
+def weight_text(x: Any) -> str:
+    """A weight (分值) as printed: without trailing zeros (20, 12.5)."""
+    v = _number(x)
+    return "—" if v is None else f"{round2(v):.2f}".rstrip("0").rstrip(".")
+
+
+def percent(rate: Any) -> str:
+    """A fraction as a percentage with two decimals, half up (0.0652 → 6.52%); "—" when NaN."""
+    v = _number(rate)
+    if v is None:
+        return "—"
+    return f"{Decimal(repr(v)).scaleb(2).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
+
+
+def share(rate: float) -> str:
+    """A threshold as a percentage without trailing zeros (0.9 → 90%, 1.3 → 130%)."""
+    return f"{round2(rate * 100):.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def chinese_date(value: Any) -> str:
+    """An ISO date as written in official documents (2024-05-08 → 2024年5月8日); other text as typed."""
+    text = one_line(value)
+    m = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?", text)
+    if m:
+        try:
+            d = dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return text
+        return f"{d.year}年{d.month}月{d.day}日"
+    return text
+
+
+def typed_value(raw: Any, unit: str = "") -> str:
+    """A target or actual as the department typed it, with its unit when the value ends in a digit."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return ""
+    if isinstance(raw, bool):
+        raw = str(raw)
+    if isinstance(raw, (int, float)):
+        text = format(Decimal(repr(raw)).normalize(), "f") if isinstance(raw, float) else str(raw)
+    else:
+        text = one_line(raw)
+    unit = one_line(unit)
+    if text and unit and text[-1].isdigit() and not text.endswith(unit):
+        text += unit
+    return text
+
+
+def _number(x: Any) -> float | None:
+    if x is None or isinstance(x, (str, bool)):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def _sentence(text: str) -> str:
+    """Text ending with a full stop (unless it already ends with punctuation)."""
+    text = text.rstrip()
+    return text if not text or text[-1] in "。！？；.!?;）)”" else text + "。"
+
+
+def _strip_end(text: str) -> str:
+    return text.rstrip("。；;，,.、 ")
+
+
+def _strip_numbering(text: str) -> str:
+    """A duty without the numbering the department typed (1. 1、 （1） ① 一、)."""
+    return re.sub(r"^\s*(?:[（(]?\d{1,2}[)）.、．]|[（(][一二三四五六七八九十]{1,2}[)）]|[①-⑳]|"
+                  r"[一二三四五六七八九十]{1,2}、)\s*", "", text)
+
+
+# ------------------------------------------------------------------ the context
+
+#: Every top-level key of the context (a template may use these and only these).
+CONTEXT_KEYS = frozenset({
+    "year", "unit", "unit_code", "project_name", "project_code", "project_label", "title", "supervisor",
+    "implementer", "bureau", "district", "notice_title", "notice_number", "notice", "portal", "evaluation_unit",
+    "evaluation_start_cn", "evaluation_end_cn", "report_date_cn", "contact_name", "contact_phone",
+    "contact_email", "profile_name", "profile_title", "budget_document", "goal", "achievement", "funds_total",
+    "fund_rows", "initial_budget", "adjusted_budget", "executed", "execution_rate", "execution_score",
+    "budget_weight", "indicator_score", "indicator_weight", "level1_scores", "total_score", "total_weight",
+    "grade", "grade_capped", "indicators", "indicator_groups", "table_rows", "findings", "has_errors",
+    "opening", "budget_paragraphs", "targets_intro", "duties_intro", "duties", "goal_paragraphs",
+    "indicators_intro", "funds_paragraphs", "achievement_intro", "achievement_paragraphs", "indicators_summary",
+    "conclusion", "deviation_paragraphs", "improvement_paragraphs", "result_use_paragraphs",
+    "disclosure_paragraphs", "other_paragraphs",
+})
+
+
+def build_context(evaluation: Evaluation, s: int, p: int, campaign: Campaign = DEFAULT) -> dict[str, Any]:
+    """The template context of project `p` of submission `s` (pure: no I/O). Keys: docs/report-context.md."""
+    profile = evaluation.profile
+    item = evaluation.items[s]
+    sub = item.submission
+    project = sub.projects[p]
+    dep = sub.department
+    proj = evaluation.scores.projects
+    row = proj[(proj["s"] == s) & (proj["p"] == p)].iloc[0].to_dict()
+    ind = evaluation.scores.indicators
+    # plain dicts: itertuples over object columns costs a pandas lookup per cell
+    rows = ind[(ind["s"] == s) & (ind["p"] == p)].sort_values("i").to_dict("records") if not ind.empty else []
+
+    year = sub.year or campaign.year
+    unit = one_line(dep.name) or "（单位名称未填写）"
+    name = one_line(project.name) or "（项目名称未填写）"
+    label = name if name.endswith("项目") else name + "项目"
+    notice_title = one_line(campaign.notice_title).strip("《》")
+    notice_number = one_line(campaign.notice_number)
+    notice = (f"《{notice_title}》" if notice_title else "") + (f"（{notice_number}）" if notice_number else "")
+
+    indicators = _indicators(project, rows, profile)
+    groups = _groups(indicators, profile)
+    ordered = [i for g in groups for i in g["items"]]
+    for n, i in enumerate(ordered, start=1):
+        i["number"] = n
+        i["analysis"] = _analysis(n, i, profile)
+
+    funds = _funds(row, project, profile)
+    level1_scores = [
+        {"level1": g["level1"], "score": points(row.get(f"score_{g['level1']}", g["score_value"])),
+         "weight": g["weight"]}
+        for g in groups if g["items"]
+    ]
+    ctx: dict[str, Any] = {
+        "year": year,
+        "unit": unit,
+        "unit_code": one_line(dep.code),
+        "project_name": name,
+        "project_code": one_line(project.code),
+        "project_label": label,
+        "title": f"{unit}{label}支出绩效自评报告",
+        "supervisor": one_line(dep.supervisor) or unit,
+        "implementer": one_line(project.implementer) or unit,
+        "bureau": one_line(campaign.bureau),
+        "district": one_line(campaign.district),
+        "notice_title": notice_title,
+        "notice_number": notice_number,
+        "notice": notice,
+        "portal": one_line(campaign.portal),
+        "evaluation_unit": one_line(dep.evaluation_unit),
+        "evaluation_start_cn": chinese_date(dep.evaluation_start),
+        "evaluation_end_cn": chinese_date(dep.evaluation_end),
+        "report_date_cn": chinese_date(dep.report_date) or chinese_date(dep.evaluation_end) or "　　年　月　日",
+        "contact_name": one_line(dep.contact.name),
+        "contact_phone": one_line(dep.contact.phone),
+        "contact_email": one_line(dep.contact.email),
+        "profile_name": profile.name,
+        "profile_title": one_line(profile.title),
+        "budget_document": one_line(project.budget_document),
+        "goal": clean_text(project.goal),
+        "achievement": clean_text(project.achievement),
+        "funds_total": funds["total"],
+        "fund_rows": funds["rows"],
+        "initial_budget": money(row["initial_budget"]),
+        "adjusted_budget": money(row["adjusted_budget"]),
+        "executed": money(row["executed"]),
+        "execution_rate": percent(row["execution_rate"]),
+        "execution_score": points(row["execution_score"]),
+        "budget_weight": weight_text(profile.budget_weight),
+        "indicator_score": points(row["indicator_score"]),
+        "indicator_weight": weight_text(row["indicator_weight"]),
+        "level1_scores": level1_scores,
+        "total_score": f"{row['total_display']:.2f}",
+        "total_weight": weight_text(profile.budget_weight + float(row["indicator_weight"])),
+        "grade": str(row["grade"]),
+        "grade_capped": bool(row["grade_capped"]),
+        "indicators": ordered,
+        "indicator_groups": groups,
+        "table_rows": _table_rows(groups),
+        "findings": _findings(evaluation, item, project.code),
+    }
+    ctx["has_errors"] = any(f["severity"] == "error" for f in ctx["findings"])
+    ctx.update(_narrative(ctx, project, dep, row, profile))
+    return ctx
+
+
+# ------------------------------------------------------------------ money
+
+
+def _funds(row, project, profile) -> dict:
+    """The budget block of the form: the 年度资金总额 row and one row per source."""
+    present = {f.source for f in project.funds}
+
+    def amount(column: str, source: str) -> Any:
+        if source not in present:
+            return 0.0  # the source is not in the submission: nothing budgeted
+        bad = {project.funds[j].source for j, _ in row.get(f"{column}_bad") or []}
+        return "无法识别" if source in bad else row.get(f"{column}:{source}")
+
+    rows = []
+    for source, printed, _aliases in FUND_ROWS:
+        values = {c: amount(c, source) for c in ("initial_budget", "adjusted_budget", "executed")}
+        budget, spent = values["adjusted_budget"], values["executed"]
+        rate = spent / budget if isinstance(budget, float) and isinstance(spent, float) and budget > 0 else None
+        rows.append({
+            "source": source, "label": printed,
+            "initial": _money_or_text(values["initial_budget"]), "adjusted": _money_or_text(budget),
+            "executed": _money_or_text(spent), "weight": "—", "rate": percent(rate), "score": "—",
+        })
+    total = {
+        "label": "年度资金总额", "initial": money(row["initial_budget"]), "adjusted": money(row["adjusted_budget"]),
+        "executed": money(row["executed"]), "weight": weight_text(profile.budget_weight),
+        "rate": percent(row["execution_rate"]), "score": points(row["execution_score"]),
+    }
+    return {"total": total, "rows": rows}
+
+
+def _money_or_text(v: Any) -> str:
+    return v if isinstance(v, str) else money(v)
+
+
+def _by_source(ctx: dict, column: str) -> str:
+    """"其中：当年财政拨款2.94万元，上年结转资金0.00万元，其他资金0.00万元" for one column."""
+    parts = []
+    for f in ctx["fund_rows"]:
+        v = f[column]
+        parts.append(f"{f['source']}金额无法识别" if v == "无法识别" else
+                     f"{f['source']}未填写" if v == "—" else f"{f['source']}{v}万元")
+    return "其中：" + "，".join(parts)
+
+
+# ------------------------------------------------------------------ indicators
+
+
+def _indicators(project, rows, profile) -> list[dict]:
+    out = []
+    for r in rows:
+        raw = project.indicators[int(r["i"])]
+        level1 = one_line(r["level1"]) or "（一级指标未填写）"
+        level2 = one_line(r["level2"]) or "（二级指标未填写）"
+        met = None if r["met"] is None or (isinstance(r["met"], float) and math.isnan(r["met"])) else bool(r["met"])
+        band = r["band"] if isinstance(r["band"], str) else None
+        note = clean_text(meaningful_text(raw.deviation_note))
+        item = {
+            "i": int(r["i"]), "level1": level1, "level2": level2, "name": one_line(r["name"]) or "（三级指标名称未填写）",
+            "direction": r["direction"] or "", "target": typed_value(raw.target, raw.unit),
+            "actual": typed_value(raw.actual, raw.unit), "unit": one_line(raw.unit),
+            "weight": weight_text(r["weight"]), "weight_value": float(r["weight"]),
+            "score": points(r["score"]), "score_value": float(r["score"]),
+            "met": met, "band": band, "band_label": profile.band(band).label if band else "",
+            "completion": percent(r["completion"]), "scored_as": r["scored_as"],
+            "overachieved": bool(r["overachieved"]), "basis": _strip_end(one_line(raw.basis)),
+            "deviation_note": note, "flag": _flag(r, raw),
+        }
+        item["status"] = _status(item)
+        out.append(item)
+    return out
+
+
+def _flag(r, raw) -> str:
+    """Why an indicator could not be scored by the rules (empty when it could)."""
+    if r["scored_as"] == "qual" and not isinstance(r["band"], str):
+        return f"实际完成情况“{one_line(raw.actual) or '未填写'}”无法对应评分档次，需人工确认"
+    if r["scored_as"] != "none":
+        return ""
+    if bool(r["unit_mismatch"]):
+        return f"实际完成值的计量单位（{r['a_unit']}）与年度指标值（{r['t_unit']}）不一致，无法换算"
+    if r["t_kind"] == "empty":
+        return "年度指标值未填写，无法计分"
+    if r["a_kind"] == "empty":
+        return "实际完成值未填写，无法计分"
+    if r["t_kind"] not in ("number", "date"):
+        return f"年度指标值“{one_line(raw.target)}”中没有可识别的数值，无法计分"
+    return f"实际完成值“{one_line(raw.actual)}”无法识别为数值，无法计分"
+
+
+def _status(i: dict) -> str:
+    if i["flag"]:
+        return "需核实"
+    if i["scored_as"] == "qual":
+        return {"达成": "达成", "部分达成": "部分达成"}.get(i["band"], "未达成")
+    if i["met"]:
+        return "超额完成" if i["overachieved"] else "已完成"
+    return "未完成"
+
+
+def _level1_order(profile) -> list[str]:
+    standard = list(profile.level1_weights) or ["产出指标", "效益指标", "满意度指标"]
+    return standard + [k for k in TAXONOMY if k not in standard]
+
+
+def _groups(indicators: list[dict], profile) -> list[dict]:
+    """Indicators grouped by 一级 then 二级 (first appearance), standard 一级 always present."""
+    order = _level1_order(profile)
+    standard = list(profile.level1_weights) or order[:3]
+    seen = list(dict.fromkeys(i["level1"] for i in indicators))
+    level1s = [k for k in order if k in seen or k in standard] + [k for k in seen if k not in order]
+    groups = []
+    if not indicators:
+        return []  # "本项目未设置绩效指标" says it all; no empty category list
+    for n, level1 in enumerate(level1s, start=1):
+        items = [i for i in indicators if i["level1"] == level1]
+        level2s = []
+        for level2 in dict.fromkeys(i["level2"] for i in items):
+            level2s.append({"level2": level2, "items": [i for i in items if i["level2"] == level2]})
+        weight = sum(i["weight_value"] for i in items)
+        groups.append({
+            "label": f"（{n}）", "level1": level1, "count": len(items), "weight": weight_text(weight),
+            "score": points(sum(i["score_value"] for i in items)), "score_value": sum(i["score_value"] for i in items),
+            "level2s": level2s, "items": [i for g in level2s for i in g["items"]],
+        })
+    for g in groups:
+        g["heading"], g["paragraphs"] = _group_text(g)
+    return groups
+
+
+def _group_text(g: dict) -> tuple[str, list[str]]:
+    """一（二）3: "（1）产出指标。…" and one paragraph per 二级 with each 三级's value and basis."""
+    if not g["items"]:
+        return f"{g['label']}{g['level1']}。本项目未设置{g['level1']}。", []
+    names = "、".join(x["level2"] for x in g["level2s"])
+    n2 = len(g["level2s"])
+    kinds = f"{names}{n2}个二级指标" if n2 > 1 else names
+    heading = f"{g['label']}{g['level1']}（分值{g['weight']}分）。下设{kinds}，共{g['count']}个三级指标："
+    paragraphs = []
+    for x in g["level2s"]:
+        items = x["items"]
+        if len(items) == 1:
+            paragraphs.append(f"{x['level2']}：设置三级指标{_setting(items[0])}。")
+        else:
+            parts = [f"{CIRCLED[k] if k < len(CIRCLED) else f'({k + 1})'}{_setting(i)}"
+                     for k, i in enumerate(items)]
+            paragraphs.append(f"{x['level2']}：设置{len(items)}个三级指标，" + "；".join(parts) + "。")
+    return heading, paragraphs
+
+
+def _setting(i: dict) -> str:
+    target = f"指标值为{i['target']}" if i["target"] else "指标值未填写"
+    basis = f"设定依据为：{i['basis']}" if i["basis"] else "设定依据未填写"
+    return f"“{i['name']}”，{target}，分值{i['weight']}分，{basis}"
+
+
+def _analysis(n: int, i: dict, profile) -> str:
+    """二（三）: one indicator's target against its actual, its status and score."""
+    flag = VERIFY if i["flag"] else ""
+    target = f"年度指标值为{i['target']}" if i["target"] else "年度指标值未填写"
+    actual_word = "全年实际完成情况" if i["scored_as"] == "qual" else "全年实际完成值"
+    actual = f"{actual_word}为{i['actual']}" if i["actual"] else f"{actual_word}未填写"
+    score = f"得{i['score']}分（分值{i['weight']}分）"
+    text = f"{n}.{flag}三级指标“{i['name']}”（{i['level2']}）：{target}，{actual}，"
+    if i["flag"]:
+        text += f"{i['flag']}，暂计{i['score']}分（分值{i['weight']}分）。"
+    elif i["scored_as"] == "qual":
+        text += f"{i['band_label']}，{score}。"
+    elif i["met"]:
+        if i["overachieved"]:
+            text += f"超额完成（完成率{i['completion']}），{score}。"
+            if not i["deviation_note"]:
+                text += (f"实际完成值达到指标值的{share(profile.overachieved)}以上，"
+                         "指标值可能设定偏低，单位未作说明。")
+        else:
+            text += f"已完成，{score}。"
+    else:
+        rate = f"（完成率{i['completion']}）" if i["direction"] in ("≥", "=") and i["completion"] != "—" else ""
+        text += f"未完成{rate}，{score}。"
+    unmet = i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")
+    if i["deviation_note"]:
+        text += ("偏差原因及改进措施：" if unmet else "说明：") + _sentence(i["deviation_note"])
+    elif unmet and not i["flag"]:
+        text += "单位未说明偏差原因。"
+    return text
+
+
+def _table_rows(groups: list[dict]) -> list[dict]:
+    """The indicator rows of the 自评表, with the flags that merge 一级/二级 cells vertically."""
+    rows = []
+    for g in groups:
+        first1 = True
+        for x in g["level2s"]:
+            first2 = True
+            for i in x["items"]:
+                note = "；".join(t for t in (VERIFY + i["flag"] if i["flag"] else "", i["deviation_note"]) if t)
+                rows.append({
+                    "level1_first": first1, "level2_first": first2, "level1": g["level1"],
+                    "level1_label": f"{g['level1']}({g['weight']}分)", "level2": x["level2"],
+                    "name": i["name"], "target": i["target"], "actual": i["actual"], "weight": i["weight"],
+                    "score": i["score"], "status": i["status"], "note": note,
+                })
+                first1 = first2 = False
+    return rows
+
+
+def _findings(evaluation: Evaluation, item, code: str) -> list[dict]:
+    out = []
+    for r in evaluation.files:
+        if r.sourced is not item:
+            continue
+        for f in r.findings:
+            if f.project in (None, "", code):
+                where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
+                out.append({"code": f.code, "severity": f.severity, "message": clean_text(f.message),
+                            "where": where})
+    return out
+
+
+# ------------------------------------------------------------------ narrative
+
+
+def _narrative(ctx: dict, project, dep, row, profile) -> dict[str, Any]:
+    """Every sentence of the report outside the indicator lists."""
+    year, unit, label = ctx["year"], ctx["unit"], ctx["project_label"]
+    out: dict[str, Any] = {}
+
+    window = ""
+    start, end = ctx["evaluation_start_cn"], ctx["evaluation_end_cn"]
+    if start and end:
+        window = f"于{start}至{end}"
+    elif start or end:
+        window = f"于{start or end}"
+    organiser = f"组织{ctx['evaluation_unit']}开展" if ctx["evaluation_unit"] else "组织开展"
+    basis = f"根据{ctx['notice']}要求，" if ctx["notice"] else ""
+    out["opening"] = (f"{basis}{unit}{window}{organiser}{year}年度{label}支出绩效自评工作，"
+                      "现将绩效自评工作开展情况报告如下：")
+
+    # 一（一）
+    document = ctx["budget_document"]
+    initial, adjusted = float(row["initial_budget"]), float(row["adjusted_budget"])
+    lead = f"根据{document}文件，批复{unit}{year}年{label}" if document else f"{unit}{year}年{label}"
+    budget = [f"{lead}年初预算数{money(initial)}万元，{_by_source(ctx, 'initial')}。"]
+    if round2(adjusted) == round2(initial):
+        budget.append(f"年度执行中未调整预算，全年预算数为{money(adjusted)}万元。")
+    else:
+        change = "调增" if adjusted > initial else "调减"
+        budget.append(f"年度执行中预算{change}{money(abs(adjusted - initial))}万元，全年预算数为"
+                      f"{money(adjusted)}万元，{_by_source(ctx, 'adjusted')}。")
+    note = split_paragraphs(meaningful_text(project.budget_note))
+    if note:
+        budget.append("预算调整及执行情况说明：" + _sentence(note[0]))
+        budget.extend(_sentence(t) for t in note[1:])
+    elif initial > 0 and abs(adjusted - initial) / initial > profile.budget_adjusted:
+        budget.append("单位未说明预算调整的原因和依据。")
+    if not document:
+        budget.append("（单位未填写预算批复文件。）")
+    out["budget_paragraphs"] = budget
+
+    # 一（二）
+    bureau = ctx["bureau"] or "财政部门"
+    out["targets_intro"] = f"{bureau}对{unit}{year}年度{label}支出绩效目标批复如下："
+    duties = [_strip_numbering(d) for d in (clean_text(x) for x in dep.duties)]
+    duties = [d for d in duties if d]
+    out["duties"] = [{"label": f"（{n}）", "text": _strip_end(one_line(d)) + "。"} for n, d in enumerate(duties, start=1)]
+    out["duties_intro"] = f"{unit}的主要职责是：" if duties else f"{unit}未填写部门职责。"
+    out["goal_paragraphs"] = split_paragraphs(project.goal) or ["单位未填写年度绩效目标。"]
+    n = len(ctx["indicators"])
+    if n:
+        out["indicators_intro"] = (f"本项目共设置{n}个三级指标，分值合计{ctx['indicator_weight']}分"
+                                   "（预算执行率另计" + ctx["budget_weight"] + "分），按一级、二级指标分述如下：")
+    else:
+        out["indicators_intro"] = "本项目未设置绩效指标。"
+
+    # 二（一）
+    spent = float(row["executed"])
+    funds = [
+        f"资金收入情况：{year}年{label}全年预算数{money(adjusted)}万元，{_by_source(ctx, 'adjusted')}。",
+        f"资金支出情况：{year}年{label}全年执行数{money(spent)}万元，{_by_source(ctx, 'executed')}。",
+    ]
+    rate = row["execution_rate"]
+    bw = ctx["budget_weight"]
+    if rate != rate:  # NaN: no budget
+        funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{ctx['execution_score']}分"
+                     f"（分值{bw}分）。")
+    elif rate > 1:
+        funds.append(f"预算执行情况：全年执行数超过全年预算数，预算执行率为{ctx['execution_rate']}，"
+                     f"预算执行得分按分值计{ctx['execution_score']}分（分值{bw}分）。")
+    else:
+        low = f"，低于{share(profile.execution_low)}" if rate < profile.execution_low else ""
+        funds.append(f"预算执行情况：预算执行率为{ctx['execution_rate']}{low}，按“分值×预算执行率”计算，"
+                     f"预算执行得分{ctx['execution_score']}分（分值{bw}分）。")
+    out["funds_paragraphs"] = funds
+
+    # 二（二）
+    out["achievement_intro"] = (f"根据{ctx['notice']}要求，对照" if ctx["notice"] else "对照") + \
+        f"{year}年度项目支出绩效目标，全年工作完成情况如下："
+    out["achievement_paragraphs"] = split_paragraphs(project.achievement) or ["单位未填写年度总体目标实际完成情况。"]
+
+    # 二（三）
+    out["indicators_summary"] = _summary(ctx)
+
+    # 二（四）
+    parts = "、".join(f"{x['level1']}{x['score']}分" for x in ctx["level1_scores"])
+    rate_text = (f"预算执行率{ctx['execution_rate']}" if rate == rate else "预算执行率无法计算（全年预算数为0）")
+    indicator_text = (f"绩效指标得分{ctx['indicator_score']}分（分值{ctx['indicator_weight']}分），其中{parts}"
+                      if parts else "未设置绩效指标，指标得分0.00分")
+    capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
+              else f"自评等级为“{ctx['grade']}”")
+    out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{ctx['execution_score']}分"
+                         f"（分值{bw}分）；{indicator_text}；自评总分{ctx['total_score']}分，{capped}。")
+
+    # 三
+    deviation = split_paragraphs(meaningful_text(project.deviation_reason))
+    unmet = [i for i in ctx["indicators"] if i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")]
+    low_rate = rate == rate and rate < profile.execution_low
+    if unmet:
+        deviation.append(f"未完全达到年度指标值的指标共{len(unmet)}个，情况如下：")
+        for k, i in enumerate(unmet, start=1):
+            reason = _sentence(i["deviation_note"]) if i["deviation_note"] else (
+                _sentence(i["flag"]) if i["flag"] else "单位未说明偏差原因。")
+            done = "实际完成情况" if i["scored_as"] == "qual" else "实际完成值"
+            deviation.append(f"（{k}）“{i['name']}”：年度指标值为{i['target'] or '（未填写）'}，"
+                             f"{done}为{i['actual'] or '（未填写）'}。{reason}")
+    if low_rate:
+        note = meaningful_text(project.budget_note)
+        deviation.append(f"预算执行率为{ctx['execution_rate']}，低于{share(profile.execution_low)}。"
+                         + (f"原因：{_sentence(one_line(note))}" if note else "单位未说明执行率偏低的原因。"))
+    if not deviation:
+        deviation = ["本项目预算执行和各项绩效指标均达到年度目标，未偏离绩效目标。"]
+    elif not meaningful_text(project.deviation_reason) and (unmet or low_rate):
+        deviation.insert(0, "单位未填写偏离绩效目标的原因分析。")
+    out["deviation_paragraphs"] = deviation
+    out["improvement_paragraphs"] = split_paragraphs(meaningful_text(project.improvement)) or \
+        ["单位未填写下一步改进措施。"]
+
+    # 四、五
+    out["result_use_paragraphs"] = split_paragraphs(meaningful_text(project.result_use)) or [
+        f"根据{year}年度项目支出绩效自评情况，进一步掌握资金使用情况和取得的效果，总结项目管理经验，"
+        "查找存在的问题和不足，作为以后年度预算安排和改进项目管理的重要依据。"]
+    portal = ctx["portal"] or "政府门户网站"
+    out["disclosure_paragraphs"] = split_paragraphs(meaningful_text(project.disclosure)) or [
+        f"{year}年度项目支出绩效自评报告将按照{bureau}的时间要求在{portal}公开，接受社会监督。"]
+    out["other_paragraphs"] = split_paragraphs(project.other_notes) or ["无。"]
+    return out
+
+
+def _summary(ctx: dict) -> str:
+    inds = ctx["indicators"]
+    if not inds:
+        return "本项目未设置绩效指标，无法进行指标完成情况分析，指标得分计0.00分。"
+    done = sum(i["status"] in ("已完成", "超额完成", "达成") for i in inds)
+    partial = sum(i["status"] == "部分达成" for i in inds)
+    undone = sum(i["status"] in ("未完成", "未达成") for i in inds)
+    check = sum(i["status"] == "需核实" for i in inds)
+    n = len(inds)
+    if done == n:
+        counts = "均已完成" if n > 1 else "已完成"
+    else:
+        bits = [f"已完成{done}个"] if done else []
+        bits += [f"部分达成{partial}个"] if partial else []
+        bits += [f"未完成{undone}个"] if undone else []
+        bits += [f"{check}个需核实（无法按规则计分）"] if check else []
+        counts = "其中" + "，".join(bits)
+    parts = "、".join(f"{x['level1']}{x['score']}分" for x in ctx["level1_scores"])
+    return (f"本项目共设置{n}个三级指标，{counts}。指标得分合计{ctx['indicator_score']}分"
+            f"（分值{ctx['indicator_weight']}分），其中{parts}。各指标完成情况如下：")
+
+
+__all__ = ["build_context", "chinese_date", "clean_text", "money", "percent", "points",
+           "typed_value", "weight_text"]

@@ -1,0 +1,252 @@
+"""The city roll-up: district summaries read back and summarised one level up (区县 first).
+
+A district summary comes from another office, so it is untrusted input: it is read through
+`guard.load_raw` (sniffed, size-checked, parsed in a limited child process), its format
+marker and row counts are checked, and its amounts must be numbers. A file that is not a
+summary of this format version, is a city roll-up itself, or has been cut or edited is
+reported by name in Chinese and left out; the others are summarised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ._xlsx_scan import col_letters
+from .config import Campaign
+from .consolidate import (
+    BUDGET,
+    CODE,
+    DISTRICT,
+    ERRORS,
+    GRADE,
+    INITIAL,
+    LEVEL_CITY,
+    LEVEL_DISTRICT,
+    MEAN,
+    MIN_SCORE,
+    NAME,
+    P_CODE,
+    P_NAME,
+    PREV_RATE,
+    PROJECTS,
+    RATE,
+    RATE_CHANGE,
+    SCORE,
+    SPENT,
+    SUMMARY_SCHEMA,
+    TOTAL,
+    WARNINGS,
+    Counts,
+    Meta,
+    Tables,
+    _mean,
+    assemble,
+    file_mtime,
+    money_sum,
+    ratio,
+)
+from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
+
+#: A summary is far bigger than a department's form: more rows and columns may be read.
+ROLLUP_LIMITS = Limits(max_file_bytes=200 * 2**20, max_uncompressed_bytes=1024 * 2**20, max_rows=200_000,
+                       max_cols=60, wall_seconds=600.0, cpu_seconds=300)
+
+#: The sheets read back, with the columns each must have.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "部门汇总": (CODE, NAME, PROJECTS, INITIAL, BUDGET, SPENT),
+    "项目明细": (CODE, NAME, P_CODE, P_NAME, INITIAL, BUDGET, SPENT, RATE, SCORE, GRADE),
+    "指标明细": (CODE, NAME, P_CODE, P_NAME),
+    "问题清单": ("级别", "代码", CODE, NAME, "说明"),
+    "未报送单位": (CODE, NAME),
+}
+NUMERIC = (INITIAL, BUDGET, SPENT, RATE, SCORE, PROJECTS)
+#: Year-over-year columns belong to each district's own history: not carried up.
+DROPPED = {PREV_RATE, RATE_CHANGE, "上年平均得分", "平均得分变化", "上年总分", "总分变化"}
+
+
+class SummaryFormatError(ValueError):
+    """A file that is not a readable district summary (message in Chinese)."""
+
+
+@dataclass
+class DistrictSummary:
+    """One district summary read back: its 元数据 and its row tables (合计 rows dropped)."""
+
+    file: str
+    meta: dict
+    tables: dict[str, pd.DataFrame]
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("名称") or Path(self.file).stem)
+
+    @property
+    def year(self) -> int | None:
+        try:
+            return int(self.meta.get("年度"))
+        except (TypeError, ValueError):
+            return None
+
+
+# ------------------------------------------------------------------ reading one summary
+
+
+def _rows(sheet: RawSheet) -> tuple[list[str], list[list]]:
+    """The header (row 1) and the data rows of a table sheet, as the guard read them."""
+    last_col = max((c for _, c in sheet.cells), default=0)
+    last_row = max((r for r, _ in sheet.cells), default=0)
+    # header cells may be broken over lines for display (summary_book.header_text)
+    header = [str(sheet.cells.get((1, c), "")).replace("\n", "").strip() for c in range(1, last_col + 1)]
+    rows = [[sheet.cells.get((r, c)) for c in range(1, last_col + 1)] for r in range(2, last_row + 1)]
+    return header, rows
+
+
+def _table(raw: RawWorkbook, name: str, counted: dict) -> pd.DataFrame:
+    sheet = raw.sheet(name)
+    if sheet is None:
+        raise SummaryFormatError(f"缺少“{name}”工作表")
+    if sheet.outside_count:
+        raise SummaryFormatError(f"“{name}”工作表超出读取范围（{sheet.outside_first} 等处），汇总表过大或被改动")
+    if sheet.formulas or sheet.errors:  # this toolkit writes values only
+        r, c = min(sheet.formulas | set(sheet.errors))
+        raise SummaryFormatError(f"“{name}”工作表的 {col_letters(c)}{r} 等处含有公式，本工具生成的汇总表只含数值，可能被改动")
+    header, rows = _rows(sheet)
+    expected = counted.get(f"行数:{name}")
+    if expected is not None and int(expected) != len(rows):
+        raise SummaryFormatError(f"“{name}”工作表应有 {int(expected)} 行数据，实际读到 {len(rows)} 行，汇总表可能被改动")
+    missing = [c for c in REQUIRED.get(name, ()) if c not in header]
+    if missing and rows:
+        raise SummaryFormatError(f"“{name}”工作表缺少列：{'、'.join(missing)}")
+    frame = pd.DataFrame(rows, columns=header) if header else pd.DataFrame()
+    frame = frame.loc[:, [c for c in frame.columns if c and c not in DROPPED]]
+    if len(frame) and frame.columns[0] == CODE:
+        frame = frame[frame[CODE].astype(str) != TOTAL]
+    frame = frame.reset_index(drop=True)
+    for column in NUMERIC:
+        if column in frame:
+            bad = frame[column].map(lambda v: v is not None and not isinstance(v, (int, float)))
+            if bad.any():
+                n = int(bad.idxmax()) + 2
+                raise SummaryFormatError(f"“{name}”工作表第 {n} 行“{column}”不是数字，汇总表可能被改动")
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    for column in frame.columns:  # text columns: blanks as "" (as in a district's own frames)
+        if column not in NUMERIC and not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(object).map(lambda v: "" if v is None or v != v else v)
+    return frame
+
+
+def read_summary(path: str | Path, loaded: RawWorkbook | Rejection) -> DistrictSummary:
+    """A district summary from what the guard read; SummaryFormatError (Chinese) when it is not one."""
+    if isinstance(loaded, Rejection):
+        raise SummaryFormatError(f"文件无法读取：{loaded.reason}")
+    meta_sheet = loaded.sheet("元数据")
+    if meta_sheet is None:
+        raise SummaryFormatError("不是 perf-toolkit 生成的绩效自评汇总表（没有“元数据”工作表）")
+    header, rows = _rows(meta_sheet)
+    meta = {str(r[0]): r[1] for r in rows if len(r) >= 2 and r[0] is not None}
+    found = meta.get("格式")
+    if found != SUMMARY_SCHEMA:
+        raise SummaryFormatError(f"汇总表格式为“{found or '未知'}”，本工具只能读取“{SUMMARY_SCHEMA}”格式的区县汇总表")
+    if meta.get("层级") != LEVEL_DISTRICT:
+        raise SummaryFormatError(f"这是{meta.get('层级') or '未知层级'}汇总表，不是区县汇总表，不能再次汇总")
+    tables = {name: _table(loaded, name, meta) for name in REQUIRED}
+    return DistrictSummary(str(path), meta, tables)
+
+
+def read_summaries(paths: Iterable[str | Path], *, limits: Limits = ROLLUP_LIMITS, jobs: int | None = None,
+                   year: int | None = None) -> tuple[list[DistrictSummary], list[tuple[str, str]]]:
+    """Read district summaries; returns those accepted and (file, reason) for each one left out."""
+    accepted: list[DistrictSummary] = []
+    rejected: list[tuple[str, str]] = []
+    with contextlib.closing(load_raw_many(list(paths), limits, jobs=jobs)) as results:
+        for path, loaded in results:
+            try:
+                accepted.append(read_summary(path, loaded))
+            except SummaryFormatError as exc:
+                rejected.append((str(path), str(exc)))
+            except Exception as exc:  # an edited file can be odd in ways no check foresaw: never a crash
+                rejected.append((str(path), f"汇总表内容异常，无法汇总（{type(exc).__name__}），可能被改动"))
+    if accepted:
+        year = year if year is not None else accepted[0].year
+        for s in [s for s in accepted if s.year != year]:
+            accepted.remove(s)
+            rejected.append((s.file, f"评价年度为 {s.year}，与本次汇总的 {year} 年度不同"))
+    by_name: dict[str, DistrictSummary] = {}
+    for s in accepted:  # one summary per district: the newest file counts
+        other = by_name.get(s.name)
+        if other is None:
+            by_name[s.name] = s
+            continue
+        old, new = sorted((other, s), key=lambda x: file_mtime(x.file) or dt.datetime.min)
+        by_name[s.name] = new
+        rejected.append((old.file, f"与 {new.file} 同为{s.name}的汇总表，以修改时间较新的 {new.file} 为准"))
+    return list(by_name.values()), rejected
+
+
+# ------------------------------------------------------------------ one level up
+
+
+def _with_district(frames: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    parts = [f.assign(**{DISTRICT: name})[[DISTRICT, *f.columns]] for name, f in frames if len(f.columns)]
+    if not parts:
+        return pd.DataFrame(columns=[DISTRICT])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _district_row(s: DistrictSummary, grades: tuple[str, ...]) -> dict:
+    p, d, f = s.tables["项目明细"], s.tables["部门汇总"], s.tables["问题清单"]
+    budget, spent = money_sum(p[BUDGET]), money_sum(p[SPENT])
+    expected = s.meta.get("应报送单位数")
+    row = {DISTRICT: s.name, "应报送单位数": expected if isinstance(expected, int) else None,
+           "已报送单位数": len(d), "未报送单位数": len(s.tables["未报送单位"]), PROJECTS: len(p),
+           INITIAL: money_sum(p[INITIAL]), BUDGET: budget, SPENT: spent, RATE: ratio(spent, budget),
+           MEAN: _mean(p[SCORE]), MIN_SCORE: float(p[SCORE].min()) if len(p) else None}
+    for g in grades:
+        row[g] = int((p[GRADE] == g).sum())
+    row.update({ERRORS: int((f["级别"] == "错误").sum()), WARNINGS: int((f["级别"] == "警告").sum()),
+                "汇总文件": s.file, "生成时间": s.meta.get("生成时间")})
+    return row
+
+
+def rollup_frames(summaries: Sequence[DistrictSummary], campaign: Campaign, *, name: str | None = None,
+                  generated: dt.datetime | None = None) -> dict[str, pd.DataFrame]:
+    """The city summary's frames from district summaries (pure)."""
+    grades: list[str] = []
+    for s in summaries:
+        for g in str(s.meta.get("等级") or "优,良,中,差").split(","):
+            if g and g not in grades:
+                grades.append(g)
+    grades_t = tuple(grades) or ("优", "良", "中", "差")
+    tables = {key: _with_district([(s.name, s.tables[key]) for s in summaries]) for key in REQUIRED}
+    counts = Counts(submitted=len(tables["部门汇总"]), missing=len(tables["未报送单位"]))
+    expected = [s.meta.get("应报送单位数") for s in summaries]
+    counts.expected = sum(expected) if expected and all(isinstance(e, int) for e in expected) else None
+    for attr in ("unknown", "files", "unreadable", "superseded", "skipped"):
+        label = dict(Counts.LABELS)[attr]
+        setattr(counts, attr, sum(int(s.meta.get(label) or 0) for s in summaries))
+    districts = pd.DataFrame([_district_row(s, grades_t) for s in summaries])
+    profiles = "、".join(dict.fromkeys(str(s.meta.get("评分规则") or "") for s in summaries)) or ""
+    year = summaries[0].year if summaries else campaign.year
+    meta = Meta(LEVEL_CITY, name or campaign.district, year or campaign.year, campaign.bureau, profiles, grades_t,
+                campaign.low_execution_rate)
+    t = Tables(tables["项目明细"], tables["部门汇总"], tables["指标明细"], tables["问题清单"], tables["未报送单位"],
+               counts, districts)
+    return assemble(t, meta, None, generated=generated)
+
+
+def rollup(paths: Iterable[str | Path], output: str | Path, campaign: Campaign, *, name: str | None = None,
+           year: int | None = None, limits: Limits = ROLLUP_LIMITS,
+           jobs: int | None = None) -> tuple[dict[str, pd.DataFrame], list[tuple[str, str]]]:
+    """Read district summaries and write the city summary; returns its frames and the files left out."""
+    from .summary_book import write_summary
+
+    summaries, rejected = read_summaries(paths, limits=limits, jobs=jobs, year=year)
+    frames = rollup_frames(summaries, campaign, name=name)
+    write_summary(frames, output)
+    return frames, rejected

@@ -1,0 +1,428 @@
+"""Writing the summary workbook with xlsxwriter: layout, number formats, charts, print set-up.
+
+The frames come from `consolidate.summary_frames()` (or `rollup`); this module only lays
+them out. Every text a department typed is written with `write_string` under SAFE_WRITER,
+so `=…`, `+…`, `@…` or a URL stays text; numbers are written as values (never formulas,
+so the file reads back the same in any reader, and in `rollup` through the guard).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+from .consolidate import (
+    DISTRICT,
+    FLAGS,
+    GRADE,
+    LEVEL_CITY,
+    NAME,
+    OVERVIEW_BLOCKS,
+    P_NAME,
+    RATE,
+    SUMMARY_SCHEMA,
+    TOTAL,
+)
+from .fsutil import atomic_write
+from .scoresheet import SAFE_WRITER
+
+FONT = "宋体"
+#: A workbook-scoped defined name holding the format marker (the hidden 元数据 sheet holds it too).
+MARKER_NAME = "perf_toolkit_summary"
+MAX_WIDTH, MIN_WIDTH = 48, 6
+GRADE_COLOURS = {"优": "#4E9A06", "良": "#3465A4", "中": "#F57900", "差": "#CC0000"}
+
+_NUMBER_FORMATS = {
+    "money": "#,##0.00", "pct": "0.00%", "pct_delta": "+0.00%;-0.00%;0.00%", "score": "0.00",
+    "score_delta": "+0.00;-0.00;0.00", "int": "0", "int_delta": "+0;-0;0", "datetime": "yyyy-mm-dd hh:mm",
+    "general": "General",
+}
+
+
+def column_kind(name: str) -> str:
+    """How a column (or a 总览 row) is formatted, from its Chinese name."""
+    if name.endswith("（万元）"):
+        return "money"
+    if name.endswith("变化"):
+        return "pct_delta" if "率" in name else "score_delta"
+    if name.endswith("率") or "占比" in name:
+        return "pct"
+    if "得分" in name or "总分" in name or name == "分值":
+        return "score"
+    if name.endswith("时间"):
+        return "datetime"
+    return "general"
+
+
+def _figure_kind(label: str) -> str:
+    kind = column_kind(label)
+    return "int" if kind == "general" else kind
+
+
+def text_width(text: str) -> int:
+    """Display width of a text in column-width units: CJK characters count double (longest line)."""
+    return max((sum(2 if unicodedata.east_asian_width(c) in "WFA" else 1 for c in line)
+                for line in str(text).split("\n")), default=0)
+
+
+def header_lines(name: str) -> list[str]:
+    """A header's natural lines: the unit in brackets and a source prefix go on their own line."""
+    for mark, keep_left in (("（", False), ("·", True)):
+        if mark in name and not name.startswith(mark):
+            left, right = name.split(mark, 1)
+            return [left + mark, right] if keep_left else [left, mark + right]
+    return [name]
+
+
+def header_text(name: str, width: float) -> str:
+    """The header as written: broken at its natural point when it does not fit on one line.
+
+    Headers may therefore contain a line break: readers strip it (see rollup).
+    """
+    return "\n".join(header_lines(name)) if text_width(name) + 2 > width else name
+
+
+def _blank(value) -> bool:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    return isinstance(value, (float, np.floating)) and (math.isnan(value) or math.isinf(value))
+
+
+def _shown(value, kind: str) -> str:
+    """Roughly the text a cell shows (to size its column)."""
+    if _blank(value):
+        return ""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        v = float(value)
+        if kind == "money":
+            return f"{v:,.2f}"
+        if kind in ("pct", "pct_delta"):
+            return f"+{v * 100:.2f}%"
+        if kind in ("score", "score_delta"):
+            return f"+{v:.2f}"
+        return f"{v:g}"
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
+        return "2024-05-08 12:00"
+    return str(value)
+
+
+class _Styles:
+    """The workbook's cell formats, made once (xlsxwriter formats are workbook-global)."""
+
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.wb = wb
+        self._cache: dict[tuple, object] = {}
+        base = {"font_name": FONT, "font_size": 10, "valign": "vcenter"}
+        self.base = base
+        self.title = wb.add_format({**base, "bold": True, "font_size": 16})
+        self.subtitle = wb.add_format({**base, "font_color": "#555555"})
+        self.section = wb.add_format({**base, "bold": True, "font_size": 12})
+        self.header = wb.add_format({**base, "bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True,
+                                     "align": "center"})
+        self.note = wb.add_format({**base, "text_wrap": True, "valign": "top"})
+        self.bad = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+        self.warn = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+
+    def cell(self, kind: str, *, total: bool = False, wrap: bool = False, center: bool = False):
+        key = (kind, total, wrap, center)
+        if key not in self._cache:
+            spec = {**self.base, "border": 1, "num_format": _NUMBER_FORMATS[kind]}
+            if wrap:
+                spec["text_wrap"] = True
+            if center:
+                spec["align"] = "center"
+            if total:
+                spec.update(bold=True, bg_color="#F2F2F2", top=2)
+            self._cache[key] = self.wb.add_format(spec)
+        return self._cache[key]
+
+
+def _put(ws, r: int, c: int, value, fmt) -> None:
+    """Write one value by its type; text always as text (never a formula or a link)."""
+    if _blank(value):
+        ws.write_blank(r, c, None, fmt)
+    elif isinstance(value, (bool, np.bool_)):
+        ws.write_string(r, c, "是" if value else "否", fmt)
+    elif isinstance(value, (int, float, np.integer, np.floating)):
+        ws.write_number(r, c, float(value), fmt)
+    elif isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
+        ws.write_datetime(r, c, pd.Timestamp(value).to_pydatetime(), fmt)
+    else:
+        ws.write_string(r, c, str(value), fmt)
+
+
+#: Widest a column grows before its text wraps (most text columns wrap at MAX_WIDTH).
+WIDE_COLUMNS = {"说明": 64, "列入原因": 30, "问题代码": 30, FLAGS: 20, NAME: 24, P_NAME: 28, "三级指标": 28}
+FIXED_WIDTHS = {"处理意见": 30}
+
+
+def _widths(frame: pd.DataFrame, kinds: list[str]) -> list[tuple[float, bool]]:
+    """(width, wrap) per column: the widest value, the header allowed to wrap on two lines, capped."""
+    out = []
+    for column, kind in zip(frame.columns, kinds, strict=True):
+        if column in FIXED_WIDTHS:
+            out.append((FIXED_WIDTHS[column], True))
+            continue
+        values = max((text_width(_shown(v, kind)) for v in frame[column]), default=0)
+        parts = header_lines(column)
+        header = max(text_width(p) for p in parts) if len(parts) > 1 else math.ceil(text_width(column) / 2) + 1
+        width = max(values, header, MIN_WIDTH) + 2
+        cap = WIDE_COLUMNS.get(column, MAX_WIDTH)
+        out.append((min(width, cap), width > cap))
+    return out
+
+
+def _lines(text: str, width: float) -> int:
+    """How many lines a wrapped text takes in a column of `width`."""
+    per_line = max(width - 2, 1)
+    return sum(max(1, math.ceil(text_width(part) / per_line)) for part in str(text).split("\n"))
+
+
+def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0, *,
+           widths: list[float] | None = None) -> int:
+    """Write a table with its header at `row`; a last row labelled 合计 gets the total style. Returns the next row.
+
+    Column widths are set from the content unless `widths` (the sheet's existing widths) is given.
+    Row heights are set where text wraps: LibreOffice does not grow rows on opening a file.
+    """
+    kinds = [column_kind(str(c)) for c in frame.columns]
+    sized = _widths(frame, kinds)
+    if widths is not None:
+        sized = [(w, True) for w in widths[col:col + len(frame.columns)]]
+    lines = 1
+    for c, (name, (width, _)) in enumerate(zip(frame.columns, sized, strict=True)):
+        text = header_text(str(name), width)
+        ws.write_string(row, col + c, text, styles.header)
+        lines = max(lines, _lines(text, width))
+        if widths is None:
+            ws.set_column(col + c, col + c, width)
+    ws.set_row(row, 14 * lines + 4)
+    n = len(frame)
+    has_total = n and str(frame.iloc[-1, 0]) == TOTAL
+    wrapped = [c for c, (_, wrap) in enumerate(sized) if wrap]
+    # short codes, grades and counts read better centred (and never touch the next column's text)
+    centred = [kinds[c] == "general" and width <= 10 and not wrap for c, (width, wrap) in enumerate(sized)]
+    for r, values in enumerate(frame.itertuples(index=False, name=None), start=row + 1):
+        total = has_total and r == row + n
+        for c, value in enumerate(values):
+            fmt = styles.cell(kinds[c], total=total, wrap=sized[c][1], center=centred[c] and not (total and c == 0))
+            _put(ws, r, col + c, value, fmt)
+        height = max((_lines(_shown(values[c], kinds[c]), sized[c][0]) for c in wrapped), default=1)
+        if height > 1:
+            ws.set_row(r, 13.5 * height + 3)
+    return row + n + 1
+
+
+def _page(ws, title: str, sheet: str, *, header_rows: int | None = 0, landscape: bool = True) -> None:
+    """A4, fit to the page width, header rows repeated, page numbers."""
+    if landscape:
+        ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    if header_rows is not None:
+        ws.repeat_rows(0, header_rows)
+    label = f"{title} · {sheet}".replace("&", "&&")
+    ws.set_header(f'&C&"-,Bold"&11{label}', {"margin": 0.3})
+    ws.set_footer("&C第 &P 页，共 &N 页", {"margin": 0.3})
+
+
+def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict) -> None:
+    ws = wb.add_worksheet(name)
+    end = _table(ws, styles, frame) if len(frame.columns) else 1
+    data_last = end - 1 - (1 if len(frame) and str(frame.iloc[-1, 0]) == TOTAL else 0)
+    ws.freeze_panes(1, 0)
+    if len(frame.columns):
+        ws.autofilter(0, 0, max(data_last, 0), len(frame.columns) - 1)
+    for c, column in enumerate(frame.columns):
+        if "·" in str(column):  # funds by source: a collapsed column group, one click to open
+            ws.set_column(c, c, 14, None, {"level": 1, "hidden": True})
+    _highlights(ws, styles, name, frame, data_last, meta)
+    _page(ws, title, name)
+
+
+def _highlights(ws, styles: _Styles, name: str, frame: pd.DataFrame, last: int, meta: dict) -> None:
+    """Conditional formats: low rates and low grades; errors and unmet indicators."""
+    if last < 1:
+        return
+    columns = list(frame.columns)
+    low = str(meta.get("等级", "")).split(",")[-2:]
+    threshold = float(meta.get("低执行率阈值", 0.9))
+    if RATE in columns:
+        c = columns.index(RATE)
+        ref = xlsxwriter.utility.xl_rowcol_to_cell(1, c, col_abs=True)
+        ws.conditional_format(1, c, last, c, {"type": "formula", "format": styles.bad,
+                                              "criteria": f"=AND(ISNUMBER({ref}),{ref}<{threshold})"})
+    if GRADE in columns:
+        c = columns.index(GRADE)
+        for grade, fmt in zip(low, (styles.warn, styles.bad), strict=False):
+            ws.conditional_format(1, c, last, c, {"type": "cell", "criteria": "==", "value": f'"{grade}"',
+                                                  "format": fmt})
+    for column, bad in (("级别", "错误"), ("是否达成", "否")):
+        if column in columns:
+            c = columns.index(column)
+            ws.conditional_format(1, c, last, c, {"type": "cell", "criteria": "==", "value": f'"{bad}"',
+                                                  "format": styles.bad})
+
+
+# ------------------------------------------------------------------ 总览
+
+
+OVERVIEW_WIDTHS = [34, 15, 15, 17, 36]
+
+
+def _overview(wb, styles: _Styles, frames: dict[str, pd.DataFrame], meta: dict, title: str) -> None:
+    ws = wb.add_worksheet("总览")
+    for c, width in enumerate(OVERVIEW_WIDTHS):
+        ws.set_column(c, c, width)
+    ws.merge_range(0, 0, 0, 4, title, styles.title)
+    ws.set_row(0, 28)
+    ws.merge_range(1, 0, 1, 4, f"{meta.get('财政局', '')} · 评分规则：{meta.get('评分规则', '')} · "
+                   f"生成时间：{meta.get('生成时间', '')}", styles.subtitle)
+    row, anchors = 3, {}
+    sections = (("总览", "一、总体情况"), ("等级分布", "二、项目等级分布"), ("执行率分布", "三、预算执行率分布"),
+                ("问题统计", "四、审核发现的问题"), ("问题代码统计", "五、问题按类型统计"), ("口径说明", "六、口径说明"))
+    for key, heading in sections:
+        ws.write_string(row, 0, heading, styles.section)
+        ws.set_row(row, 20)
+        row += 1
+        anchors[key] = row
+        frame = frames[key]
+        if key == "总览":
+            row = _key_figures(ws, styles, frame, row)
+        elif key == "口径说明":
+            for text in frame["说明"]:
+                ws.merge_range(row, 0, row, 4, str(text), styles.note)
+                ws.set_row(row, 13.5 * _lines(text, sum(OVERVIEW_WIDTHS)) + 3)
+                row += 1
+        else:
+            row = _table(ws, styles, frame, row, widths=OVERVIEW_WIDTHS)
+        row += 1
+    _charts(wb, ws, frames, meta, anchors)
+    _page(ws, title, "总览", header_rows=None)
+    ws.activate()
+
+
+def _key_figures(ws, styles: _Styles, frame: pd.DataFrame, row: int) -> int:
+    """The key figures: each row formatted by its label; the 说明 column spans to column E."""
+    columns = list(frame.columns)
+    last = len(columns) - 1
+    for c, name in enumerate(columns):
+        if c == last and c < 4:
+            ws.merge_range(row, c, row, 4, name, styles.header)
+        else:
+            ws.write_string(row, c, name, styles.header)
+    for r, values in enumerate(frame.itertuples(index=False, name=None), start=row + 1):
+        kind = _figure_kind(str(values[0]))
+        ws.write_string(r, 0, str(values[0]), styles.cell("general"))
+        for c in range(1, last):
+            delta = c == 3 and last == 4
+            fmt_kind = (kind.replace("money", "money").replace("pct", "pct_delta").replace("score", "score_delta")
+                        .replace("int", "int_delta")) if delta else kind
+            if delta and kind == "money":
+                fmt_kind = "money"
+            _put(ws, r, c, values[c], styles.cell(fmt_kind))
+        note = "" if _blank(values[last]) else str(values[last])
+        wide = 36 if last == 4 else 66
+        if last < 4:
+            ws.merge_range(r, last, r, 4, note, styles.cell("general", wrap=True))
+        else:
+            ws.write_string(r, last, note, styles.cell("general", wrap=True))
+        if text_width(note) > wide:
+            ws.set_row(r, 14 * math.ceil(text_width(note) / wide) + 2)
+    return row + len(frame) + 1
+
+
+def _charts(wb, ws, frames: dict[str, pd.DataFrame], meta: dict, anchors: dict[str, int]) -> None:
+    """Native charts to the right of the tables: grades, rate bands, rate by department (or district)."""
+    grades = frames["等级分布"]
+    n = len(grades) - 1  # without 合计
+    if n > 0:
+        first = anchors["等级分布"] + 1
+        chart = wb.add_chart({"type": "column"})
+        chart.add_series({
+            "name": "项目数", "categories": ["总览", first, 0, first + n - 1, 0],
+            "values": ["总览", first, 1, first + n - 1, 1], "data_labels": {"value": True},
+            "points": [{"fill": {"color": GRADE_COLOURS.get(g, "#729FCF")}} for g in grades[GRADE].iloc[:n]],
+        })
+        _style_chart(chart, "项目等级分布（个）", grades["项目数"].iloc[:n])
+        ws.insert_chart(3, 6, chart)
+    bands = frames["执行率分布"]
+    n = len(bands) - 1
+    if n > 0:
+        first = anchors["执行率分布"] + 1
+        chart = wb.add_chart({"type": "column"})
+        chart.add_series({"name": "项目数", "categories": ["总览", first, 0, first + n - 1, 0],
+                          "values": ["总览", first, 1, first + n - 1, 1], "data_labels": {"value": True},
+                          "fill": {"color": "#3465A4"}})
+        _style_chart(chart, "预算执行率分布（项目数）", bands["项目数"].iloc[:n])
+        ws.insert_chart(19, 6, chart)
+    _rate_chart(wb, ws, frames, meta)
+
+
+def _rate_chart(wb, ws, frames: dict[str, pd.DataFrame], meta: dict) -> None:
+    city = meta.get("层级") == LEVEL_CITY and "区县汇总" in frames
+    sheet = "区县汇总" if city else "部门汇总"
+    table = frames.get(sheet)
+    if table is None or table.empty or RATE not in table:
+        return
+    n = len(table) - (1 if str(table.iloc[-1, 0]) == TOTAL else 0)
+    label = DISTRICT if city else NAME
+    cat, val = list(table.columns).index(label), list(table.columns).index(RATE)
+    chart = wb.add_chart({"type": "bar"})
+    chart.add_series({"name": RATE, "categories": [sheet, 1, cat, n, cat], "values": [sheet, 1, val, n, val],
+                      "data_labels": {"value": True, "num_format": "0.0%"}, "fill": {"color": "#3465A4"},
+                      "gap": 60})
+    _style_chart(chart, f"各{'区县' if city else '单位'}预算执行率")
+    chart.set_x_axis({"num_format": "0%", "min": 0, "major_gridlines": {"visible": True, "line": {"color": "#DDDDDD"}},
+                      "num_font": {"name": FONT, "size": 9}})
+    chart.set_y_axis({"reverse": True, "num_font": {"name": FONT, "size": 9}})
+    # a bar per row: readable up to ~130 departments; beyond that the bars thin out rather than vanish
+    chart.set_size({"width": 576, "height": max(200, min(70 + (24 if n <= 40 else 18) * n, 2400))})
+    ws.insert_chart(35, 6, chart)
+
+
+def _style_chart(chart, title: str, counts: pd.Series | None = None) -> None:
+    chart.set_title({"name": title, "name_font": {"name": FONT, "size": 11, "bold": True}})
+    chart.set_legend({"none": True})
+    chart.set_x_axis({"num_font": {"name": FONT, "size": 9}})
+    y_axis = {"num_font": {"name": FONT, "size": 9}, "min": 0,
+              "major_gridlines": {"visible": True, "line": {"color": "#DDDDDD"}}}
+    if counts is not None:  # whole numbers of projects: no 0.5 steps
+        top = max(int(pd.to_numeric(counts, errors="coerce").fillna(0).max()), 1)
+        y_axis.update(num_format="0", major_unit=max(1, math.ceil(top / 6)))
+    chart.set_y_axis(y_axis)
+    chart.set_size({"width": 576, "height": 288})
+
+
+# ------------------------------------------------------------------ the workbook
+
+
+def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write the summary workbook atomically (总览 with charts, one sheet per table, hidden 元数据)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(zip(frames["元数据"]["项目"], frames["元数据"]["值"], strict=True))
+    title = f"{meta.get('名称', '')}{meta.get('年度', '')}年度预算绩效自评情况汇总"
+    with atomic_write(path) as fh:
+        wb = xlsxwriter.Workbook(fh, {**SAFE_WRITER, "default_date_format": "yyyy-mm-dd hh:mm"})
+        wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
+                           "comments": "由 perf-toolkit 生成"})
+        styles = _Styles(wb)
+        _overview(wb, styles, frames, meta, title)
+        for name, frame in frames.items():
+            if name in OVERVIEW_BLOCKS or name == "元数据":
+                continue
+            _table_sheet(wb, styles, name, frame, title, meta)
+        ws = wb.add_worksheet("元数据")
+        _table(ws, styles, frames["元数据"].astype({"值": object}))
+        ws.hide()
+        wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')
+        wb.close()
+    return path

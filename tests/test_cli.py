@@ -1,0 +1,145 @@
+"""The command line: exact output, exit codes, and `--json` equal to the library's report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from builders import EXAMPLE_JSON, ROOT, example_dict
+from click.testing import CliRunner
+
+from perf_toolkit.cli import cli
+from perf_toolkit.evaluate import evaluate_paths
+
+EXAMPLE_XLSX = ROOT / "workbook_templates" / "示例-退役军人事务局.xlsx"
+INBOX = ROOT / "examples" / "inbox"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def actual_cell(path: Path, name: str) -> str:
+    """The A1 address of the 实际完成值 cell of the indicator called `name` on 项目1."""
+    ws = openpyxl.load_workbook(path)["项目1"]
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value == name:
+                headers = {c.value: c.column_letter for c in ws[17]}
+                return f"{headers['实际完成值']}{cell.row}"
+    raise AssertionError(name)
+
+
+def test_score_json_on_example_gives_the_done_when_figures():
+    result = run("score", EXAMPLE_XLSX, "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    project = report["files"][0]["projects"][0]
+    assert (project["execution_rate"], project["budget_total"], project["executed_total"]) == (1.0, 2.94, 2.94)
+    assert (project["total_score"], project["grade"]) == (100.0, "优")
+    assert [f["code"] for f in report["files"][0]["findings"]] == ["budget-adjusted-unexplained"]
+
+
+def test_json_output_is_exactly_the_library_report():
+    result = run("check", INBOX, "--json")
+    assert json.loads(result.output) == evaluate_paths([INBOX]).to_dict()
+
+
+def test_check_human_output_groups_by_file_and_exits_1_on_errors():
+    result = run("check", INBOX)
+    assert result.exit_code == 1
+    out = result.output
+    assert "■ " + str(INBOX / "示例-退役军人事务局.xlsx") in out
+    assert "警告  budget-adjusted-unexplained  项目1!D13" in out
+    assert "（附件损坏）.xlsx（无法读取）" in out and "file-unreadable" in out
+    assert "跳过 1 个文件（~$东川区教育体育局-自评填报表.xlsx）" in out
+    assert out.rstrip().splitlines()[-1].startswith("合计：4 个文件，3 个项目；错误 ")
+
+
+def test_check_exit_0_without_errors():
+    assert run("check", EXAMPLE_XLSX).exit_code == 0
+
+
+def test_usage_errors_exit_2_in_chinese(tmp_path):
+    result = run("check")
+    assert result.exit_code == 2 and "缺少参数" in result.output
+    result = run("check", EXAMPLE_XLSX, "--profile", "nope")
+    assert result.exit_code == 2 and "没有名为“nope”的评分规则" in result.output
+    result = run("check", tmp_path / "missing.xlsx")
+    assert result.exit_code == 2 and "不存在" in result.output
+
+
+def test_template_fill_then_export_round_trips(tmp_path):
+    out = tmp_path / "单位.xlsx"
+    assert run("template", "--fill", EXAMPLE_JSON, "-o", out).exit_code == 0
+    result = run("export", out, "-o", tmp_path / "back.json")
+    assert result.exit_code == 0
+    assert json.loads((tmp_path / "back.json").read_text(encoding="utf-8")) == example_dict() | {
+        "schema": "perf-toolkit/submission/v1"}
+
+
+def test_template_prefill_writes_one_workbook_per_department(tmp_path):
+    csv = tmp_path / "预算.csv"
+    csv.write_text("单位编码,单位名称,项目编码,项目名称,资金来源,年初预算数,全年预算数,全年执行数\n"
+                   "A01,甲局,P1,项目一,当年财政拨款,10,12,11\nB02,乙局,P2,项目二,当年财政拨款,5,5,5\n",
+                   encoding="utf-8")
+    result = run("template", "--prefill", csv, "--year", "2023", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["A01-甲局-自评填报表.xlsx", "B02-乙局-自评填报表.xlsx"]
+
+
+def test_score_writes_workbook(tmp_path):
+    out = tmp_path / "评分.xlsx"
+    result = run("score", EXAMPLE_XLSX, "-o", out)
+    assert result.exit_code == 0 and out.is_file()
+    ws = openpyxl.load_workbook(out)["项目得分"]
+    header = [c.value for c in ws[1]]
+    row = dict(zip(header, [c.value for c in ws[2]], strict=True))
+    assert (row["总分"], row["等级"], row["执行率"]) == (100, "优", 1)
+
+
+def test_help_is_chinese_for_every_command():
+    for name, command in cli.commands.items():
+        text = run(name, "--help").output
+        assert "用法：" in text and "选项" in text and "显示本帮助并退出" in text, name
+        assert "示例" in (command.help or ""), f"{name} help has no example"
+
+
+def test_done_when_edit_in_libreoffice_then_check(tmp_path):
+    """A user opens the example in LibreOffice, types a wrong value, saves: check names the cell."""
+    soffice = shutil.which("soffice")
+    if not soffice:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    edited = tmp_path / "示例.xlsx"
+    shutil.copy(EXAMPLE_XLSX, edited)
+    cell = actual_cell(edited, "退役士兵满意度")
+    wb = openpyxl.load_workbook(edited)
+    wb["项目1"][cell] = "85%"
+    wb.save(edited)
+    out = tmp_path / "saved"
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to",
+                    "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(edited)],
+                   check=True, capture_output=True, timeout=180)
+    result = run("check", out / "示例.xlsx", "--json")
+    assert result.exit_code == 1
+    hits = {(f["code"], f["cell"]) for f in json.loads(result.output)["files"][0]["findings"]}
+    note_cell = chr(ord(cell[0]) + 4) + cell[1:]  # 偏差原因分析及改进措施 is four columns right
+    assert ("indicator-unmet-unexplained", note_cell) in hits
+    assert ("score-full-but-unmet", chr(ord(cell[0]) + 2) + cell[1:]) in hits
+
+
+def test_installed_entry_point_runs():
+    exe = Path(sys.executable).with_name("perf-toolkit")
+    assert exe.exists(), "perf-toolkit is not installed in this environment"
+    proc = subprocess.run([str(exe), "score", str(EXAMPLE_XLSX), "--json"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["files"][0]["projects"][0]["grade"] == "优"
+    proc = subprocess.run([sys.executable, "-m", "perf_toolkit", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "perf-toolkit" in proc.stdout

@@ -1,0 +1,463 @@
+"""Word reports: rendered from real submissions, opened back with python-docx and read."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from builders import ROOT, example_dict, funds, indicator, sourced, submission
+from click.testing import CliRunner
+from docx import Document
+from docx.shared import Cm, Pt
+from lxml import etree
+
+from perf_toolkit import render
+from perf_toolkit.cli import cli
+from perf_toolkit.config import DEFAULT
+from perf_toolkit.evaluate import evaluate_submissions
+from perf_toolkit.report_context import CONTEXT_KEYS, chinese_date, clean_text, money, percent, typed_value
+from perf_toolkit.score import round2
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+HOSTILE = 'A&B <b>粗</b> </w:t><w:t>注入 {{ title }} {% if x %} \x07响\x0c铃 \ud800孤 \u202e反 ﹝2019﹞'
+HOSTILE_SHOWN = "A&B <b>粗</b> </w:t><w:t>注入 {{ title }} {% if x %} 响铃 孤 反 〔2019〕"
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def evaluate(*datas):
+    return evaluate_submissions([sourced(d, file=f"单位{k}.xlsx") for k, d in enumerate(datas)])
+
+
+def rendered(tmp_path: Path, *datas, **kw) -> list[render.RenderedProject]:
+    return render.render_reports(evaluate(*datas), tmp_path / "out", **kw)
+
+
+def texts(path: Path) -> list[str]:
+    return [p.text for p in Document(path).paragraphs if p.text.strip()]
+
+
+def section(paragraphs: list[str], start: str, end: str | None) -> list[str]:
+    """The paragraphs after the heading `start` and before the heading `end`."""
+    i = paragraphs.index(start)
+    j = paragraphs.index(end) if end else len(paragraphs)
+    return paragraphs[i + 1:j]
+
+
+def table_grid(path: Path) -> list[list[tuple[str, str | None, int]]]:
+    """Each row of the 自评表 as (text, vMerge value, gridSpan) per physical cell, from the XML."""
+    rows = []
+    for tr in Document(path).tables[0]._tbl.iter(f"{W}tr"):
+        row = []
+        for tc in tr.iter(f"{W}tc"):
+            vm = tc.find(f"{W}tcPr/{W}vMerge")
+            span = tc.find(f"{W}tcPr/{W}gridSpan")
+            text = "".join(t.text or "" for t in tc.iter(f"{W}t"))
+            row.append((text, None if vm is None else vm.get(f"{W}val", "continue"),
+                        1 if span is None else int(span.get(f"{W}val"))))
+        rows.append(row)
+    return rows
+
+
+def mixed_submission() -> dict:
+    """Unmet, overachieved, unparseable, qualitative in and out of the bands, no 满意度 indicator."""
+    inds = [
+        indicator("培训人次", target="≥500", unit="人次", actual="420", weight=20, note="受天气影响部分培训延期。"),
+        indicator("覆盖乡镇数", target="10", unit="个", actual="15", weight=10),
+        indicator("验收合格率", level2="质量指标", target="≥95%", unit="%", actual="约九成", weight=10),
+        indicator("完成时限", level2="时效指标", target="2023年12月", actual="2023年11月", weight=10),
+        indicator("群众知晓度", level1="效益指标", level2="社会效益指标", direction="定性", target="明显提高",
+                  actual="部分提高", weight=20, claimed=13),
+        indicator("生态改善", level1="效益指标", level2="生态效益指标", direction="定性", target="有所改善",
+                  actual="还行吧", weight=20),
+    ]
+    return submission(indicators=inds, fund_rows=funds(100, 120, 50.5), budget_note="年中追加预算20万元。")
+
+
+# ------------------------------------------------------------------ formats and context
+
+
+def test_formats_round_half_up_and_read_as_printed():
+    assert money(2.945) == "2.95" and money(0) == "0.00" and money(None) == "—"
+    assert percent(0.0652) == "6.52%" and percent(1) == "100.00%" and percent(float("nan")) == "—"
+    assert percent(0.123449) == "12.34%" and percent(0.123450) == "12.35%"
+    assert chinese_date("2024-05-08") == "2024年5月8日" and chinese_date("2024年5月") == "2024年5月"
+    assert typed_value(100, "%") == "100%" and typed_value("≥90%", "%") == "≥90%" and typed_value(45.0) == "45"
+    assert typed_value("按规定补缴到位", "") == "按规定补缴到位"
+
+
+def test_clean_text_removes_what_xml_forbids_and_keeps_lines():
+    assert clean_text("a\x00b\x07c\x0bd\ud800e\u202ef\ufffe") == "abcdef"
+    assert clean_text("一\r\n二\t三") == "一\n二\t三"
+    assert clean_text("（厅字﹝2019﹞3号）") == "（厅字〔2019〕3号）"
+
+
+def test_build_context_keys_are_the_documented_ones():
+    ctx = render.build_context(evaluate(example_dict()), 0, 0)
+    assert set(ctx) == CONTEXT_KEYS
+    doc = (ROOT / "docs" / "report-context.md").read_text(encoding="utf-8")
+    undocumented = [k for k in CONTEXT_KEYS if f"`{k}`" not in doc]
+    assert undocumented == []
+
+
+def test_build_context_example_states_scores_the_reference_leaves_out():
+    ctx = render.build_context(evaluate(example_dict()), 0, 0)
+    assert ctx["title"] == "昆明市东川区退役军人事务局退役士兵社会保险配套经费项目支出绩效自评报告"
+    assert (ctx["execution_rate"], ctx["execution_score"], ctx["total_score"], ctx["grade"]) == \
+        ("100.00%", "10.00", "100.00", "优")
+    assert ctx["opening"].startswith("根据《昆明市东川区财政局关于开展东川区2023年度部门预算绩效自评工作的通知》"
+                                     "（东财绩〔2024〕34号）要求，昆明市东川区退役军人事务局于2024年4月28日至"
+                                     "2024年5月8日组织拥军优抚科开展2023年度退役士兵社会保险配套经费项目")
+    assert ctx["conclusion"] == (
+        "综合预算执行和绩效指标完成情况，本项目预算执行率100.00%，预算执行得分10.00分（分值10分）；"
+        "绩效指标得分90.00分（分值90分），其中产出指标50.00分、效益指标30.00分、满意度指标10.00分；"
+        "自评总分100.00分，自评等级为“优”。")
+    assert ctx["budget_paragraphs"][1] == ("年度执行中预算调减42.14万元，全年预算数为2.94万元，其中：当年财政拨款"
+                                           "2.94万元，上年结转资金0.00万元，其他资金0.00万元。")
+    assert "单位未说明预算调整的原因和依据。" in ctx["budget_paragraphs"]
+    assert [g["paragraphs"][0][:4] for g in ctx["indicator_groups"]] == ["数量指标", "社会效益", "服务对象"]
+    assert ctx["indicator_groups"][0]["paragraphs"][1].startswith("质量指标：设置2个三级指标，①“经费足额拨付率”")
+
+
+def test_build_context_uses_the_campaign_notice_and_portal():
+    from dataclasses import replace
+
+    campaign = replace(DEFAULT, notice_title="《某区财政局关于开展绩效自评的通知》", notice_number="某财绩〔2025〕1号",
+                       portal="某区政府网站", bureau="某区财政局")
+    data = example_dict()
+    data["projects"][0]["disclosure"] = ""
+    ctx = render.build_context(evaluate(data), 0, 0, campaign)
+    assert "根据《某区财政局关于开展绩效自评的通知》（某财绩〔2025〕1号）要求" in ctx["opening"]
+    assert ctx["disclosure_paragraphs"] == ["2023年度项目支出绩效自评报告将按照某区财政局的时间要求在某区政府网站公开，"
+                                            "接受社会监督。"]
+
+
+def test_build_context_unreadable_and_empty_amounts_are_said():
+    data = submission(fund_rows=[{"source": "当年财政拨款", "initial_budget": "见附件", "adjusted_budget": 10,
+                                  "executed": None}])
+    ctx = render.build_context(evaluate(data), 0, 0)
+    first = ctx["fund_rows"][0]
+    assert (first["initial"], first["adjusted"], first["executed"], first["rate"]) == ("无法识别", "10.00", "—", "—")
+    assert [f["initial"] for f in ctx["fund_rows"][1:]] == ["0.00", "0.00"]  # sources not in the submission
+    assert "其中：当年财政拨款金额无法识别，上年结转资金0.00万元" in ctx["budget_paragraphs"][0]
+    assert "其中：当年财政拨款未填写" in ctx["funds_paragraphs"][1]
+
+
+# ------------------------------------------------------------------ the report document
+
+
+def test_report_example_has_every_section_in_order(tmp_path):
+    [r] = rendered(tmp_path, example_dict())
+    assert r.report.name == "昆明市东川区退役军人事务局-退役士兵社会保险配套经费-绩效自评报告.docx"
+    doc = Document(r.report)
+    paras = texts(r.report)
+    assert doc.paragraphs[0].style.name == "Title" and paras[0].endswith("项目支出绩效自评报告")
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert headings == [
+        "一、绩效目标分解下达情况", "（一）预算资金安排情况", "（二）绩效目标下达情况", "1.部门职责",
+        "2.2023年度绩效目标", "3.项目支出绩效指标", "二、绩效目标完成情况分析", "（一）资金投入情况分析",
+        "（二）总体绩效目标完成情况分析", "（三）绩效指标完成情况分析", "（四）自评结论",
+        "三、偏离绩效目标的原因和下一步改进措施", "（一）偏离绩效目标原因分析", "（二）下一步改进措施",
+        "四、绩效自评结果拟应用和公开情况", "（一）绩效自评结果拟应用", "（二）绩效自评结果公开情况",
+        "五、其他需要说明的问题"]
+    duties = section(paras, "1.部门职责", "2.2023年度绩效目标")
+    assert duties[0] == "昆明市东川区退役军人事务局的主要职责是："
+    assert [d[:3] for d in duties[1:]] == ["（1）", "（2）", "（3）", "（4）"]
+    analysis = section(paras, "（三）绩效指标完成情况分析", "（四）自评结论")
+    assert analysis[0].startswith("本项目共设置6个三级指标，均已完成。指标得分合计90.00分")
+    assert [a[:2] for a in analysis[1:]] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert "全年实际完成情况为已补缴到位，达成年度指标，得30.00分（分值30分）" in analysis[5]
+    funds_text = "".join(section(paras, "（一）资金投入情况分析", "（二）总体绩效目标完成情况分析"))
+    assert "全年执行数2.94万元" in funds_text and "预算执行率为100.00%" in funds_text
+    assert section(paras, "五、其他需要说明的问题", None) == ["无。", "昆明市东川区退役军人事务局", "2024年5月8日"]
+    assert doc.paragraphs[-1].style.name == "落款日期" and doc.paragraphs[-2].style.name == "落款"
+
+
+def test_report_official_format_page_fonts_spacing_and_page_number(tmp_path):
+    [r] = rendered(tmp_path, example_dict())
+    doc = Document(r.report)
+    sec = doc.sections[0]
+    assert abs(sec.page_width - Cm(21)) < Cm(0.01) and abs(sec.page_height - Cm(29.7)) < Cm(0.01)
+    margins = [sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin]
+    assert all(abs(m - Cm(v)) < Cm(0.01) for m, v in zip(margins, (3.7, 3.5, 2.8, 2.6), strict=True))
+    normal = doc.styles["Normal"]
+    assert normal.font.size == Pt(16) and normal.paragraph_format.line_spacing == Pt(28)
+    assert normal.paragraph_format.first_line_indent == Pt(32)
+    expected = {"Normal": "仿宋_GB2312", "Title": "方正小标宋简体", "Heading 1": "黑体", "Heading 2": "楷体_GB2312",
+                "Heading 3": "仿宋_GB2312"}
+    for name, font in expected.items():
+        fonts = doc.styles[name].element.rPr.find(f"{W}rFonts")
+        assert fonts.get(f"{W}eastAsia") == font and fonts.get(f"{W}ascii") == "Times New Roman", name
+    assert doc.styles["Title"].font.size == Pt(22) and doc.styles["Heading 3"].font.bold
+    with zipfile.ZipFile(r.report) as z:
+        styles = z.read("word/styles.xml").decode()
+        body = etree.fromstring(z.read("word/document.xml"))
+        footer = z.read("word/footer1.xml").decode()
+    assert "Theme=" not in styles.replace("w:cstheme", "")  # theme fonts would override the named ones
+    runs = [r for r in body.iter(f"{W}r") if r.find(f"{W}t") is not None]
+    assert runs and all(r.find(f"{W}rPr/{W}rFonts").get(f"{W}eastAsia") for r in runs)
+    assert "PAGE" in footer and "- " in footer and " -" in footer and 'w:eastAsia="宋体"' in footer
+    assert 'w:val="28"' in footer  # 四号 = 14 pt
+
+
+def test_report_hostile_text_renders_literally_and_opens(tmp_path):
+    data = example_dict()
+    project = data["projects"][0]
+    project["name"] = "项目<甲>&乙"
+    project["goal"] = HOSTILE
+    project["indicators"][0]["name"] = HOSTILE
+    data["department"]["duties"] = [HOSTILE]
+    [r] = rendered(tmp_path, data)
+    paras = texts(r.report)
+    goal = section(paras, "2.2023年度绩效目标", "3.项目支出绩效指标")
+    assert goal == [HOSTILE_SHOWN]
+    assert any(p == "（1）" + HOSTILE_SHOWN + "。" for p in paras)
+    assert paras[0] == "昆明市东川区退役军人事务局项目<甲>&乙项目支出绩效自评报告"
+    cells = [c for row in table_grid(r.table) for c, _, _ in row]
+    assert HOSTILE_SHOWN in cells and "项目<甲>&乙" in cells
+    for path in (r.report, r.table):
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.endswith(".xml"):
+                    etree.fromstring(z.read(name))  # every part is well-formed XML
+    with zipfile.ZipFile(r.report) as z:
+        assert b"<w:pgSz" in z.read("word/document.xml")  # the page set-up survived
+
+
+def test_report_unmet_qualitative_and_unparseable_are_said_not_hidden(tmp_path):
+    [r] = rendered(tmp_path, mixed_submission())
+    paras = texts(r.report)
+    analysis = section(paras, "（三）绩效指标完成情况分析", "（四）自评结论")
+    assert analysis[0].startswith("本项目共设置6个三级指标，其中已完成2个，部分达成1个，未完成1个，"
+                                  "2个需核实（无法按规则计分）。")
+    by_name = {re.search(r"“(.+?)”", a)[1]: a for a in analysis[1:]}
+    assert "未完成（完成率84.00%），得16.80分（分值20分）。偏差原因及改进措施：受天气影响部分培训延期。" \
+        in by_name["培训人次"]
+    assert "超额完成（完成率150.00%）" in by_name["覆盖乡镇数"] and "指标值可能设定偏低" in by_name["覆盖乡镇数"]
+    assert by_name["验收合格率"].startswith("3.【需核实】") and "“约九成”无法识别为数值" in by_name["验收合格率"]
+    assert "部分达成年度指标并具有一定效果，得13.00分（分值20分）。单位未说明偏差原因。" in by_name["群众知晓度"]
+    assert "【需核实】" in by_name["生态改善"] and "无法对应评分档次，需人工确认" in by_name["生态改善"]
+    groups = section(paras, "3.项目支出绩效指标", "二、绩效目标完成情况分析")
+    assert "（3）满意度指标。本项目未设置满意度指标。" in groups
+    deviation = section(paras, "（一）偏离绩效目标原因分析", "（二）下一步改进措施")
+    assert deviation[1] == "未完全达到年度指标值的指标共4个，情况如下："
+    assert deviation[-1] == "预算执行率为42.08%，低于90%。原因：年中追加预算20万元。"
+
+
+def test_report_without_indicators_says_so_once(tmp_path):
+    data = submission(indicators=[], fund_rows=funds(0, 0, 0))
+    for key in ("evaluation_start", "evaluation_end", "report_date", "evaluation_unit"):
+        data["department"][key] = ""
+    [r] = rendered(tmp_path, data)
+    paras = texts(r.report)
+    assert section(paras, "3.项目支出绩效指标", "二、绩效目标完成情况分析") == ["本项目未设置绩效指标。"]
+    assert "全年预算数为0，无法计算预算执行率" in "".join(paras)
+    assert "昆明市东川区退役军人事务局组织开展2023年度" in paras[1]
+    assert paras[-1] == "　　年　月　日"  # a blank date to fill by hand
+    assert ["本项目未设置绩效指标"] in [[c for c, _, _ in row if c][-1:] for row in table_grid(r.table)]
+
+
+def test_report_long_and_multiline_texts_become_paragraphs(tmp_path):
+    data = example_dict()
+    data["projects"][0]["goal"] = "第一段。\n\n第二段。\n" + "很长的说明" * 400
+    [r] = rendered(tmp_path, data)
+    goal = section(texts(r.report), "2.2023年度绩效目标", "3.项目支出绩效指标")
+    assert goal == ["第一段。", "第二段。", "很长的说明" * 400]
+
+
+# ------------------------------------------------------------------ the 自评表
+
+
+def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
+    data = mixed_submission()
+    evaluation = evaluate(data)
+    [r] = render.render_reports(evaluation, tmp_path / "out")
+    doc = Document(r.table)
+    sec = doc.sections[0]
+    assert sec.page_width > sec.page_height and abs(sec.page_width - Cm(29.7)) < Cm(0.01)
+    grid = table_grid(r.table)
+    assert [c[0] for c in grid[0]] == ["项目名称", "退役士兵社会保险配套经费"] and grid[0][1][2] == 8
+    budget = grid[2:7]
+    assert [c[0] for c in budget[0]] == ["项目资金（万元）", "", "年初预算数", "全年预算数", "全年执行数", "分值",
+                                         "执行率", "得分"]
+    proj = evaluation.scores.projects.iloc[0]
+    assert [c[0] for c in budget[1]] == ["", "年度资金总额", "100.00", "120.00", "50.50", "10",
+                                         f"{round2(proj.execution_rate * 100):.2f}%",
+                                         f"{round2(proj.execution_score):.2f}"]
+    assert [c[0] for c in budget[2]][-3:] == ["—", "42.08%", "—"] and budget[2][1][0] == "其中：当年财政拨款"
+    assert [row[0][1] for row in budget] == ["restart", "continue", "continue", "continue", "continue"]
+    header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
+    assert grid[header][0] == ("绩效指标", "restart", 1)
+    rows = grid[header + 1:-1]
+    ind = evaluation.scores.indicators.sort_values("i")
+    assert [row[7][0] for row in rows] == [f"{round2(s):.2f}" for s in ind["score"]]
+    assert [row[0][1] for row in rows] == ["continue"] * 6
+    assert [(row[1][0], row[1][1]) for row in rows] == [
+        ("产出指标(50分)", "restart"), ("", "continue"), ("", "continue"), ("", "continue"),
+        ("效益指标(40分)", "restart"), ("", "continue")]
+    assert [(row[2][0], row[2][1]) for row in rows] == [
+        ("数量指标", "restart"), ("", "continue"), ("质量指标", "restart"), ("时效指标", "restart"),
+        ("社会效益指标", "restart"), ("生态效益指标", "restart")]
+    assert rows[2][8][0].startswith("【需核实】实际完成值“约九成”无法识别为数值")
+    total = grid[-1]
+    assert total[0] == ("总分", None, 6)
+    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_display:.2f}", f"自评等级：{proj.grade}"]
+
+
+def test_table_example_values_and_grade(tmp_path):
+    [r] = rendered(tmp_path, example_dict())
+    grid = table_grid(r.table)
+    cells = [c[0] for row in grid for c in row]
+    assert "（2023年度）" in texts(r.table)[1]
+    assert {"退役士兵社会保险配套经费", "45.08", "2.94", "100.00%", "满意度指标(10分)", "服务对象满意度指标",
+            "自评等级：优"} <= set(cells)
+    assert [c[0] for c in grid[-1]] == ["总分", "100", "100.00", "自评等级：优"]
+
+
+# ------------------------------------------------------------------ batch, names, templates
+
+
+def test_render_writes_two_documents_per_project_atomically(tmp_path):
+    second = example_dict()
+    second["projects"].append(dict(second["projects"][0], code="530113-2023-002", name="退役士兵/社保:补贴?"))
+    results = rendered(tmp_path, example_dict(), second)
+    out = tmp_path / "out"
+    assert len(results) == 3
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")]
+    assert len(names) == 6 and "昆明市东川区退役军人事务局-退役士兵_社保_补贴_-自评表.docx" in names
+    # the same project twice (two files): the second is told apart by its code
+    assert results[1].report.name == ("昆明市东川区退役军人事务局-退役士兵社会保险配套经费-530113-2023-001"
+                                      "-绩效自评报告.docx")
+
+
+@pytest.mark.parametrize("given, expected", [
+    ('a\\b/c:d*e?f"g<h>i|j', "a_b_c_d_e_f_g_h_i_j"),
+    ("  名称. . ", "名称"),
+    ("CON", "_CON"), ("nul.txt", "_nul.txt"), ("com1", "_com1"),
+    ("\u202e反转\x00控制\n换行", "反转控制 换行"),
+    ("", "未命名"), ("...", "未命名"),
+])
+def test_safe_name_is_safe_on_windows_and_in_zips(given, expected):
+    assert render.safe_name(given) == expected
+
+
+def test_safe_name_caps_bytes_and_output_names_stay_unique():
+    long = render.safe_name("很" * 300)
+    assert len(long.encode("utf-8")) <= render.MAX_BASE_BYTES and long == "很" * (render.MAX_BASE_BYTES // 3)
+    names = render.output_names([("单位", "项目", "A1"), ("单位", "项目", "A1"), ("单位", "项目", ""),
+                                 ("单位", "PROJ", ""), ("单位", "proj", "")])
+    assert names == ["单位-项目", "单位-项目-A1", "单位-项目-2", "单位-PROJ", "单位-proj-2"]
+    full = render.output_names([("单" * 100, "项" * 100, "X")])[0] + "-绩效自评报告.docx"
+    assert len(full.encode("utf-8")) + len(".x.0123456789ab.tmp") < 255
+
+
+def test_templates_are_prepared_once_and_render_the_same_bytes():
+    path = render.template_path(render.REPORT_TEMPLATE)
+    first = render.load_template(path)
+    assert render.load_template(path) is first
+    ctx = render.build_context(evaluate(example_dict()), 0, 0)
+    assert first.render(ctx) == first.render(ctx)
+
+
+def test_builtin_templates_use_only_context_variables():
+    for name in (render.REPORT_TEMPLATE, render.TABLE_TEMPLATE):
+        tpl = render.load_template(render.template_path(name))
+        assert tpl.variables and tpl.variables <= CONTEXT_KEYS
+        render.check_template(tpl)
+
+
+def test_shipped_templates_are_what_the_generator_builds(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_docx_templates.py"), str(tmp_path)], check=True,
+                   capture_output=True)
+    for name in (render.REPORT_TEMPLATE, render.TABLE_TEMPLATE):
+        assert (tmp_path / name).read_bytes() == render.template_path(name).read_bytes(), name
+
+
+def custom_template(path: Path, *lines: str) -> Path:
+    doc = Document()
+    for line in lines:
+        doc.add_paragraph(line)
+    doc.save(path)
+    return path
+
+
+def test_custom_template_with_unknown_variable_fails_naming_it_and_writes_nothing(tmp_path):
+    bad = custom_template(tmp_path / "我的模板.docx", "{{ title }}", "{{ projct_name }}",
+                          "{%p for i in indicators %}", "{{ i.name }}{{ foo }}", "{%p endfor %}")
+    result = CliRunner().invoke(cli, ["report", str(ROOT / "workbook_templates" / "示例-退役军人事务局.json"),
+                                      "-o", str(tmp_path / "out"), "--template", str(bad)])
+    assert result.exit_code == 2
+    assert "模板 我的模板.docx 中有无法识别的变量：{{ foo }}、{{ projct_name }}" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_custom_template_attribute_typo_fails_before_any_file(tmp_path):
+    bad = custom_template(tmp_path / "t.docx", "{%p for i in indicators %}", "{{ i.nmae }}", "{%p endfor %}")
+    with pytest.raises(render.TemplateError, match="渲染失败"):
+        render.render_reports(evaluate(example_dict(), mixed_submission()), tmp_path / "out", report_template=bad)
+    assert not (tmp_path / "out").exists()
+
+
+def test_custom_template_that_is_not_a_docx_is_refused(tmp_path):
+    fake = tmp_path / "fake.docx"
+    fake.write_text("not a zip", encoding="utf-8")
+    with pytest.raises(render.TemplateError, match="不是有效的 Word 文档"):
+        render.load_template(fake)
+
+
+def test_custom_template_renders_context_values(tmp_path):
+    good = custom_template(tmp_path / "简表.docx", "{{ unit }}：{{ project_name }}", "总分{{ total_score }}，{{ grade }}",
+                           "{%p for i in indicators %}", "{{ i.number }}.{{ i.name }} {{ i.status }}", "{%p endfor %}")
+    [r] = rendered(tmp_path, example_dict(), report_template=good)
+    paras = texts(r.report)
+    assert paras[:2] == ["昆明市东川区退役军人事务局：退役士兵社会保险配套经费", "总分100.00，优"]
+    assert paras[2] == "1.享受基本养老保险补缴的退役士兵人数的应补尽补率 已完成" and len(paras) == 8
+
+
+def test_cli_report_writes_reports_and_lists_them(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(ROOT / "workbook_templates" / "示例-退役军人事务局.json"),
+                                      "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:2] == [
+        f"已为 1 个项目生成绩效自评报告和自评表（Word 文件），保存在 {tmp_path}：",
+        "  昆明市东川区退役军人事务局-退役士兵社会保险配套经费（总分 100.00，等级 优）"]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".docx", ".docx"]
+
+
+def test_cli_report_pdf_without_soffice_fails_before_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(render, "_SOFFICE_PLACES", ())
+    result = CliRunner().invoke(cli, ["report", str(ROOT / "workbook_templates" / "示例-退役军人事务局.json"),
+                                      "-o", str(tmp_path / "out"), "--pdf"])
+    assert result.exit_code == 2
+    assert "未找到 LibreOffice（soffice），无法生成 PDF" in result.output and "make install-pdf" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ PDF (LibreOffice)
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: `make install-pdf`")
+def test_pdf_conversion_of_a_batch_has_pages_and_the_title(tmp_path):
+    results = rendered(tmp_path, example_dict(), mixed_submission(), pdf=True)
+    for r in results:
+        assert r.report_pdf.is_file() and r.table_pdf.is_file()
+        info = subprocess.run(["pdfinfo", str(r.report_pdf)], capture_output=True, text=True).stdout
+        pages = int(re.search(r"Pages:\s+(\d+)", info)[1])
+        assert 4 <= pages <= 12
+        report_text = re.sub(r"\s+", "", subprocess.run(["pdftotext", str(r.report_pdf), "-"],
+                                                        capture_output=True, text=True).stdout)
+        assert r.department + r.project in report_text and "项目支出绩效自评报告" in report_text
+        assert "自评等级为“" in report_text and "-1-" in report_text
+        table_text = re.sub(r"\s+", "", subprocess.run(["pdftotext", str(r.table_pdf), "-"],
+                                                       capture_output=True, text=True).stdout)
+        assert "项目支出绩效自评表" in table_text and f"自评等级：{r.grade}" in table_text
+    example_table = subprocess.run(["pdfinfo", str(results[0].table_pdf)], capture_output=True, text=True).stdout
+    assert re.search(r"Pages:\s+1\b", example_table)  # the example's 自评表 fits one landscape page
+    fonts = subprocess.run(["pdffonts", str(results[0].report_pdf)], capture_output=True, text=True).stdout
+    assert "CJK" in fonts  # drawn with a CJK font, not a Latin fallback

@@ -1,0 +1,192 @@
+"""The city roll-up: district summaries read back through the guard and summarised one level up."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import openpyxl
+import pandas as pd
+import pytest
+from batches import batch, campaign, input_sum, sourced_batch
+from click.testing import CliRunner
+
+from perf_toolkit.cli import cli
+from perf_toolkit.consolidate import summary_frames, write_summary
+from perf_toolkit.evaluate import evaluate_submissions
+from perf_toolkit.rollup import read_summaries, rollup, rollup_frames
+
+CITY = campaign(district="昆明市", bureau="昆明市财政局")
+
+
+def sheet(path, name: str) -> pd.DataFrame:
+    frame = pd.read_excel(path, sheet_name=name, engine="openpyxl")
+    return frame.rename(columns=lambda c: str(c).replace("\n", ""))
+
+
+def cents(x) -> Decimal:
+    return Decimal(str(x)).quantize(Decimal("0.000001"))
+
+
+def district_summary(folder, name: str, count: int, seed: int, *, extra: int = 1, year: int = 2023):
+    """A district summary file and the submissions it was made from."""
+    datas = batch(count, seed=seed, year=year)
+    frames = summary_frames(evaluate_submissions(sourced_batch(datas)),
+                            campaign(count, extra, district=name, year=year))
+    return write_summary(frames, folder / f"{name}汇总.xlsx"), datas
+
+
+@pytest.fixture(scope="module")
+def two_districts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rollup")
+    a, datas_a = district_summary(folder, "东川区", 4, seed=1)
+    b, datas_b = district_summary(folder, "盘龙区", 3, seed=2, extra=2)
+    frames, rejected = rollup([a, b], folder / "全市汇总.xlsx", CITY)
+    return folder, (a, b), datas_a + datas_b, frames, rejected
+
+
+def test_rollup_totals_equal_the_districts_sums(two_districts):
+    folder, (a, b), datas, frames, rejected = two_districts
+    assert rejected == []
+    city = folder / "全市汇总.xlsx"
+    for column, source in (("全年预算数（万元）", "adjusted_budget"), ("全年执行数（万元）", "executed")):
+        expected = cents(input_sum(datas, source))
+        per_district = [sheet(p, "部门汇总")[column].iloc[-1] for p in (a, b)]
+        assert cents(sum(Decimal(str(v)) for v in per_district)) == expected
+        for name in ("部门汇总", "项目明细", "区县汇总"):
+            assert cents(sheet(city, name)[column].iloc[-1]) == expected
+        districts = sheet(city, "区县汇总")
+        assert [cents(v) for v in districts[column].iloc[:-1]] == [cents(v) for v in per_district]
+
+
+def test_rollup_puts_the_district_first_everywhere(two_districts):
+    folder, _, _, _, _ = two_districts
+    city = folder / "全市汇总.xlsx"
+    wb = openpyxl.load_workbook(city)
+    assert wb.sheetnames == ["总览", "区县汇总", "部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "结果应用",
+                             "元数据"]
+    for name in ("区县汇总", "部门汇总", "项目明细", "指标明细", "未报送单位"):
+        assert str(wb[name]["A1"].value) == "区县", name
+    d = sheet(city, "部门汇总")
+    assert list(d["区县"].iloc[:-1]) == ["东川区"] * 4 + ["盘龙区"] * 3 and d["区县"].iloc[-1] == "合计"
+    missing = sheet(city, "未报送单位")
+    assert list(missing["区县"]) == ["东川区", "盘龙区", "盘龙区"]
+    districts = sheet(city, "区县汇总").set_index("区县")
+    assert districts.loc["东川区", "应报送单位数"] == 5 and districts.loc["盘龙区", "已报送单位数"] == 3
+    assert districts.loc["合计", "项目数"] == 14 and districts.loc["合计", "未报送单位数"] == 3
+    meta = {r[0]: r[1] for r in wb["元数据"].iter_rows(min_row=2, values_only=True)}
+    assert meta["层级"] == "全市" and meta["名称"] == "昆明市" and meta["应报送单位数"] == 10
+
+
+def test_rollup_overview_counts_and_chart_by_district(two_districts):
+    folder, _, _, frames, _ = two_districts
+    key = frames["总览"].set_index("指标")["数值"]
+    assert (key["应报送单位数"], key["已报送单位数"], key["未报送单位数"], key["参评项目数"]) == (10, 7, 3, 14)
+    p = frames["项目明细"]
+    assert key["平均得分（简单平均）"] == pytest.approx(p["总分"].iloc[:-1].mean())
+    import zipfile
+
+    with zipfile.ZipFile(folder / "全市汇总.xlsx") as zf:
+        xml = [zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/charts/chart")]
+    assert len(xml) == 3 and any("区县汇总" in x for x in xml)
+
+
+def test_rollup_leaves_out_what_is_not_a_district_summary(tmp_path):
+    good, datas = district_summary(tmp_path, "东川区", 2, seed=3)
+    plain = tmp_path / "普通表格.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位编码", "单位名称"])
+    wb.save(plain)
+    other = tmp_path / "新版本.xlsx"
+    wb = openpyxl.load_workbook(good)
+    for row in wb["元数据"].iter_rows(min_row=2):
+        if row[0].value == "格式":
+            row[1].value = "perf-toolkit/summary/v9"
+    wb.save(other)
+    junk = tmp_path / "损坏.xlsx"
+    junk.write_bytes(good.read_bytes()[:2000])
+    accepted, rejected = read_summaries([plain, good, other, junk])
+    assert [s.file for s in accepted] == [str(good)]
+    reasons = dict(rejected)
+    assert "不是 perf-toolkit 生成的绩效自评汇总表" in reasons[str(plain)]
+    assert "perf-toolkit/summary/v9" in reasons[str(other)] and "perf-toolkit/summary/v1" in reasons[str(other)]
+    assert "无法读取" in reasons[str(junk)]
+    frames = rollup_frames(accepted, CITY)
+    assert cents(frames["项目明细"]["全年预算数（万元）"].iloc[-1]) == cents(input_sum(datas, "adjusted_budget"))
+
+
+def test_rollup_refuses_edited_city_and_other_year_files(tmp_path):
+    good, _ = district_summary(tmp_path, "东川区", 2, seed=4)
+    cut = tmp_path / "删行.xlsx"
+    wb = openpyxl.load_workbook(good)
+    wb["项目明细"].delete_rows(2)
+    wb.save(cut)
+    texted = tmp_path / "改数.xlsx"
+    wb = openpyxl.load_workbook(good)
+    ws = wb["项目明细"]
+    column = [str(c.value).replace("\n", "") for c in ws[1]].index("全年预算数（万元）") + 1
+    ws.cell(2, column).value = "=1+1"
+    wb.save(texted)
+    worded = tmp_path / "改成文字.xlsx"
+    ws.cell(2, column).value = "一百万"
+    wb.save(worded)
+    old, _ = district_summary(tmp_path, "盘龙区", 2, seed=5, year=2022)
+    city = tmp_path / "全市.xlsx"
+    rollup([good], city, CITY)
+    accepted, rejected = read_summaries([good, cut, texted, worded, old, city])
+    assert [s.file for s in accepted] == [str(good)]
+    reasons = dict(rejected)
+    assert "应有" in reasons[str(cut)] and "实际读到" in reasons[str(cut)]
+    assert "含有公式" in reasons[str(texted)]
+    assert "第 2 行“全年预算数（万元）”不是数字" in reasons[str(worded)]
+    assert "2022" in reasons[str(old)]
+    assert "全市汇总表" in reasons[str(city)]
+
+
+def test_rollup_same_district_twice_keeps_the_newer_file(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    older, _ = district_summary(tmp_path / "a", "东川区", 2, seed=6)
+    newer, datas = district_summary(tmp_path / "b", "东川区", 3, seed=7)
+    os.utime(older, (1_900_000_000, 1_900_000_000))
+    os.utime(newer, (2_000_000_000, 2_000_000_000))
+    accepted, rejected = read_summaries([newer, older])
+    assert [s.file for s in accepted] == [str(newer)] and rejected[0][0] == str(older)
+    assert "修改时间较新" in rejected[0][1]
+
+
+def test_rollup_command_reports_skipped_files_and_exit_codes(tmp_path):
+    good, _ = district_summary(tmp_path, "东川区", 2, seed=8)
+    junk = tmp_path / "说明.xlsx"
+    junk.write_bytes(b"just text")
+    runner = CliRunner()
+    out = tmp_path / "out" / "全市汇总.xlsx"
+    result = runner.invoke(cli, ["rollup", str(good), str(junk), "-o", str(out), "--name", "昆明市"])
+    assert result.exit_code == 1, result.output
+    assert f"已跳过 {junk}" in result.output and "已生成全市汇总表" in result.output and out.is_file()
+    assert sheet(out, "区县汇总")["区县"].iloc[0] == "东川区"
+    title = openpyxl.load_workbook(out)["总览"]["A1"].value
+    assert title == "昆明市2023年度预算绩效自评情况汇总"
+    result = runner.invoke(cli, ["rollup", str(tmp_path), "-o", str(tmp_path / "again.xlsx")])
+    assert result.exit_code == 1 and "已生成全市汇总表" in result.output  # a folder: its .xlsx files
+    result = runner.invoke(cli, ["rollup", str(junk), "-o", str(tmp_path / "none.xlsx")])
+    assert result.exit_code == 2 and "没有可汇总的区县汇总表" in result.output
+    assert not (tmp_path / "none.xlsx").exists()
+
+
+def test_rollup_odd_edits_are_rejected_not_crashes(tmp_path):
+    good, _ = district_summary(tmp_path, "东川区", 2, seed=9)
+    renamed, doubled = tmp_path / "表头改名.xlsx", tmp_path / "表头重复.xlsx"
+    wb = openpyxl.load_workbook(good)
+    ws = wb["项目明细"]
+    ws["B1"].value = ws["A1"].value  # 单位名称 renamed to 单位编码
+    wb.save(renamed)
+    wb = openpyxl.load_workbook(good)
+    ws = wb["项目明细"]
+    headers = [str(c.value).replace("\n", "") for c in ws[1]]
+    ws.cell(1, headers.index("问题代码") + 1).value = "总分"  # a second 总分 column
+    wb.save(doubled)
+    accepted, rejected = read_summaries([renamed, doubled])
+    reasons = dict(rejected)
+    assert accepted == [] and reasons[str(renamed)] == "“项目明细”工作表缺少列：单位名称"
+    assert "汇总表内容异常" in reasons[str(doubled)]
