@@ -4,12 +4,17 @@ Run: python bench/bench_read.py [--files 50] [--rounds 5]
 
 Generates department-like workbooks (4 project sheets, ~30 indicator rows x 12
 columns, long Chinese texts, formulas, defined names; written by xlsxwriter so
-strings are shared as in Excel-saved files) in a temp dir, then times per file:
-  (a) openpyxl read-only, full read of the area
-  (b) bare python-calamine, every sheet to_python()
-  (c) guard.load_raw(isolate=False): sniff + container check + scan + calamine
-  (d) guard.load_raw_many: one forked, rlimited child per file (jobs=1 and jobs=cpu_count)
-Per-file medians over all files and rounds; (d) is a batch's wall time / files.
+strings are shared as in Excel-saved files) in a temp dir, then, in one run,
+times the same files through:
+  (a)  openpyxl read-only, full read of the area
+  (b)  bare python-calamine, every sheet to_python()
+  (c)  guard.load_raw(isolate=False): sniff + container check + scan + calamine, in-process
+  (d1) guard.load_raw_many(jobs=1): the isolated worker pool, one worker
+  (d2) guard.load_raw_many(jobs=2): two workers
+  (e)  guard.load_raw(isolate=True) called once per file: a pool of one worker per call
+Each round reads all files once per method, in that order, so drift hits every
+method alike. "ms/file" is a round's wall time / files, median over rounds (the
+only figure a batch has); "median" is the median single-file time, where there is one.
 """
 
 from __future__ import annotations
@@ -98,21 +103,44 @@ def read_guarded(path: Path) -> int:
     return sum(len(s.cells) for s in book.sheets)
 
 
-def per_file(fn, paths: list[Path]) -> list[float]:
-    times = []
-    for path in paths:
-        t = time.perf_counter()
-        fn(path)
-        times.append(time.perf_counter() - t)
-    return times
+def read_isolated(path: Path) -> int:
+    book = load_raw(path, LIMITS)
+    assert isinstance(book, RawWorkbook), book
+    return sum(len(s.cells) for s in book.sheets)
 
 
-def batch(paths: list[Path], jobs: int) -> float:
-    t = time.perf_counter()
-    results = list(load_raw_many(paths, LIMITS, jobs=jobs))
-    elapsed = time.perf_counter() - t
-    assert all(isinstance(r, RawWorkbook) for _, r in results)
-    return elapsed / len(paths)
+def one_by_one(fn):
+    """A method that reads the files one call at a time: (round wall time, each file's time)."""
+    def run(paths: list[Path]) -> tuple[float, list[float]]:
+        times = []
+        start = time.perf_counter()
+        for path in paths:
+            t = time.perf_counter()
+            fn(path)
+            times.append(time.perf_counter() - t)
+        return time.perf_counter() - start, times
+    return run
+
+
+def pool(jobs: int):
+    """The whole batch through load_raw_many: (round wall time, no single-file times)."""
+    def run(paths: list[Path]) -> tuple[float, list[float]]:
+        start = time.perf_counter()
+        results = list(load_raw_many(paths, LIMITS, jobs=jobs))
+        elapsed = time.perf_counter() - start
+        assert [p for p, _ in results] == paths and all(isinstance(r, RawWorkbook) for _, r in results)
+        return elapsed, []
+    return run
+
+
+METHODS = {
+    "a": ("openpyxl read-only, area", one_by_one(read_openpyxl)),
+    "b": ("calamine, bare", one_by_one(read_calamine)),
+    "c": ("guarded, in-process", one_by_one(read_guarded)),
+    "d1": ("isolated pool, jobs=1", pool(1)),
+    "d2": ("isolated pool, jobs=2", pool(2)),
+    "e": ("load_raw(isolate=True) each", one_by_one(read_isolated)),
+}
 
 
 def main() -> None:
@@ -120,32 +148,32 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    cpus = os.cpu_count() or 1
+    load_before = os.getloadavg()[0]  # other processes on the machine skew every figure: say so
     with tempfile.TemporaryDirectory() as tmp:
         rng = random.Random(2024)
         paths = [Path(tmp) / f"dept{i:02d}.xlsx" for i in range(args.files)]
         for path in paths:
             make_workbook(path, rng)
         size = statistics.median(p.stat().st_size for p in paths)
-        timings: dict[str, list[float]] = {k: [] for k in ("a", "b", "c", "d1", "dN")}
-        for fn in (read_openpyxl, read_calamine, read_guarded):  # warm imports and caches
-            fn(paths[0])
-        batch(paths[:2], 1)
+        for _, run in METHODS.values():  # warm imports, caches and the page cache
+            run(paths[:2])
+        rounds: dict[str, list[float]] = {k: [] for k in METHODS}
+        singles: dict[str, list[float]] = {k: [] for k in METHODS}
         for _ in range(args.rounds):
-            timings["a"] += per_file(read_openpyxl, paths)
-            timings["b"] += per_file(read_calamine, paths)
-            timings["c"] += per_file(read_guarded, paths)
-            timings["d1"].append(batch(paths, 1))
-            timings["dN"].append(batch(paths, cpus))
-    med = {k: statistics.median(v) * 1000 for k, v in timings.items()}
-    print(f"{args.files} workbooks (median {size / 1024:.0f} KiB), {args.rounds} rounds, {cpus} CPUs; "
-          "per-file medians in ms")
-    rows = [("a", "openpyxl read-only, area"), ("b", "calamine, bare"), ("c", "load_raw(isolate=False)"),
-            ("d1", "load_raw_many, jobs=1"), ("dN", f"load_raw_many, jobs={cpus}")]
-    for key, label in rows:
-        print(f"  ({key:2}) {label:28} {med[key]:8.2f}")
-    print(f"  ratios: (c)/(a) {med['c'] / med['a']:.2f}   (c)/(b) {med['c'] / med['b']:.2f}   "
-          f"(d1)/(a) {med['d1'] / med['a']:.2f}   (dN)/(a) {med['dN'] / med['a']:.2f}")
+            for key, (_, run) in METHODS.items():
+                elapsed, times = run(paths)
+                rounds[key].append(elapsed / len(paths))
+                singles[key] += times
+    per_file = {k: statistics.median(v) * 1000 for k, v in rounds.items()}
+    print(f"{args.files} workbooks (median {size / 1024:.0f} KiB), {args.rounds} rounds, {os.cpu_count()} CPUs, "
+          f"load average {load_before:.2f} before; times in ms")
+    print(f"  {'':4} {'':30} {'ms/file':>8} {'median':>8}")
+    for key, (label, _) in METHODS.items():
+        median = f"{statistics.median(singles[key]) * 1000:8.2f}" if singles[key] else f"{'-':>8}"
+        print(f"  ({key:2}) {label:30} {per_file[key]:8.2f} {median}")
+    ratios = [("c", "a"), ("c", "b"), ("d1", "a"), ("d2", "a"), ("d1", "c"), ("d2", "c")]
+    print("  ratios of ms/file: " + "   ".join(f"({x})/({y}) {per_file[x] / per_file[y]:.2f}" for x, y in ratios))
+    print(f"  isolation costs {per_file['d1'] - per_file['c']:.2f} ms/file over in-process (jobs=1)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ from .guard import Limits
 from .model import SubmissionFormatError, submission_from_dict, submission_to_dict
 from .profile import ProfileError, load_profile
 from .score import round2
+from .text import display_width
 
 cli_zh.install()
 
@@ -346,17 +346,12 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
 # ------------------------------------------------------------------ human output
 
 
-def width(text: str) -> int:
-    """Display width in a terminal: CJK characters count double."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def pad(text: str, size: int) -> str:
-    return text + " " * max(0, size - width(text))
+    return text + " " * max(0, size - display_width(text))
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    sizes = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    sizes = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [indent + "  ".join(pad(c, sizes[i]) for i, c in enumerate(r[:-1])) + "  " + r[-1] for r in rows]
 
 

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .fsutil import atomic_write
+from .fsutil import TableFileError, atomic_write, read_table
 
 
 class ConfigError(Exception):
@@ -118,19 +118,10 @@ def load_roster(path: str | Path) -> list[RosterEntry]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"找不到报送名单：{path}")
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        rows = _xlsx_rows(path)
-    else:
-        raw = path.read_bytes()
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = raw.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ConfigError(f"报送名单 {path} 的编码无法识别，请另存为 UTF-8 的 CSV。")
-        rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = read_table(path, "报送名单", max_rows=5000, max_cols=10)
+    except TableFileError as exc:
+        raise ConfigError(str(exc)) from exc
     rows = [[str(c or "").strip() for c in r] for r in rows if any(str(c or "").strip() for c in r)]
     if not rows:
         raise ConfigError(f"报送名单 {path} 是空的。")
@@ -149,18 +140,6 @@ def load_roster(path: str | Path) -> list[RosterEntry]:
         seen.add(item["code"])
         entries.append(RosterEntry(**item))
     return entries
-
-
-def _xlsx_rows(path: Path) -> list[list]:
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, read_only=True, data_only=True)
-    try:
-        ws = wb.worksheets[0]
-        ws.reset_dimensions()
-        return [list(r) for r in ws.iter_rows(max_row=5000, max_col=10, values_only=True)]
-    finally:
-        wb.close()
 
 
 EXAMPLE_CONFIG = """\

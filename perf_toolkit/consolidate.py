@@ -37,7 +37,7 @@ from .config import Campaign
 from .evaluate import Evaluation, FileResult
 from .history import History
 from .model import FUND_SOURCES, Finding
-from .score import round_half_up
+from .score import number_or_none, round_half_up
 from .spec import TAXONOMY
 
 SUMMARY_SCHEMA = "perf-toolkit/summary/v1"
@@ -51,7 +51,7 @@ P_CODE, P_NAME = "项目编码", "项目名称"
 INITIAL, BUDGET, SPENT = "年初预算数（万元）", "全年预算数（万元）", "全年执行数（万元）"
 RATE, EXEC_SCORE, SCORE, GRADE = "执行率", "预算执行得分", "总分", "等级"
 PROJECTS, MEAN, MIN_SCORE = "项目数", "平均得分", "最低得分"
-ERRORS, WARNINGS, CODES, FLAGS = "错误数", "警告数", "问题代码", "标记"
+ERRORS, WARNINGS, CODES, FLAGS = "错误数", "警告数", "问题", "标记"
 FILE, MODIFIED, SUPERSEDED = "报送文件", "文件修改时间", "被替代的文件"
 TOTAL = "合计"
 PREV_RATE, RATE_CHANGE = "上年执行率", "执行率变化"
@@ -239,7 +239,13 @@ def _indicator_index(item) -> dict[tuple[str | None, int], tuple[int, int]]:
 
 
 def _joined(codes: Iterable[str]) -> str:
-    return "、".join(dict.fromkeys(c for c in codes if c))
+    """The problems of a row as their short Chinese titles, each once, in order."""
+    return "、".join(dict.fromkeys(_title(c) for c in codes if c))
+
+
+def _title(code: str) -> str:
+    entry = catalogue.CATALOGUE.get(code)
+    return entry.title if entry else code
 
 
 def _project_table(evaluation: Evaluation, take: Intake, listed: list[tuple[int, Finding]],
@@ -323,10 +329,10 @@ def _indicator_table(evaluation: Evaluation, take: Intake, listed: list[tuple[in
             P_CODE: owner["code"], P_NAME: owner["name"],
             "一级指标": r["level1"], "二级指标": r["level2"], "三级指标": r["name"], "指标方向": r["direction"],
             "年度指标值": r["target"], "实际完成值": r["actual"], "计量单位": r["unit"],
-            "指标值（解析）": _num(r["A"]), "完成值（解析）": _num(r["B"]),
+            "指标值（解析）": number_or_none(r["A"]), "完成值（解析）": number_or_none(r["B"]),
             "解析单位": r["t_unit"] or r["a_unit"] or "",
-            "完成率": _num(r["completion"]), "分值": round_half_up(r["weight"]),
-            "得分": round_half_up(r["score"]), "自评得分": round_half_up(_num(r["claimed"])),
+            "完成率": number_or_none(r["completion"]), "分值": round_half_up(r["weight"]),
+            "得分": round_half_up(r["score"]), "自评得分": round_half_up(number_or_none(r["claimed"])),
             "是否达成": "" if met is None or _isnan(met) else ("是" if met else "否"),
             "定性档次": r["band"] or "", CODES: _joined(pinned.get((r["s"], r["p"], r["i"]), [])),
             "_order": (r["s"], r["p"], r["i"]),
@@ -339,16 +345,6 @@ def _indicator_table(evaluation: Evaluation, take: Intake, listed: list[tuple[in
     return frame.sort_values(["_pos", "_order"], kind="stable").drop(columns=["_pos", "_order"]).reset_index(drop=True)
 
 
-def _num(x):
-    if x is None:
-        return None
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
-
-
 def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
                     order: dict[str, int]) -> pd.DataFrame:
     rows = []
@@ -356,13 +352,13 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
         sub = files[i].sourced.submission if files[i].sourced is not None else None
         code = sub.department.code.strip() if sub else ""
         rows.append({
-            "级别": SEVERITY_ZH.get(f.severity, f.severity), "代码": f.code,
+            "级别": SEVERITY_ZH.get(f.severity, f.severity), "问题": _title(f.code), "代码": f.code,
             "类别": catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "",
             CODE: code, NAME: sub.department.name if sub else "", P_CODE: f.project or "",
             "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
             "_order": (f.severity != "error", order.get(code, len(order)) if code else len(order) + 1, code, n),
         })
-    columns = ["级别", "代码", "类别", CODE, NAME, P_CODE, "文件", "工作表", "单元格", "说明"]
+    columns = ["级别", "问题", "代码", "类别", CODE, NAME, P_CODE, "文件", "工作表", "单元格", "说明"]
     if not rows:
         return pd.DataFrame(columns=columns)
     return pd.DataFrame(rows).sort_values("_order", kind="stable")[columns].reset_index(drop=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import secrets
 from collections.abc import Iterator
@@ -36,3 +38,43 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         pass
     finally:
         os.close(dir_fd)
+
+
+class TableFileError(ValueError):
+    """An operator's table file (roster, budget figures) that cannot be read; the message is Chinese."""
+
+
+def read_table(path: str | os.PathLike[str], what: str, *, max_rows: int = 100_000,
+               max_cols: int = 50) -> list[list[object]]:
+    """The rows of a CSV (UTF-8 with or without BOM, or GB18030) or of an .xlsx's first sheet.
+
+    These are the bureau's own files (roster, budget figures), read as they are; `what`
+    names the file in messages (“报送名单”, “预算数据文件”).
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+            try:
+                ws = wb.worksheets[0]
+                ws.reset_dimensions()
+                return [list(r) for r in ws.iter_rows(max_row=max_rows, max_col=max_cols, values_only=True)]
+            finally:
+                wb.close()
+        except Exception as exc:  # openpyxl raises many types for a damaged file
+            raise TableFileError(f"{what} {path.name} 无法作为 xlsx 读取：{exc}") from exc
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TableFileError(f"无法读取{what} {path}：{exc.strerror}") from exc
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise TableFileError(f"{what} {path.name} 的编码无法识别，请另存为 UTF-8 或 GB18030 编码的 CSV")
+    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))][:max_rows]

@@ -3,8 +3,9 @@
 A department's file may be anything: a zip bomb, an encrypted workbook, an .xls
 renamed .xlsx, a value at XFD1048576. python-calamine aborts the whole process
 on some of these, so every file is sniffed, its container pre-checked, and then
-parsed in a child process with memory, CPU and wall-clock limits; what comes
-back is a bounded grid of raw values (`RawWorkbook`) or a `Rejection`.
+parsed in a worker process with memory, CPU and wall-clock limits (`_pool`: a few
+long-lived workers, not a fork per file); what comes back is a bounded grid of
+raw values (`RawWorkbook`) or a `Rejection`.
 
 Values, the same whichever reader produced them: only rows 1..max_rows and
 columns 1..max_cols are kept; formula cells are listed in `formulas` and never
@@ -19,21 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import faulthandler
-import multiprocessing
 import os
 import re
-import resource
-import signal
-import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+from . import _pool
 from . import _xlsx_scan as xs
 
 Coord = tuple[int, int]  # (row, column), 1-based
@@ -49,9 +45,9 @@ class Limits:
     max_ratio: float = 200.0  # declared uncompressed / compressed, per member above ratio_min_bytes
     max_rows: int = 2000  # the area read on each sheet: rows 1..max_rows
     max_cols: int = 40  # columns A..(max_cols)
-    memory_bytes: int = 2 * 2**30  # RLIMIT_AS of the (forked) child
-    cpu_seconds: int = 60
-    wall_seconds: float = 120.0
+    memory_bytes: int = 2 * 2**30  # RLIMIT_AS of each (forked) worker
+    cpu_seconds: int = 60  # per file (a worker's RLIMIT_CPU is raised by this before each file)
+    wall_seconds: float = 120.0  # per file
     ratio_min_bytes: int = 2**20  # small parts (styles, a tiny sheet) compress 300:1 harmlessly
 
 
@@ -226,7 +222,7 @@ def _text_kind(head: bytes) -> Rejection:
 def check_container(path: str | os.PathLike, fmt: str, limits: Limits = Limits()) -> Rejection | None:
     """Refuse a zip whose central directory promises a bomb, encryption or odd names, before any inflating."""
     if fmt not in ("xlsx", "xlsm", "xlsb", "ods"):
-        return None  # OLE2 .xls: the file size limit and the child process are the only guards
+        return None  # OLE2 .xls: the file size limit and the worker process are the only guards
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -251,7 +247,7 @@ def check_container(path: str | os.PathLike, fmt: str, limits: Limits = Limits()
     return None
 
 
-# ------------------------------------------------------------------ parse (runs in the child)
+# ------------------------------------------------------------------ parse (runs in a worker)
 
 #: Above this many cells in a sheet's used range, read it with openpyxl, which stops at max_row
 #: (calamine allocates the whole range: 32 bytes a cell, and aborts on XFD1048576).
@@ -411,7 +407,7 @@ def _parse(path: str, fmt: str, limits: Limits) -> RawWorkbook | Rejection:
 
 
 def _precheck(path: Path, limits: Limits) -> str | Rejection:
-    """sniff + check_container in the parent: cheap, bounded, and they decide whether a child is needed."""
+    """sniff + check_container in the parent: cheap, bounded, and they decide whether a worker is needed."""
     try:
         fmt = sniff(path, limits)
         return fmt if isinstance(fmt, Rejection) else check_container(path, fmt, limits) or fmt
@@ -421,96 +417,50 @@ def _precheck(path: Path, limits: Limits) -> str | Rejection:
         return _explain(exc)
 
 
-def _child(conn, path: str, fmt: str, limits: Limits) -> None:
-    """Entry point of the child: cap resources, parse, send the result back."""
-    faulthandler.disable()  # a Rust abort prints a backtrace (and faulthandler a dump)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # the parent reports it in Chinese instead
-    for which, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, limits.cpu_seconds)):
-        hard = resource.getrlimit(which)[1]
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, hard))
-    conn.send(_parse(path, fmt, limits))
-    conn.close()
+#: A worker leaves (a fresh one is forked when needed) after this many files, or once its heap grew
+#: this much since it started, so that fragmentation and anything a parser leaks cannot build up.
+RECYCLE_FILES = 50
+RECYCLE_RSS_GROWTH = 256 * 2**20
 
 
-#: fork, not forkserver/spawn: no re-import of the caller's __main__ in every child, ~1 ms a child.
-#: RLIMIT_AS then also counts the parent's inherited address space (~200 MB with pandas loaded).
-_MP = multiprocessing.get_context("fork")
-
-
-class _Job:
-    """One isolated parse: a child process, the pipe it answers on, its deadline."""
-
-    def __init__(self, path: Path, fmt: str, limits: Limits):
-        self.conn, child_conn = _MP.Pipe(duplex=False)
-        self.proc = _MP.Process(target=_child, args=(child_conn, str(path), fmt, limits), daemon=True)
-        self.proc.start()
-        child_conn.close()
-        self.limits, self.deadline = limits, time.monotonic() + limits.wall_seconds
-
-    def collect(self, expired: bool = False) -> RawWorkbook | Rejection:
-        """The child's answer, or why there is none; the child is gone afterwards."""
-        result = None
-        if expired:
-            self.proc.kill()
-        elif self.conn.poll():
-            with contextlib.suppress(Exception):  # EOF or a message cut short by a dying child
-                result = self.conn.recv()
-        self.proc.join(timeout=5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join()
-        self.conn.close()
-        if expired:
-            return _resource("wall-clock timeout", f"（解析超过 {self.limits.wall_seconds:g} 秒）")
-        if isinstance(result, (RawWorkbook, Rejection)):
-            return result
-        code = self.proc.exitcode
-        if code == -signal.SIGXCPU:
-            return _resource("RLIMIT_CPU", f"（CPU 时间超过 {self.limits.cpu_seconds} 秒）")
-        return _resource(f"child exit code {code}", "（解析程序异常退出，多为内存不足）")
+def _answer(outcome: RawWorkbook | Rejection | _pool.Failure, limits: Limits) -> RawWorkbook | Rejection:
+    """What a worker answered, or, when it failed on the file, the file's Rejection."""
+    if not isinstance(outcome, _pool.Failure):
+        return outcome
+    if outcome.kind == "wall":
+        return _resource("wall-clock timeout", f"（解析超过 {limits.wall_seconds:g} 秒）")
+    if outcome.kind == "cpu":
+        return _resource("RLIMIT_CPU", f"（CPU 时间超过 {limits.cpu_seconds} 秒）")
+    if outcome.kind == "spawn":
+        return _resource(outcome.detail)
+    return _resource(outcome.detail, "（解析程序异常退出，多为内存不足）")
 
 
 def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(), *,
                   jobs: int | None = None) -> Iterator[tuple[Path, RawWorkbook | Rejection]]:
-    """Read many files, up to `jobs` isolated children at a time; results come in input order."""
+    """Read many files in up to `jobs` long-lived isolated worker processes; results come in input order."""
     paths = [Path(p) for p in paths]
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    done: dict[int, RawWorkbook | Rejection] = {}
-    running: dict[int, _Job] = {}
-    start = emitted = 0
-    try:
-        while emitted < len(paths):
-            while start < len(paths) and len(running) < jobs:
-                fmt = _precheck(paths[start], limits)
-                if isinstance(fmt, Rejection):
-                    done[start] = fmt
-                else:
-                    try:
-                        running[start] = _Job(paths[start], fmt, limits)
-                    except OSError as exc:  # cannot fork: the machine is out of processes or memory
-                        done[start] = _resource(f"{type(exc).__name__}: {exc}")
-                start += 1
-            while emitted in done:
-                yield paths[emitted], done.pop(emitted)
-                emitted += 1
-            if not running:
-                continue
-            timeout = max(0.0, min(j.deadline for j in running.values()) - time.monotonic())
-            ready = set(wait([x for j in running.values() for x in (j.conn, j.proc.sentinel)], timeout))
-            now = time.monotonic()
-            for i, job in list(running.items()):
-                if job.conn in ready or job.proc.sentinel in ready or now >= job.deadline:
-                    done[i] = job.collect(expired=job.conn not in ready and job.proc.sentinel not in ready)
-                    del running[i]
-    finally:  # the caller stopped early or was interrupted: no child outlives the batch
-        for job in running.values():
-            job.collect(expired=True)
+
+    def tasks() -> Iterator[Rejection | _pool.Task]:  # lazy: a file is pre-checked when a worker has room for it
+        for path in paths:
+            fmt = _precheck(path, limits)
+            yield fmt if isinstance(fmt, Rejection) else _pool.Task((str(path), fmt))
+
+    outcomes = _pool.imap(
+        lambda task: _parse(*task, limits), tasks(), jobs=jobs or os.cpu_count() or 1,
+        memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds, wall_seconds=limits.wall_seconds,
+        recycle_files=RECYCLE_FILES, recycle_rss=RECYCLE_RSS_GROWTH,
+        # a parser that failed half-way may leave state behind (a heap near RLIMIT_AS after MemoryError)
+        retire=lambda result: isinstance(result, Rejection))
+    with contextlib.closing(outcomes):  # closing this generator stops the workers at once
+        for path, outcome in zip(paths, outcomes, strict=True):
+            yield path, _answer(outcome, limits)
 
 
 def load_raw(path: str | os.PathLike, limits: Limits = Limits(), *, isolate: bool = True) -> RawWorkbook | Rejection:
     """Read one workbook completely or say why not; isolate=False parses in-process (benchmarks, debugging)."""
     if isolate:
-        return next(load_raw_many([path], limits, jobs=1))[1]
+        with contextlib.closing(load_raw_many([path], limits, jobs=1)) as results:
+            return next(results)[1]
     fmt = _precheck(Path(path), limits)
     return fmt if isinstance(fmt, Rejection) else _parse(str(path), fmt, limits)

@@ -137,12 +137,12 @@ def _severity_block(problems: pd.DataFrame) -> pd.DataFrame:
 
 
 def _code_block(problems: pd.DataFrame) -> pd.DataFrame:
-    columns = ["代码", "级别", "类别", "数量", "涉及单位数"]
+    columns = ["问题", "代码", "级别", "数量", "涉及单位数"]  # five: the 总览 sheet's columns
     if problems.empty:
         return pd.DataFrame(columns=columns)
     rows = []
-    for (sev, code, category), mine in problems.groupby(["级别", "代码", "类别"], sort=False):
-        rows.append({"代码": code, "级别": sev, "类别": category, "数量": len(mine), "涉及单位数": _count_units(mine)})
+    for (sev, title, code), mine in problems.groupby(["级别", "问题", "代码"], sort=False):
+        rows.append({"问题": title, "代码": code, "级别": sev, "数量": len(mine), "涉及单位数": _count_units(mine)})
     frame = pd.DataFrame(rows, columns=columns)
     frame["_e"] = frame["级别"] != "错误"
     return frame.sort_values(["_e", "数量", "代码"], ascending=[True, False, True]).drop(columns="_e") \

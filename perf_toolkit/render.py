@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from lxml import etree
 from .config import DEFAULT, Campaign
 from .evaluate import Evaluation
 from .fsutil import atomic_write
-from .report_context import CONTEXT_KEYS, build_context, clean_text, scrub
+from .report_context import CONTEXT_KEYS, build_context
+from .text import MAX_NAME_BYTES, safe_name, scrub
 
 REPORT_TEMPLATE = "自评报告模板.docx"
 TABLE_TEMPLATE = "自评表模板.docx"
@@ -229,33 +229,13 @@ def check_template(template: PreparedTemplate, known: Iterable[str] = CONTEXT_KE
 
 # ------------------------------------------------------------------ file names
 
-_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-MAX_BASE_BYTES = 180  # + "-编码" + "-绩效自评报告.docx" + atomic_write's ".….tmp" stays under 255 bytes
-
-
-def safe_name(text: str, fallback: str = "未命名", max_bytes: int = MAX_BASE_BYTES) -> str:
-    """A file-name part safe on Windows, macOS, Linux and in zip files (no \\/:*?"<>|, controls, CON…)."""
-    s = re.sub(r"\s+", " ", unicodedata.normalize("NFC", clean_text(text)))
-    s = "".join(c for c in s if unicodedata.category(c) not in ("Cf", "Cc", "Zl", "Zp"))
-    s = _FORBIDDEN.sub("_", s)
-    while len(s.encode("utf-8")) > max_bytes:
-        s = s[:-1]
-    s = s.strip(" .")
-    if not s:
-        s = fallback
-    if s.split(".")[0].strip().upper() in _RESERVED:
-        s = "_" + s
-    return s
-
-
 def output_names(projects: Sequence[tuple[str, str, str]]) -> list[str]:
     """A unique base name "{单位}-{项目}" per (unit, project, code), case-insensitively unique."""
     taken: set[str] = set()
     names = []
     for unit, project, code in projects:
         u = safe_name(unit, "未命名单位", 60)
-        base = f"{u}-{safe_name(project, '未命名项目', MAX_BASE_BYTES - len(u.encode('utf-8')) - 1)}"
+        base = f"{u}-{safe_name(project, '未命名项目', MAX_NAME_BYTES - len(u.encode('utf-8')) - 1)}"
         candidates = [base]
         if code:
             candidates.append(f"{base}-{safe_name(code, '', 40)}")

@@ -18,38 +18,20 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT, Campaign
-from .score import round2
+from .score import number_or_none, round2
 from .spec import FUND_ROWS, TAXONOMY
+from .text import clean_text
 from .values import meaningful_text
 
 if TYPE_CHECKING:
     from .evaluate import Evaluation
 
-#: Characters XML 1.0 forbids (C0 controls but TAB/LF/CR, U+FFFE/U+FFFF) and lone surrogates.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-#: Bidi overrides and isolates: invisible, they reorder what a reader sees.
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-#: Typographic repairs: the small-form brackets ﹝﹞ often typed in 文号 print tiny; 〔〕 is the standard's.
-_TYPO = str.maketrans({"\ufe5d": "〔", "\ufe5e": "〕"})
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 VERIFY = "【需核实】"
 NOT_FILLED = "（未填写）"
 
 
 # ------------------------------------------------------------------ text and number formats
-
-
-def clean_text(value: Any) -> str:
-    """User text made safe for a Word document: no XML-forbidden characters, lone surrogates or bidi controls."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return scrub(text).strip()
-
-
-def scrub(text: str) -> str:
-    """Only the removal part of clean_text (no trimming): for text already composed."""
-    return _BIDI.sub("", _XML_FORBIDDEN.sub("", text)).translate(_TYPO)
 
 
 def one_line(value: Any) -> str:
@@ -64,25 +46,25 @@ def split_paragraphs(value: Any) -> list[str]:
 
 def money(x: Any) -> str:
     """An amount in 万元 as printed: two decimals ("—" when missing or unreadable)."""
-    v = _number(x)
+    v = number_or_none(x)
     return "—" if v is None else f"{round2(v):.2f}"
 
 
 def points(x: Any) -> str:
     """A score as printed: two decimals."""
-    v = _number(x)
+    v = number_or_none(x)
     return "—" if v is None else f"{round2(v):.2f}"
 
 
 def weight_text(x: Any) -> str:
     """A weight (分值) as printed: without trailing zeros (20, 12.5)."""
-    v = _number(x)
+    v = number_or_none(x)
     return "—" if v is None else f"{round2(v):.2f}".rstrip("0").rstrip(".")
 
 
 def percent(rate: Any) -> str:
     """A fraction as a percentage with two decimals, half up (0.0652 → 6.52%); "—" when NaN."""
-    v = _number(rate)
+    v = number_or_none(rate)
     if v is None:
         return "—"
     return f"{Decimal(repr(v)).scaleb(2).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
@@ -120,16 +102,6 @@ def typed_value(raw: Any, unit: str = "") -> str:
     if text and unit and text[-1].isdigit() and not text.endswith(unit):
         text += unit
     return text
-
-
-def _number(x: Any) -> float | None:
-    if x is None or isinstance(x, (str, bool)):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
 
 
 def _sentence(text: str) -> str:

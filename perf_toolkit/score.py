@@ -36,6 +36,17 @@ def round_half_up(x: float | None, places: int = 2) -> float | None:
     return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
+def number_or_none(x: object) -> float | None:
+    """A frame cell as a float; None when it is missing (None, NaN) or not a number (text, bool)."""
+    if x is None or isinstance(x, (str, bool)):
+        return None
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(value) else value
+
+
 def round2(x: float | None) -> float | None:
     """A score or an amount as displayed: two decimals, half up."""
     return round_half_up(x, 2)

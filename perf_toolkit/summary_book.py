@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from .consolidate import (
 )
 from .fsutil import atomic_write
 from .scoresheet import SAFE_WRITER
+from .text import display_width
 
 FONT = "宋体"
 #: A workbook-scoped defined name holding the format marker (the hidden 元数据 sheet holds it too).
@@ -67,8 +67,7 @@ def _figure_kind(label: str) -> str:
 
 def text_width(text: str) -> int:
     """Display width of a text in column-width units: CJK characters count double (longest line)."""
-    return max((sum(2 if unicodedata.east_asian_width(c) in "WFA" else 1 for c in line)
-                for line in str(text).split("\n")), default=0)
+    return display_width(text, ambiguous_wide=True)
 
 
 def header_lines(name: str) -> list[str]:
@@ -158,7 +157,7 @@ def _put(ws, r: int, c: int, value, fmt) -> None:
 
 
 #: Widest a column grows before its text wraps (most text columns wrap at MAX_WIDTH).
-WIDE_COLUMNS = {"说明": 64, "列入原因": 30, "问题代码": 30, FLAGS: 20, NAME: 24, P_NAME: 28, "三级指标": 28}
+WIDE_COLUMNS = {"说明": 64, "列入原因": 30, "问题": 30, FLAGS: 20, NAME: 24, P_NAME: 28, "三级指标": 28}
 FIXED_WIDTHS = {"处理意见": 30}
 
 

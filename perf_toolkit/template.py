@@ -11,17 +11,14 @@ LibreOffice to show, and are never trusted by the toolkit. The bureau's budget f
 from __future__ import annotations
 
 import copy
-import csv
 import datetime as dt
-import io
 import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
@@ -31,8 +28,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 
 from . import spec
-from .fsutil import atomic_write
+from .fsutil import TableFileError, atomic_write, read_table
 from .model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_dict
+from .text import display_width, safe_name
 
 # ------------------------------------------------------------------ errors and input records
 
@@ -100,10 +98,6 @@ def _clean_text(text: str) -> str:
     return re.sub(r"[\ud800-\udfff]", "\ufffd", ILLEGAL_CHARACTERS_RE.sub("", text))
 
 
-def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _row_height(texts: list[tuple[object, float]], minimum: float = 20.0) -> float:
     """A row height (points) that shows every (text, column width) without cutting it."""
     lines = 1
@@ -111,7 +105,7 @@ def _row_height(texts: list[tuple[object, float]], minimum: float = 20.0) -> flo
         if text is None or text == "":
             continue
         usable = max(width - 1, 2)
-        count = sum(max(1, math.ceil(_display_width(p) / usable)) for p in str(text).split("\n"))
+        count = sum(max(1, math.ceil(display_width(p) / usable)) for p in str(text).split("\n"))
         lines = max(lines, count)
     return min(409.0, max(minimum, lines * 14.5 + 6))
 
@@ -664,28 +658,10 @@ MONEY_KEYS = ("initial_budget", "adjusted_budget", "executed")
 
 
 def _budget_rows(path: Path) -> list[list[object]]:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-            try:
-                return [list(row) for row in wb.worksheets[0].iter_rows(values_only=True)]
-            finally:
-                wb.close()
-        except Exception as exc:  # openpyxl raises many types for a damaged file
-            raise BudgetFileError(f"预算数据文件 {path.name} 无法作为 xlsx 读取：{exc}") from exc
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BudgetFileError(f"无法读取预算数据文件 {path}：{exc.strerror}") from exc
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise BudgetFileError(f"预算数据文件 {path.name} 的编码无法识别，请另存为 UTF-8 或 GB18030 编码的 CSV")
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+        return read_table(path, "预算数据文件")
+    except TableFileError as exc:
+        raise BudgetFileError(str(exc)) from exc
 
 
 def _money(value: object, row: int, column: str) -> float | None:
@@ -749,18 +725,6 @@ def read_budget_csv(path) -> list[BudgetLine]:
     return lines
 
 
-_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\u202a-\u202e\u2066-\u2069]')
-_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM\d|LPT\d)(\..*)?$", re.IGNORECASE)
-
-
-def safe_filename(name: str) -> str:
-    """A file name Windows accepts: no reserved characters or device names, no trailing dots."""
-    name = _UNSAFE.sub("_", name).strip().rstrip(". ")
-    if not name or _RESERVED.match(name):
-        name = "_" + name
-    return name[:150]
-
-
 def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, budget_weight: float = 10,
                     helpdesk: str = "") -> list[Path]:
     """One pre-filled workbook per department of the budget lines; returns the paths written."""
@@ -773,6 +737,6 @@ def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, budget_weigh
     for code, group in groups.items():
         dept_name = next((x.dept_name for x in group if x.dept_name), "")
         stem = "-".join(x for x in (code, dept_name, "自评填报表") if x)
-        paths.append(write_template(out / (safe_filename(stem) + ".xlsx"), year=year, budget_weight=budget_weight,
+        paths.append(write_template(out / (safe_name(stem, "未命名单位") + ".xlsx"), year=year, budget_weight=budget_weight,
                                     prefill=group, helpdesk=helpdesk))
     return paths

@@ -386,7 +386,7 @@ def test_summary_from_real_workbooks_written_by_the_template(tmp_path):
     assert len(unmet) == 1 and unmet["工作表"].iloc[0] == "项目1" and unmet["单元格"].iloc[0][0].isalpha()
     ind = sheet(path, "指标明细")
     row = ind[(ind["单位编码"] == "D002") & (ind["三级指标"] == "开工项目数")]
-    assert len(row) == 1 and "indicator-unmet-unexplained" in row["问题代码"].iloc[0]
+    assert len(row) == 1 and "指标未完成未说明" in row["问题"].iloc[0]
     assert row["完成率"].iloc[0] == pytest.approx(0.5) and row["是否达成"].iloc[0] == "否"
 
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import struct
+import time
 import zipfile
 from pathlib import Path
 
@@ -472,6 +473,113 @@ def test_load_raw_many_closed_early_leaves_no_child(tmp_path, big_workbook):
     assert len(multiprocessing.active_children()) == 2  # both big files still parsing
     batch.close()
     assert multiprocessing.active_children() == []
+
+
+def test_load_raw_many_parent_raises_leaves_no_worker(tmp_path, big_workbook, monkeypatch):
+    import multiprocessing
+
+    small = normal_workbook(tmp_path / "small.xlsx")
+    with pytest.raises(RuntimeError, match="调用方"):  # the caller fails while the big files are parsing
+        for _ in load_raw_many([small, big_workbook, big_workbook], SMALL, jobs=3):
+            raise RuntimeError("调用方出错")
+    assert multiprocessing.active_children() == []
+    real = guard._precheck
+
+    def precheck(path, limits):
+        if path == small:
+            raise RuntimeError("预检出错")
+        return real(path, limits)
+
+    monkeypatch.setattr(guard, "_precheck", precheck)
+    with pytest.raises(RuntimeError, match="预检"):  # the pre-check fails while a worker parses the big file
+        list(load_raw_many([big_workbook, small], SMALL, jobs=1))
+    assert multiprocessing.active_children() == []
+
+
+def copies(tmp_path: Path, *names: str) -> list[Path]:
+    """The normal workbook under each name: pre-checked for real in the parent, parsed by a stub in the worker."""
+    data = normal_workbook(tmp_path / "原件.xlsx").read_bytes()
+    for name in names:
+        (tmp_path / name).write_bytes(data)
+    return [tmp_path / name for name in names]
+
+
+def stub_parse(monkeypatch, behave=lambda name: None) -> None:
+    """Replace the parser (forked workers inherit it) by one whose answer names the process that parsed."""
+    def parse(path, fmt, limits):
+        result = behave(Path(path).stem)
+        return result if result is not None else RawWorkbook(path, str(os.getpid()))
+    monkeypatch.setattr(guard, "_parse", parse)
+
+
+def burn_cpu(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_load_raw_many_one_worker_reads_many_files(tmp_path, monkeypatch):
+    paths = copies(tmp_path, *(f"f{i}.xlsx" for i in range(6)))
+    stub_parse(monkeypatch)
+    results = list(load_raw_many(paths, SMALL, jobs=1))
+    assert [p for p, _ in results] == paths
+    assert len({book.format for _, book in results}) == 1  # not a fork per file
+    assert results[0][1].format != str(os.getpid())  # and not in this process
+
+
+def test_load_raw_many_worker_recycled_after_n_files(tmp_path, monkeypatch):
+    paths = copies(tmp_path, *(f"f{i}.xlsx" for i in range(5)))
+    stub_parse(monkeypatch)
+    monkeypatch.setattr(guard, "RECYCLE_FILES", 2)
+    pids = [book.format for _, book in load_raw_many(paths, SMALL, jobs=1)]
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4] and pids[0] != pids[4]
+
+
+def test_load_raw_many_worker_recycled_when_memory_grew(tmp_path, monkeypatch):
+    paths = copies(tmp_path, "a.xlsx", "b.xlsx", "c.xlsx")
+    kept = []
+    stub_parse(monkeypatch, lambda name: kept.append(b"\1" * 8 * 2**20))  # 8 MiB touched and never freed
+    monkeypatch.setattr(guard, "RECYCLE_RSS_GROWTH", 4 * 2**20)
+    pids = [book.format for _, book in load_raw_many(paths, SMALL, jobs=1)]
+    assert len(set(pids)) == 3
+
+
+def test_load_raw_many_worker_replaced_after_rejection_or_death(tmp_path, monkeypatch):
+    paths = copies(tmp_path, "ok1.xlsx", "bad.xlsx", "ok2.xlsx", "oom.xlsx", "ok3.xlsx")
+
+    def behave(name):
+        if name == "bad":  # rejected by the parser: the worker may hold a half-built state
+            return Rejection("文件内容已损坏", detail=str(os.getpid()))
+        if name == "oom":
+            raise MemoryError  # escapes the parser stub: the worker dies
+        return None
+
+    stub_parse(monkeypatch, behave)
+    results = list(load_raw_many(paths, SMALL, jobs=1))
+    assert [p for p, _ in results] == paths
+    ok1, bad, ok2, oom, ok3 = (r for _, r in results)
+    assert bad.detail == ok1.format != ok2.format != ok3.format
+    assert rejected(oom, "超出资源限制或导致解析程序崩溃").detail == "child exit code 1"
+    assert isinstance(ok3, RawWorkbook)
+
+
+def test_load_raw_many_cpu_limit_is_per_file_and_sigxcpu_rejects(tmp_path, monkeypatch):
+    import signal
+
+    # 7 x 0.3 s: more than any single allowance (at most 2 s with cpu_seconds=1), so the budget must be reset per file
+    names = [f"work{i}" for i in range(7)]
+    paths = copies(tmp_path, *(f"{n}.xlsx" for n in names), "spin.xlsx", "after.xlsx")
+    stub_parse(monkeypatch, lambda name: burn_cpu(10**9 if name == "spin" else 0.3 if name in names else 0))
+    # a caller that ignores SIGXCPU must not make a runaway file run on to the wall clock
+    monkeypatch.setattr(guard, "RECYCLE_FILES", 100)
+    previous = signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+    try:
+        results = [r for _, r in load_raw_many(paths, Limits(cpu_seconds=1, wall_seconds=20), jobs=1)]
+    finally:
+        signal.signal(signal.SIGXCPU, previous)
+    assert all(isinstance(r, RawWorkbook) for r in results[:7]) and len({r.format for r in results[:7]}) == 1
+    assert rejected(results[7], "CPU 时间超过 1 秒").detail == "RLIMIT_CPU"
+    assert isinstance(results[8], RawWorkbook) and results[8].format != results[0].format
 
 
 def test_load_raw_missing_file(tmp_path):

@@ -348,7 +348,7 @@ def test_safe_name_is_safe_on_windows_and_in_zips(given, expected):
 
 def test_safe_name_caps_bytes_and_output_names_stay_unique():
     long = render.safe_name("很" * 300)
-    assert len(long.encode("utf-8")) <= render.MAX_BASE_BYTES and long == "很" * (render.MAX_BASE_BYTES // 3)
+    assert len(long.encode("utf-8")) <= render.MAX_NAME_BYTES and long == "很" * (render.MAX_NAME_BYTES // 3)
     names = render.output_names([("单位", "项目", "A1"), ("单位", "项目", "A1"), ("单位", "项目", ""),
                                  ("单位", "PROJ", ""), ("单位", "proj", "")])
     assert names == ["单位-项目", "单位-项目-A1", "单位-项目-2", "单位-PROJ", "单位-proj-2"]

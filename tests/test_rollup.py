@@ -184,7 +184,7 @@ def test_rollup_odd_edits_are_rejected_not_crashes(tmp_path):
     wb = openpyxl.load_workbook(good)
     ws = wb["项目明细"]
     headers = [str(c.value).replace("\n", "") for c in ws[1]]
-    ws.cell(1, headers.index("问题代码") + 1).value = "总分"  # a second 总分 column
+    ws.cell(1, headers.index("问题") + 1).value = "总分"  # a second 总分 column
     wb.save(doubled)
     accepted, rejected = read_summaries([renamed, doubled])
     reasons = dict(rejected)

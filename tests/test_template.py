@@ -19,7 +19,6 @@ from perf_toolkit.template import (
     TemplateError,
     guide_rows,
     read_budget_csv,
-    safe_filename,
     write_from_json,
     write_prefilled,
     write_template,
@@ -328,12 +327,6 @@ def test_write_prefilled_one_locked_workbook_per_department(tmp_path):
     records = [tuple(c.value for c in row) for row in wb["_prefill"].iter_rows(min_row=2)]
     assert ("项目1", "funds[0].adjusted_budget", 120.5) in records
     assert ("单位信息", "department.code", "D01") in records
-
-
-def test_safe_filename_is_windows_safe():
-    assert safe_filename('a/b\\c:d*e?f"g<h>i|j') == "a_b_c_d_e_f_g_h_i_j"
-    assert safe_filename("CON") == "_CON" and safe_filename("名称. ") == "名称"
-    assert safe_filename("x\u202eexe.txt") == "x_exe.txt"
 
 
 # ------------------------------------------------------------------ LibreOffice (when installed)
