@@ -47,6 +47,7 @@ class Context:
     items: Sequence[SourcedSubmission]
     scores: Scores
     profile: Profile
+    year: int | None = None  # the round's evaluation year, when known
 
     def at(self, s: int, path: str, code: str, project: str | None = None, **params) -> Located:
         """A finding of submission `s`, located at the cell the reader recorded for `path`."""
@@ -75,6 +76,8 @@ def check_required(ctx: Context) -> Iterator[Located]:
         sub = item.submission
         if sub.year is None:
             yield ctx.at(s, "year", "required-value", label=YEAR_FIELD.label, advice="请填写被评价的预算年度，如 2023。")
+        elif ctx.year is not None and sub.year != ctx.year:
+            yield ctx.at(s, "year", "year-mismatch", found=sub.year, expected=ctx.year)
         for field in DEPARTMENT_FIELDS:
             if field.required and not _get(sub.department, field.key).strip():
                 yield ctx.at(s, f"department.{field.key}", "required-value", label=field.label)
@@ -442,9 +445,13 @@ CHECKS: tuple[Callable[[Context], Iterator[Located]], ...] = (
 )
 
 
-def check_submissions(items: Sequence[SourcedSubmission], scores: Scores, profile: Profile) -> list[list[Finding]]:
-    """Every finding of every check over a scored batch, one list per submission."""
-    ctx = Context(items, scores, profile)
+def check_submissions(items: Sequence[SourcedSubmission], scores: Scores, profile: Profile,
+                      year: int | None = None) -> list[list[Finding]]:
+    """Every finding of every check over a scored batch, one list per submission.
+
+    `year` is the round's evaluation year: a submission for another year is reported.
+    """
+    ctx = Context(items, scores, profile, year)
     out: list[list[Finding]] = [[] for _ in items]
     for check in CHECKS:
         for s, finding in check(ctx):

@@ -12,7 +12,7 @@ from . import __version__, cli_zh
 from .config import Campaign, ConfigError, load_config
 from .evaluate import Evaluation, evaluate_paths
 from .guard import Limits
-from .model import SubmissionFormatError, submission_from_dict, submission_to_dict
+from .model import submission_to_dict
 from .profile import ProfileError, load_profile
 from .score import round2
 from .text import display_width
@@ -77,11 +77,12 @@ def cli() -> None:
               help="用填报数据 JSON（submission-v1）填好表格。")
 @click.option("--prefill", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="财政局预算数据（CSV 或 xlsx），为每个单位生成一份预填了预算数的填报表。")
-@click.option("--projects", type=click.IntRange(1, 200), default=3, show_default=True, help="空白项目表的张数。")
+@click.option("--projects", type=click.IntRange(1, 200), default=None,
+              help="项目表的张数（空白表默认 3 张；--fill 时默认与项目数相同）。")
 @click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，如 2023。")
 @profile_option
 @config_option
-def template(output: Path, fill: Path | None, prefill: Path | None, projects: int, year: int | None,
+def template(output: Path, fill: Path | None, prefill: Path | None, projects: int | None, year: int | None,
              profile_name: str | None, config_path: Path | None) -> None:
     """生成标准自评填报表。
 
@@ -91,31 +92,27 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
       perf-toolkit template --fill 单位.json -o 单位.xlsx
       perf-toolkit template --prefill 预算数据.csv --year 2023 -o 下发/
     """
-    from .template import BudgetFileError, read_budget_csv, write_prefilled, write_template
+    from .template import TemplateError, read_budget_csv, write_from_json, write_prefilled, write_template
 
     campaign = _campaign(config_path)
-    budget_weight = _profile(profile_name, campaign).budget_weight
+    profile = _profile(profile_name, campaign)
     year = year or (campaign.year if config_path else None)
     if fill and prefill:
         raise OperatorError("--fill 与 --prefill 不能同时使用。")
-    if prefill:
-        if year is None:
-            raise OperatorError("使用 --prefill 时须用 --year 指定评价年度。")
-        try:
-            lines = read_budget_csv(prefill)
-        except BudgetFileError as exc:
-            raise OperatorError(str(exc)) from exc
-        written = write_prefilled(lines, output, year=year, budget_weight=budget_weight)
-        click.echo(f"已生成 {len(written)} 份预填填报表，保存在 {output}")
-        return
-    submission = None
-    if fill:
-        try:
-            submission = submission_from_dict(json.loads(fill.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError, SubmissionFormatError) as exc:
-            raise OperatorError(f"{fill} 不是有效的填报数据 JSON：{exc}") from exc
-    write_template(output, submission, projects=projects, year=year, budget_weight=budget_weight)
-    click.echo(f"已生成填报表：{output}")
+    try:
+        if prefill:
+            if year is None:
+                raise OperatorError("使用 --prefill 时须用 --year 指定评价年度。")
+            written = write_prefilled(read_budget_csv(prefill), output, year=year, profile=profile)
+            click.echo(f"已生成 {len(written)} 份预填填报表，保存在 {output}")
+        elif fill:
+            write_from_json(fill, output, projects=projects or 1, profile=profile)
+            click.echo(f"已生成填报表：{output}")
+        else:
+            write_template(output, projects=projects or 3, year=year, profile=profile)
+            click.echo(f"已生成填报表：{output}")
+    except TemplateError as exc:
+        raise OperatorError(str(exc)) from exc
 
 
 @cli.command()
@@ -149,7 +146,9 @@ def export(workbook: Path, output: Path | None) -> None:
 
 
 def _evaluate(paths, profile_name, jobs, config_path=None) -> Evaluation:
-    return evaluate_paths(paths, _profile(profile_name, _campaign(config_path)), limits=Limits(), jobs=jobs)
+    campaign = _campaign(config_path)
+    return evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
+                          year=campaign.expected_year)
 
 
 @cli.command()
@@ -253,7 +252,8 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
             find_soffice()
     except (TemplateError, PdfError) as exc:
         raise OperatorError(str(exc)) from exc
-    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs)
+    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
+                            year=campaign.expected_year)
     output = output or campaign.output_dir
     try:
         written = render_reports(result, output, campaign=campaign, report_template=report_template,
@@ -448,7 +448,8 @@ def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | N
     from .history import HistoryError
 
     campaign = _campaign(config_path)
-    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs)
+    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
+                            year=campaign.expected_year)
     output = output or campaign.output_dir / "汇总.xlsx"
     history_path = None if no_history else (history_path or campaign.history_path)
     output.parent.mkdir(parents=True, exist_ok=True)

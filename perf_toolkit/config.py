@@ -48,6 +48,11 @@ class Campaign:
     source: Path | None = None  # the file it was read from
     roster: tuple[RosterEntry, ...] = field(default=())
 
+    @property
+    def expected_year(self) -> int | None:
+        """The year submissions must be for: only a real config says (the defaults are the example's)."""
+        return self.year if self.source is not None else None
+
 
 DEFAULT = Campaign()
 

@@ -85,16 +85,20 @@ class Evaluation:
         }
 
 
-def evaluate_submissions(items: Sequence[SourcedSubmission], profile: Profile | None = None) -> Evaluation:
-    """Score and check submissions already in memory (from JSON or a reader)."""
+def evaluate_submissions(items: Sequence[SourcedSubmission], profile: Profile | None = None, *,
+                         year: int | None = None) -> Evaluation:
+    """Score and check submissions already in memory (from JSON or a reader); `year` is the round's."""
     profile = profile or load_profile()
     files = [FileResult(item.file or "", None, "", item) for item in items]
-    return _evaluate(files, [], profile)
+    return _evaluate(files, [], profile, year)
 
 
 def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, *,
-                   limits: Limits = Limits(), jobs: int | None = None) -> Evaluation:
-    """Read workbooks (and submission JSON files) from files and folders, then score and check them."""
+                   limits: Limits = Limits(), jobs: int | None = None, year: int | None = None) -> Evaluation:
+    """Read workbooks (and submission JSON files) from files and folders, then score and check them.
+
+    `year` is the round's evaluation year (from the campaign): a submission for another year is an error.
+    """
     from .read import read_workbooks  # the reader (and its parsers) only when files are read
 
     profile = profile or load_profile()
@@ -103,14 +107,14 @@ def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, 
     others = [p for p in paths if p not in json_paths]
     reads, skipped = read_workbooks(others, limits=limits, jobs=jobs) if others else ([], [])
     files = [_from_read(r) for r in reads] + [_from_json(p) for p in json_paths]
-    return _evaluate(files, skipped, profile)
+    return _evaluate(files, skipped, profile, year)
 
 
-def _evaluate(files: list[FileResult], skipped: list[Skipped], profile: Profile) -> Evaluation:
+def _evaluate(files: list[FileResult], skipped: list[Skipped], profile: Profile, year: int | None) -> Evaluation:
     items = [r.sourced for r in files if r.sourced is not None]
     scores = score_submissions(items, profile)
     readable = [r for r in files if r.sourced is not None]
-    for r, found in zip(readable, check_submissions(items, scores, profile), strict=True):
+    for r, found in zip(readable, check_submissions(items, scores, profile, year), strict=True):
         r.findings.extend(found)
     for r in files:
         r.findings.sort(key=_finding_order)

@@ -32,6 +32,8 @@ _CODES = [
          "表格填报区域以外有{count}个单元格有内容（如{first}），这些内容不会被读取。请把内容填到规定的单元格内。"),
     Code("value-unreadable", "error", "取值", "数值无法识别",
          "“{label}”的值“{value}”无法识别（{reason}）。请填写{expect}。"),
+    Code("year-mismatch", "error", "取值", "评价年度不符",
+         "填报表的评价年度为 {found}，本轮自评的评价年度为 {expected}。请确认没有误用往年的填报表，并改正评价年度。"),
     Code("required-value", "error", "取值", "必填项为空", "“{label}”为必填项，不能为空。{advice}"),
     Code("project-code-duplicated", "error", "取值", "项目编码重复",
          "项目编码“{value}”在本单位的填报表中重复出现（另见{other}），每个项目的编码必须唯一。"),

@@ -12,7 +12,7 @@ columns 1..max_cols are kept; formula cells are listed in `formulas` and never
 in `cells` (cached values are not trusted); error values are in `errors`;
 '' is dropped; strings are exactly as typed; integral floats become int;
 dates are date (datetime when a time is present). For .xlsx/.xlsm a scan
-(`_xlsx_scan`) finds formulas, errors and the extent; .xls/.xlsb/.ods have no
+(`xlsx.Scan`) finds formulas, errors and the extent; .xls/.xlsb/.ods have no
 such scan, so there formulas show their cached values and errors read as empty.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 from xml.parsers import expat
 
 from . import _pool
-from . import _xlsx_scan as xs
+from . import xlsx as xs
 
 Coord = tuple[int, int]  # (row, column), 1-based
 

@@ -66,7 +66,7 @@ def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile,
     """Evaluate every submission, then write the check report, the Word reports and the summary."""
     output = Path(output) if output is not None else campaign.output_dir
     with output_lock(output):
-        evaluation = evaluate_paths(paths, profile, jobs=jobs)
+        evaluation = evaluate_paths(paths, profile, jobs=jobs, year=campaign.expected_year)
         report_json = output / REPORT_JSON
         with atomic_write(report_json) as fh:
             fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))

@@ -34,6 +34,7 @@ from .model import (
     Typed,
     submission_to_dict,
 )
+from .xlsx import a1, col_number
 
 Coord = tuple[int, int]
 
@@ -120,27 +121,7 @@ def discover(paths) -> tuple[list[Path], list[Skipped]]:
 # ------------------------------------------------------------------ the grid of one sheet
 
 
-def _col_letters(n: int) -> str:
-    letters = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def a1(rc: Coord) -> str:
-    """The A1 reference of a (row, column) pair."""
-    return f"{_col_letters(rc[1])}{rc[0]}"
-
-
 _REF = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
-
-
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
 
 
 def parse_ref(ref: str) -> tuple[str, int, int, int, int] | None:
@@ -149,8 +130,8 @@ def parse_ref(ref: str) -> tuple[str, int, int, int, int] | None:
     if not m:
         return None
     sheet = m[1].replace("''", "'") if m[1] is not None else m[2]
-    r1, c1 = int(m[4]), _col_number(m[3])
-    r2, c2 = (int(m[6]), _col_number(m[5])) if m[5] else (r1, c1)
+    r1, c1 = int(m[4]), col_number(m[3])
+    r2, c2 = (int(m[6]), col_number(m[5])) if m[5] else (r1, c1)
     return sheet, min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._xlsx_scan import col_letters
 from .config import Campaign
 from .consolidate import (
     BUDGET,
@@ -52,6 +51,7 @@ from .consolidate import (
     ratio,
 )
 from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
+from .xlsx import col_letters
 
 #: A summary is far bigger than a department's form: more rows and columns may be read.
 ROLLUP_LIMITS = Limits(max_file_bytes=200 * 2**20, max_uncompressed_bytes=1024 * 2**20, max_rows=200_000,

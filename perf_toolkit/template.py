@@ -30,6 +30,7 @@ from openpyxl.worksheet.page import PageMargins
 from . import spec
 from .fsutil import TableFileError, atomic_write, read_table
 from .model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_dict
+from .profile import Band, Profile, load_profile
 from .text import display_width, safe_name
 
 # ------------------------------------------------------------------ errors and input records
@@ -63,8 +64,6 @@ PROJECT_COLUMNS = "ABCDEFGHIJK"  # one per spec.INDICATOR_COLUMNS entry
 WIDTHS = dict(zip(PROJECT_COLUMNS, (11, 13, 24, 12, 13, 12, 12, 8, 9, 28, 28), strict=True))
 VALUE_SPAN = ("D", "K")  # value cells of the one-line fields on project sheets
 BODY_MIN_ROWS, SPARE_ROWS, DUTY_MIN_ROWS = 15, 5, 12
-GRADE_BANDS = ((90, "优"), (80, "良"), (60, "中"))
-LOWEST_GRADE = "差"
 
 _SIDE = Side(style="thin", color="000000")
 BORDER = Border(left=_SIDE, right=_SIDE, top=_SIDE, bottom=_SIDE)
@@ -286,7 +285,7 @@ def _attr(obj: object, key: str) -> object:
     return obj
 
 
-def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int, budget_weight: float,
+def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int, profile: Profile,
                    locked: set[str]) -> None:
     """One project sheet, laid out like the official 项目支出绩效自评表."""
     ws = wb.create_sheet(title)
@@ -327,7 +326,7 @@ def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int
     sh.label("A9:C9", spec.FUNDS_TOTAL_LABEL)
     for letter in "DEF":
         sh.computed(f"{letter}9", f"=SUM({letter}10:{letter}12)", fmt=MONEY_FORMAT, align=RIGHT)
-    sh.box("G9", budget_weight, fill=GREY, align=CENTRE)
+    sh.box("G9", profile.budget_weight, fill=GREY, align=CENTRE)
     sh.computed("H9:I9", '=IFERROR(F9/E9,"")', fmt=RATE_FORMAT)
     sh.computed("J9:K9", '=IFERROR(ROUND(MIN(G9,G9*H9),2),"")', fmt=SCORE_FORMAT)
     funds = _funds_in_order(project)
@@ -406,9 +405,9 @@ def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int
     sh.label(f"A{r}:G{r}", spec.TOTAL_SCORE_LABEL, align=RIGHT)
     sh.computed(f"H{r}:I{r}", f"=ROUND(N(J9)+I{sum_row},2)", fmt=SCORE_FORMAT)
     sh.label(f"J{r}", spec.GRADE_LABEL)
-    grade = f'"{LOWEST_GRADE}"'
-    for limit, name in reversed(GRADE_BANDS):
-        grade = f'IF(H{r}>={limit},"{name}",{grade})'
+    grade = f'"{profile.grades[-1][0]}"'
+    for name, limit in reversed(profile.grades[:-1]):
+        grade = f'IF(H{r}>={limit:g},"{name}",{grade})'
     sh.computed(f"K{r}", f'=IF(H{r}="","",{grade})')
     sh.name(spec.TOTAL_SCORE_NAME, f"H{r}")
     ws.row_dimensions[r].height = 24
@@ -461,11 +460,16 @@ def _print_setup(ws, *, landscape: bool, area: str, title_rows: str | None = Non
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
-def guide_rows(*, year: int | None, budget_weight: float, helpdesk: str = "") -> list[tuple[str, str]]:
-    """The 填报说明 as (heading, text) rows, in plain Chinese for the person filling the workbook."""
-    bw = f"{budget_weight:g}"
+def guide_rows(*, year: int | None, profile: Profile | None = None, helpdesk: str = "") -> list[tuple[str, str]]:
+    """The 填报说明 as (heading, text) rows, in plain Chinese, stating the rules of `profile`."""
+    profile = profile or load_profile()
+    bw = f"{profile.budget_weight:g}"
     year_text = f"{year}年度" if year else "本年度"
-    bands = "；".join(f"{limit}分（含）以上为{name}" for limit, name in GRADE_BANDS)
+    grades = "；".join(f"{limit:g}分（含）以上为{name}" for name, limit in profile.grades[:-1])
+    lowest_name, _ = profile.grades[-1]
+    lowest_limit = profile.grades[-2][1] if len(profile.grades) > 1 else 0
+    usual = "、".join(f"{k}{v:g}分" for k, v in profile.level1_weights.items())
+    bands = "；".join(_band_text(b, top=b.high >= 1) for b in sorted(profile.bands, key=lambda b: -b.high))
     return [
         ("适用范围", f"本表用于{year_text}项目支出绩效自评。每个单位填写一个文件：“单位信息”表填写一次，"
                      "每个项目填写一张项目表（项目1、项目2……），一张表只填一个项目。"),
@@ -487,12 +491,12 @@ def guide_rows(*, year: int | None, budget_weight: float, helpdesk: str = "") ->
         ("指标值的写法", "年度指标值和实际完成值按实际填写，可带符号和单位，如“≥90%”“120人”“2023年12月底前”“按时完成”；"
                          "计量单位另填在“计量单位”栏。实际完成值的表述方式要与年度指标值一致。"),
         ("分值", f"预算执行分值为{bw}分；预算执行分值加各项指标分值合计必须等于100分，表中“{spec.WEIGHT_CHECK_LABEL}”"
-                 "会自动检查。通常产出指标50分、效益指标30分、满意度指标10分。"),
-        ("定性指标评分", "定性指标按三档自评：达成年度指标，得分为该指标分值的80%—100%；部分达成年度指标并具有一定效果，"
-                         "得分为分值的60%—80%（不含80%）；未达成年度指标且效果较差，得分为分值的0—60%（不含60%）。"),
-        ("偏差说明", "指标未完成、超额完成较多（达到年度指标值的130%及以上）或自评扣分时，"
+                 "会自动检查。" + (f"通常{usual}。" if usual else "各指标分值由单位根据项目情况确定。")),
+        ("定性指标评分", f"定性指标按三档自评：{bands}。"),
+        ("偏差说明", f"指标未完成、超额完成较多（达到年度指标值的{profile.overachieved:.0%}及以上）或自评扣分时，"
                      "必须在“偏差原因分析及改进措施”中写明原因和改进措施。"),
-        ("总分和等级", f"总分 = 预算执行得分 + 各指标自评得分，由公式自动计算。等级：{bands}；60分以下为{LOWEST_GRADE}。"),
+        ("总分和等级", f"总分 = 预算执行得分 + 各指标自评得分，由公式自动计算。"
+                       f"等级：{grades}；{lowest_limit:g}分以下为{lowest_name}。"),
         ("工作表保护", "各工作表已设保护，防止误改公式；工作表保护未设密码。调整行高、列宽和插入行不受影响。"
                        "确需修改锁定内容时，可点“审阅”→“撤销工作表保护”，改完后请恢复保护。财政局预填的数据不得修改，"
                        "如有错误请与财政局联系。"),
@@ -502,7 +506,12 @@ def guide_rows(*, year: int | None, budget_weight: float, helpdesk: str = "") ->
     ]
 
 
-def _guide_sheet(wb: Workbook, *, year: int | None, budget_weight: float, helpdesk: str) -> None:
+def _band_text(band: Band, *, top: bool) -> str:
+    high = f"{band.high:.0%}" if top else f"{band.high:.0%}（不含{band.high:.0%}）"
+    return f"{band.label}，得分为该指标分值的{band.low:.0%}—{high}"
+
+
+def _guide_sheet(wb: Workbook, *, year: int | None, profile: Profile, helpdesk: str) -> None:
     ws = wb.active
     ws.title = spec.GUIDE_SHEET
     sh = _Sheet(ws, local_names=False)
@@ -510,7 +519,7 @@ def _guide_sheet(wb: Workbook, *, year: int | None, budget_weight: float, helpde
     sh.box("A1:B1", "预算绩效自评填报表 · 填报说明", font=TITLE, align=CENTRE, border=False)
     ws.row_dimensions[1].height = 34
     r = 2
-    for heading, text in guide_rows(year=year, budget_weight=budget_weight, helpdesk=helpdesk):
+    for heading, text in guide_rows(year=year, profile=profile, helpdesk=helpdesk):
         sh.label(f"A{r}", heading)
         sh.box(f"B{r}", text)
         ws.row_dimensions[r].height = _row_height([(text, 100)], 22)
@@ -591,9 +600,13 @@ def _apply_prefill(sub: Submission, lines: list[BudgetLine]):
 
 
 def write_template(path, submission: Submission | None = None, *, projects: int = 3, year: int | None = None,
-                   budget_weight: float = 10, prefill: list[BudgetLine] | None = None,
+                   profile: Profile | None = None, prefill: list[BudgetLine] | None = None,
                    helpdesk: str = "") -> Path:
-    """Write the standard workbook: blank, filled from `submission`, and/or pre-filled from budget lines."""
+    """Write the standard workbook: blank, filled from `submission`, and/or pre-filled from budget lines.
+
+    The rule profile sets the budget weight, the grade formula and the rules the 填报说明 states.
+    """
+    profile = profile or load_profile()
     sub = copy.deepcopy(submission) if submission is not None else Submission()
     if sub.year is None:
         sub.year = year
@@ -602,7 +615,7 @@ def write_template(path, submission: Submission | None = None, *, projects: int 
     if prefill:
         sub, dept_keys, project_keys = _apply_prefill(sub, prefill)
     wb = Workbook()
-    _guide_sheet(wb, year=sub.year, budget_weight=budget_weight, helpdesk=helpdesk)
+    _guide_sheet(wb, year=sub.year, profile=profile, helpdesk=helpdesk)
     _department_sheet(wb, sub, {k.split(".", 1)[1] for k in dept_keys})
     count = max(len(sub.projects), projects, 1)
     records: list[tuple[str, str, Typed]] = [
@@ -612,7 +625,7 @@ def write_template(path, submission: Submission | None = None, *, projects: int 
         project = sub.projects[i] if i < len(sub.projects) else Project()
         body_rows = max(BODY_MIN_ROWS, len(project.indicators) + SPARE_ROWS)
         locked = project_keys.get(i, set())
-        _project_sheet(wb, title, project, body_rows=body_rows, budget_weight=budget_weight, locked=locked)
+        _project_sheet(wb, title, project, body_rows=body_rows, profile=profile, locked=locked)
         for key in sorted(locked, key=_key_order):
             records.append((title, key, _project_value(project, key)))
     _lists_sheet(wb)
@@ -625,7 +638,7 @@ def write_template(path, submission: Submission | None = None, *, projects: int 
     return out
 
 
-def write_from_json(json_path, path, *, projects: int = 1, budget_weight: float = 10, helpdesk: str = "") -> Path:
+def write_from_json(json_path, path, *, projects: int = 1, profile: Profile | None = None, helpdesk: str = "") -> Path:
     """`template --fill`: the workbook filled from a submission-v1 JSON file."""
     source = Path(json_path)
     try:
@@ -635,7 +648,7 @@ def write_from_json(json_path, path, *, projects: int = 1, budget_weight: float 
         raise TemplateError(f"无法读取填报数据文件 {source}：{exc.strerror}") from exc
     except (ValueError, TypeError, AttributeError) as exc:  # JSON syntax, or not a submission-v1
         raise TemplateError(f"填报数据文件 {source.name} 不是有效的 submission-v1 JSON：{exc}") from exc
-    return write_template(path, submission, projects=projects, budget_weight=budget_weight, helpdesk=helpdesk)
+    return write_template(path, submission, projects=projects, profile=profile, helpdesk=helpdesk)
 
 
 def _key_order(key: str) -> tuple:
@@ -725,7 +738,7 @@ def read_budget_csv(path) -> list[BudgetLine]:
     return lines
 
 
-def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, budget_weight: float = 10,
+def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, profile: Profile | None = None,
                     helpdesk: str = "") -> list[Path]:
     """One pre-filled workbook per department of the budget lines; returns the paths written."""
     out = Path(out_dir)
@@ -737,6 +750,6 @@ def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, budget_weigh
     for code, group in groups.items():
         dept_name = next((x.dept_name for x in group if x.dept_name), "")
         stem = "-".join(x for x in (code, dept_name, "自评填报表") if x)
-        paths.append(write_template(out / (safe_name(stem, "未命名单位") + ".xlsx"), year=year, budget_weight=budget_weight,
+        paths.append(write_template(out / (safe_name(stem, "未命名单位") + ".xlsx"), year=year, profile=profile,
                                     prefill=group, helpdesk=helpdesk))
     return paths

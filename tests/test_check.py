@@ -151,8 +151,16 @@ def test_check_reports_code_at_field(code, data, path, extra, profile):
     assert_finding(located(data, **extra), code, path, profile)
 
 
+def test_year_mismatch_against_the_round():
+    item = located(submission(year=2022))
+    hits = [f for f in evaluate_submissions([item], year=2023).findings if f.code == "year-mismatch"]
+    assert [(f.cell, f.severity) for f in hits] == [("year", "error")] and "2022" in hits[0].message
+    assert "year-mismatch" not in [f.code for f in evaluate_submissions([located(submission())], year=2023).findings]
+    assert "year-mismatch" not in [f.code for f in found(located(submission(year=2022)))]  # no round year given
+
+
 def test_every_check_code_is_exercised():
-    exercised = {c[0] for c in CASES}
+    exercised = {c[0] for c in CASES} | {"year-mismatch"}
     # reader codes are tested in test_read/test_guard, intake codes in test_consolidate
     elsewhere = {"file-unreadable", "template-unrecognised", "template-version-unknown", "data-outside-area",
                  "project-code-duplicated", "department-unknown", "superseded"}

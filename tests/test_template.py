@@ -12,6 +12,7 @@ from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
 from perf_toolkit.model import submission_from_dict, submission_to_dict
+from perf_toolkit.profile import load_profile
 from perf_toolkit.read import read_workbook
 from perf_toolkit.template import (
     BudgetFileError,
@@ -261,7 +262,7 @@ def test_write_from_json_fills_the_example(tmp_path):
 
 
 def test_guide_rows_state_weight_and_bands():
-    rows = dict(guide_rows(year=2024, budget_weight=20))
+    rows = dict(guide_rows(year=2024, profile=load_profile("twenty-eighty")))
     assert "20分 × 执行率" in rows["预算执行"] and "2024年度" in rows["适用范围"]
     assert "90分（含）以上为优" in rows["总分和等级"]
 
@@ -408,3 +409,20 @@ def test_dependent_level2_dropdown_validates_in_libreoffice(tmp_path):
     verdicts = dict(line.split() for line in out.stdout.splitlines() if line.count(" ") == 1)
     assert verdicts == {"B18": "invalid", "B19": "valid", "B25": "valid", "B26": "invalid", "B27": "valid",
                         "D28": "invalid", "A29": "invalid"}, out.stderr[-2000:]
+
+
+def test_profile_sets_budget_weight_grade_formula_and_guide(tmp_path):
+    from perf_toolkit.profile import builtin_profile_text
+
+    text = builtin_profile_text("twenty-eighty").replace("min = 90", "min = 85").replace("min = 80", "min = 70")
+    (tmp_path / "local.toml").write_text(text, encoding="utf-8")
+    profile = load_profile(tmp_path / "local.toml")
+    out = write_template(tmp_path / "t.xlsx", projects=1, year=2024, profile=profile)
+    wb = load_workbook(out)
+    ws = wb["项目1"]
+    assert ws["G9"].value == 20
+    grade_formulas = [c.value for row in ws.iter_rows() for c in row
+                      if isinstance(c.value, str) and c.value.startswith("=IF(") and '"优"' in c.value]
+    assert len(grade_formulas) == 1 and ">=85," in grade_formulas[0] and ">=70," in grade_formulas[0]
+    guide = " ".join(str(c.value) for row in wb["填报说明"].iter_rows() for c in row if c.value)
+    assert "85分（含）以上为优" in guide and "产出指标40分" in guide and "20分 × 执行率" in guide

@@ -1,4 +1,4 @@
-"""The part of reading an .xlsx that calamine hides: a streaming scan of each worksheet.
+"""The .xlsx container: A1 references, and what calamine hides — a streaming scan of each worksheet.
 
 calamine turns error values into '' and cannot say which cells hold formulas,
 and its memory grows with the used range (it aborts on a value at XFD1048576),
@@ -40,6 +40,11 @@ def col_letters(n: int) -> str:
         n, r = divmod(n - 1, 26)
         s = chr(65 + r) + s
     return s
+
+
+def a1(rc: Coord) -> str:
+    """The A1 reference of a (row, column) pair."""
+    return f"{col_letters(rc[1])}{rc[0]}"
 
 
 class Scan:
