@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_read.py
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_round.py
 
 # Regenerate the shipped example workbook and the example inbox from their JSON sources.
 example: $(STAMP)

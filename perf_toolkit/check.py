@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,32 @@ class Context:
     scores: Scores
     profile: Profile
     year: int | None = None  # the round's evaluation year, when known
+
+    # per-project views of the indicator frame, grouped once (checks run per project)
+
+    @cached_property
+    def unmet(self) -> dict[tuple[int, int], list]:
+        """(s, p) -> the project's unmet indicator rows, in order."""
+        ind = self.scores.indicators
+        out: dict[tuple[int, int], list] = {}
+        for row in _rows(ind[ind["met"].eq(False)] if not ind.empty else ind):
+            out.setdefault((row.s, row.p), []).append(row)
+        return out
+
+    @cached_property
+    def level1_weights(self) -> dict[tuple[int, int], dict[str, float]]:
+        """(s, p) -> {一级指标: Σ weight}, in order of first appearance."""
+        out: dict[tuple[int, int], dict[str, float]] = {}
+        for row in _rows(self.scores.indicators):
+            mine = out.setdefault((row.s, row.p), {})
+            mine[row.level1] = mine.get(row.level1, 0.0) + row.weight
+        return out
+
+    @cached_property
+    def claimed_sums(self) -> dict[tuple[int, int], float]:
+        """(s, p) -> Σ claimed scores (missing claims count 0)."""
+        ind = self.scores.indicators
+        return {} if ind.empty else ind["claimed"].fillna(0).groupby([ind["s"], ind["p"]]).sum().to_dict()
 
     def at(self, s: int, path: str, code: str, project: str | None = None, **params) -> Located:
         """A finding of submission `s`, located at the cell the reader recorded for `path`."""
@@ -101,9 +128,9 @@ def check_required(ctx: Context) -> Iterator[Located]:
             for i, ind in enumerate(project.indicators):
                 base = f"projects[{p}].indicators[{i}]"
                 for key in ("level1", "level2", "name", "target", "actual"):
-                    if values.parse_value(getattr(ind, key)).kind == "empty":
+                    if _blank(getattr(ind, key)):
                         yield ctx.at(s, f"{base}.{key}", "required-value", code, label=INDICATOR_LABEL[key])
-                if ctx.profile.indicator_weights == "typed" and values.parse_value(ind.weight).kind == "empty":
+                if ctx.profile.indicator_weights == "typed" and _blank(ind.weight):
                     yield ctx.at(s, f"{base}.weight", "required-value", code, label=INDICATOR_LABEL["weight"])
 
 
@@ -194,7 +221,12 @@ def check_budget(ctx: Context) -> Iterator[Located]:
 
 
 def _any_typed(project, column: str) -> bool:
-    return any(values.parse_value(getattr(f, column)).kind != "empty" for f in project.funds)
+    return any(not _blank(getattr(f, column)) for f in project.funds)
+
+
+def _blank(value: object) -> bool:
+    """Nothing typed: None, or text of white space only."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 # ------------------------------------------------------------------ weights and taxonomy
@@ -202,7 +234,6 @@ def _any_typed(project, column: str) -> bool:
 
 def check_weights(ctx: Context) -> Iterator[Located]:
     prof = ctx.profile
-    ind = ctx.scores.indicators
     for row in _rows(ctx.scores.projects):
         if row.n_indicators == 0:
             continue
@@ -214,8 +245,7 @@ def check_weights(ctx: Context) -> Iterator[Located]:
             continue
         if not prof.level1_weights:
             continue
-        mine = ind[(ind["s"] == row.s) & (ind["p"] == row.p)]
-        found = mine.groupby("level1")["weight"].sum().to_dict()
+        found = ctx.level1_weights.get((row.s, row.p), {})
         # 成本指标 as its own 一级 (财预〔2021〕101号) was split out of 产出指标
         found_cmp = dict(found)
         if "成本指标" in found_cmp and "成本指标" not in prof.level1_weights:
@@ -363,10 +393,8 @@ def check_scores(ctx: Context) -> Iterator[Located]:
         typed, _ = values.parse_weight(item.overrides[key])
         exec_key = f"projects[{row.p}].execution_score"
         exec_typed = values.parse_weight(item.overrides[exec_key])[0] if exec_key in item.overrides else None
-        ind = ctx.scores.indicators
-        mine = ind[(ind["s"] == row.s) & (ind["p"] == row.p)] if not ind.empty else ind
         computed = (exec_typed if exec_typed is not None else round2(row.execution_score)) + float(
-            mine["claimed"].fillna(0).sum() if not mine.empty else 0)
+            ctx.claimed_sums.get((row.s, row.p), 0.0))
         if typed is None or abs(typed - computed) > tol + 1e-9:
             yield ctx.at(row.s, key, "total-mismatch", row.code, typed=item.overrides[key], computed=_num(computed))
 
@@ -384,7 +412,8 @@ def _rule_text(row, profile: Profile) -> str:
 
 
 def check_narrative(ctx: Context) -> Iterator[Located]:
-    ind = ctx.scores.indicators
+    proj = ctx.scores.projects
+    rates = dict(zip(zip(proj["s"], proj["p"], strict=True), proj["execution_rate"], strict=True))
     for s, item in enumerate(ctx.items):
         for p, project in enumerate(item.submission.projects):
             code = project.code
@@ -399,14 +428,11 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
                     if values.is_placeholder(text):
                         yield ctx.at(s, f"projects[{p}].indicators[{i}].{key}", "placeholder-text", code,
                                      label=INDICATOR_LABEL[key], value=text)
-            mine = ind[(ind["s"] == s) & (ind["p"] == p)] if not ind.empty else ind
-            unmet = mine[mine["met"].eq(False)] if not mine.empty else mine
-            prow = ctx.scores.projects
-            prow = prow[(prow["s"] == s) & (prow["p"] == p)]
-            rate = prow["execution_rate"].iloc[0] if not prow.empty else np.nan
+            unmet = ctx.unmet.get((s, p), [])
+            rate = rates.get((s, p), np.nan)
             evidence = []
-            if len(unmet):
-                evidence.append(f"有{len(unmet)}个指标未完成（如“{unmet['name'].iloc[0]}”）")
+            if unmet:
+                evidence.append(f"有{len(unmet)}个指标未完成（如“{unmet[0].name}”）")
             if not np.isnan(rate) and rate < ctx.profile.execution_low:
                 evidence.append(f"预算执行率仅为 {_pct(rate)}")
             for key, label in (("deviation_reason", "偏离绩效目标的原因分析"), ("achievement", "实际完成情况")):
@@ -414,7 +440,7 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
                 if phrase and evidence:
                     yield ctx.at(s, f"projects[{p}].{key}", "narrative-contradiction", code, label=label,
                                  phrase=phrase, evidence="，".join(evidence))
-            for row in _rows(unmet):
+            for row in unmet:
                 phrase = _said(project.indicators[row.i].deviation_note)
                 if phrase:
                     yield ctx.at(s, f"projects[{p}].indicators[{row.i}].deviation_note",

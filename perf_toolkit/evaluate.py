@@ -65,10 +65,17 @@ class Evaluation:
     def to_dict(self) -> dict:
         """The report as the JSON of `check --json` / `score --json`."""
         index = {id(item): s for s, item in enumerate(self.items)}
+        projects: dict[int, list] = {}
+        for row in self.scores.projects.itertuples(index=False):
+            projects.setdefault(row.s, []).append(row)
+        indicators: dict[tuple[int, int], list] = {}
+        for row in self.scores.indicators.itertuples(index=False):
+            indicators.setdefault((row.s, row.p), []).append(row)
         files = []
         for r in self.files:
             s = index.get(id(r.sourced)) if r.sourced is not None else None
-            files.append(_file_dict(r, self.scores, s))
+            rows = projects.get(s, []) if s is not None else []
+            files.append(_file_dict(r, [(row, indicators.get((s, row.p), [])) for row in rows]))
         return {
             "schema": REPORT_SCHEMA,
             "profile": self.profile.name,
@@ -162,7 +169,8 @@ def _clean(x):
     return x
 
 
-def _file_dict(r: FileResult, scores: Scores, s: int | None) -> dict:
+def _file_dict(r: FileResult, projects: list[tuple]) -> dict:
+    """One file of the JSON report; `projects` pairs each project row with its indicator rows."""
     sub = r.sourced.submission if r.sourced is not None else None
     out = {
         "file": r.file,
@@ -176,11 +184,7 @@ def _file_dict(r: FileResult, scores: Scores, s: int | None) -> dict:
         "findings": [f.to_dict() for f in r.findings],
         "projects": [],
     }
-    if s is None:
-        return out
-    proj, ind = scores.projects, scores.indicators
-    for row in proj[proj["s"] == s].itertuples(index=False):
-        mine = ind[(ind["s"] == s) & (ind["p"] == row.p)] if not ind.empty else ind
+    for row, mine in projects:
         project_findings = [f for f in r.findings if f.project == row.code and row.code]
         out["projects"].append({
             "code": row.code,
@@ -191,7 +195,7 @@ def _file_dict(r: FileResult, scores: Scores, s: int | None) -> dict:
             "execution_rate": round_half_up(_clean(row.execution_rate), 4),
             "execution_score": round2(row.execution_score),
             "indicator_score": round2(row.indicator_score),
-            "level1_scores": {k[len("score_"):]: round2(getattr(row, k)) for k in proj.columns
+            "level1_scores": {k[len("score_"):]: round2(v) for k, v in row._asdict().items()
                               if k.startswith("score_")},
             "total_score": row.total_display,
             "grade": row.grade,
@@ -205,7 +209,7 @@ def _file_dict(r: FileResult, scores: Scores, s: int | None) -> dict:
                     "score": round2(i.score), "completion": round_half_up(_clean(i.completion), 4),
                     "met": _clean(i.met), "band": i.band,
                 }
-                for i in mine.itertuples(index=False)
+                for i in mine
             ],
             "findings": [f.to_dict() for f in project_findings],
         })
