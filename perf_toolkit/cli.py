@@ -92,7 +92,8 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
       perf-toolkit template --fill 单位.json -o 单位.xlsx
       perf-toolkit template --prefill 预算数据.csv --year 2023 -o 下发/
     """
-    from .template import TemplateError, read_budget_csv, write_from_json, write_prefilled, write_template
+    from .budget import BudgetFileError, read_budget_csv
+    from .template import TemplateError, write_from_json, write_prefilled, write_template
 
     campaign = _campaign(config_path)
     profile = _profile(profile_name, campaign)
@@ -111,7 +112,7 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
         else:
             write_template(output, projects=projects or 3, year=year, profile=profile)
             click.echo(f"已生成填报表：{output}")
-    except TemplateError as exc:
+    except (TemplateError, BudgetFileError) as exc:
         raise OperatorError(str(exc)) from exc
 
 

@@ -97,7 +97,7 @@ def typed_value(raw: Any, unit: str = "") -> str:
     if isinstance(raw, (int, float)):
         text = format(Decimal(repr(raw)).normalize(), "f") if isinstance(raw, float) else str(raw)
     else:
-        text = one_line(raw)
+        text = chinese_date(raw)  # a date cell reads back as ISO text; documents write 2024年1月20日
     unit = one_line(unit)
     if text and unit and text[-1].isdigit() and not text.endswith(unit):
         text += unit
@@ -306,10 +306,8 @@ def _flag(r, raw) -> str:
         return ""
     if bool(r["unit_mismatch"]):
         return f"实际完成值的计量单位（{r['a_unit']}）与年度指标值（{r['t_unit']}）不一致，无法换算"
-    if r["t_kind"] == "empty":
-        return "年度指标值未填写，无法计分"
-    if r["a_kind"] == "empty":
-        return "实际完成值未填写，无法计分"
+    if r["t_kind"] == "empty" or r["a_kind"] == "empty":
+        return "无法计分"  # the sentence around it already says which value is missing
     if r["t_kind"] not in ("number", "date"):
         return f"年度指标值“{one_line(raw.target)}”中没有可识别的数值，无法计分"
     return f"实际完成值“{one_line(raw.actual)}”无法识别为数值，无法计分"

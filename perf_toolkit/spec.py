@@ -150,6 +150,15 @@ def clean_label(text: object) -> str:
     return s.strip(":：*＊")
 
 
+def normalise_source(text: object) -> str | None:
+    """The fund source (当年财政拨款 · 上年结转资金 · 其他资金) of a typed row label, None if unknown."""
+    cleaned = clean_label(text)
+    for source, label, aliases in FUND_ROWS:
+        if cleaned in {clean_label(x) for x in (source, label, *aliases)}:
+            return source
+    return None
+
+
 def normalise_direction(text: object) -> str | None:
     """The canonical direction (≥ ≤ = 定性) for a typed one, None when unknown or empty."""
     s = str(text or "").strip()

@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -28,7 +27,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 
 from . import spec
-from .fsutil import TableFileError, atomic_write, read_table
+from .budget import BudgetLine
+from .fsutil import atomic_write
 from .model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_dict
 from .profile import Band, Profile, load_profile
 from .text import display_width, safe_name
@@ -38,24 +38,6 @@ from .text import display_width, safe_name
 
 class TemplateError(ValueError):
     """Operator input the workbook writer cannot use (message in Chinese)."""
-
-
-class BudgetFileError(TemplateError):
-    """A malformed budget file: the message names the row and column."""
-
-
-@dataclass(frozen=True)
-class BudgetLine:
-    """One row of the bureau's budget file: one fund source of one project."""
-
-    dept_code: str
-    project_code: str
-    project_name: str
-    source: str
-    initial_budget: float | None
-    adjusted_budget: float | None
-    executed: float | None
-    dept_name: str = ""
 
 
 # ------------------------------------------------------------------ layout and styles
@@ -552,7 +534,7 @@ def _funds_in_order(project: Project) -> list[Fund]:
     """The project's funds as the three sources of the form, in FUND_ROWS order."""
     by_source: dict[str, Fund] = {}
     for fund in project.funds:
-        source = _fund_source(fund.source)
+        source = spec.normalise_source(fund.source)
         if source is None:
             raise TemplateError(f"项目“{project.code or project.name}”的资金来源“{fund.source}”无法识别，"
                                 f"应为：{'、'.join(FUND_SOURCES)}")
@@ -560,14 +542,6 @@ def _funds_in_order(project: Project) -> list[Fund]:
             raise TemplateError(f"项目“{project.code or project.name}”的资金来源“{source}”重复出现")
         by_source[source] = fund
     return [by_source.get(s) or Fund(s) for s in FUND_SOURCES]
-
-
-def _fund_source(text: str) -> str | None:
-    cleaned = spec.clean_label(text)
-    for source, label, aliases in spec.FUND_ROWS:
-        if cleaned in {spec.clean_label(x) for x in (source, label, *aliases)}:
-            return source
-    return None
 
 
 def _apply_prefill(sub: Submission, lines: list[BudgetLine]):
@@ -589,7 +563,7 @@ def _apply_prefill(sub: Submission, lines: list[BudgetLine]):
         project = sub.projects[i]
         project.name = line.project_name or project.name
         project.funds = _funds_in_order(project)
-        j = FUND_SOURCES.index(_fund_source(line.source) or line.source)
+        j = FUND_SOURCES.index(spec.normalise_source(line.source) or line.source)
         keys.setdefault(i, {"code", "name"})
         for attr in ("initial_budget", "adjusted_budget", "executed"):
             value = getattr(line, attr)
@@ -660,82 +634,6 @@ def _project_value(project: Project, key: str) -> Typed:
         return getattr(project, key)
     match = re.fullmatch(r"funds\[(\d)\]\.(\w+)", key)
     return getattr(project.funds[int(match.group(1))], match.group(2))
-
-
-# ------------------------------------------------------------------ the bureau's budget file
-
-BUDGET_HEADERS = {"单位编码": "dept_code", "单位名称": "dept_name", "项目编码": "project_code",
-                  "项目名称": "project_name", "资金来源": "source", "年初预算数": "initial_budget",
-                  "全年预算数": "adjusted_budget", "全年执行数": "executed"}
-MONEY_KEYS = ("initial_budget", "adjusted_budget", "executed")
-
-
-def _budget_rows(path: Path) -> list[list[object]]:
-    try:
-        return read_table(path, "预算数据文件")
-    except TableFileError as exc:
-        raise BudgetFileError(str(exc)) from exc
-
-
-def _money(value: object, row: int, column: str) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    else:
-        try:
-            number = float(str(value).strip().replace(",", "").replace("，", ""))
-        except ValueError:
-            raise BudgetFileError(f"预算数据第{row}行“{column}”列的值“{value}”不是数字（单位：万元）") from None
-    if not math.isfinite(number):
-        raise BudgetFileError(f"预算数据第{row}行“{column}”列的值“{value}”不是有效数字")
-    return int(number) if number.is_integer() else number
-
-
-def read_budget_csv(path) -> list[BudgetLine]:
-    """Read the bureau's budget file (CSV in UTF-8/GB18030, or .xlsx), one line per project and source."""
-    path = Path(path)
-    rows = _budget_rows(path)
-    start = next((i for i, row in enumerate(rows) if any(str(v or "").strip() for v in row)), None)
-    if start is None:
-        raise BudgetFileError(f"预算数据文件 {path.name} 是空的")
-    columns: dict[str, int] = {}
-    for j, header in enumerate(rows[start]):
-        key = BUDGET_HEADERS.get(spec.clean_label(header))
-        if key and key not in columns:
-            columns[key] = j
-    missing = [h for h, k in BUDGET_HEADERS.items() if k != "dept_name" and k not in columns]
-    if missing:
-        raise BudgetFileError(f"预算数据文件 {path.name} 第{start + 1}行（表头）缺少列：{'、'.join(missing)}")
-    header_of = {k: h for h, k in BUDGET_HEADERS.items()}
-    lines, seen, owners = [], {}, {}
-    for i, row in enumerate(rows[start + 1:], start=start + 2):
-        cell = {k: (row[j] if j < len(row) else None) for k, j in columns.items()}
-        if not any(str(v or "").strip() for v in cell.values()):
-            continue
-        text = {k: str(cell.get(k) or "").strip() for k in ("dept_code", "dept_name", "project_code",
-                                                           "project_name", "source")}
-        for key in ("dept_code", "project_code", "project_name", "source"):
-            if not text[key]:
-                raise BudgetFileError(f"预算数据第{i}行“{header_of[key]}”列为空")
-        source = _fund_source(text["source"])
-        if source is None:
-            raise BudgetFileError(f"预算数据第{i}行“资金来源”列的值“{text['source']}”无法识别，"
-                                  f"应为：{'、'.join(FUND_SOURCES)}")
-        owner = owners.setdefault(text["project_code"], (text["dept_code"], text["project_name"], i))
-        if owner[:2] != (text["dept_code"], text["project_name"]):
-            raise BudgetFileError(f"预算数据第{i}行：项目编码“{text['project_code']}”与第{owner[2]}行的单位编码"
-                                  f"或项目名称不一致")
-        key = (text["project_code"], source)
-        if key in seen:
-            raise BudgetFileError(f"预算数据第{i}行与第{seen[key]}行重复（同一项目的同一资金来源）")
-        seen[key] = i
-        money = {k: _money(cell[k], i, header_of[k]) for k in MONEY_KEYS}
-        lines.append(BudgetLine(text["dept_code"], text["project_code"], text["project_name"], source,
-                                dept_name=text["dept_name"], **money))
-    if not lines:
-        raise BudgetFileError(f"预算数据文件 {path.name} 没有数据行")
-    return lines
 
 
 def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, profile: Profile | None = None,

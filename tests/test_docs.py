@@ -41,3 +41,12 @@ def test_builtin_profiles_load():
     for name in builtin_profiles():
         profile = load_profile(name)
         assert profile.name == name and profile.grades[0][0] == "优"
+
+
+def test_readme_lists_every_report_variable():
+    from perf_toolkit.report_context import CONTEXT_KEYS
+
+    section = README.split("## 报告模板", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line.split("|")[2]]
+    listed = {name for row in rows for name in re.findall(r"`([a-z_0-9]+)`", row.split("|")[2])}
+    assert listed == set(CONTEXT_KEYS)

@@ -12,6 +12,7 @@ from builders import example_dict
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
+from perf_toolkit.budget import read_budget_csv
 from perf_toolkit.guard import DefinedName, RawSheet, RawWorkbook, Rejection
 from perf_toolkit.model import submission_from_dict, submission_to_dict
 from perf_toolkit.read import (
@@ -24,7 +25,7 @@ from perf_toolkit.read import (
     read_workbook,
     read_workbooks,
 )
-from perf_toolkit.template import read_budget_csv, write_prefilled, write_template
+from perf_toolkit.template import write_prefilled, write_template
 
 
 def _write(tmp_path, data: dict, name: str = "单位.xlsx", **kw):
