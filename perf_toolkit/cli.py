@@ -158,8 +158,10 @@ def _evaluate(paths, profile_name, jobs, config_path=None) -> Evaluation:
 @profile_option
 @config_option
 @jobs_option
+@click.option("--markup", "markup_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="同时为每个有问题的填报表生成审核意见（标出问题的填报表副本），保存到 DIR。")
 def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, config_path: Path | None,
-          jobs: int | None) -> None:
+          jobs: int | None, markup_dir: Path | None) -> None:
     """审核填报表，列出每个问题及其所在的工作表和单元格。
 
     PATHS 可以是文件或文件夹（含子文件夹；自动跳过 Office 临时文件）。
@@ -169,12 +171,21 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
     示例：
       perf-toolkit check 收件箱/
       perf-toolkit check 单位.xlsx --json > 审核结果.json
+      perf-toolkit check 收件箱/ --markup 审核意见/
     """
     result = _evaluate(paths, profile_name, jobs, config_path)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         _print_findings(result)
+    if markup_dir is not None:
+        from .markup import write_markups
+
+        try:
+            markups = write_markups(result, markup_dir, campaign=_campaign(config_path), jobs=jobs)
+        except OSError as exc:
+            raise OperatorError(f"无法写入审核意见文件夹 {markup_dir}：{exc.strerror or exc}") from exc
+        _print_markups(markups, markup_dir, err=as_json)  # stdout stays pure JSON with --json
     sys.exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
 
 
@@ -296,7 +307,8 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
         config_path: Path | None, jobs: int | None) -> None:
     """完成一轮自评：审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
 
-    输出文件夹中依次写入：审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx；
+    输出文件夹中依次写入：审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、
+    审核意见/（标出问题的填报表副本，可发回各单位修改）；
     本轮结果同时记入历年结果数据库。填报表中的错误不影响生成（报告中会标注），
     退出码 0 表示各项结果均已生成。
 
@@ -306,7 +318,7 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
       perf-toolkit run 收件箱/ -o 2023年度结果/ --pdf
     """
     from .history import HistoryError
-    from .pipeline import REPORTS_DIR, RoundLocked, run_round
+    from .pipeline import MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
     from .render import PdfError, find_soffice
 
     campaign = _campaign(config_path)
@@ -342,9 +354,20 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
     click.echo("■ 汇总")
     _print_summary(result.frames, result.summary, None if no_history else campaign.history_path, result.earlier,
                    indent="  ")
+    click.echo("")
+    click.echo("■ 审核意见")
+    _print_markups(result.markups, result.output / MARKUP_DIR, indent="  ")
 
 
 # ------------------------------------------------------------------ human output
+
+
+def _print_markups(markups, folder: Path, *, indent: str = "", err: bool = False) -> None:
+    made = sum(m.path is not None for m in markups)
+    click.echo(f"{indent}已为 {made} 个有问题的填报表生成审核意见，保存在 {folder}/，可直接发回各单位", err=err)
+    for m in markups:
+        if m.path is None and m.reason.startswith("无法生成"):
+            click.echo(f"{indent}注意：{Path(m.file).name} {m.reason}", err=err)
 
 
 def pad(text: str, size: int) -> str:

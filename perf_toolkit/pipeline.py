@@ -10,19 +10,21 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Campaign
 from .consolidate import summarize
 from .evaluate import Evaluation, evaluate_paths
 from .fsutil import atomic_write
+from .markup import MarkupResult, write_markups
 from .profile import Profile
 from .render import RenderedProject, render_reports
 
 REPORT_JSON = "审核结果.json"
 REPORTS_DIR = "自评报告"
 SUMMARY_XLSX = "汇总.xlsx"
+MARKUP_DIR = "审核意见"
 LOCK_FILE = ".perf-toolkit.lock"
 
 
@@ -39,6 +41,7 @@ class RoundResult:
     summary: Path
     frames: dict
     earlier: object  # history.History of the previous year, or None
+    markups: list[MarkupResult] = field(default_factory=list)  # one per file; .path None when none was made
 
 
 @contextmanager
@@ -74,4 +77,6 @@ def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile,
         summary = output / SUMMARY_XLSX
         frames, earlier = summarize(evaluation, campaign, summary,
                                     history_path=campaign.history_path if history else None)
-    return RoundResult(evaluation, output, report_json, reports, summary, frames, earlier)
+        # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
+        markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
+    return RoundResult(evaluation, output, report_json, reports, summary, frames, earlier, markups)

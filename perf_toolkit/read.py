@@ -649,7 +649,7 @@ def _version(reader: _Reader) -> None:
                                 found=marker, expected=spec.WORKBOOK_VERSION))
 
 
-_RESERVED_SHEETS = {spec.GUIDE_SHEET, spec.LISTS_SHEET, spec.PREFILL_SHEET}
+_RESERVED_SHEETS = {spec.GUIDE_SHEET, spec.LISTS_SHEET, spec.PREFILL_SHEET, spec.REVIEW_SHEET}
 
 
 def _department_grid(reader: _Reader) -> _Grid | None:

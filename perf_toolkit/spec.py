@@ -193,6 +193,7 @@ DEPARTMENT_SHEET = "单位信息"
 PROJECT_SHEET_PREFIX = "项目"  # project sheets are 项目1, 项目2, … (copies keep their local names)
 LISTS_SHEET = "_lists"  # hidden: dropdown lists
 PREFILL_SHEET = "_prefill"  # very hidden: the bureau's pre-filled values (sheet, field, value)
+REVIEW_SHEET = "审核意见"  # added by the bureau's marked-up copy (markup.py); never data
 FORM_TITLE = "项目支出绩效自评表"
 GOAL_LABEL = "年度总体目标"  # groups 预期目标 / 实际完成情况
 INDICATORS_TITLE = "绩效指标"
