@@ -51,17 +51,18 @@ profile_option = click.option(
     "--profile", "profile_name", metavar="规则", default=None,
     help="评分规则：内置名称（national-2020 默认、twenty-eighty、sichuan）或 .toml 文件路径。",
 )
-jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, metavar="个数",
                            help="同时读取的文件数（默认为CPU核数）。")
 json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果（与库函数的结果相同）。")
 config_option = click.option(
     "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
     help="本轮自评的配置文件 perf.toml（默认使用内置的示例配置）。",
 )
-paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+paths_argument = click.argument("paths", nargs=-1, required=True, metavar="路径...",
+                                type=click.Path(exists=True, path_type=Path))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=cli_zh.Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="perf-toolkit")
 def cli() -> None:
     """预算绩效自评工具：下发标准填报表，读取、审核、评分各单位的填报结果。"""
@@ -77,9 +78,9 @@ def cli() -> None:
               help="用填报数据 JSON（submission-v1）填好表格。")
 @click.option("--prefill", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="财政局预算数据（CSV 或 xlsx），为每个单位生成一份预填了预算数的填报表。")
-@click.option("--projects", type=click.IntRange(1, 200), default=None,
+@click.option("--projects", type=click.IntRange(1, 200), default=None, metavar="张数",
               help="项目表的张数（空白表默认 3 张；--fill 时默认与项目数相同）。")
-@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，如 2023。")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None, metavar="年度", help="评价年度，如 2023。")
 @profile_option
 @config_option
 def template(output: Path, fill: Path | None, prefill: Path | None, projects: int | None, year: int | None,
@@ -117,7 +118,7 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
 
 
 @cli.command()
-@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("workbook", metavar="填报表", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="输出的 JSON 文件；省略时输出到屏幕。")
 def export(workbook: Path, output: Path | None) -> None:
@@ -159,12 +160,13 @@ def _evaluate(paths, profile_name, jobs, config_path=None) -> Evaluation:
 @config_option
 @jobs_option
 @click.option("--markup", "markup_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              metavar="DIR", help="同时为每个有问题的填报表生成审核意见（标出问题的填报表副本），保存到 DIR。")
+              metavar="文件夹", help="同时为每个有问题的填报表生成审核意见（标出问题的填报表副本），保存到该文件夹。")
 def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, config_path: Path | None,
           jobs: int | None, markup_dir: Path | None) -> None:
     """审核填报表，列出每个问题及其所在的工作表和单元格。
 
-    PATHS 可以是文件或文件夹（含子文件夹；自动跳过 Office 临时文件）。
+    路径可以是文件或文件夹（含子文件夹；自动跳过 Office 临时文件）。
+
     退出码：0 无错误，1 有文件存在错误，2 用法错误，3 工具故障。
 
     \b
@@ -307,10 +309,9 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
         config_path: Path | None, jobs: int | None) -> None:
     """完成一轮自评：审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
 
-    输出文件夹中依次写入：审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、
-    审核意见/（标出问题的填报表副本，可发回各单位修改）；
-    本轮结果同时记入历年结果数据库。填报表中的错误不影响生成（报告中会标注），
-    退出码 0 表示各项结果均已生成。
+    输出文件夹中依次写入：审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、审核意见/（标出问题的填报表副本，可发回各单位修改）；本轮结果同时记入历年结果数据库。
+
+    填报表中的错误不影响生成（报告中会标注），退出码 0 表示各项结果均已生成。
 
     \b
     示例：
@@ -462,6 +463,7 @@ def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | N
     """汇总各单位的填报表，生成全区绩效自评情况汇总表（Excel，含图表）。
 
     同一单位报送了多个文件时，以修改时间最新的一份为准，其余列为“被替代”。
+
     本轮结果记入历年结果数据库；库中有以前年度的结果时，汇总表增加历年对比。
 
     \b
@@ -515,7 +517,8 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
 
 
 @cli.command()
-@click.argument("summaries", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("summaries", nargs=-1, required=True, metavar="汇总表...",
+                type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="输出的全市汇总表（.xlsx）。")
 @click.option("--name", metavar="名称", default=None, help="汇总表上的名称，如“昆明市”（默认取配置中的 district，无配置时为“全市”）。")
@@ -525,8 +528,7 @@ def rollup(summaries: tuple[Path, ...], output: Path, name: str | None, config_p
            jobs: int | None) -> None:
     """把各区县用本工具生成的汇总表再汇总一级，生成全市汇总表（第一列为区县）。
 
-    SUMMARIES 可以是文件或文件夹（读取其中的 .xlsx）。不是本工具汇总表、格式版本不符
-    或年度不同的文件会逐个列出并跳过，其余照常汇总；有文件被跳过时退出码为 1。
+    汇总表可以是文件或文件夹（读取其中的 .xlsx）。不是本工具汇总表、格式版本不符或年度不同的文件会逐个列出并跳过，其余照常汇总；有文件被跳过时退出码为 1。
 
     \b
     示例：
@@ -557,8 +559,8 @@ def rollup(summaries: tuple[Path, ...], output: Path, name: str | None, config_p
 
 
 @cli.command()
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，如 2023。")
+@click.argument("folder", metavar="[文件夹]", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None, metavar="年度", help="评价年度，如 2023。")
 @click.option("--district", metavar="名称", default=None, help="区县名称，如“东川区”。")
 @click.option("--bureau", metavar="名称", default=None, help="财政局全称，如“昆明市东川区财政局”。")
 @config_option

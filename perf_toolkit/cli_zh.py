@@ -2,12 +2,17 @@
 
 click marks its strings for gettext but ships no Chinese catalogue; its modules
 bind `_` and `ngettext` at import, so we rebind them to a lookup in this table.
-Strings not listed stay in English rather than fail.
+Strings not listed stay in English rather than fail. Help tables are aligned by
+display width, so Chinese option texts line up.
 """
 
 from __future__ import annotations
 
 import importlib
+
+import click
+
+from .text import display_width
 
 ZH = {
     "Usage:": "用法：",
@@ -66,11 +71,45 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return ZH_PLURAL.get(singular, singular if n == 1 else plural)
 
 
+def _term_len(text: str) -> int:
+    """Help columns measured as a terminal shows them: CJK characters take two cells."""
+    from click._compat import strip_ansi
+
+    return display_width(strip_ansi(text))
+
+
+class Command(click.Command):
+    """A command whose usage line says [选项] instead of [OPTIONS]."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[选项]")
+        super().__init__(*args, **kwargs)
+
+
+class Group(click.Group):
+    """The command group: Chinese usage words, and Chinese usage for its commands too."""
+
+    command_class = Command
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[选项]")
+        kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
+        super().__init__(*args, **kwargs)
+
+
 def install() -> None:
-    """Rebind click's translation functions to Chinese (idempotent)."""
+    """Rebind click's translation functions to Chinese and its width measure to CJK-aware (idempotent)."""
     for name in ("core", "decorators", "exceptions", "formatting", "parser", "types", "termui", "utils"):
         module = importlib.import_module(f"click.{name}")
         if hasattr(module, "_"):
             module._ = _gettext
         if hasattr(module, "ngettext"):
             module.ngettext = _ngettext
+    formatting = importlib.import_module("click.formatting")
+    formatting.term_len = _term_len
+    formatting.HelpFormatter.write_heading = _write_heading
+
+
+def _write_heading(self, heading: str) -> None:
+    """Section headings with a full-width colon, as Chinese text writes them."""
+    self.write(f"{'':>{self.current_indent}}{heading}：\n")

@@ -302,7 +302,7 @@ def test_check_markup_option_writes_copies(tmp_path):
                                 catch_exceptions=False)
     assert json.loads(result.stdout)["summary"]["files"] == 2
     assert (tmp_path / "j" / "有问题-审核意见.xlsx").is_file()
-    assert "--markup DIR" in CliRunner().invoke(cli, ["check", "--help"]).output
+    assert "--markup 文件夹" in CliRunner().invoke(cli, ["check", "--help"]).output
 
 
 def test_run_round_writes_markups_and_removes_stale_ones(tmp_path):
