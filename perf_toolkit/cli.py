@@ -353,7 +353,7 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
                f"保存在 {result.output / REPORTS_DIR}/")
     click.echo("")
     click.echo("■ 汇总")
-    _print_summary(result.frames, result.summary, None if no_history else campaign.history_path, result.earlier,
+    _print_summary(result.frames, result.summary, result.history, result.earlier,
                    indent="  ")
     click.echo("")
     click.echo("■ 审核意见")
@@ -477,7 +477,7 @@ def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | N
     result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
                             year=campaign.expected_year)
     output = output or campaign.output_dir / "汇总.xlsx"
-    history_path = None if no_history else (history_path or campaign.history_path)
+    history_path = None if no_history else (history_path or campaign.history_in(output.parent))
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         frames, earlier = summarize(result, campaign, output, history_path=history_path)

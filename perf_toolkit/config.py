@@ -43,10 +43,14 @@ class Campaign:
     profile: str = "national-2020"
     low_execution_rate: float = 0.9  # 结果应用: projects under this rate are listed
     roster_path: Path | None = None
-    history_path: Path = Path("output/history.sqlite")
+    history_path: Path | None = None  # None: history.sqlite in the output folder
     output_dir: Path = Path("output")
     source: Path | None = None  # the file it was read from
     roster: tuple[RosterEntry, ...] = field(default=())
+
+    def history_in(self, output_dir: Path) -> Path:
+        """The history database: the configured one, else history.sqlite beside the round's outputs."""
+        return self.history_path if self.history_path is not None else Path(output_dir) / "history.sqlite"
 
     @property
     def expected_year(self) -> int | None:

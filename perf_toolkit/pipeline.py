@@ -41,6 +41,7 @@ class RoundResult:
     summary: Path
     frames: dict
     earlier: object  # history.History of the previous year, or None
+    history: Path | None
     markups: list[MarkupResult] = field(default_factory=list)  # one per file; .path None when none was made
 
 
@@ -75,8 +76,8 @@ def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile,
             fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
         reports = render_reports(evaluation, output / REPORTS_DIR, campaign=campaign, pdf=pdf)
         summary = output / SUMMARY_XLSX
-        frames, earlier = summarize(evaluation, campaign, summary,
-                                    history_path=campaign.history_path if history else None)
+        history_path = campaign.history_in(output) if history else None
+        frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
         markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
-    return RoundResult(evaluation, output, report_json, reports, summary, frames, earlier, markups)
+    return RoundResult(evaluation, output, report_json, reports, summary, frames, earlier, history_path, markups)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -107,7 +108,8 @@ def test_score_writes_workbook(tmp_path):
 def test_help_is_chinese_for_every_command():
     for name, command in cli.commands.items():
         text = run(name, "--help").output
-        assert "用法：" in text and "选项" in text and "显示本帮助并退出" in text, name
+        assert "用法：" in text and "选项：" in text and "显示本帮助并退出" in text, name
+        assert not re.search(r"\[OPTIONS\]|Usage|Options|INTEGER|PATH", text), name
         assert "示例" in (command.help or ""), f"{name} help has no example"
 
 
@@ -143,3 +145,18 @@ def test_installed_entry_point_runs():
     assert json.loads(proc.stdout)["files"][0]["projects"][0]["grade"] == "优"
     proc = subprocess.run([sys.executable, "-m", "perf_toolkit", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and "perf-toolkit" in proc.stdout
+
+
+def test_run_without_config_keeps_history_beside_its_outputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    shutil.copy(EXAMPLE_XLSX, inbox / "示例.xlsx")
+    result = run("run", inbox, "-o", tmp_path / "结果")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "结果" / "history.sqlite").is_file()
+    assert not (tmp_path / "output").exists()
+    assert f"本轮结果已记入 {tmp_path / '结果' / 'history.sqlite'}" in result.output
+    for name in ("审核结果.json", "汇总.xlsx"):
+        assert (tmp_path / "结果" / name).is_file()
+    assert len(list((tmp_path / "结果" / "自评报告").glob("*.docx"))) == 2
