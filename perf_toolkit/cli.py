@@ -121,7 +121,8 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
 @click.argument("workbook", metavar="填报表", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="输出的 JSON 文件；省略时输出到屏幕。")
-def export(workbook: Path, output: Path | None) -> None:
+@config_option
+def export(workbook: Path, output: Path | None, config_path: Path | None) -> None:
     """把填报表导出为填报数据 JSON（submission-v1）。
 
     \b
@@ -131,6 +132,7 @@ def export(workbook: Path, output: Path | None) -> None:
     from .fsutil import atomic_write
     from .read import read_workbook
 
+    _campaign(config_path)  # accepted like every command's; the export itself needs no campaign settings
     read = read_workbook(workbook)
     if read.sourced is None:
         messages = "；".join(f.message for f in read.findings)
