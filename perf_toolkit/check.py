@@ -79,7 +79,7 @@ class Context:
     def at(self, s: int, path: str, code: str, project: str | None = None, **params) -> Located:
         """A finding of submission `s`, located at the cell the reader recorded for `path`."""
         item = self.items[s]
-        return s, findings.make(code, item.where(path), file=item.file, project=project, **params)
+        return s, findings.make(code, item.where(path), file=item.file, project=project, path=path, **params)
 
 
 def _pct(x: float) -> str:

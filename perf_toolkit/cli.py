@@ -11,6 +11,7 @@ import click
 from . import __version__, cli_zh
 from .config import Campaign, ConfigError, load_config
 from .evaluate import Evaluation, evaluate_paths
+from .findings import SEVERITY_ZH
 from .guard import Limits
 from .model import submission_to_dict
 from .profile import ProfileError, load_profile
@@ -19,7 +20,6 @@ from .text import display_width
 
 cli_zh.install()
 
-SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 
 

@@ -113,12 +113,21 @@ _CODES = [
 CATALOGUE: dict[str, Code] = {c.code: c for c in _CODES}
 
 
+SEVERITY_ZH = {"error": "错误", "warning": "警告"}
+
+
+def title(code: str) -> str:
+    """The short Chinese name of a code (the code itself if unknown)."""
+    entry = CATALOGUE.get(code)
+    return entry.title if entry else code
+
+
 def make(code: str, where: Location | None = None, *, file: str | None = None,
-         project: str | None = None, **params: object) -> Finding:
-    """A finding of a catalogued code, its message filled from `params`."""
+         project: str | None = None, path: str | None = None, **params: object) -> Finding:
+    """A finding of a catalogued code, its message filled from `params`; `path` is the field it is about."""
     entry = CATALOGUE[code]
     params.setdefault("advice", "")
     message = entry.template.format(**params).strip()
     where = where or Location()
     return Finding(code=code, severity=entry.severity, message=message, file=file,
-                   sheet=where.sheet, cell=where.cell, project=project)
+                   sheet=where.sheet, cell=where.cell, project=project, path=path)

@@ -128,9 +128,6 @@ class SourcedSubmission:
         return Location()
 
 
-SEVERITIES = ("error", "warning")
-
-
 @dataclass(frozen=True)
 class Finding:
     """One problem found in one file: a value, never an exception."""
@@ -141,7 +138,8 @@ class Finding:
     file: str | None = None
     sheet: str | None = None
     cell: str | None = None
-    project: str | None = None
+    project: str | None = None  # the project's code, for people
+    path: str | None = None  # the field it is about, e.g. "projects[0].indicators[2].actual", for programs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
