@@ -18,7 +18,8 @@ import pandas as pd
 from . import findings, values
 from .model import Finding, SourcedSubmission
 from .profile import Profile
-from .score import Scores, round2
+from .rounding import percent, round2
+from .score import Scores
 from .spec import (
     DEPARTMENT_FIELDS,
     FUND_COLUMNS,
@@ -83,7 +84,7 @@ class Context:
 
 
 def _pct(x: float) -> str:
-    return f"{round2(x * 100):.2f}%"
+    return percent(x)
 
 
 def _num(x: float) -> str:
@@ -212,6 +213,11 @@ def check_budget(ctx: Context) -> Iterator[Located]:
                 yield ctx.at(s, key, "execution-score-mismatch", code, typed=item.overrides[key],
                              computed=f"{computed:.2f}", weight=_num(prof.budget_weight),
                              rate=_pct(rate) if budget > 0 else "无法计算")
+
+
+def check_prefill(ctx: Context) -> Iterator[Located]:
+    """The bureau's pre-filled figures, compared with what the department returned."""
+    for s, item in enumerate(ctx.items):
         for path, original in item.prefilled.items():
             current = value_at(item.submission, path)
             if not _same_value(original, current):
@@ -329,7 +335,7 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
 def _unmet_detail(row) -> str:
     if row.scored_as == "qual":
         return f"实际完成情况“{row.actual}”属于“{row.band}”档"
-    return f"年度指标值 {row.target}，实际完成值 {row.actual}，按规则得 {_num(row.rule_score)}/{_num(row.weight)} 分"
+    return f"年度指标值 {row.target}，实际完成值 {row.actual}，按规则得 {_num(row.score)}/{_num(row.weight)} 分"
 
 
 def check_indicator_results(ctx: Context) -> Iterator[Located]:
@@ -353,7 +359,7 @@ def check_scores(ctx: Context) -> Iterator[Located]:
     tol = ctx.profile.score_tolerance
     for row in _rows(ctx.scores.indicators):
         base, code = f"projects[{row.p}].indicators[{row.i}]", row.project_code
-        where, claimed, weight, rule = f"{base}.claimed_score", row.claimed, row.weight, row.rule_score
+        where, claimed, weight, rule = f"{base}.claimed_score", row.claimed, row.weight, row.score
         if row.scored_as == "qual":
             if row.a_kind == "number":
                 continue  # reported as indicator-kind-mismatch; the claimed score stands
@@ -375,7 +381,7 @@ def check_scores(ctx: Context) -> Iterator[Located]:
                              low=_num(row.band_low), high=_num(band.high * weight), claimed=_num(claimed),
                              computed=_num(rule))
         elif row.scored_as in ("number", "date"):
-            if row.met is False and claimed >= weight - 1e-9:
+            if row.met is False and claimed >= weight - 1e-9 and rule < weight - 1e-9:
                 yield ctx.at(row.s, where, "score-full-but-unmet", code, detail=_unmet_detail(row),
                              claimed=_num(claimed), computed=_num(rule))
             elif row.met is True and claimed < weight - 1e-9:
@@ -462,6 +468,7 @@ CHECKS: tuple[Callable[[Context], Iterator[Located]], ...] = (
     check_required,
     check_readable,
     check_budget,
+    check_prefill,
     check_weights,
     check_taxonomy,
     check_indicator_values,

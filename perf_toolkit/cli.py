@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__, cli_zh
 from .config import Campaign, ConfigError, load_config
-from .evaluate import Evaluation, evaluate_paths
 from .findings import SEVERITY_ZH
 from .guard import Limits
 from .model import submission_to_dict
 from .profile import ProfileError, load_profile
-from .score import round2
+from .rounding import percent, round2
 from .text import display_width
+
+if TYPE_CHECKING:  # the evaluation stack (pandas) is imported by the commands that need it
+    from .evaluate import Evaluation
 
 cli_zh.install()
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+#: The operating system's reasons, in Chinese.
+OS_ERRORS = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
+             errno.ENOSPC: "磁盘空间不足", errno.EROFS: "磁盘只读", errno.EISDIR: "这是一个文件夹",
+             errno.ENOTDIR: "路径中有一项不是文件夹", errno.EEXIST: "文件已存在", errno.ENAMETOOLONG: "文件名太长"}
 
 
 class OperatorError(click.ClickException):
@@ -108,7 +116,7 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
             written = write_prefilled(read_budget_csv(prefill), output, year=year, profile=profile)
             click.echo(f"已生成 {len(written)} 份预填填报表，保存在 {output}")
         elif fill:
-            write_from_json(fill, output, projects=projects or 1, profile=profile)
+            write_from_json(fill, output, projects=projects or 1, year=year, profile=profile)
             click.echo(f"已生成填报表：{output}")
         else:
             write_template(output, projects=projects or 3, year=year, profile=profile)
@@ -149,8 +157,10 @@ def export(workbook: Path, output: Path | None, config_path: Path | None) -> Non
 # ------------------------------------------------------------------ check / score
 
 
-def _evaluate(paths, profile_name, jobs, config_path=None) -> Evaluation:
-    campaign = _campaign(config_path)
+def _evaluate(paths, profile_name: str | None, campaign: Campaign, jobs: int | None) -> Evaluation:
+    """Read, score and check, with the round's profile and year (the commands' common first step)."""
+    from .evaluate import evaluate_paths
+
     return evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
                           year=campaign.expected_year)
 
@@ -177,7 +187,7 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
       perf-toolkit check 单位.xlsx --json > 审核结果.json
       perf-toolkit check 收件箱/ --markup 审核意见/
     """
-    result = _evaluate(paths, profile_name, jobs, config_path)
+    result = _evaluate(paths, profile_name, _campaign(config_path), jobs)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -211,7 +221,7 @@ def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_n
       perf-toolkit score 单位.xlsx --json
       perf-toolkit score 收件箱/ -o 评分结果.xlsx --profile sichuan
     """
-    result = _evaluate(paths, profile_name, jobs, config_path)
+    result = _evaluate(paths, profile_name, _campaign(config_path), jobs)
     if output is not None:
         from .scoresheet import write_scores
 
@@ -268,8 +278,7 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
             find_soffice()
     except (TemplateError, PdfError) as exc:
         raise OperatorError(str(exc)) from exc
-    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
-                            year=campaign.expected_year)
+    result = _evaluate(paths, profile_name, campaign, jobs)
     output = output or campaign.output_dir
     try:
         written = render_reports(result, output, campaign=campaign, report_template=report_template,
@@ -426,7 +435,7 @@ def _score_table(result: Evaluation, indent: str = "") -> None:
     rows = [["单位", "项目", "全年预算数(万元)", "全年执行数(万元)", "执行率", "预算执行得分", "指标得分", "总分",
              "等级"]]
     for row in proj.itertuples(index=False):
-        rate = "—" if row.execution_rate != row.execution_rate else f"{round2(row.execution_rate * 100):.2f}%"
+        rate = percent(row.execution_rate)
         rows.append([row.dept_name or "—", row.name or row.code or "—", _money(row.adjusted_budget),
                      _money(row.executed), rate, f"{round2(row.execution_score):.2f}",
                      f"{round2(row.indicator_score):.2f}", f"{row.total_display:.2f}", row.grade])
@@ -476,8 +485,7 @@ def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | N
     from .history import HistoryError
 
     campaign = _campaign(config_path)
-    result = evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
-                            year=campaign.expected_year)
+    result = _evaluate(paths, profile_name, campaign, jobs)
     output = output or campaign.output_dir / "汇总.xlsx"
     history_path = None if no_history else (history_path or campaign.history_in(output.parent))
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -506,7 +514,7 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
         line += f"（{names}{'等' if len(missing) > 8 else ''}）"
     click.echo(indent + line + "。")
     rate = figures.get("总体预算执行率")
-    rate_text = "—" if rate != rate or rate is None else f"{round2(rate * 100):.2f}%"
+    rate_text = percent(rate)
     mean = figures.get("平均得分（简单平均）")
     mean_text = "—" if mean != mean or mean is None else f"{round2(mean):.2f}"
     click.echo(f"{indent}  参评项目 {n('参评项目数')} 个；全年预算数 {_money(figures.get('全年预算数合计（万元）'))} 万元，"
@@ -601,6 +609,9 @@ def main() -> None:
         cli.main(prog_name="perf-toolkit", standalone_mode=True)
     except SystemExit:
         raise
+    except OSError as exc:  # an output the operator named cannot be written (no space, no permission…)
+        click.echo(f"错误：无法读写文件 {exc.filename or ''}：{OS_ERRORS.get(exc.errno, exc.strerror)}", err=True)
+        sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug or an environment failure, never a department's data
         click.echo(f"工具内部错误：{type(exc).__name__}: {exc}", err=True)
         click.echo("请把以上信息和所用文件发给技术支持。", err=True)

@@ -163,9 +163,22 @@ def _typed(value: Any) -> Typed:
 
 
 def submission_from_dict(data: dict[str, Any]) -> Submission:
-    """Build a Submission from the JSON interchange form (keys beginning with _ ignored)."""
+    """Build a Submission from the JSON interchange form (keys beginning with _ ignored).
+
+    Anything not shaped like a submission-v1 (a list where an object belongs, …) is a
+    SubmissionFormatError, never another exception.
+    """
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise SubmissionFormatError(f"不是 {SCHEMA} 格式的填报数据（缺少或不符的 schema 字段）")
+    try:
+        return _submission(data)
+    except (AttributeError, TypeError) as exc:
+        raise SubmissionFormatError(
+            f"{SCHEMA} 数据的结构不对：department、contact 和每个项目、资金、指标应为对象（{{…}}），"
+            "projects、duties、funds、indicators 应为列表（[…]）") from exc
+
+
+def _submission(data: dict[str, Any]) -> Submission:
     dep = data.get("department") or {}
     contact = dep.get("contact") or {}
     department = Department(

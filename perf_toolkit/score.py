@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -18,38 +17,18 @@ import pandas as pd
 from . import values
 from .model import SourcedSubmission
 from .profile import Profile
+from .rounding import number_or_none, percent, round2, round_half_up  # noqa: F401 (re-exported)
 from .spec import TAXONOMY, clean_label, normalise_direction, normalise_level1, normalise_level2
 
 #: Keywords that put a qualitative actual into a band, checked in this order
-#: (部分达成 first: "基本完成" and "较好" must not read as 达成; 未达成 before 达成: "未完成").
+#: (部分达成 first: "基本完成" and "较好" must not read as 达成; 未达成 before 达成: "未完成",
+#: and a negated 达成 word — "不符合规定", "效果不好" — is 未达成).
 BAND_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("部分达成", ("部分", "基本", "一般", "较好")),
-    ("未达成", ("未", "无效", "差", "没有", "尚未", "不到位", "不合规", "不及时")),
+    ("未达成", ("未", "无效", "差", "没有", "尚未", "不到位", "不合规", "不及时", "不符合", "不满足", "不显著",
+              "不明显", "不好", "不达", "不够", "不足", "不理想", "不规范", "不完善", "无明显")),
     ("达成", ("达成", "完成", "有效", "显著", "合规", "及时", "到位", "好", "达到", "满足", "符合", "实现")),
 )
-
-
-def round_half_up(x: float | None, places: int = 2) -> float | None:
-    """Round once, half up (not banker's rounding), as the forms print; None stays None."""
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return None
-    return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
-def number_or_none(x: object) -> float | None:
-    """A frame cell as a float; None when it is missing (None, NaN) or not a number (text, bool)."""
-    if x is None or isinstance(x, (str, bool)):
-        return None
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if np.isnan(value) else value
-
-
-def round2(x: float | None) -> float | None:
-    """A score or an amount as displayed: two decimals, half up."""
-    return round_half_up(x, 2)
 
 
 def qualitative_band(actual: object, target: object = "") -> str | None:
@@ -174,7 +153,7 @@ def _fix_fraction_percent(ind, a: float, b: float, a_unit: str, b_unit: str):
     return a, b, None
 
 
-def _indicator_rows(items: Sequence[SourcedSubmission], profile: Profile) -> list[dict]:
+def _indicator_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
     rows = []
     for s, item in enumerate(items):
         year = item.submission.year
@@ -203,14 +182,27 @@ def _indicator_rows(items: Sequence[SourcedSubmission], profile: Profile) -> lis
 
 
 def _weights(ind: pd.DataFrame, profile: Profile) -> pd.Series:
+    """Each indicator's weight: as typed, or (split profiles) its 一级's weight shared equally.
+
+    Split: 成本指标 as its own 一级 (财预〔2021〕101号) shares 产出指标's weight, and the weight of a
+    standard 一级 the project has no indicator in (typically 满意度指标) moves to the ones it has, in
+    proportion. Typed weights are kept when they add up exactly to their 一级's weight.
+    """
     typed = ind["typed_weight"].astype(float)
     if profile.indicator_weights == "typed" or ind.empty:
         return typed.fillna(0.0)
-    level_weight = ind["level1"].map(profile.level1_weights).astype(float)
-    group = [ind["s"], ind["p"], ind["level1"]]
-    count = ind.groupby(group)["i"].transform("size")
-    typed_sum = typed.groupby(group).transform("sum")
-    all_typed = typed.notna().groupby(group).transform("all")
+    standard = profile.level1_weights
+    group = ind["level1"].where(~ind["level1"].eq("成本指标") | ("成本指标" in standard), "产出指标")
+    level_weight = group.map(standard).astype(float)
+    project = [ind["s"], ind["p"]]
+    first_of_group = ~pd.DataFrame({"s": ind["s"], "p": ind["p"], "g": group}).duplicated()
+    present = level_weight.where(first_of_group, 0.0).fillna(0.0).groupby(project).transform("sum")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level_weight = level_weight * np.where(present > 0, sum(standard.values()) / present, 0.0)
+    keys = [ind["s"], ind["p"], group]
+    count = ind.groupby(keys)["i"].transform("size")
+    typed_sum = typed.groupby(keys).transform("sum")
+    all_typed = typed.notna().groupby(keys).transform("all")
     use_typed = all_typed & np.isclose(typed_sum, level_weight)
     return pd.Series(np.where(use_typed, typed, level_weight / count), index=ind.index).fillna(0.0)
 
@@ -226,7 +218,8 @@ def _quantitative(ind: pd.DataFrame, profile: Profile) -> tuple[pd.Series, pd.Se
         met_up = np.where(d.eq("=") & (a == 0), b <= 0, met_up)
         met_down = np.where(strict, b < a, b <= a)
         met = np.where(up, met_up, met_down)
-        ratio_up = np.where(a > 0, np.minimum(b / a, 1.0), np.where(d.eq("="), 0.0, 1.0))
+        # unmet with A ≤ 0 only happens for a strict target ("大于0") or "=" with A = 0: nothing earned
+        ratio_up = np.where(a > 0, np.minimum(b / a, 1.0), 0.0)
         if profile.reverse_formula == "linear":
             ratio_down = np.where(a > 0, np.clip(1 - (b - a) / a, 0.0, 1.0), 0.0)
         else:
@@ -263,14 +256,12 @@ def _score_indicators(ind: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     q_score, met, completion = _quantitative(ind, profile)
     l_score, band_low, band_cap = _qualitative(ind, profile)
     ind["band_low"], ind["band_cap"] = band_low, band_cap
-    ind["rule_score"] = q_score.fillna(l_score).fillna(0.0).clip(lower=0)
-    ind["rule_score"] = np.minimum(ind["rule_score"], ind["weight"])
+    ind["score"] = np.minimum(q_score.fillna(l_score).fillna(0.0).clip(lower=0), ind["weight"])
     # a qualitative indicator is met in the top band; with no band nobody can say yet
     qual_met = ind["band"].map(lambda band: None if band is None else band == "达成")
     ind["met"] = met.where(ind["scored_as"].ne("qual"), qual_met)
     ind["met"] = ind["met"].where(ind["scored_as"].ne("none"), None)
     ind["completion"] = completion
-    ind["score"] = ind["rule_score"]
     ind["overachieved"] = (
         ind["scored_as"].eq("number") & ind["direction"].isin(["≥", "="]) & (ind["A"] > 0)
         & (ind["B"] >= profile.overachieved * ind["A"])
@@ -319,7 +310,7 @@ def _score_projects(proj: pd.DataFrame, ind: pd.DataFrame, profile: Profile) -> 
 def score_submissions(items: Sequence[SourcedSubmission], profile: Profile) -> Scores:
     """Score every project and indicator of a batch of submissions by `profile`."""
     proj = _frame(_project_rows(items), _PROJECT_COLUMNS, _PROJECT_NUMBERS)
-    ind = _frame(_indicator_rows(items, profile), _INDICATOR_COLUMNS, _INDICATOR_NUMBERS)
+    ind = _frame(_indicator_rows(items), _INDICATOR_COLUMNS, _INDICATOR_NUMBERS)
     ind = _score_indicators(ind, profile)
     proj = _score_projects(proj, ind, profile)
     return Scores(projects=proj, indicators=ind)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .evaluate import Evaluation
 from .fsutil import atomic_write
-from .score import round2, round_half_up
+from .rounding import round2, round_half_up
 
 #: xlsxwriter options for any text that came from a department: never a formula, never a link.
 SAFE_WRITER = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}

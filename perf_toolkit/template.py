@@ -367,7 +367,8 @@ def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int
         sh.computed(f"I{r}", f'=SUMIF({rng["level1"]},"{level1}",{rng["claimed_score"]})')
         ws.row_dimensions[r].height = 20
         r += 1
-    sh.box(f"J{last + 1}:K{r - 1}", "左为分值、自评得分按一级指标的小计。通常产出指标50分、效益指标30分、满意度指标10分。",
+    usual = "、".join(f"{k}{v:g}分" for k, v in profile.level1_weights.items())
+    sh.box(f"J{last + 1}:K{r - 1}", "左为分值、自评得分按一级指标的小计。" + (f"通常{usual}。" if usual else ""),
            font=HINT)
     sum_row = r
     sh.label(f"A{r}:G{r}", spec.WEIGHT_SUM_LABEL, align=RIGHT)
@@ -612,17 +613,18 @@ def write_template(path, submission: Submission | None = None, *, projects: int 
     return out
 
 
-def write_from_json(json_path, path, *, projects: int = 1, profile: Profile | None = None, helpdesk: str = "") -> Path:
-    """`template --fill`: the workbook filled from a submission-v1 JSON file."""
+def write_from_json(json_path, path, *, projects: int = 1, year: int | None = None, profile: Profile | None = None,
+                    helpdesk: str = "") -> Path:
+    """`template --fill`: the workbook filled from a submission-v1 JSON file (`year` when it has none)."""
     source = Path(json_path)
     try:
         data = json.loads(source.read_text(encoding="utf-8-sig"))
         submission = submission_from_dict(data)
     except OSError as exc:
         raise TemplateError(f"无法读取填报数据文件 {source}：{exc.strerror}") from exc
-    except (ValueError, TypeError, AttributeError) as exc:  # JSON syntax, or not a submission-v1
+    except ValueError as exc:  # JSON syntax (a ValueError), or not a submission-v1 (SubmissionFormatError)
         raise TemplateError(f"填报数据文件 {source.name} 不是有效的 submission-v1 JSON：{exc}") from exc
-    return write_template(path, submission, projects=projects, profile=profile, helpdesk=helpdesk)
+    return write_template(path, submission, projects=projects, year=year, profile=profile, helpdesk=helpdesk)
 
 
 def _key_order(key: str) -> tuple:
@@ -644,10 +646,13 @@ def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, profile: Pro
     groups: dict[str, list[BudgetLine]] = {}
     for line in lines:
         groups.setdefault(line.dept_code, []).append(line)
-    paths = []
+    paths, taken = [], set()
     for code, group in groups.items():
         dept_name = next((x.dept_name for x in group if x.dept_name), "")
-        stem = "-".join(x for x in (code, dept_name, "自评填报表") if x)
-        paths.append(write_template(out / (safe_name(stem, "未命名单位") + ".xlsx"), year=year, profile=profile,
-                                    prefill=group, helpdesk=helpdesk))
+        stem = safe_name("-".join(x for x in (code, dept_name, "自评填报表") if x), "未命名单位")
+        # two codes can make one safe name ("D/1", "D:1"): never overwrite a department's workbook
+        name = next(n for n in (stem, *(f"{stem}-{k}" for k in range(2, 10_000))) if n.casefold() not in taken)
+        taken.add(name.casefold())
+        paths.append(write_template(out / f"{name}.xlsx", year=year, profile=profile, prefill=group,
+                                    helpdesk=helpdesk))
     return paths

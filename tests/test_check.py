@@ -218,3 +218,13 @@ def test_value_at_resolves_paths():
     assert value_at(sub, "projects[0].funds[0].adjusted_budget") == 2.94
     assert value_at(sub, "department.contact.name") == "李明"
     assert value_at(sub, "projects[5].code") is None
+
+
+def test_prefill_change_is_reported_once_per_file_not_per_project():
+    data = submission()
+    data["projects"] += [dict(data["projects"][0], code=f"P{n}") for n in (2, 3)]
+    item = located(data, prefilled={"projects[0].funds[0].adjusted_budget": 120})
+    assert [f.code for f in found(item)].count("budget-prefill-changed") == 1
+    empty = located(submission(), prefilled={"department.code": "D-ORIGINAL"})
+    empty.submission.projects = []
+    assert "budget-prefill-changed" in [f.code for f in found(empty)]

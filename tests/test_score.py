@@ -272,3 +272,36 @@ def test_batch_scores_many_submissions_at_once():
     scores = score_submissions(items, NATIONAL)
     assert list(scores.projects["total_display"]) == [100.0, 89.0, 71.0]
     assert list(scores.projects["grade"]) == ["优", "良", "中"]
+
+
+def test_strict_target_equal_or_zero_is_unmet_without_a_free_full_score():
+    row, _ = score_one({"direction": "≥", "target": "大于0", "actual": "0", "deviation_note": "原因"})
+    assert bool(row.met) is False and row.score == 0
+    row, _ = score_one({"direction": "≥", "target": ">90%", "unit": "%", "actual": "90%", "claimed_score": 20,
+                        "deviation_note": "原因"})
+    assert bool(row.met) is False and row.score == 20  # 20 × 90/90: the formula, not a reward
+    found = [f.code for f in evaluate_submissions([sourced(submission(standard_indicators(
+        direction="≥", target=">90%", unit="%", actual="90%", claimed_score=20)))]).findings]
+    assert "indicator-unmet-unexplained" in found and "score-full-but-unmet" not in found
+
+
+@pytest.mark.parametrize("actual", ["不符合相关规定", "效果不好", "不满足需求", "不够及时", "效果不显著"])
+def test_negated_achievement_words_are_not_achieved(actual):
+    assert qualitative_band(actual, "符合规定") == "未达成"
+
+
+def test_split_weights_move_an_absent_level1_and_fold_cost_into_output():
+    profile = load_profile("twenty-eighty")  # 产出 40, 效益 30, 满意度 10
+    inds = [indicator("数量", weight=None), indicator("成本", level1="成本指标", level2="经济成本指标", weight=None),
+            indicator("效益", level1="效益指标", level2="社会效益指标", weight=None)]
+    result = evaluate_submissions([sourced(submission(inds))], profile)
+    weights = [round2(w) for w in result.scores.indicators["weight"]]
+    assert weights == [22.86, 22.86, 34.29]  # 产出 40 and 效益 30 scaled to 80: 45.71 shared by two, 34.29
+    assert result.scores.projects.iloc[0].total_display == 100
+    assert "weight-sum-mismatch" not in [f.code for f in result.findings]
+
+
+def test_percent_rounds_the_fraction_once_half_up():
+    from perf_toolkit.score import percent
+
+    assert percent(0.43825) == "43.83%" and percent(525.9 / 1200) == "43.83%" and percent(None) == "—"
