@@ -14,7 +14,6 @@ from . import __version__, cli_zh
 from .config import Campaign, ConfigError, load_config
 from .findings import SEVERITY_ZH
 from .guard import Limits
-from .model import submission_to_dict
 from .profile import ProfileError, load_profile
 from .rounding import percent, round2
 from .text import display_width
@@ -138,14 +137,13 @@ def export(workbook: Path, output: Path | None, config_path: Path | None) -> Non
       perf-toolkit export 单位.xlsx -o 单位.json
     """
     from .fsutil import atomic_write
-    from .read import read_workbook
+    from .read import ExportError, export_workbook
 
     _campaign(config_path)  # accepted like every command's; the export itself needs no campaign settings
-    read = read_workbook(workbook)
-    if read.sourced is None:
-        messages = "；".join(f.message for f in read.findings)
-        raise click.ClickException(f"无法读取 {workbook}：{messages}")
-    text = json.dumps(submission_to_dict(read.sourced.submission), ensure_ascii=False, indent=2) + "\n"
+    try:
+        text = json.dumps(export_workbook(workbook), ensure_ascii=False, indent=2) + "\n"
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
     if output is None:
         click.echo(text, nl=False)
         return
