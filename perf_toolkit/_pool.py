@@ -24,7 +24,6 @@ import faulthandler
 import math
 import multiprocessing
 import os
-import resource
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -35,7 +34,14 @@ from typing import Any
 #: fork, not forkserver/spawn: no re-import of the caller's __main__ in every worker, ~1 ms a worker,
 #: and a worker runs the code as the parent has it (tests monkeypatch the parser before a batch).
 #: RLIMIT_AS then also counts the parent's inherited address space (~200 MB with pandas loaded).
-_MP = multiprocessing.get_context("fork")
+#: Without fork and setrlimit (Windows) there are no such workers: tasks run in the caller's process,
+#: unprotected (`ISOLATED` says which), so the package still imports and works there.
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None
+_MP = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+ISOLATED = _MP is not None and resource is not None
 
 #: Tasks a worker holds at once: the one it is on and the next, so that it never waits while the
 #: parent unpickles an answer and pre-checks the next file (~1 ms a file, 15% of a parse).
@@ -287,6 +293,9 @@ def imap(work: Callable[[Any], Any], items: Iterable[Any], *, jobs: int, memory_
          wall_seconds: float, recycle_files: int = 50, recycle_rss: int = 256 * 2**20,
          retire: Callable[[Any], bool] = lambda result: False) -> Iterator[Any]:
     """For each item in order: `work(arg)` run in one of up to `jobs` workers for a Task (or its Failure), else the item."""
+    if not ISOLATED:  # pragma: no cover - Windows: in this process, without limits
+        yield from (work(item.arg) if isinstance(item, Task) else item for item in items)
+        return
     rules = _Rules(work, memory_bytes, cpu_seconds, recycle_files, recycle_rss, retire)
     batch = _Batch(rules, max(1, jobs), wall_seconds)
     try:

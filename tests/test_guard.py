@@ -607,3 +607,15 @@ def test_load_raw_fuzzed_bytes_always_a_value(tmp_path):
         assert isinstance(result, (RawWorkbook, Rejection)), path
         if isinstance(result, Rejection):
             assert "Traceback" not in result.reason and any("\u4e00" <= ch <= "\u9fff" for ch in result.reason)
+
+
+def test_load_raw_many_without_fork_parses_in_process(tmp_path, monkeypatch):
+    """Where fork/setrlimit do not exist (Windows) the batch still reads, in the caller's process."""
+    from perf_toolkit import _pool
+
+    monkeypatch.setattr(_pool, "ISOLATED", False)
+    ok = normal_workbook(tmp_path / "ok.xlsx")
+    (tmp_path / "bad.xlsx").write_bytes(b"not a workbook")
+    results = dict(load_raw_many([ok, tmp_path / "bad.xlsx"]))
+    assert isinstance(results[ok], RawWorkbook) and results[ok].sheet("项目1").cells[(2, 2)] == 120
+    rejected(results[tmp_path / "bad.xlsx"], "")
