@@ -368,7 +368,9 @@ def check_scores(ctx: Context) -> Iterator[Located]:
                              computed=_num(rule))
                 continue
             if np.isnan(claimed):
-                yield ctx.at(row.s, where, "qualitative-score-missing", code, band=row.band, computed=_num(rule))
+                top = max(ctx.profile.bands, key=lambda b: b.high).band
+                yield ctx.at(row.s, where, "qualitative-score-missing", code, band=row.band, computed=_num(rule),
+                             basis="上限" if row.band == top else "中间值")
                 continue
         if np.isnan(claimed):
             continue

@@ -95,7 +95,7 @@ _CODES = [
     Code("qualitative-unrecognised", "warning", "得分", "定性完成情况需人工判断",
          "定性指标的实际完成情况“{actual}”无法判断属于哪一档（达成/部分达成/未达成），需人工复核；暂按自评得分 {computed} 计。"),
     Code("qualitative-score-missing", "warning", "得分", "定性指标未自评得分",
-         "定性指标未填写自评得分，已按“{band}”档的上限 {computed} 分计。请填写自评得分。"),
+         "定性指标未填写自评得分，已按“{band}”档的{basis} {computed} 分计。请填写自评得分。"),
     Code("total-mismatch", "warning", "得分", "总分与各项之和不符",
          "总分填写为 {typed}，与预算执行得分和各指标自评得分之和 {computed} 不一致。总分由公式自动计算，请勿手工改写。"),
     # --- narrative

@@ -228,3 +228,13 @@ def test_prefill_change_is_reported_once_per_file_not_per_project():
     empty = located(submission(), prefilled={"department.code": "D-ORIGINAL"})
     empty.submission.projects = []
     assert "budget-prefill-changed" in [f.code for f in found(empty)]
+
+
+def test_qualitative_score_missing_names_the_value_used():
+    top = [f for f in found(located(first(direction="定性", target="按时完成", actual="已按时完成")))
+           if f.code == "qualitative-score-missing"]
+    middle = [f for f in found(located(first(direction="定性", target="按时完成", actual="基本完成",
+                                             deviation_note="部分延误")))
+              if f.code == "qualitative-score-missing"]
+    assert "“达成”档的上限 20 分" in top[0].message
+    assert "“部分达成”档的中间值 14 分" in middle[0].message
