@@ -160,3 +160,32 @@ def test_run_without_config_keeps_history_beside_its_outputs(tmp_path, monkeypat
     for name in ("审核结果.json", "汇总.xlsx"):
         assert (tmp_path / "结果" / name).is_file()
     assert len(list((tmp_path / "结果" / "自评报告").glob("*.docx"))) == 2
+
+
+def test_outputs_into_new_folders_and_unwritable_paths_say_so_in_chinese(tmp_path):
+    out = tmp_path / "新文件夹" / "下级" / "自评填报表.xlsx"
+    assert run("template", "-o", out).exit_code == 0 and out.is_file()
+    blocker = tmp_path / "是文件"
+    blocker.write_text("x", encoding="utf-8")
+    proc = subprocess.run([str(Path(sys.executable).with_name("perf-toolkit")), "template", "-o",
+                           str(blocker / "x.xlsx")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("错误：无法读写文件") and ".tmp" not in proc.stderr and "Error" not in proc.stderr
+
+
+def test_template_fill_takes_year_when_the_json_has_none(tmp_path):
+    data = example_dict()
+    data.pop("year")
+    source = tmp_path / "无年度.json"
+    source.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert run("template", "--fill", source, "--year", "2024", "-o", tmp_path / "x.xlsx").exit_code == 0
+    assert json.loads(run("export", tmp_path / "x.xlsx").output)["year"] == 2024
+
+
+def test_malformed_submission_json_is_an_operator_error(tmp_path):
+    bad = tmp_path / "坏.json"
+    bad.write_text('{"schema": "perf-toolkit/submission/v1", "projects": [1]}', encoding="utf-8")
+    result = run("template", "--fill", bad, "-o", tmp_path / "x.xlsx")
+    assert result.exit_code == 2 and "结构不对" in result.output
+    result = run("check", bad, "--json")
+    assert json.loads(result.output)["files"][0]["findings"][0]["code"] == "file-unreadable"

@@ -424,3 +424,14 @@ def test_profile_sets_budget_weight_grade_formula_and_guide(tmp_path):
     assert len(grade_formulas) == 1 and ">=85," in grade_formulas[0] and ">=70," in grade_formulas[0]
     guide = " ".join(str(c.value) for row in wb["填报说明"].iter_rows() for c in row if c.value)
     assert "85分（含）以上为优" in guide and "产出指标40分" in guide and "20分 × 执行率" in guide
+    sheet_text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if isinstance(c.value, str))
+    assert "通常产出指标40分" in sheet_text and "产出指标50分" not in sheet_text
+
+
+def test_write_prefilled_never_overwrites_departments_with_one_safe_name(tmp_path):
+    csv = tmp_path / "b.csv"
+    csv.write_text("单位编码,项目编码,项目名称,资金来源,年初预算数,全年预算数,全年执行数\n"
+                   "D/1,P1,项目一,当年财政拨款,1,1,1\nD:1,P2,项目二,当年财政拨款,2,2,2\n", encoding="utf-8")
+    paths = write_prefilled(read_budget_csv(csv), tmp_path / "out", year=2023)
+    assert len(set(paths)) == 2 and all(p.is_file() for p in paths)
+    assert sorted(p.name for p in paths) == ["D_1-自评填报表-2.xlsx", "D_1-自评填报表.xlsx"]
