@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,7 @@ import pandas as pd
 from . import __version__
 from . import findings as catalogue
 from .config import Campaign
-from .evaluate import Evaluation, FileResult
+from .evaluate import Evaluation, FileResult, ProjectEntry
 from .history import History
 from .model import FUND_SOURCES, Finding
 from .score import number_or_none, round_half_up
@@ -55,7 +55,6 @@ ERRORS, WARNINGS, CODES, FLAGS = "错误数", "警告数", "问题", "标记"
 FILE, MODIFIED, SUPERSEDED = "报送文件", "文件修改时间", "被替代的文件"
 TOTAL = "合计"
 PREV_RATE, RATE_CHANGE = "上年执行率", "执行率变化"
-SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 
 #: The sheets of the summary in workbook order; the first six tables are blocks of the 总览 sheet.
 OVERVIEW_BLOCKS = ("总览", "等级分布", "执行率分布", "问题统计", "问题代码统计", "口径说明")
@@ -222,45 +221,23 @@ def _findings_of(files: list[FileResult], take: Intake) -> list[tuple[int, Findi
     return out
 
 
-def _row_of(cell: str | None) -> int | None:
-    m = re.search(r"(\d+)$", cell or "")
-    return int(m.group(1)) if m else None
-
-
-def _indicator_index(item) -> dict[tuple[str | None, int], tuple[int, int]]:
-    """(sheet, row) of each indicator's cells -> (project, indicator), to pin findings on indicators."""
-    out = {}
-    for path, loc in item.locations.items():
-        m = re.match(r"projects\[(\d+)\]\.indicators\[(\d+)\]\.", path)
-        row = _row_of(loc.cell)
-        if m and row is not None:
-            out[(loc.sheet, row)] = (int(m.group(1)), int(m.group(2)))
-    return out
-
-
 def _joined(codes: Iterable[str]) -> str:
     """The problems of a row as their short Chinese titles, each once, in order."""
-    return "、".join(dict.fromkeys(_title(c) for c in codes if c))
+    return "、".join(dict.fromkeys(catalogue.title(c) for c in codes if c))
 
 
-def _title(code: str) -> str:
-    entry = catalogue.CATALOGUE.get(code)
-    return entry.title if entry else code
+def _counted_projects(evaluation: Evaluation, take: Intake) -> list[ProjectEntry]:
+    """The scored projects of the counted files, each with its rows and findings (grouped once)."""
+    s_of_file = {evaluation.file_index(s): s for s in range(len(evaluation.items))}
+    return [e for i in take.counted if i in s_of_file for e in evaluation.projects_of(s_of_file[i])]
 
 
-def _project_table(evaluation: Evaluation, take: Intake, listed: list[tuple[int, Finding]],
-                   campaign: Campaign, order: dict[str, int]) -> pd.DataFrame:
-    proj = evaluation.scores.projects
-    s_of = {id(item): s for s, item in enumerate(evaluation.items)}
-    s_file = {s_of[id(evaluation.files[i].sourced)]: i for i in take.counted}
-    by_project: dict[tuple[int, str], list[Finding]] = {}
-    for i, f in listed:
-        if f.project:
-            by_project.setdefault((i, f.project), []).append(f)
+def _project_table(evaluation: Evaluation, take: Intake, campaign: Campaign,
+                   order: dict[str, int]) -> pd.DataFrame:
+    """项目明细: one row per project; 错误数/警告数/问题 count the project's own findings (by field path)."""
     rows = []
-    for r in proj[proj["s"].isin(list(s_file))].to_dict("records"):
-        i = s_file[r["s"]]
-        found = by_project.get((i, r["code"]), []) if r["code"] else []
+    for entry in _counted_projects(evaluation, take):
+        r, found = entry.row, entry.findings
         rate = r["execution_rate"]
         row = {
             CODE: str(r["dept_code"] or "").strip(), NAME: r["dept_name"], P_CODE: r["code"], P_NAME: r["name"],
@@ -279,8 +256,8 @@ def _project_table(evaluation: Evaluation, take: Intake, listed: list[tuple[int,
         for source in FUND_SOURCES:
             row[f"{source}·全年预算数（万元）"] = cents(r.get(f"adjusted_budget:{source}"))
             row[f"{source}·全年执行数（万元）"] = cents(r.get(f"executed:{source}"))
-        row[FILE] = evaluation.files[i].file
-        row["_order"] = (order.get(row[CODE], len(order)), row[CODE], r["s"], r["p"])
+        row[FILE] = evaluation.files[entry.file].file
+        row["_order"] = (order.get(row[CODE], len(order)), row[CODE], entry.s, entry.p)
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -307,36 +284,26 @@ def _flags(rate, capped: bool, threshold: float) -> str:
     return "；".join(out)
 
 
-def _indicator_table(evaluation: Evaluation, take: Intake, listed: list[tuple[int, Finding]],
-                     projects: pd.DataFrame) -> pd.DataFrame:
-    ind, proj = evaluation.scores.indicators, evaluation.scores.projects
-    s_of = {id(item): s for s, item in enumerate(evaluation.items)}
-    s_file = {s_of[id(evaluation.files[i].sourced)]: i for i in take.counted}
-    names = proj.set_index(["s", "p"])[["dept_code", "dept_name", "code", "name"]].to_dict("index")
-    pinned: dict[tuple[int, int, int], list[str]] = {}
-    for s, i in s_file.items():
-        index = _indicator_index(evaluation.items[s])
-        for j, f in listed:
-            row = _row_of(f.cell)
-            if j == i and row is not None and (f.sheet, row) in index:
-                pinned.setdefault((s, *index[(f.sheet, row)]), []).append(f.code)
+def _indicator_table(evaluation: Evaluation, take: Intake, projects: pd.DataFrame) -> pd.DataFrame:
+    """指标明细: one row per indicator; 问题 lists the findings about that indicator (by field path)."""
     rows = []
-    for r in ind[ind["s"].isin(list(s_file))].to_dict("records"):
-        owner = names[(r["s"], r["p"])]
-        met = r["met"]
-        rows.append({
-            CODE: str(owner["dept_code"] or "").strip(), NAME: owner["dept_name"],
-            P_CODE: owner["code"], P_NAME: owner["name"],
-            "一级指标": r["level1"], "二级指标": r["level2"], "三级指标": r["name"], "指标方向": r["direction"],
-            "年度指标值": r["target"], "实际完成值": r["actual"], "计量单位": r["unit"],
-            "指标值（解析）": number_or_none(r["A"]), "完成值（解析）": number_or_none(r["B"]),
-            "解析单位": r["t_unit"] or r["a_unit"] or "",
-            "完成率": number_or_none(r["completion"]), "分值": round_half_up(r["weight"]),
-            "得分": round_half_up(r["score"]), "自评得分": round_half_up(number_or_none(r["claimed"])),
-            "是否达成": "" if met is None or _isnan(met) else ("是" if met else "否"),
-            "定性档次": r["band"] or "", CODES: _joined(pinned.get((r["s"], r["p"], r["i"]), [])),
-            "_order": (r["s"], r["p"], r["i"]),
-        })
+    for entry in _counted_projects(evaluation, take):
+        owner = entry.row
+        dept_code = str(owner["dept_code"] or "").strip()
+        for r in entry.indicators:
+            met = r["met"]
+            rows.append({
+                CODE: dept_code, NAME: owner["dept_name"], P_CODE: owner["code"], P_NAME: owner["name"],
+                "一级指标": r["level1"], "二级指标": r["level2"], "三级指标": r["name"], "指标方向": r["direction"],
+                "年度指标值": r["target"], "实际完成值": r["actual"], "计量单位": r["unit"],
+                "指标值（解析）": number_or_none(r["A"]), "完成值（解析）": number_or_none(r["B"]),
+                "解析单位": r["t_unit"] or r["a_unit"] or "",
+                "完成率": number_or_none(r["completion"]), "分值": round_half_up(r["weight"]),
+                "得分": round_half_up(r["score"]), "自评得分": round_half_up(number_or_none(r["claimed"])),
+                "是否达成": "" if met is None or _isnan(met) else ("是" if met else "否"),
+                "定性档次": r["band"] or "", CODES: _joined(f.code for f in entry.indicator_findings(int(r["i"]))),
+                "_order": (entry.s, entry.p, int(r["i"])),
+            })
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, "三级指标", "分值", "得分", CODES])
@@ -352,7 +319,7 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
         sub = files[i].sourced.submission if files[i].sourced is not None else None
         code = sub.department.code.strip() if sub else ""
         rows.append({
-            "级别": SEVERITY_ZH.get(f.severity, f.severity), "问题": _title(f.code), "代码": f.code,
+            "级别": catalogue.SEVERITY_ZH.get(f.severity, f.severity), "问题": catalogue.title(f.code), "代码": f.code,
             "类别": catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "",
             CODE: code, NAME: sub.department.name if sub else "", P_CODE: f.project or "",
             "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
@@ -366,20 +333,30 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
 
 def _department_table(evaluation: Evaluation, take: Intake, projects: pd.DataFrame, problems: pd.DataFrame,
                       campaign: Campaign, grades: tuple[str, ...], order: dict[str, int]) -> pd.DataFrame:
+    """部门汇总: one row per counted file; projects and problems grouped once, not filtered per department."""
     roster = {e.code for e in campaign.roster}
+    empty = projects.iloc[0:0]
+    by_file = {key: group for key, group in projects.groupby([CODE, FILE], sort=False)} if len(projects) else {}
+    levels = {"错误": ERRORS, "警告": WARNINGS}
+    by_code: Counter = Counter()  # (单位编码, column) -> count; a file without a code counts by its name
+    by_name: Counter = Counter()
+    for code, file, level in zip(problems[CODE], problems["文件"], problems["级别"], strict=True):
+        if level in levels:
+            by_code[(code, levels[level])] += 1
+            by_name[(file, levels[level])] += 1
+    replaced: dict[int, list[str]] = {}
+    for j, k in take.superseded.items():
+        replaced.setdefault(k, []).append(os.path.basename(evaluation.files[j].file))
     rows = []
     for i in take.counted:
         r = evaluation.files[i]
         dep = r.sourced.submission.department
         code = dep.code.strip()
-        mine = projects[(projects[CODE] == code) & (projects[FILE] == r.file)] if len(projects) else projects
-        issues = problems[problems[CODE] == code] if code else problems[problems["文件"] == r.file]
+        counts, key = (by_code, code) if code else (by_name, r.file)
         row = {CODE: code, NAME: dep.name, IN_ROSTER: ("是" if code in roster else "否") if roster else "—"}
-        row.update(_money_figures(mine, grades))
-        row.update({ERRORS: int((issues["级别"] == "错误").sum()), WARNINGS: int((issues["级别"] == "警告").sum()),
-                    FILE: r.file, MODIFIED: take.modified.get(i),
-                    SUPERSEDED: "、".join(os.path.basename(evaluation.files[j].file)
-                                          for j, k in take.superseded.items() if k == i),
+        row.update(_money_figures(by_file.get((code, r.file), empty), grades))
+        row.update({ERRORS: counts[(key, ERRORS)], WARNINGS: counts[(key, WARNINGS)],
+                    FILE: r.file, MODIFIED: take.modified.get(i), SUPERSEDED: "、".join(replaced.get(i, [])),
                     "_order": (order.get(code, len(order)), code, i)})
         rows.append(row)
     if not rows:
@@ -445,10 +422,10 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
     take = intake(evaluation, campaign)
     order = _dept_order(campaign)
     listed = _findings_of(evaluation.files, take)
-    projects = _project_table(evaluation, take, listed, campaign, order)
+    projects = _project_table(evaluation, take, campaign, order)
     problems = _findings_table(evaluation.files, listed, order)
     departments = _department_table(evaluation, take, projects, problems, campaign, grades, order)
-    indicators = _indicator_table(evaluation, take, listed, projects)
+    indicators = _indicator_table(evaluation, take, projects)
     missing = _missing_table(campaign, set(departments[CODE]))
     roster = {e.code for e in campaign.roster}
     counts = Counts(

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _pool, spec
-from .findings import CATALOGUE
+from .findings import CATALOGUE, SEVERITY_ZH, title
 from .fsutil import atomic_write
 from .guard import Limits
 from .model import Finding
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 REVIEW_SHEET = spec.REVIEW_SHEET
 SUFFIX = "审核意见"
 AUTHOR = "区财政局审核"
-SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 MARKABLE_FORMATS = ("xlsx", "xlsm")
 ERROR_COLOUR, WARNING_COLOUR = "FFC7CE", "FFEB9C"  # Excel's own "bad" and "neutral" cell styles
 HEADERS = ("序号", "级别", "问题", "工作表", "单元格", "说明")
@@ -56,7 +55,19 @@ class MarkupResult:
 
     file: str
     path: Path | None
-    reason: str = ""
+    reason: str = ""  # for people (Chinese)
+    detail: str = ""  # the technical cause when building the copy failed (for developers, never shown)
+
+
+#: Why a copy could not be built when openpyxl fails on the workbook (the exception goes to `detail`).
+BUILD_FAILED = "无法生成审核意见：文件含有本工具无法处理的内容（可能已损坏或格式特殊），请直接按审核结果通知单位修改"
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A worker's answer when openpyxl failed on a workbook (picklable)."""
+
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,8 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
         out.mkdir(parents=True, exist_ok=True)
     outcomes = _pool.imap(_build, tasks, jobs=min(work or 1, jobs or os.cpu_count() or 1),
                           memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds,
-                          wall_seconds=limits.wall_seconds, retire=lambda answer: isinstance(answer, str))
+                          wall_seconds=limits.wall_seconds,
+                          retire=lambda answer: isinstance(answer, (str, _Failed)))
     done: list[MarkupResult] = []
     for (r, name), outcome in zip(plan, outcomes, strict=True):
         if name is None:
@@ -146,6 +158,8 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
             done.append(MarkupResult(r.file, None, f"无法生成审核意见：文件过大或含有异常内容（{note}）"))
         elif isinstance(outcome, str):
             done.append(MarkupResult(r.file, None, outcome))
+        elif isinstance(outcome, _Failed):
+            done.append(MarkupResult(r.file, None, BUILD_FAILED, outcome.detail))
         else:
             path = out / name
             with atomic_write(path) as fh:
@@ -163,8 +177,8 @@ def _prune(out: Path, keep: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def _build(job: _Job) -> bytes | str:
-    """The marked-up copy's bytes, or the reason there is none (runs in a worker; never raises)."""
+def _build(job: _Job) -> bytes | str | _Failed:
+    """The marked-up copy's bytes, the reason there is none, or why openpyxl failed (in a worker; never raises)."""
     try:
         data = Path(job.file).read_bytes()
         if job.sha256 and hashlib.sha256(data).hexdigest() != job.sha256:
@@ -173,7 +187,7 @@ def _build(job: _Job) -> bytes | str:
                              bureau=job.bureau, deadline=job.deadline, today=job.today)
     except Exception as exc:  # openpyxl raises many types on a hostile workbook; MemoryError included
         detail = scrub(str(exc)).strip()[:200]
-        return f"无法生成审核意见：{type(exc).__name__}{'：' + detail if detail else ''}"
+        return _Failed(f"{type(exc).__name__}{': ' + detail if detail else ''}")
 
 
 # ------------------------------------------------------------------ one workbook
@@ -243,7 +257,7 @@ def _mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
         fill = _fill("error" if any(f.severity == "error" for f in mine) else "warning")
         for r, c in cells:
             ws.cell(r, c).fill = fill
-        lines = [f"【{SEVERITY_ZH.get(f.severity, f.severity)}】{_title(f)}：{scrub(f.message)}" for f in mine]
+        lines = [f"【{SEVERITY_ZH.get(f.severity, f.severity)}】{title(f.code)}：{scrub(f.message)}" for f in mine]
         anchor = ws[coord]
         if anchor.comment is not None:  # the department's own note stays, below ours
             lines.append(f"（原批注）{anchor.comment.text}")
@@ -260,11 +274,6 @@ def _fill(severity: str):
     from openpyxl.styles import PatternFill
 
     return PatternFill("solid", fgColor=ERROR_COLOUR if severity == "error" else WARNING_COLOUR)
-
-
-def _title(f: Finding) -> str:
-    entry = CATALOGUE.get(f.code)
-    return entry.title if entry else f.code
 
 
 # ------------------------------------------------------------------ the 审核意见 sheet
@@ -349,7 +358,7 @@ def _review_sheet(wb, findings: list[Finding], targets: dict[int, str], *, file_
     for n, f in enumerate(findings, 1):
         r = head + n
         coord = targets.get(id(f))
-        values = [n, SEVERITY_ZH.get(f.severity, f.severity), _title(f), f.sheet or "—", f.cell or "—",
+        values = [n, SEVERITY_ZH.get(f.severity, f.severity), title(f.code), f.sheet or "—", f.cell or "—",
                   scrub(f.message)]
         for c, value in enumerate(values, 1):
             cell = ws.cell(r, c)

@@ -23,7 +23,6 @@ from .consolidate import (
     RATE_BANDS,
     RULES,
     SCORE,
-    SEVERITY_ZH,
     SPENT,
     TOTAL,
     _isnan,
@@ -33,6 +32,7 @@ from .consolidate import (
     ratio,
     weighted_mean,
 )
+from .findings import SEVERITY_ZH
 
 if TYPE_CHECKING:
     from .consolidate import Meta, Tables

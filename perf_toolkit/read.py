@@ -34,9 +34,12 @@ from .model import (
     Typed,
     submission_to_dict,
 )
+from .values import excel_serial_to_date
 from .xlsx import a1, col_number
 
 Coord = tuple[int, int]
+#: Where a project sheet's indicator table is: (header row, column map, first body row, last row of its name or 0).
+Table = tuple[int, dict[str, int], int, int]
 
 
 @dataclass
@@ -313,7 +316,7 @@ class _Reader:
         sheet = grid.sheet
         if rc in sheet.formulas:
             self.findings.append(make("value-unreadable", self.locations[path], file=self.file,
-                                      project=self.project_code, label=label, value="公式",
+                                      project=self.project_code, path=path, label=label, value="公式",
                                       reason="单元格中是公式，本工具不采用公式的计算结果",
                                       expect="数值或文字（直接填写，不要用公式）"))
             return None
@@ -369,17 +372,16 @@ def _year(reader: _Reader, grid: _Grid, rc: Coord | None) -> int | None:
     m = re.fullmatch(r"(\d{4})\s*年?度?", str(value))
     if m:
         return int(m[1])
-    reader.findings.append(make("value-unreadable", reader.locations["year"], file=reader.file,
+    reader.findings.append(make("value-unreadable", reader.locations["year"], file=reader.file, path="year",
                                 label=spec.YEAR_FIELD.label, value=value, reason="不是年份",
                                 expect="四位数字年份，如 2023"))
     return None
 
 
 def _date_text(value: Typed) -> str:
-    """A date field: a number there is an Excel serial (a date pasted as a value)."""
-    if isinstance(value, (int, float)) and 1 <= value < 2958466:
-        return (dt.date(1899, 12, 30) + dt.timedelta(days=int(value))).isoformat()
-    return _text(value)
+    """A date field: a number there is an Excel serial (a date pasted as a value); other values as text."""
+    day = excel_serial_to_date(value) if isinstance(value, (int, float)) else None
+    return day.isoformat() if day is not None else _text(value)
 
 
 def _department(reader: _Reader, grid: _Grid, sub: Submission) -> None:
@@ -491,8 +493,8 @@ def _header_map(grid: _Grid, row: int) -> dict[str, int]:
     return found
 
 
-def _indicator_header(reader: _Reader, grid: _Grid) -> tuple[int, dict[str, int], int, int] | None:
-    """(header row, column map, first body row, last row of the defined name or 0)."""
+def _indicator_header(reader: _Reader, grid: _Grid) -> Table | None:
+    """(header row, column map, first body row, last row of the defined name or 0); computed once a sheet."""
     rng = reader.named(grid, spec.INDICATORS_NAME, local=True)
     if rng is not None and rng[0] > 1:
         cols = _header_map(grid, rng[0] - 1)
@@ -510,12 +512,11 @@ def _indicator_header(reader: _Reader, grid: _Grid) -> tuple[int, dict[str, int]
     return None
 
 
-def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project) -> None:
+def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project, table: Table | None) -> None:
     """The indicator rows: from the header down to a section label or 3 empty rows past the table."""
-    found = _indicator_header(reader, grid)
-    if found is None:
+    if table is None:
         return
-    _, cols, first, name_last = found
+    _, cols, first, name_last = table
     span = range(min(cols.values()), max(cols.values()) + 1)
     base = f"projects[{i}].indicators"
     reader.locate(base, grid, (first, cols.get("level1", min(cols.values()))))
@@ -546,13 +547,12 @@ def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project) -> None:
         r += 1
 
 
-def _project(reader: _Reader, grid: _Grid, i: int) -> Project | None:
-    """One project sheet, or None when all its inputs are empty (a blank 项目3)."""
+def _project(reader: _Reader, grid: _Grid, i: int, table: Table | None) -> Project | None:
+    """One project sheet (`table`: its indicator header), or None when all its inputs are empty (a blank 项目3)."""
     reader.project_code = None
     findings_before = len(reader.findings)
     p = f"projects[{i}]"
     project = Project()
-    table = _indicator_header(reader, grid)
     skip = {table[0]} if table else set()
     cells = {f.key: reader.field_cell(grid, f.name, FIELD_LABELS[f.key], local=True, skip_rows=skip)
              for f in spec.PROJECT_FIELDS}
@@ -578,7 +578,7 @@ def _project(reader: _Reader, grid: _Grid, i: int) -> Project | None:
     if first_money:
         reader.locate(f"{p}.funds", grid, first_money)
     _computed(reader, grid, layout, p)
-    _indicators(reader, grid, i, project)
+    _indicators(reader, grid, i, project, table)
     blank = (not any(_text(getattr(project, f.key)) for f in spec.PROJECT_FIELDS)
              and all(getattr(f, a) in (None, "") for f in project.funds for a, _ in spec.FUND_COLUMNS)
              and not project.indicators and len(reader.findings) == findings_before)
@@ -662,12 +662,12 @@ def _department_grid(reader: _Reader) -> _Grid | None:
     return next((g for g in candidates if sum(bool(g.find(k)) for k in keys) >= 2), None)
 
 
-def _is_project_sheet(reader: _Reader, grid: _Grid) -> bool:
+def _is_project_sheet(reader: _Reader, grid: _Grid, table: Table | None) -> bool:
     if reader.use_names and spec.PROJECT_FIELDS[0].name in reader.local_names.get(grid.sheet.name, {}):
         return True
     has_id = bool(grid.find(FIELD_LABELS["code"][0] | FIELD_LABELS["name"][0]))
     has_body = bool(grid.find(TOTAL_LABELS) or grid.find(_labels(spec.FUNDS_TITLE))
-                    or _indicator_header(reader, grid))
+                    or table is not None)
     return has_id and has_body
 
 
@@ -704,8 +704,9 @@ def extract_submission(raw: RawWorkbook, file: str) -> tuple[SourcedSubmission |
                                         file=file, count=sheet.outside_count, first=sheet.outside_first))
     _version(reader)
     dept = _department_grid(reader)
-    project_grids = [g for name, g in reader.grids.items()
-                     if name not in _RESERVED_SHEETS and g is not dept and _is_project_sheet(reader, g)]
+    candidates = [g for name, g in reader.grids.items() if name not in _RESERVED_SHEETS and g is not dept]
+    tables = {g.sheet.name: _indicator_header(reader, g) for g in candidates}  # once a sheet, passed on
+    project_grids = [g for g in candidates if _is_project_sheet(reader, g, tables[g.sheet.name])]
     if dept is None or not project_grids:
         reason = "找不到“单位信息”表" if dept is None else "找不到项目表（项目1、项目2……）"
         reader.findings.append(make("template-unrecognised", Location(), file=file, reason=reason))
@@ -714,7 +715,7 @@ def extract_submission(raw: RawWorkbook, file: str) -> tuple[SourcedSubmission |
     _department(reader, dept, sub)
     sheets_index: dict[str, int] = {}
     for grid in project_grids:
-        project = _project(reader, grid, len(sub.projects))
+        project = _project(reader, grid, len(sub.projects), tables[grid.sheet.name])
         if project is not None:
             sheets_index[grid.sheet.name] = len(sub.projects)
             sub.projects.append(project)

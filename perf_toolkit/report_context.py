@@ -145,11 +145,8 @@ def build_context(evaluation: Evaluation, s: int, p: int, campaign: Campaign = D
     sub = item.submission
     project = sub.projects[p]
     dep = sub.department
-    proj = evaluation.scores.projects
-    row = proj[(proj["s"] == s) & (proj["p"] == p)].iloc[0].to_dict()
-    ind = evaluation.scores.indicators
-    # plain dicts: itertuples over object columns costs a pandas lookup per cell
-    rows = ind[(ind["s"] == s) & (ind["p"] == p)].sort_values("i").to_dict("records") if not ind.empty else []
+    entry = evaluation.project(s, p)  # rows and findings grouped once per evaluation, not sliced here
+    row, rows = entry.row, entry.indicators
 
     year = sub.year or campaign.year
     unit = one_line(dep.name) or "（单位名称未填写）"
@@ -218,9 +215,10 @@ def build_context(evaluation: Evaluation, s: int, p: int, campaign: Campaign = D
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
-        "findings": _findings(evaluation, item, project.code),
+        "findings": [_finding(f) for f in entry.shown],
+        # the same rule as the JSON's `complete` (negated): an error of the project or of its file
+        "has_errors": entry.has_errors,
     }
-    ctx["has_errors"] = any(f["severity"] == "error" for f in ctx["findings"])
     ctx.update(_narrative(ctx, project, dep, row, profile))
     return ctx
 
@@ -429,17 +427,10 @@ def _table_rows(groups: list[dict]) -> list[dict]:
     return rows
 
 
-def _findings(evaluation: Evaluation, item, code: str) -> list[dict]:
-    out = []
-    for r in evaluation.files:
-        if r.sourced is not item:
-            continue
-        for f in r.findings:
-            if f.project in (None, "", code):
-                where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
-                out.append({"code": f.code, "severity": f.severity, "message": clean_text(f.message),
-                            "where": where})
-    return out
+def _finding(f) -> dict:
+    """A finding as the report lists it."""
+    where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
+    return {"code": f.code, "severity": f.severity, "message": clean_text(f.message), "where": where}
 
 
 # ------------------------------------------------------------------ narrative

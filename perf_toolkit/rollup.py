@@ -170,8 +170,9 @@ def read_summaries(paths: Iterable[str | Path], *, limits: Limits = ROLLUP_LIMIT
                 accepted.append(read_summary(path, loaded))
             except SummaryFormatError as exc:
                 rejected.append((str(path), str(exc)))
-            except Exception as exc:  # an edited file can be odd in ways no check foresaw: never a crash
-                rejected.append((str(path), f"汇总表内容异常，无法汇总（{type(exc).__name__}），可能被改动"))
+            except Exception:  # an edited file can be odd in ways no check foresaw: never a crash
+                # a fixed reason: the exception's (English) name and text mean nothing to the reader
+                rejected.append((str(path), "汇总表内容异常，无法汇总，可能被改动。请使用区县生成的原汇总表"))
     if accepted:
         year = year if year is not None else accepted[0].year
         for s in [s for s in accepted if s.year != year]:

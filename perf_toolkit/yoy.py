@@ -116,12 +116,13 @@ def history_sheet(departments: pd.DataFrame, projects: pd.DataFrame, history: Hi
     years = sorted(int(y) for y in allyears["year"].unique())
     names = allyears.sort_values("year").groupby("dept_code")["dept_name"].last()
     order = list(dict.fromkeys([*current[CODE], *sorted(set(allyears["dept_code"]) - set(current[CODE]))]))
+    by_key = {key: group for key, group in allyears.groupby(["year", "dept_code"], sort=False)}  # once, not per row
+    empty = allyears.iloc[0:0]
     rows = []
     for code in order:
         row = {CODE: code, NAME: names.get(code, "")}
         for y in years:
-            hit = allyears[(allyears["year"] == y) & (allyears["dept_code"] == code)]
-            row.update(_year_columns(y, hit, None))
+            row.update(_year_columns(y, by_key.get((y, code), empty), None))
         rows.append(row)
     total = {CODE: TOTAL, NAME: ""}
     for y in years:  # the year's mean is over its projects, as in the 总览

@@ -460,3 +460,44 @@ def test_summary_command_no_history_and_bad_history(tmp_path, monkeypatch):
     bad.write_bytes(b"not sqlite" * 200)
     result = runner.invoke(cli, ["summary", str(data), "-o", str(tmp_path / "x.xlsx"), "--history", str(bad)])
     assert result.exit_code == 2 and "历史数据库" in result.output
+
+
+# ------------------------------------------------------------------ findings per project and per indicator
+
+
+def _summary_of_workbook(tmp_path, data: dict) -> Path:
+    from perf_toolkit.template import write_template
+
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    write_template(inbox / "单位.xlsx", submission_from_dict(data))
+    evaluation = evaluate_paths([inbox])
+    return write_summary(summary_frames(evaluation, campaign(1)), tmp_path / "汇总.xlsx")
+
+
+def test_summary_projects_sharing_a_code_count_only_their_own_findings(tmp_path):
+    data = department(1, projects=2)
+    first, second = data["projects"]
+    second["code"] = first["code"]
+    second["indicators"] = standard_indicators(name="开工项目数", actual="50", deviation_note="")
+    path = _summary_of_workbook(tmp_path, data)
+    p = sheet(path, "项目明细")
+    p = p[p["单位编码"] != "合计"]
+    assert list(p["项目编码"]) == [first["code"]] * 2
+    clean, faulty = p.iloc[0], p.iloc[1]
+    assert clean["项目名称"] == first["name"] and faulty["项目名称"] == second["name"]
+    assert clean["错误数"] == 0 and (pd.isna(clean["问题"]) or "指标未完成未说明" not in clean["问题"])
+    assert faulty["错误数"] >= 2 and "指标未完成未说明" in faulty["问题"] and "项目编码重复" in faulty["问题"]
+    d = sheet(path, "部门汇总")
+    assert d["错误数"].iloc[0] == p["错误数"].sum()  # no file-level error here: the projects' errors are all
+
+
+def test_summary_weight_sum_mismatch_is_the_projects_not_indicator_ones(tmp_path):
+    data = department(1, projects=1)
+    data["projects"][0]["indicators"] = standard_indicators(weight=25)  # 10 + 95 = 105 points
+    path = _summary_of_workbook(tmp_path, data)
+    p = sheet(path, "项目明细")
+    assert "分值合计不等于100" in p["问题"].iloc[0]
+    ind = sheet(path, "指标明细")
+    assert len(ind) == 6 and ind["三级指标"].iloc[0] == "数量"
+    assert not any(isinstance(v, str) and "分值合计不等于100" in v for v in ind["问题"])

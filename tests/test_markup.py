@@ -258,6 +258,8 @@ def test_markup_hostile_workbook_fails_alone_and_the_batch_goes_on(tmp_path):
     results = write_markups(evaluation, tmp_path / "out")
     assert results[0].path is not None and results[0].path.is_file()
     assert results[1].path is None and results[1].reason.startswith("无法生成审核意见：")
+    # the reason is for a clerk: Chinese, no exception name; the technical cause is kept apart
+    assert not re.search(r"[A-Za-z]", results[1].reason) and results[1].detail
 
 
 def test_markup_refuses_a_file_changed_since_it_was_checked(tmp_path):

@@ -464,3 +464,42 @@ def test_extract_submission_survives_huge_and_overlapping_merges():
     raw.sheets[1].merged += [(1, 1, 1_048_576, 16_384)] * 50 + [(20, 1, 2000, 40)]
     sourced, _ = extract_submission(raw, "x.xlsx")
     assert sourced.submission.projects[0].code == "530113"
+
+
+# ------------------------------------------------------------------ dates typed as numbers, reader finding paths
+
+
+def test_read_date_serials_follow_excels_1900_calendar(tmp_path):
+    path = _write(tmp_path, example_dict())
+    locations = read_workbook(path).sourced.locations
+    wb = load_workbook(path)
+    for key, serial in (("evaluation_start", 59), ("report_date", 45410)):  # a date pasted as its number
+        where = locations[f"department.{key}"]
+        cell = wb[where.sheet][where.cell]
+        cell.value, cell.number_format = serial, "General"  # a plain number, not a formatted date
+    wb.save(path)
+    dep = read_workbook(path).sourced.submission.department
+    # below 61 Excel counts the non-existent 1900-02-29: serial 59 is 1900-02-28, not the 27th
+    assert (dep.evaluation_start, dep.report_date) == ("1900-02-28", "2024-04-28")
+
+
+def test_read_value_unreadable_findings_carry_their_field_path(tmp_path):
+    path = _write(tmp_path, example_dict())
+    locations = read_workbook(path).sourced.locations
+    wb = load_workbook(path)
+    for key in ("projects[0].funds[0].executed", "department.name"):
+        where = locations[key]
+        wb[where.sheet][where.cell] = "=1+1"
+    wb.save(path)
+    found = {f.path: f.code for f in read_workbook(path).findings}
+    assert found == {"projects[0].funds[0].executed": "value-unreadable", "department.name": "value-unreadable"}
+
+
+def test_read_unreadable_year_finding_is_about_the_year(tmp_path):
+    path = _write(tmp_path, example_dict())
+    where = read_workbook(path).sourced.locations["year"]
+    wb = load_workbook(path)
+    wb[where.sheet][where.cell] = "去年"
+    wb.save(path)
+    [finding] = read_workbook(path).findings
+    assert (finding.code, finding.path, finding.cell) == ("value-unreadable", "year", where.cell)

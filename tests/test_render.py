@@ -461,3 +461,46 @@ def test_pdf_conversion_of_a_batch_has_pages_and_the_title(tmp_path):
     assert re.search(r"Pages:\s+1\b", example_table)  # the example's 自评表 fits one landscape page
     fonts = subprocess.run(["pdffonts", str(results[0].report_pdf)], capture_output=True, text=True).stdout
     assert "CJK" in fonts  # drawn with a CJK font, not a Latin fallback
+
+
+# ------------------------------------------------------------------ findings of a project
+
+
+def findings_template(path: Path) -> Path:
+    return custom_template(path, "{{ project_name }}", "{%p if has_errors %}", "有错误", "{%p endif %}",
+                           "{%p for f in findings %}", "问题：{{ f.code }}", "{%p endfor %}")
+
+
+def two_projects(code_a: str, code_b: str) -> dict:
+    """A clean first project and a second whose first indicator is missed and not explained (an error)."""
+    data = submission()
+    first = data["projects"][0]
+    first["code"], first["name"] = code_a, "第一个项目"
+    second = dict(first, code=code_b, name="第二个项目",
+                  indicators=[dict(i) for i in data["projects"][0]["indicators"]])
+    second["indicators"][0].update(actual="50", deviation_note="")
+    data["projects"] = [first, second]
+    return data
+
+
+def test_report_projects_sharing_a_code_list_only_their_own_findings(tmp_path):
+    results = render.render_reports(evaluate(two_projects("P001", "P001")), tmp_path / "out",
+                                    report_template=findings_template(tmp_path / "审核.docx"))
+    first, second = (texts(r.report) for r in results)
+    assert first == ["第一个项目"] and results[0].has_errors is False
+    assert second[:2] == ["第二个项目", "有错误"] and results[1].has_errors is True
+    assert {"问题：indicator-unmet-unexplained", "问题：project-code-duplicated"} <= set(second)
+
+
+def test_report_a_file_level_error_makes_every_project_has_errors_as_json_complete(tmp_path):
+    evaluation = evaluate_submissions([sourced(two_projects("P001", "P002"))], year=2024)  # a 2023 form
+    results = render.render_reports(evaluation, tmp_path / "out",
+                                    report_template=findings_template(tmp_path / "审核.docx"))
+    for r in results:
+        paras = texts(r.report)
+        assert r.has_errors and "有错误" in paras and "问题：year-mismatch" in paras
+    assert "问题：indicator-unmet-unexplained" not in texts(results[0].report)
+    contexts = [render.build_context(evaluation, 0, p) for p in (0, 1)]
+    report = evaluation.to_dict()
+    assert [c["has_errors"] for c in contexts] == [not p["complete"] for p in report["files"][0]["projects"]] \
+        == [True, True]

@@ -1,0 +1,131 @@
+"""The evaluation's grouping: findings belong to projects and indicators by their field path, once."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from builders import sourced, standard_indicators, submission
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from perf_toolkit.cli import cli
+from perf_toolkit.evaluate import evaluate_paths, evaluate_submissions, path_owner
+from perf_toolkit.model import submission_from_dict
+from perf_toolkit.read import read_workbook
+from perf_toolkit.template import write_template
+
+
+def workbook(folder, data: dict, name: str = "单位.xlsx"):
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_template(folder / name, submission_from_dict(copy.deepcopy(data)))
+
+
+def two_projects(code_a: str = "P001", code_b: str = "P001") -> dict:
+    """A clean first project and a second whose first indicator is missed and not explained (an error)."""
+    data = submission()
+    first = data["projects"][0]
+    first["code"], first["name"] = code_a, "第一个项目"
+    second = copy.deepcopy(first)
+    second["code"], second["name"] = code_b, "第二个项目"
+    second["indicators"] = standard_indicators(actual="50", deviation_note="")
+    data["projects"] = [first, second]
+    return data
+
+
+def check_json(path) -> dict:
+    """`check --json` on a real file, parsed back."""
+    result = CliRunner().invoke(cli, ["check", str(path), "--json"], catch_exceptions=False)
+    return json.loads(result.output)
+
+
+def test_path_owner_parses_the_index_and_never_prefix_matches():
+    assert path_owner("projects[1].indicators[2].actual") == (1, 2)
+    assert path_owner("projects[10].indicators[12]") == (10, 12)
+    assert path_owner("projects[1]") == (1, None)
+    assert path_owner("projects[10].budget_note") == (10, None)
+    assert path_owner("projects[0].indicators") == (0, None)  # the table as a whole: the project's
+    assert path_owner("projects[3].funds[0].executed") == (3, None)
+    for file_level in (None, "", "year", "department.code", "projects", "department.duties[2]"):
+        assert path_owner(file_level) == (None, None), file_level
+
+
+def test_json_projects_sharing_a_code_keep_only_their_own_findings(tmp_path):
+    report = check_json(workbook(tmp_path, two_projects()))
+    first, second = report["files"][0]["projects"]
+    assert (first["name"], second["name"]) == ("第一个项目", "第二个项目")
+    assert first["complete"] is True
+    assert all(f["path"].startswith("projects[0]") for f in first["findings"])
+    second_codes = {f["code"] for f in second["findings"]}
+    assert second["complete"] is False
+    assert {"indicator-unmet-unexplained", "project-code-duplicated"} <= second_codes
+    assert all(f["path"].startswith("projects[1]") for f in second["findings"])
+
+
+def test_json_project_with_an_empty_code_and_an_error_is_not_complete(tmp_path):
+    report = check_json(workbook(tmp_path, two_projects("P001", "")))
+    first, second = report["files"][0]["projects"]
+    assert second["code"] == "" and second["complete"] is False
+    assert {"required-value", "indicator-unmet-unexplained"} <= {f["code"] for f in second["findings"]}
+    assert first["complete"] is True and not any(f["path"].startswith("projects[1]") for f in first["findings"])
+
+
+def test_json_a_file_level_error_makes_every_project_incomplete(tmp_path):
+    item = read_workbook(workbook(tmp_path, two_projects("P001", "P002"))).sourced
+    evaluation = evaluate_submissions([item], year=2024)  # a 2023 workbook in the 2024 round
+    report = json.loads(json.dumps(evaluation.to_dict(), ensure_ascii=False))
+    [file] = report["files"]
+    assert [f["path"] for f in file["findings"] if f["code"] == "year-mismatch"] == ["year"]
+    assert [p["complete"] for p in file["projects"]] == [False, False]
+    # listed once, with the file, not repeated under each project
+    assert not any(f["code"] == "year-mismatch" for p in file["projects"] for f in p["findings"])
+    assert [evaluation.project(0, p).has_errors for p in (0, 1)] == [True, True]
+    assert [f.code for f in evaluation.file_findings(0)] == ["year-mismatch"]
+
+
+def test_reader_findings_go_to_their_project_by_path(tmp_path):
+    path = workbook(tmp_path, two_projects("P001", "P002"))
+    read = read_workbook(path)
+    where = read.sourced.locations["projects[1].funds[0].executed"]
+    wb = load_workbook(path)
+    wb[where.sheet][where.cell] = "=1+1"  # a formula in an input cell: the reader reports it
+    wb.save(path)
+    evaluation = evaluate_paths([path])
+    [unreadable] = [f for f in evaluation.findings if f.code == "value-unreadable"]
+    assert unreadable.path == "projects[1].funds[0].executed"
+    assert unreadable in evaluation.project(0, 1).findings
+    assert unreadable not in evaluation.project(0, 0).shown
+    assert evaluation.project(0, 1).has_errors
+
+
+def test_indicator_findings_are_per_indicator_and_the_table_ones_per_project(tmp_path):
+    data = submission(indicators=standard_indicators(weight=25, actual="50", deviation_note=""))
+    evaluation = evaluate_paths([workbook(tmp_path, data)])
+    entry = evaluation.project(0, 0)
+    assert [r["i"] for r in entry.indicators] == list(range(6))
+    own = {f.code for f in entry.findings}
+    assert "weight-sum-mismatch" in own
+    assert "indicator-unmet-unexplained" in {f.code for f in entry.indicator_findings(0)}
+    assert not any(f.code == "weight-sum-mismatch" for i in range(6) for f in entry.indicator_findings(i))
+    assert all(entry.indicator_findings(i) == [] for i in range(1, 6))
+
+
+def test_projects_beyond_ten_are_not_confused_with_the_first(tmp_path):
+    data = submission()
+    base = data["projects"][0]
+    data["projects"] = [dict(copy.deepcopy(base), code=f"P{n:02d}", name=f"项目{n}") for n in range(11)]
+    data["projects"][10]["indicators"] = standard_indicators(actual="50", deviation_note="")
+    evaluation = evaluate_submissions([sourced(data)])
+    assert evaluation.project(0, 1).findings == [] and not evaluation.project(0, 1).has_errors
+    assert "indicator-unmet-unexplained" in {f.code for f in evaluation.project(0, 10).findings}
+
+
+def test_a_broken_submission_json_is_explained_in_chinese(tmp_path):
+    broken, latin = tmp_path / "坏的.json", tmp_path / "编码.json"
+    broken.write_text('{"schema": "perf-toolkit/submission/v1",', encoding="utf-8")
+    latin.write_bytes('{"名称": "某局"}'.encode("gbk"))
+    evaluation = evaluate_paths([broken, latin])
+    messages = [r.findings[0].message for r in evaluation.files]
+    assert all(r.sourced is None and r.findings[0].code == "file-unreadable" for r in evaluation.files)
+    assert "第 1 行" in messages[0] and "UTF-8" in messages[1]
+    assert not any(word in m for m in messages for word in ("Expecting", "codec", "Error"))
