@@ -413,7 +413,7 @@ def _print_findings(result: Evaluation) -> None:
 
 
 def _print_totals(result: Evaluation) -> None:
-    d = result.to_dict()["summary"]
+    d = result.counts()
     unreadable = d["files"] - d["readable"]
     line = f"合计：{d['files']} 个文件，{d['projects']} 个项目；错误 {d['errors']} 个，警告 {d['warnings']} 个"
     if unreadable:

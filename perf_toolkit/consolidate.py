@@ -37,7 +37,7 @@ from .config import Campaign
 from .evaluate import Evaluation, FileResult, ProjectEntry
 from .history import History
 from .model import FUND_SOURCES, Finding
-from .score import number_or_none, round_half_up
+from .rounding import number_or_none, round_half_up
 from .spec import TAXONOMY
 
 SUMMARY_SCHEMA = "perf-toolkit/summary/v1"

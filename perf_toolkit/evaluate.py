@@ -21,7 +21,8 @@ from .check import check_submissions
 from .guard import Limits
 from .model import Finding, SourcedSubmission, SubmissionFormatError, submission_from_dict
 from .profile import Profile, load_profile
-from .score import Scores, round2, round_half_up, score_submissions
+from .rounding import round2, round_half_up
+from .score import Scores, score_submissions
 from .xlsx import col_number
 
 if TYPE_CHECKING:
@@ -132,6 +133,17 @@ class Evaluation:
         """The index into `files` of submission `s`."""
         return self._index.file_of[s]
 
+    def counts(self) -> dict[str, int]:
+        """Files, readable files, projects, errors, warnings and skipped paths of the batch."""
+        return {
+            "files": len(self.files),
+            "readable": sum(r.sourced is not None for r in self.files),
+            "projects": len(self.scores.projects),
+            "errors": sum(r.errors for r in self.files),
+            "warnings": sum(r.warnings for r in self.files),
+            "skipped": len(self.skipped),
+        }
+
     def to_dict(self) -> dict:
         """The report as the JSON of `check --json` / `score --json`.
 
@@ -146,14 +158,7 @@ class Evaluation:
         return {
             "schema": REPORT_SCHEMA,
             "profile": self.profile.name,
-            "summary": {
-                "files": len(self.files),
-                "readable": sum(r.sourced is not None for r in self.files),
-                "projects": len(self.scores.projects),
-                "errors": sum(r.errors for r in self.files),
-                "warnings": sum(r.warnings for r in self.files),
-                "skipped": len(self.skipped),
-            },
+            "summary": self.counts(),
             "files": files,
             "skipped": [{"path": k.path, "reason": k.reason} for k in self.skipped],
         }

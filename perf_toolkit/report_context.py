@@ -14,11 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT, Campaign
-from .score import number_or_none, round2
+from .rounding import number_or_none, percent, round2
 from .spec import FUND_ROWS, TAXONOMY
 from .text import clean_text
 from .values import meaningful_text
@@ -60,14 +60,6 @@ def weight_text(x: Any) -> str:
     """A weight (分值) as printed: without trailing zeros (20, 12.5)."""
     v = number_or_none(x)
     return "—" if v is None else f"{round2(v):.2f}".rstrip("0").rstrip(".")
-
-
-def percent(rate: Any) -> str:
-    """A fraction as a percentage with two decimals, half up (0.0652 → 6.52%); "—" when NaN."""
-    v = number_or_none(rate)
-    if v is None:
-        return "—"
-    return f"{Decimal(repr(v)).scaleb(2).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
 
 
 def share(rate: float) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 from . import values
 from .model import SourcedSubmission
 from .profile import Profile
-from .rounding import number_or_none, percent, round2, round_half_up  # noqa: F401 (re-exported)
+from .rounding import round2
 from .spec import TAXONOMY, clean_label, normalise_direction, normalise_level1, normalise_level2
 
 #: Keywords that put a qualitative actual into a band, checked in this order
