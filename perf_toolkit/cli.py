@@ -544,24 +544,18 @@ def rollup(summaries: tuple[Path, ...], output: Path, name: str | None, config_p
     """
     from dataclasses import replace
 
-    from .rollup import read_summaries, rollup_frames
-    from .summary_book import write_summary
+    from .rollup import NothingToRollUp, rollup
 
     campaign = _campaign(config_path)
     if config_path is None:
         campaign = replace(campaign, district="全市", bureau="")
-    files = []
-    for path in summaries:
-        files.extend(sorted(p for p in path.glob("*.xlsx") if not p.name.startswith(("~$", ".")))
-                     if path.is_dir() else [path])
-    accepted, rejected = read_summaries(files, jobs=jobs, year=campaign.year if config_path else None)
+    try:
+        accepted, rejected = rollup(summaries, output, campaign, name=name, jobs=jobs,
+                                    year=campaign.year if config_path else None)
+    except NothingToRollUp as exc:
+        raise OperatorError(str(exc)) from exc
     for file, reason in rejected:
         click.echo(f"已跳过 {file}：{reason}", err=True)
-    if not accepted:
-        raise OperatorError("没有可汇总的区县汇总表。")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frames = rollup_frames(accepted, campaign, name=name)
-    write_summary(frames, output)
     click.echo(f"已生成全市汇总表：{output}（{len(accepted)} 个区县：{'、'.join(s.name for s in accepted)}）")
     sys.exit(EXIT_FINDINGS if rejected else EXIT_OK)
 

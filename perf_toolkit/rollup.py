@@ -241,13 +241,33 @@ def rollup_frames(summaries: Sequence[DistrictSummary], campaign: Campaign, *, n
     return assemble(t, meta, None, generated=generated)
 
 
+class NothingToRollUp(SummaryFormatError):
+    """Not one district summary could be used: nothing is written."""
+
+
+def summary_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The summaries named: files as given, folders by their .xlsx (Office lock files and hidden files left out)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.glob("*.xlsx") if not p.name.startswith(("~$", "."))))
+        else:
+            files.append(path)
+    return files
+
+
 def rollup(paths: Iterable[str | Path], output: str | Path, campaign: Campaign, *, name: str | None = None,
            year: int | None = None, limits: Limits = ROLLUP_LIMITS,
-           jobs: int | None = None) -> tuple[dict[str, pd.DataFrame], list[tuple[str, str]]]:
-    """Read district summaries and write the city summary; returns its frames and the files left out."""
+           jobs: int | None = None) -> tuple[list[DistrictSummary], list[tuple[str, str]]]:
+    """Read district summaries (files or folders) and write the city summary.
+
+    Returns the summaries used and (file, reason) for each left out; NothingToRollUp when none
+    could be used, in which case nothing is written.
+    """
     from .summary_book import write_summary
 
-    summaries, rejected = read_summaries(paths, limits=limits, jobs=jobs, year=year)
-    frames = rollup_frames(summaries, campaign, name=name)
-    write_summary(frames, output)
-    return frames, rejected
+    summaries, rejected = read_summaries(summary_files(paths), limits=limits, jobs=jobs, year=year)
+    if not summaries:
+        raise NothingToRollUp("没有可汇总的区县汇总表。" + "；".join(f"{f}：{r}" for f, r in rejected[:3]))
+    write_summary(rollup_frames(summaries, campaign, name=name), output)
+    return summaries, rejected

@@ -42,8 +42,9 @@ def two_districts(tmp_path_factory):
     folder = tmp_path_factory.mktemp("rollup")
     a, datas_a = district_summary(folder, "东川区", 4, seed=1)
     b, datas_b = district_summary(folder, "盘龙区", 3, seed=2, extra=2)
-    frames, rejected = rollup([a, b], folder / "全市汇总.xlsx", CITY)
-    return folder, (a, b), datas_a + datas_b, frames, rejected
+    accepted, rejected = rollup([a, b], folder / "全市汇总.xlsx", CITY)
+    assert [s.name for s in accepted] == ["东川区", "盘龙区"]
+    return folder, (a, b), datas_a + datas_b, rollup_frames(accepted, CITY), rejected
 
 
 def test_rollup_totals_equal_the_districts_sums(two_districts):
@@ -191,3 +192,12 @@ def test_rollup_odd_edits_are_rejected_not_crashes(tmp_path):
     reasons = dict(rejected)
     assert accepted == [] and reasons[str(renamed)] == "“项目明细”工作表缺少列：单位名称"
     assert "汇总表内容异常" in reasons[str(doubled)] and not re.search(r"[A-Za-z]", reasons[str(doubled)])
+
+
+def test_rollup_of_nothing_usable_writes_nothing(tmp_path):
+    from perf_toolkit.rollup import NothingToRollUp
+
+    (tmp_path / "不是汇总表.xlsx").write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(NothingToRollUp, match="没有可汇总的区县汇总表"):
+        rollup([tmp_path], tmp_path / "全市汇总.xlsx", CITY)
+    assert not (tmp_path / "全市汇总.xlsx").exists()
