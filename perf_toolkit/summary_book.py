@@ -308,6 +308,10 @@ def _overview(wb, styles: _Styles, frames: dict[str, pd.DataFrame], meta: dict, 
     ws.activate()
 
 
+#: The format of a change (this year − last year) for each kind of figure; money changes stay money.
+_DELTA_KINDS = {"pct": "pct_delta", "score": "score_delta", "int": "int_delta"}
+
+
 def _key_figures(ws, styles: _Styles, frame: pd.DataFrame, row: int) -> int:
     """The key figures: each row formatted by its label; the 说明 column spans to column E."""
     columns = list(frame.columns)
@@ -321,12 +325,8 @@ def _key_figures(ws, styles: _Styles, frame: pd.DataFrame, row: int) -> int:
         kind = _figure_kind(str(values[0]))
         ws.write_string(r, 0, str(values[0]), styles.cell("general"))
         for c in range(1, last):
-            delta = c == 3 and last == 4
-            fmt_kind = (kind.replace("money", "money").replace("pct", "pct_delta").replace("score", "score_delta")
-                        .replace("int", "int_delta")) if delta else kind
-            if delta and kind == "money":
-                fmt_kind = "money"
-            _put(ws, r, c, values[c], styles.cell(fmt_kind))
+            delta = c == 3 and last == 4  # the 变化 column of a year-over-year overview
+            _put(ws, r, c, values[c], styles.cell(_DELTA_KINDS.get(kind, kind) if delta else kind))
         note = "" if _blank(values[last]) else str(values[last])
         wide = 36 if last == 4 else 66
         if last < 4:
