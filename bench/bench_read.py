@@ -34,7 +34,7 @@ import openpyxl  # noqa: E402
 import xlsxwriter  # noqa: E402
 from python_calamine import CalamineWorkbook  # noqa: E402
 
-from perf_toolkit.guard import Limits, RawWorkbook, load_raw, load_raw_many  # noqa: E402
+from perf_toolkit.workbook.guard import Limits, RawWorkbook, load_raw, load_raw_many  # noqa: E402
 
 LIMITS = Limits()
 TEXT = ("本项目围绕退役军人服务保障体系建设，完成了区、街道、社区三级服务站点标准化改造，"

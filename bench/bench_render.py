@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from docxtpl import DocxTemplate  # noqa: E402
 
 from perf_toolkit import render  # noqa: E402
-from perf_toolkit.evaluate import evaluate_submissions  # noqa: E402
+from perf_toolkit.check.evaluate import evaluate_submissions  # noqa: E402
 from perf_toolkit.fsutil import atomic_write  # noqa: E402
 from perf_toolkit.model import SourcedSubmission, submission_from_dict  # noqa: E402
 

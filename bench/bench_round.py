@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from perf_toolkit.check.evaluate import evaluate_paths
 from perf_toolkit.config import Campaign
-from perf_toolkit.consolidate import summarize
-from perf_toolkit.evaluate import evaluate_paths
 from perf_toolkit.model import submission_from_dict
 from perf_toolkit.profile import load_profile
-from perf_toolkit.render import render_reports
-from perf_toolkit.template import write_template
+from perf_toolkit.report.render import render_reports
+from perf_toolkit.summary.consolidate import summarize
+from perf_toolkit.workbook.template import write_template
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "workbook_templates" / "示例-退役军人事务局.json"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from perf_toolkit.model import submission_from_dict
-from perf_toolkit.template import write_template
+from perf_toolkit.workbook.template import write_template
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -12,8 +12,8 @@ import pytest
 from builders import example_dict, funds, indicator, sourced, standard_indicators, submission
 
 from perf_toolkit import findings
-from perf_toolkit.check import value_at
-from perf_toolkit.evaluate import evaluate_submissions
+from perf_toolkit.check.evaluate import evaluate_submissions
+from perf_toolkit.check.rules import value_at
 from perf_toolkit.model import Location, SourcedSubmission, submission_from_dict
 from perf_toolkit.profile import load_profile
 

@@ -15,8 +15,8 @@ import pytest
 from builders import EXAMPLE_JSON, ROOT, example_dict
 from click.testing import CliRunner
 
+from perf_toolkit.check.evaluate import evaluate_paths
 from perf_toolkit.cli import cli
-from perf_toolkit.evaluate import evaluate_paths
 
 EXAMPLE_XLSX = ROOT / "workbook_templates" / "示例-退役军人事务局.xlsx"
 INBOX = ROOT / "examples" / "inbox"

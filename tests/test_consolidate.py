@@ -17,10 +17,12 @@ from builders import example_dict, standard_indicators
 from click.testing import CliRunner
 from openpyxl.utils.escape import unescape
 
-from perf_toolkit import history
+from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions
 from perf_toolkit.cli import cli
 from perf_toolkit.config import load_config
-from perf_toolkit.consolidate import (
+from perf_toolkit.model import SourcedSubmission, submission_from_dict
+from perf_toolkit.summary import history
+from perf_toolkit.summary.consolidate import (
     RATE_BANDS,
     SUMMARY_SCHEMA,
     history_records,
@@ -29,8 +31,6 @@ from perf_toolkit.consolidate import (
     summary_frames,
     write_summary,
 )
-from perf_toolkit.evaluate import evaluate_paths, evaluate_submissions
-from perf_toolkit.model import SourcedSubmission, submission_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_SHEETS = ["部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "结果应用"]
@@ -363,7 +363,7 @@ def test_summary_of_nothing_readable_still_writes(tmp_path):
 
 
 def test_summary_from_real_workbooks_written_by_the_template(tmp_path):
-    from perf_toolkit.template import write_template
+    from perf_toolkit.workbook.template import write_template
 
     inbox = tmp_path / "收件箱"
     inbox.mkdir()
@@ -466,7 +466,7 @@ def test_summary_command_no_history_and_bad_history(tmp_path, monkeypatch):
 
 
 def _summary_of_workbook(tmp_path, data: dict) -> Path:
-    from perf_toolkit.template import write_template
+    from perf_toolkit.workbook.template import write_template
 
     inbox = tmp_path / "收件箱"
     inbox.mkdir()

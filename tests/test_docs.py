@@ -44,7 +44,7 @@ def test_builtin_profiles_load():
 
 
 def test_readme_lists_every_report_variable():
-    from perf_toolkit.report_context import CONTEXT_KEYS
+    from perf_toolkit.report.context import CONTEXT_KEYS
 
     section = README.split("## 报告模板", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line.split("|")[2]]

@@ -9,11 +9,11 @@ from builders import sourced, standard_indicators, submission
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions, path_owner
 from perf_toolkit.cli import cli
-from perf_toolkit.evaluate import evaluate_paths, evaluate_submissions, path_owner
 from perf_toolkit.model import submission_from_dict
-from perf_toolkit.read import read_workbook
-from perf_toolkit.template import write_template
+from perf_toolkit.workbook.read import read_workbook
+from perf_toolkit.workbook.template import write_template
 
 
 def workbook(folder, data: dict, name: str = "单位.xlsx"):

@@ -8,8 +8,8 @@ import json
 from builders import ROOT
 
 from perf_toolkit import spec
-from perf_toolkit.guard import load_raw
-from perf_toolkit.read import export_workbook
+from perf_toolkit.workbook.guard import load_raw
+from perf_toolkit.workbook.read import export_workbook
 
 spec_ = importlib.util.spec_from_file_location("make_examples", ROOT / "examples" / "make_examples.py")
 make_examples = importlib.util.module_from_spec(spec_)

@@ -1,4 +1,4 @@
-"""Hostile and ordinary files through perf_toolkit.guard, each built here with its expected outcome."""
+"""Hostile and ordinary files through perf_toolkit.workbook.guard, each built here with its expected outcome."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.workbook.defined_name import DefinedName as OpxName
 
-from perf_toolkit import guard
-from perf_toolkit.guard import (
+from perf_toolkit.workbook import guard
+from perf_toolkit.workbook.guard import (
     DefinedName,
     Limits,
     RawWorkbook,
@@ -611,9 +611,9 @@ def test_load_raw_fuzzed_bytes_always_a_value(tmp_path):
 
 def test_load_raw_many_without_fork_parses_in_process(tmp_path, monkeypatch):
     """Where fork/setrlimit do not exist (Windows) the batch still reads, in the caller's process."""
-    from perf_toolkit import _pool
+    from perf_toolkit.workbook import pool
 
-    monkeypatch.setattr(_pool, "ISOLATED", False)
+    monkeypatch.setattr(pool, "ISOLATED", False)
     ok = normal_workbook(tmp_path / "ok.xlsx")
     (tmp_path / "bad.xlsx").write_bytes(b"not a workbook")
     results = dict(load_raw_many([ok, tmp_path / "bad.xlsx"]))

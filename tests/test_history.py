@@ -8,8 +8,8 @@ from contextlib import closing
 import pandas as pd
 import pytest
 
-from perf_toolkit import history
-from perf_toolkit.history import SCHEMA_VERSION, HistoryError
+from perf_toolkit.summary import history
+from perf_toolkit.summary.history import SCHEMA_VERSION, HistoryError
 
 
 def departments(*rows) -> pd.DataFrame:

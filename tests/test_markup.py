@@ -15,11 +15,14 @@ import openpyxl
 from builders import funds, standard_indicators, submission
 from click.testing import CliRunner
 
+from perf_toolkit.check.evaluate import evaluate_paths
 from perf_toolkit.cli import cli
 from perf_toolkit.config import Campaign
-from perf_toolkit.evaluate import evaluate_paths
 from perf_toolkit.findings import CATALOGUE
-from perf_toolkit.markup import (
+from perf_toolkit.model import submission_from_dict
+from perf_toolkit.profile import load_profile
+from perf_toolkit.run import MARKUP_DIR, run_round
+from perf_toolkit.workbook.markup import (
     AUTHOR,
     ERROR_COLOUR,
     REVIEW_SHEET,
@@ -27,11 +30,8 @@ from perf_toolkit.markup import (
     write_markup,
     write_markups,
 )
-from perf_toolkit.model import submission_from_dict
-from perf_toolkit.pipeline import MARKUP_DIR, run_round
-from perf_toolkit.profile import load_profile
-from perf_toolkit.read import read_workbook
-from perf_toolkit.template import write_template
+from perf_toolkit.workbook.read import read_workbook
+from perf_toolkit.workbook.template import write_template
 
 LEVEL = {"error": "错误", "warning": "警告"}
 

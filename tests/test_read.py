@@ -12,10 +12,10 @@ from builders import example_dict
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
-from perf_toolkit.budget import read_budget_csv
-from perf_toolkit.guard import DefinedName, RawSheet, RawWorkbook, Rejection
 from perf_toolkit.model import submission_from_dict, submission_to_dict
-from perf_toolkit.read import (
+from perf_toolkit.workbook.budget import read_budget_csv
+from perf_toolkit.workbook.guard import DefinedName, RawSheet, RawWorkbook, Rejection
+from perf_toolkit.workbook.read import (
     ExportError,
     discover,
     export_workbook,
@@ -25,7 +25,7 @@ from perf_toolkit.read import (
     read_workbook,
     read_workbooks,
 )
-from perf_toolkit.template import write_prefilled, write_template
+from perf_toolkit.workbook.template import write_prefilled, write_template
 
 
 def _write(tmp_path, data: dict, name: str = "单位.xlsx", **kw):
@@ -396,7 +396,7 @@ def test_plain_values_as_the_model_keeps_them():
 
 
 def test_rejection_in_extraction_path_gives_file_unreadable(tmp_path, monkeypatch):
-    import perf_toolkit.read as read_module
+    import perf_toolkit.workbook.read as read_module
 
     monkeypatch.setattr(read_module, "load_raw", lambda path, limits: Rejection("文件已加密", "请去掉密码后重新保存"))
     read = read_module.read_workbook(tmp_path / "x.xlsx")

@@ -16,12 +16,12 @@ from docx import Document
 from docx.shared import Cm, Pt
 from lxml import etree
 
-from perf_toolkit import render
+from perf_toolkit.check.evaluate import evaluate_submissions
 from perf_toolkit.cli import cli
 from perf_toolkit.config import DEFAULT
-from perf_toolkit.evaluate import evaluate_submissions
-from perf_toolkit.report_context import CONTEXT_KEYS, chinese_date, clean_text, money, percent, typed_value
-from perf_toolkit.rounding import round2
+from perf_toolkit.numbers import round2
+from perf_toolkit.report import render
+from perf_toolkit.report.context import CONTEXT_KEYS, chinese_date, clean_text, money, percent, typed_value
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 HOSTILE = 'A&B <b>粗</b> </w:t><w:t>注入 {{ title }} {% if x %} \x07响\x0c铃 \ud800孤 \u202e反 ﹝2019﹞'

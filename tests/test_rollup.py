@@ -12,10 +12,10 @@ import pytest
 from batches import batch, campaign, input_sum, sourced_batch
 from click.testing import CliRunner
 
+from perf_toolkit.check.evaluate import evaluate_submissions
 from perf_toolkit.cli import cli
-from perf_toolkit.consolidate import summary_frames, write_summary
-from perf_toolkit.evaluate import evaluate_submissions
-from perf_toolkit.rollup import read_summaries, rollup, rollup_frames
+from perf_toolkit.summary.consolidate import summary_frames, write_summary
+from perf_toolkit.summary.rollup import read_summaries, rollup, rollup_frames
 
 CITY = campaign(district="昆明市", bureau="昆明市财政局")
 
@@ -195,7 +195,7 @@ def test_rollup_odd_edits_are_rejected_not_crashes(tmp_path):
 
 
 def test_rollup_of_nothing_usable_writes_nothing(tmp_path):
-    from perf_toolkit.rollup import NothingToRollUp
+    from perf_toolkit.summary.rollup import NothingToRollUp
 
     (tmp_path / "不是汇总表.xlsx").write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(NothingToRollUp, match="没有可汇总的区县汇总表"):

@@ -7,10 +7,10 @@ import math
 import pytest
 from builders import example_dict, funds, indicator, sourced, standard_indicators, submission
 
-from perf_toolkit.evaluate import evaluate_submissions
+from perf_toolkit.check.evaluate import evaluate_submissions
+from perf_toolkit.check.score import qualitative_band, score_submissions
+from perf_toolkit.numbers import round2, round_half_up
 from perf_toolkit.profile import ProfileError, builtin_profile_text, load_profile
-from perf_toolkit.rounding import round2, round_half_up
-from perf_toolkit.score import qualitative_band, score_submissions
 
 NATIONAL = load_profile("national-2020")
 
@@ -303,6 +303,6 @@ def test_split_weights_move_an_absent_level1_and_fold_cost_into_output():
 
 
 def test_percent_rounds_the_fraction_once_half_up():
-    from perf_toolkit.rounding import percent
+    from perf_toolkit.numbers import percent
 
     assert percent(0.43825) == "43.83%" and percent(525.9 / 1200) == "43.83%" and percent(None) == "—"

@@ -11,11 +11,11 @@ from builders import EXAMPLE_JSON, ROOT, example_dict
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
-from perf_toolkit.budget import BudgetFileError, BudgetLine, read_budget_csv
 from perf_toolkit.model import submission_from_dict, submission_to_dict
 from perf_toolkit.profile import load_profile
-from perf_toolkit.read import read_workbook
-from perf_toolkit.template import (
+from perf_toolkit.workbook.budget import BudgetFileError, BudgetLine, read_budget_csv
+from perf_toolkit.workbook.read import read_workbook
+from perf_toolkit.workbook.template import (
     TemplateError,
     guide_rows,
     write_from_json,

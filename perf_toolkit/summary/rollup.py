@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Campaign
+from ..config import Campaign
+from ..workbook.guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
+from ..workbook.xlsx import col_letters
 from .consolidate import (
     BUDGET,
     CODE,
@@ -50,8 +52,6 @@ from .consolidate import (
     money_sum,
     ratio,
 )
-from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
-from .xlsx import col_letters
 
 #: A summary is far bigger than a department's form: more rows and columns may be read.
 ROLLUP_LIMITS = Limits(max_file_bytes=200 * 2**20, max_uncompressed_bytes=1024 * 2**20, max_rows=200_000,
@@ -264,7 +264,7 @@ def rollup(paths: Iterable[str | Path], output: str | Path, campaign: Campaign, 
     Returns the summaries used and (file, reason) for each left out; NothingToRollUp when none
     could be used, in which case nothing is written.
     """
-    from .summary_book import write_summary
+    from .book import write_summary
 
     summaries, rejected = read_summaries(summary_files(paths), limits=limits, jobs=jobs, year=year)
     if not summaries:

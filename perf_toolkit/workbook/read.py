@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import spec
-from .findings import make
-from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw, load_raw_many
-from .model import (
+from .. import spec
+from ..findings import make
+from ..model import (
     FUND_SOURCES,
     TYPED_INDICATOR_FIELDS,
     Finding,
@@ -34,7 +33,8 @@ from .model import (
     Typed,
     submission_to_dict,
 )
-from .values import excel_serial_to_date
+from ..values import excel_serial_to_date
+from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw, load_raw_many
 from .xlsx import a1, col_number
 
 Coord = tuple[int, int]

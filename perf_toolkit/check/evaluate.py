@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import findings as catalogue
-from .check import check_submissions
-from .guard import Limits
-from .model import Finding, SourcedSubmission, SubmissionFormatError, submission_from_dict
-from .profile import Profile, load_profile
-from .rounding import round2, round_half_up
+from .. import findings as catalogue
+from ..model import Finding, SourcedSubmission, SubmissionFormatError, submission_from_dict
+from ..numbers import round2, round_half_up
+from ..profile import Profile, load_profile
+from ..workbook.guard import Limits
+from ..workbook.xlsx import col_number
+from .rules import check_submissions
 from .score import Scores, score_submissions
-from .xlsx import col_number
 
 if TYPE_CHECKING:
-    from .read import Skipped, WorkbookRead
+    from ..workbook.read import Skipped, WorkbookRead
 
 REPORT_SCHEMA = "perf-toolkit/report/v1"
 
@@ -216,7 +216,7 @@ def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, 
 
     `year` is the round's evaluation year (from the campaign): a submission for another year is an error.
     """
-    from .read import read_workbooks  # the reader (and its parsers) only when files are read
+    from ..workbook.read import read_workbooks  # the reader (and its parsers) only when files are read
 
     profile = profile or load_profile()
     paths = [Path(p) for p in paths]

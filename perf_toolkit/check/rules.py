@@ -15,12 +15,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from . import findings, values
-from .model import Finding, SourcedSubmission
-from .profile import Profile
-from .rounding import percent, round2
-from .score import Scores
-from .spec import (
+from .. import findings, values
+from ..model import Finding, SourcedSubmission
+from ..numbers import percent, round2
+from ..profile import Profile
+from ..spec import (
     DEPARTMENT_FIELDS,
     FUND_COLUMNS,
     INDICATOR_COLUMNS,
@@ -29,6 +28,7 @@ from .spec import (
     YEAR_FIELD,
     normalise_direction,
 )
+from .score import Scores
 
 #: An indicator that restates the budget execution rate, which is already scored on its own.
 EXECUTION_INDICATOR = re.compile(r"(预算|资金|经费|项目)(支出)?(执行|支出)(率|进度)")

@@ -12,7 +12,7 @@ import importlib
 
 import click
 
-from .text import display_width
+from ..text import display_width
 
 ZH = {
     "Usage:": "用法：",

@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .check.evaluate import Evaluation, evaluate_paths
 from .config import Campaign
-from .consolidate import summarize
-from .evaluate import Evaluation, evaluate_paths
 from .fsutil import atomic_write
-from .markup import MarkupResult, write_markups
 from .profile import Profile
-from .render import RenderedProject, render_reports
+from .report.render import RenderedProject, render_reports
+from .summary.consolidate import summarize
+from .workbook.markup import MarkupResult, write_markups
 
 REPORT_JSON = "审核结果.json"
 REPORTS_DIR = "自评报告"

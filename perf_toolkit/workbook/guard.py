@@ -3,7 +3,7 @@
 A department's file may be anything: a zip bomb, an encrypted workbook, an .xls
 renamed .xlsx, a value at XFD1048576. python-calamine aborts the whole process
 on some of these, so every file is sniffed, its container pre-checked, and then
-parsed in a worker process with memory, CPU and wall-clock limits (`_pool`: a few
+parsed in a worker process with memory, CPU and wall-clock limits (`pool`: a few
 long-lived workers, not a fork per file); what comes back is a bounded grid of
 raw values (`RawWorkbook`) or a `Rejection`.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-from . import _pool
+from . import pool
 from . import xlsx as xs
 
 Coord = tuple[int, int]  # (row, column), 1-based
@@ -423,9 +423,9 @@ RECYCLE_FILES = 50
 RECYCLE_RSS_GROWTH = 256 * 2**20
 
 
-def _answer(outcome: RawWorkbook | Rejection | _pool.Failure, limits: Limits) -> RawWorkbook | Rejection:
+def _answer(outcome: RawWorkbook | Rejection | pool.Failure, limits: Limits) -> RawWorkbook | Rejection:
     """What a worker answered, or, when it failed on the file, the file's Rejection."""
-    if not isinstance(outcome, _pool.Failure):
+    if not isinstance(outcome, pool.Failure):
         return outcome
     if outcome.kind == "wall":
         return _resource("wall-clock timeout", f"（解析超过 {limits.wall_seconds:g} 秒）")
@@ -441,12 +441,12 @@ def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(),
     """Read many files in up to `jobs` long-lived isolated worker processes; results come in input order."""
     paths = [Path(p) for p in paths]
 
-    def tasks() -> Iterator[Rejection | _pool.Task]:  # lazy: a file is pre-checked when a worker has room for it
+    def tasks() -> Iterator[Rejection | pool.Task]:  # lazy: a file is pre-checked when a worker has room for it
         for path in paths:
             fmt = _precheck(path, limits)
-            yield fmt if isinstance(fmt, Rejection) else _pool.Task((str(path), fmt))
+            yield fmt if isinstance(fmt, Rejection) else pool.Task((str(path), fmt))
 
-    outcomes = _pool.imap(
+    outcomes = pool.imap(
         lambda task: _parse(*task, limits), tasks(), jobs=jobs or os.cpu_count() or 1,
         memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds, wall_seconds=limits.wall_seconds,
         recycle_files=RECYCLE_FILES, recycle_rss=RECYCLE_RSS_GROWTH,

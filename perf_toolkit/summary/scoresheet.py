@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .evaluate import Evaluation
-from .fsutil import atomic_write
-from .rounding import round2, round_half_up
+from ..check.evaluate import Evaluation
+from ..fsutil import atomic_write
+from ..numbers import round2, round_half_up
 
 #: xlsxwriter options for any text that came from a department: never a formula, never a link.
 SAFE_WRITER = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from ..fsutil import atomic_write
+from ..text import display_width
 from .consolidate import (
     DISTRICT,
     FLAGS,
@@ -28,9 +30,7 @@ from .consolidate import (
     SUMMARY_SCHEMA,
     TOTAL,
 )
-from .fsutil import atomic_write
 from .scoresheet import SAFE_WRITER
-from .text import display_width
 
 FONT = "宋体"
 #: A workbook-scoped defined name holding the format marker (the hidden 元数据 sheet holds it too).

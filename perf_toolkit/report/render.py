@@ -28,11 +28,11 @@ from jinja2 import Environment, StrictUndefined, meta
 from jinja2 import TemplateError as JinjaError
 from lxml import etree
 
-from .config import DEFAULT, Campaign
-from .evaluate import Evaluation
-from .fsutil import atomic_write
-from .report_context import CONTEXT_KEYS, build_context
-from .text import MAX_NAME_BYTES, safe_name, scrub
+from ..check.evaluate import Evaluation
+from ..config import DEFAULT, Campaign
+from ..fsutil import atomic_write
+from ..text import MAX_NAME_BYTES, safe_name, scrub
+from .context import CONTEXT_KEYS, build_context
 
 REPORT_TEMPLATE = "自评报告模板.docx"
 TABLE_TEMPLATE = "自评表模板.docx"
@@ -54,11 +54,11 @@ class PdfError(Exception):
 
 def template_path(name: str) -> Path:
     """A bundled template: workbook_templates/ beside the package (repo), else inside it (installed data)."""
-    here = Path(__file__).resolve().parent
-    for folder in (here.parent / "workbook_templates", here / "workbook_templates"):
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package.parent / "workbook_templates", package / "workbook_templates"):
         if (folder / name).is_file():
             return folder / name
-    return here.parent / "workbook_templates" / name
+    return package.parent / "workbook_templates" / name
 
 
 # ------------------------------------------------------------------ templates

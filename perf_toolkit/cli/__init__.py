@@ -10,18 +10,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, cli_zh
-from .config import Campaign, ConfigError, load_config
-from .findings import SEVERITY_ZH
-from .guard import Limits
-from .profile import ProfileError, load_profile
-from .rounding import percent, round2
-from .text import display_width
+from .. import __version__
+from ..config import Campaign, ConfigError, load_config
+from ..findings import SEVERITY_ZH
+from ..numbers import percent, round2
+from ..profile import ProfileError, load_profile
+from ..text import display_width
+from ..workbook.guard import Limits
+from . import zh
 
 if TYPE_CHECKING:  # the evaluation stack (pandas) is imported by the commands that need it
-    from .evaluate import Evaluation
+    from ..check.evaluate import Evaluation
 
-cli_zh.install()
+zh.install()
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 #: The operating system's reasons, in Chinese.
@@ -69,7 +70,7 @@ paths_argument = click.argument("paths", nargs=-1, required=True, metavar="路�
                                 type=click.Path(exists=True, path_type=Path))
 
 
-@click.group(cls=cli_zh.Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=zh.Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="perf-toolkit")
 def cli() -> None:
     """预算绩效自评工具：下发标准填报表，读取、审核、评分各单位的填报结果。"""
@@ -100,8 +101,8 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
       perf-toolkit template --fill 单位.json -o 单位.xlsx
       perf-toolkit template --prefill 预算数据.csv --year 2023 -o 下发/
     """
-    from .budget import BudgetFileError, read_budget_csv
-    from .template import TemplateError, write_from_json, write_prefilled, write_template
+    from ..workbook.budget import BudgetFileError, read_budget_csv
+    from ..workbook.template import TemplateError, write_from_json, write_prefilled, write_template
 
     campaign = _campaign(config_path)
     profile = _profile(profile_name, campaign)
@@ -136,8 +137,8 @@ def export(workbook: Path, output: Path | None, config_path: Path | None) -> Non
     示例：
       perf-toolkit export 单位.xlsx -o 单位.json
     """
-    from .fsutil import atomic_write
-    from .read import ExportError, export_workbook
+    from ..fsutil import atomic_write
+    from ..workbook.read import ExportError, export_workbook
 
     _campaign(config_path)  # accepted like every command's; the export itself needs no campaign settings
     try:
@@ -157,7 +158,7 @@ def export(workbook: Path, output: Path | None, config_path: Path | None) -> Non
 
 def _evaluate(paths, profile_name: str | None, campaign: Campaign, jobs: int | None) -> Evaluation:
     """Read, score and check, with the round's profile and year (the commands' common first step)."""
-    from .evaluate import evaluate_paths
+    from ..check.evaluate import evaluate_paths
 
     return evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
                           year=campaign.expected_year)
@@ -191,7 +192,7 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
     else:
         _print_findings(result)
     if markup_dir is not None:
-        from .markup import write_markups
+        from ..workbook.markup import write_markups
 
         try:
             markups = write_markups(result, markup_dir, campaign=_campaign(config_path), jobs=jobs)
@@ -221,7 +222,7 @@ def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_n
     """
     result = _evaluate(paths, profile_name, _campaign(config_path), jobs)
     if output is not None:
-        from .scoresheet import write_scores
+        from ..summary.scoresheet import write_scores
 
         write_scores(result, output)
     if as_json:
@@ -265,7 +266,14 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
       perf-toolkit report 单位.xlsx --pdf --config perf.toml
       perf-toolkit report 收件箱/ --template 我的报告模板.docx
     """
-    from .render import PdfError, TemplateError, check_template, find_soffice, load_template, render_reports
+    from ..report.render import (
+        PdfError,
+        TemplateError,
+        check_template,
+        find_soffice,
+        load_template,
+        render_reports,
+    )
 
     campaign = _campaign(config_path)
     try:  # templates and soffice are checked before any file is read or written
@@ -327,9 +335,9 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
       perf-toolkit run 收件箱/ --config perf.toml
       perf-toolkit run 收件箱/ -o 2023年度结果/ --pdf
     """
-    from .history import HistoryError
-    from .pipeline import MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
-    from .render import PdfError, find_soffice
+    from ..report.render import PdfError, find_soffice
+    from ..run import MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
+    from ..summary.history import HistoryError
 
     campaign = _campaign(config_path)
     profile = _profile(profile_name, campaign)
@@ -479,8 +487,8 @@ def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | N
     示例：
       perf-toolkit summary 收件箱/ --config perf.toml -o output/汇总.xlsx
     """
-    from .consolidate import summarize
-    from .history import HistoryError
+    from ..summary.consolidate import summarize
+    from ..summary.history import HistoryError
 
     campaign = _campaign(config_path)
     result = _evaluate(paths, profile_name, campaign, jobs)
@@ -544,7 +552,7 @@ def rollup(summaries: tuple[Path, ...], output: Path, name: str | None, config_p
     """
     from dataclasses import replace
 
-    from .rollup import NothingToRollUp, rollup
+    from ..summary.rollup import NothingToRollUp, rollup
 
     campaign = _campaign(config_path)
     if config_path is None:
@@ -579,7 +587,7 @@ def init(folder: Path, year: int | None, district: str | None, bureau: str | Non
     """
     from dataclasses import replace
 
-    from .config import CONFIG_FILE, ROSTER_FILE, init_folder, write_roster
+    from ..config import CONFIG_FILE, ROSTER_FILE, init_folder, write_roster
 
     campaign = _campaign(config_path)
     changes = {k: v for k, v in (("year", year), ("district", district), ("bureau", bureau)) if v is not None}

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import values
-from .model import SourcedSubmission
-from .profile import Profile
-from .rounding import round2
-from .spec import TAXONOMY, clean_label, normalise_direction, normalise_level1, normalise_level2
+from .. import values
+from ..model import SourcedSubmission
+from ..numbers import round2
+from ..profile import Profile
+from ..spec import TAXONOMY, clean_label, normalise_direction, normalise_level1, normalise_level2
 
 #: Keywords that put a qualitative actual into a band, checked in this order
 #: (部分达成 first: "基本完成" and "较好" must not read as 达成; 未达成 before 达成: "未完成",

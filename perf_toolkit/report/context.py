@@ -17,14 +17,14 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .config import DEFAULT, Campaign
-from .rounding import number_or_none, percent, round2
-from .spec import FUND_ROWS, TAXONOMY
-from .text import clean_text
-from .values import meaningful_text
+from ..config import DEFAULT, Campaign
+from ..numbers import number_or_none, percent, round2
+from ..spec import FUND_ROWS, TAXONOMY
+from ..text import clean_text
+from ..values import meaningful_text
 
 if TYPE_CHECKING:
-    from .evaluate import Evaluation
+    from ..check.evaluate import Evaluation
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 VERIFY = "【需核实】"

@@ -7,7 +7,7 @@ opened for writing: its bytes are read once and the copy is built in memory.
 
 openpyxl loads the whole workbook, and a file the guarded reader survived can still make
 it run away (a merge declared over the whole grid becomes billions of cell objects), so
-each copy is built in an isolated, limited worker (`_pool`, as the reader does); a file
+each copy is built in an isolated, limited worker (`pool`, as the reader does); a file
 that fails there is reported with its reason and the batch goes on.
 """
 
@@ -26,16 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import _pool, spec
-from .findings import CATALOGUE, SEVERITY_ZH, title
-from .fsutil import atomic_write
+from .. import spec
+from ..findings import CATALOGUE, SEVERITY_ZH, title
+from ..fsutil import atomic_write
+from ..model import Finding
+from ..text import display_width, safe_name, scrub
+from . import pool
 from .guard import Limits
-from .model import Finding
-from .text import display_width, safe_name, scrub
 
 if TYPE_CHECKING:
-    from .config import Campaign
-    from .evaluate import Evaluation, FileResult
+    from ..check.evaluate import Evaluation, FileResult
+    from ..config import Campaign
 
 REVIEW_SHEET = spec.REVIEW_SHEET
 SUFFIX = "审核意见"
@@ -136,7 +137,7 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
     for r in results:
         plan.append((r, None if _refusal(r) else markup_name(r.file, taken)))
     tasks = [
-        _pool.Task(_Job(r.file, r.sha256, tuple(r.findings), r.sourced.submission.department.name,
+        pool.Task(_Job(r.file, r.sha256, tuple(r.findings), r.sourced.submission.department.name,
                         campaign.bureau if campaign else "", campaign.deadline if campaign else None, today))
         if name else None
         for r, name in plan
@@ -144,7 +145,7 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
     work = sum(t is not None for t in tasks)
     if work:
         out.mkdir(parents=True, exist_ok=True)
-    outcomes = _pool.imap(_build, tasks, jobs=min(work or 1, jobs or os.cpu_count() or 1),
+    outcomes = pool.imap(_build, tasks, jobs=min(work or 1, jobs or os.cpu_count() or 1),
                           memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds,
                           wall_seconds=limits.wall_seconds,
                           retire=lambda answer: isinstance(answer, (str, _Failed)))
@@ -152,7 +153,7 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
     for (r, name), outcome in zip(plan, outcomes, strict=True):
         if name is None:
             done.append(MarkupResult(r.file, None, _refusal(r)))
-        elif isinstance(outcome, _pool.Failure):
+        elif isinstance(outcome, pool.Failure):
             note = {"wall": "超出处理时间", "cpu": "超出处理时间", "spawn": "处理程序无法启动"}.get(
                 outcome.kind, "处理程序异常退出，多为内存不足")
             done.append(MarkupResult(r.file, None, f"无法生成审核意见：文件过大或含有异常内容（{note}）"))

@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from . import findings as catalogue
-from .config import Campaign
-from .evaluate import Evaluation, FileResult, ProjectEntry
+from .. import __version__
+from .. import findings as catalogue
+from ..check.evaluate import Evaluation, FileResult, ProjectEntry
+from ..config import Campaign
+from ..model import FUND_SOURCES, Finding
+from ..numbers import number_or_none, round_half_up
+from ..spec import TAXONOMY
 from .history import History
-from .model import FUND_SOURCES, Finding
-from .rounding import number_or_none, round_half_up
-from .spec import TAXONOMY
 
 SUMMARY_SCHEMA = "perf-toolkit/summary/v1"
 LEVEL_DISTRICT, LEVEL_CITY = "区县", "全市"
@@ -558,7 +558,7 @@ def history_records(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.D
 
 def write_summary(frames: dict[str, pd.DataFrame], path) -> Path:
     """Write the summary workbook atomically (the layout lives in summary_book)."""
-    from .summary_book import write_summary as write
+    from .book import write_summary as write
 
     return write(frames, path)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..findings import SEVERITY_ZH
 from .consolidate import (
     BUDGET,
     CODE,
@@ -32,7 +33,6 @@ from .consolidate import (
     ratio,
     weighted_mean,
 )
-from .findings import SEVERITY_ZH
 
 if TYPE_CHECKING:
     from .consolidate import Meta, Tables

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fsutil import TableFileError, read_table
-from .model import FUND_SOURCES
-from .spec import clean_label, normalise_source
+from ..fsutil import TableFileError, read_table
+from ..model import FUND_SOURCES
+from ..spec import clean_label, normalise_source
 
 
 class BudgetFileError(ValueError):

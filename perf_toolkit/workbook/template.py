@@ -26,12 +26,12 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 
-from . import spec
+from .. import spec
+from ..fsutil import atomic_write
+from ..model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_dict
+from ..profile import Band, Profile, load_profile
+from ..text import display_width, safe_name
 from .budget import BudgetLine
-from .fsutil import atomic_write
-from .model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_dict
-from .profile import Band, Profile, load_profile
-from .text import display_width, safe_name
 
 # ------------------------------------------------------------------ errors and input records
 
