@@ -123,11 +123,21 @@ def title(code: str) -> str:
 
 
 def make(code: str, where: Location | None = None, *, file: str | None = None,
-         project: str | None = None, path: str | None = None, **params: object) -> Finding:
-    """A finding of a catalogued code, its message filled from `params`; `path` is the field it is about."""
+         project: str | None = None, path: object = None, **params: object) -> Finding:
+    """A finding of a catalogued code, its message filled from `params` (kept beside it as data);
+    `path` is the field it is about (a FieldPath or its written form)."""
     entry = CATALOGUE[code]
-    params.setdefault("advice", "")
-    message = entry.template.format(**params).strip()
+    message = entry.template.format(**{"advice": "", **params}).strip()
     where = where or Location()
-    return Finding(code=code, severity=entry.severity, message=message, file=file,
-                   sheet=where.sheet, cell=where.cell, project=project, path=path)
+    data = {k: _plain(v) for k, v in params.items() if k != "advice"}
+    return Finding(code=code, severity=entry.severity, message=message, file=file, sheet=where.sheet,
+                   cell=where.cell, project=project, path=str(path) if path is not None else None, params=data)
+
+
+def _plain(value: object) -> object:
+    """A parameter as JSON can hold it: text, a finite number, a flag or nothing."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    return str(value)

@@ -1,22 +1,40 @@
-"""The data model: a submission as departments report it, and findings about it.
+"""The data model: a submission as departments report it, findings about it, and its scores.
 
-Plain dataclasses with no I/O. Values a person types (money, targets, actuals,
-weights) are kept exactly as found (text or number); parsing them is the job of
-`values`, judging them the job of `check` and `score`.
+Plain dataclasses with no I/O, on both sides of scoring. Values a person types (money,
+targets, actuals, weights) are kept exactly as found (text or number); parsing them is the
+job of `values`, judging them the job of `check`. After scoring, a project is one
+`ScoredProject` that every later stage reads by attribute.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from .numbers import round2, round_half_up
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 SCHEMA = "perf-toolkit/submission/v1"
 
 #: A value as typed in a cell: text, a number, or nothing.
 Typed = str | int | float | None
 
-#: The fund sources of the official form, in its row order.
-FUND_SOURCES = ("当年财政拨款", "上年结转资金", "其他资金")
+
+class FundSource(StrEnum):
+    """The fund sources of the official form, in its row order (the value is the printed name)."""
+
+    CURRENT = "当年财政拨款"
+    CARRIED_OVER = "上年结转资金"
+    OTHER = "其他资金"
+
+
+#: The fund sources' names, in the form's row order.
+FUND_SOURCES = tuple(s.value for s in FundSource)
 
 
 @dataclass
@@ -91,6 +109,69 @@ class Submission:
     projects: list[Project] = field(default_factory=list)
 
 
+class FieldPath(tuple):
+    """A field of a submission: ``("projects", 0, "indicators", 2, "actual")``, written
+    ``projects[0].indicators[2].actual`` (the form findings, locations and JSON use)."""
+
+    _TOKEN = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)|\[(\d+)\]")
+
+    def __new__(cls, *parts: str | int) -> FieldPath:
+        return super().__new__(cls, parts)
+
+    @classmethod
+    def parse(cls, text: str | None) -> FieldPath:
+        """The path of its written form ("" → the empty path, the submission as a whole)."""
+        return cls(*(int(i) if i else name for name, i in cls._TOKEN.findall(text or "")))
+
+    @classmethod
+    def of(cls, project: int, *rest: str | int) -> FieldPath:
+        """A field of project `project`: ``FieldPath.of(0, "indicators", 2, "actual")``."""
+        return cls("projects", project, *rest)
+
+    def __str__(self) -> str:
+        out = ""
+        for part in self:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        return out
+
+    def __repr__(self) -> str:
+        return f"FieldPath({str(self)!r})"
+
+    def _index_after(self, name: str) -> int | None:
+        for k in range(len(self) - 1):
+            if self[k] == name and isinstance(self[k + 1], int):
+                return self[k + 1]
+        return None
+
+    @property
+    def project(self) -> int | None:
+        """The index of the project the field is under (None: the department or the file)."""
+        return self._index_after("projects") if self[:1] == ("projects",) else None
+
+    @property
+    def indicator(self) -> int | None:
+        """The index of the indicator the field is under (None: not an indicator's field)."""
+        return self._index_after("indicators") if self.project is not None else None
+
+    @property
+    def fund(self) -> int | None:
+        return self._index_after("funds") if self.project is not None else None
+
+    @property
+    def name(self) -> str | None:
+        """The field's own name (the last named part): "actual", "code", "indicators"."""
+        return next((p for p in reversed(self) if isinstance(p, str)), None)
+
+    def value_in(self, obj: object) -> object:
+        """The value at this path in a submission (None if absent)."""
+        for part in self:
+            try:
+                obj = obj[part] if isinstance(part, int) else getattr(obj, part)
+            except (IndexError, AttributeError, TypeError):
+                return None
+        return obj
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a value sits in a workbook, as a clerk would find it."""
@@ -118,13 +199,14 @@ class SourcedSubmission:
     overrides: dict[str, Typed] = field(default_factory=dict)
     prefilled: dict[str, Typed] = field(default_factory=dict)
 
-    def where(self, path: str) -> Location:
+    def where(self, path: str | FieldPath) -> Location:
         """The location of a field path, or of its nearest located parent."""
-        while path:
-            if path in self.locations:
-                return self.locations[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
+        parts = path if isinstance(path, FieldPath) else FieldPath.parse(path)
+        while parts:
+            found = self.locations.get(str(parts))
+            if found is not None:
+                return found
+            parts = FieldPath(*parts[:-1])
         return Location()
 
 
@@ -140,9 +222,271 @@ class Finding:
     cell: str | None = None
     project: str | None = None  # the project's code, for people
     path: str | None = None  # the field it is about, e.g. "projects[0].indicators[2].actual", for programs
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # the message's figures, as data
+
+    @property
+    def field_path(self) -> FieldPath:
+        """The field it is about, parsed (the empty path for the file as a whole)."""
+        return FieldPath.parse(self.path)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["params"] = dict(self.params)
+        return out
+
+
+# ---------------------------------------------------------------- scored results
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """The three amounts of the budget block, in 万元: 年初预算数, 全年预算数, 全年执行数 (None: not filled)."""
+
+    initial_budget: float | None = 0.0
+    adjusted_budget: float | None = 0.0
+    executed: float | None = 0.0
+
+
+@dataclass(frozen=True)
+class ScoredIndicator:
+    """One indicator after scoring: what the department typed and what the rules make of it."""
+
+    index: int  # its position in the project's indicators (the field path's index)
+    submitted: Indicator  # as typed
+    level1: str  # 一级, normalised to the taxonomy's name where it matches
+    level2: str
+    direction: str  # as scored: ≥ ≤ = 定性, or "" when nobody can say
+    scored_as: str  # "number", "date", "qual" (banded text) or "none" (could not be scored)
+    weight: float  # the weight it is scored on
+    claimed_score: float | None  # the department's own mark, when readable
+    score: float  # by the rules, exact (round when printing)
+    completion: float | None  # actual ÷ target (≤: target ÷ actual); None when not comparable
+    met: bool | None  # None: not scored, or a text the bands do not recognise
+    band: str | None  # 达成 / 部分达成 / 未达成 for banded text
+    overachieved: bool
+    target_number: float | None  # the target as compared (in the target's unit; a date as its day number)
+    actual_number: float | None  # the actual as compared, converted to the target's unit
+    target_kind: str  # "number", "date", "text", "empty" or "error" (values.parse_value)
+    actual_kind: str
+    target_unit: str
+    actual_unit: str
+    unit_mismatch: bool
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.submitted.name
+
+    @property
+    def path(self) -> FieldPath:
+        """Where this indicator sits; its findings' paths are under it."""
+        return FieldPath("indicators", self.index)
+
+
+@dataclass(frozen=True)
+class ScoredProject:
+    """One project after scoring and checking: the one value report, summary, history and JSON read."""
+
+    file: str  # the file it came from (as given)
+    index: int  # its position in the submission's projects
+    year: int | None  # the submission's evaluation year
+    department: Department
+    submitted: Project  # as typed (texts are read from here)
+    funds: Mapping[FundSource, Amounts]  # per canonical source (aliases folded; unknown sources only in `total`)
+    unreadable_amounts: frozenset[tuple[FundSource, str]]  # (source, "executed" …) typed but not readable
+    total: Amounts  # 年度资金总额 (every fund row, readable amounts only; never None)
+    execution_rate: float | None  # executed ÷ adjusted budget; None without a budget
+    budget_weight: float
+    execution_score: float
+    indicator_weight: float  # Σ weights the indicators are scored on
+    indicator_score: float
+    level1_scores: Mapping[str, float]  # 一级 → Σ scores, every taxonomy 一级 present
+    total_score: float  # exact sum, rounded once to two decimals (what the rules call the total)
+    grade: str
+    grade_capped: bool  # the grade was lowered by an execution-rate cap of the profile
+    indicators: tuple[ScoredIndicator, ...]
+    findings: tuple[Finding, ...]  # its own (field path under the project), in report order
+    file_findings: tuple[Finding, ...]  # its file's findings about no scored project (year, department …)
+
+    @property
+    def code(self) -> str:
+        return self.submitted.code
+
+    @property
+    def name(self) -> str:
+        return self.submitted.name
+
+    @property
+    def path(self) -> FieldPath:
+        return FieldPath.of(self.index)
+
+    @property
+    def shown(self) -> tuple[Finding, ...]:
+        """The file's findings and its own, in report order (what a report lists)."""
+        return self.file_findings + self.findings
+
+    @property
+    def has_errors(self) -> bool:
+        """An error of its own or of its file (a wrong year, a missing 单位编码): not complete."""
+        return any(f.severity == "error" for f in self.shown)
+
+    def fund(self, source: FundSource) -> Amounts:
+        """The amounts of one source (zero when the submission has no row for it)."""
+        return self.funds.get(source, Amounts())
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path not read at all, with the reason in Chinese."""
+
+    path: str
+    reason: str
+
+
+#: What became of an input file: scored, replaced by a newer file of its department, or unreadable.
+ACCEPTED, SUPERSEDED, REJECTED = "accepted", "superseded", "rejected"
+
+
+@dataclass
+class FileResult:
+    """One input file: how it was read, every finding about it, and its scored projects."""
+
+    file: str
+    format: str | None
+    sha256: str
+    sourced: SourcedSubmission | None
+    findings: list[Finding] = field(default_factory=list)
+    projects: tuple[ScoredProject, ...] = ()
+    superseded_by: str | None = None  # the newer file of the same department that counts instead
+
+    @property
+    def submission(self) -> Submission | None:
+        return self.sourced.submission if self.sourced is not None else None
+
+    @property
+    def state(self) -> str:
+        if self.sourced is None:
+            return REJECTED
+        return SUPERSEDED if self.superseded_by else ACCEPTED
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == "warning" for f in self.findings)
+
+
+@dataclass
+class Evaluation:
+    """A batch read, scored and checked: every file with its findings and scored projects."""
+
+    profile: Profile
+    files: list[FileResult]
+    skipped: list[Skipped] = field(default_factory=list)
+    year: int | None = None  # the round's evaluation year, when given
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding of every file, in file order."""
+        return [f for r in self.files for f in r.findings]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.errors for r in self.files)
+
+    @property
+    def projects(self) -> list[ScoredProject]:
+        """Every scored project of every readable file, superseded files included, in file order."""
+        return [p for r in self.files for p in r.projects]
+
+    @property
+    def counted(self) -> list[FileResult]:
+        """The files that count: readable and not replaced by a newer file of their department."""
+        return [r for r in self.files if r.state == ACCEPTED]
+
+    @property
+    def counted_projects(self) -> list[ScoredProject]:
+        return [p for r in self.counted for p in r.projects]
+
+    def counts(self) -> dict[str, int]:
+        """Files, readable files, projects, errors, warnings and skipped paths of the batch."""
+        return {
+            "files": len(self.files),
+            "readable": sum(r.sourced is not None for r in self.files),
+            "superseded": sum(r.state == SUPERSEDED for r in self.files),
+            "projects": len(self.projects),
+            "errors": sum(r.errors for r in self.files),
+            "warnings": sum(r.warnings for r in self.files),
+            "skipped": len(self.skipped),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as the JSON of `check --json` / `score --json` (schema perf-toolkit/report/v1).
+
+        A project lists its own findings (path under the project); the file's other findings
+        (year, department, template, roster) are listed once, with the file. `complete` is False
+        when the project or its file has an error — the same rule as the report's `has_errors`.
+        """
+        return {
+            "schema": REPORT_SCHEMA,
+            "profile": self.profile.name,
+            "summary": self.counts(),
+            "files": [_file_dict(r) for r in self.files],
+            "skipped": [{"path": k.path, "reason": k.reason} for k in self.skipped],
+        }
+
+
+REPORT_SCHEMA = "perf-toolkit/report/v1"
+
+
+def _file_dict(r: FileResult) -> dict[str, Any]:
+    sub = r.submission
+    return {
+        "file": r.file,
+        "format": r.format,
+        "sha256": r.sha256,
+        "readable": sub is not None,
+        "state": r.state,
+        "superseded_by": r.superseded_by,
+        "year": sub.year if sub else None,
+        "department": {"code": sub.department.code, "name": sub.department.name} if sub else None,
+        "errors": r.errors,
+        "warnings": r.warnings,
+        "findings": [f.to_dict() for f in r.findings],
+        "projects": [_project_dict(p) for p in r.projects],
+    }
+
+
+def _project_dict(p: ScoredProject) -> dict[str, Any]:
+    return {
+        "code": p.code,
+        "name": p.name,
+        "initial_total": round2(p.total.initial_budget),
+        "budget_total": round2(p.total.adjusted_budget),
+        "executed_total": round2(p.total.executed),
+        "funds": {source.value: {k: round_half_up(v, 6) for k, v in asdict(amounts).items()}
+                  for source, amounts in p.funds.items()},
+        "execution_rate": round_half_up(p.execution_rate, 4),
+        "execution_score": round2(p.execution_score),
+        "indicator_score": round2(p.indicator_score),
+        "level1_scores": {k: round2(v) for k, v in p.level1_scores.items()},
+        "total_score": p.total_score,
+        "grade": p.grade,
+        "grade_capped": p.grade_capped,
+        "complete": not p.has_errors,
+        "indicators": [
+            {
+                "level1": i.level1, "level2": i.level2, "name": i.name, "direction": i.direction,
+                "target": i.submitted.target, "actual": i.submitted.actual, "unit": i.submitted.unit,
+                "weight": round2(i.weight), "claimed_score": round2(i.claimed_score), "score": round2(i.score),
+                "completion": round_half_up(i.completion, 4), "met": i.met, "band": i.band,
+            }
+            for i in p.indicators
+        ],
+        "findings": [f.to_dict() for f in p.findings],
+    }
 
 
 # ---------------------------------------------------------------- JSON (v1)

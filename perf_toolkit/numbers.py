@@ -1,24 +1,26 @@
-"""Rounding and number formats: compute exactly, round once, half up, as the printed forms do.
+"""Numbers as the forms print them: compute exactly, round once, half up; one place for every format.
 
-Kept apart from `score` (which needs pandas) so that light modules and the CLI can format
-numbers without importing the scoring stack.
+Money is in 万元 with two decimals, scores (points) with two decimals, weights without trailing
+zeros, rates as percentages with two decimals, a difference of two rates in 个百分点. A missing
+value (None, NaN, text) prints "—". Light: no pandas, so the CLI can format without the scoring stack.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+MISSING = "—"
 
-def round_half_up(x: float | None, places: int = 2) -> float | None:
-    """Round once, half up (not banker's rounding), as the forms print; None stays None."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+def is_missing(x: object) -> bool:
+    """No number here: None, NaN (of any float type) or something that is not a number."""
+    return number_or_none(x) is None
 
 
 def number_or_none(x: object) -> float | None:
-    """A frame cell as a float; None when it is missing (None, NaN) or not a number (text, bool)."""
+    """A value as a float; None when it is missing (None, NaN) or not a number (text, bool)."""
     if x is None or isinstance(x, (str, bool)):
         return None
     try:
@@ -28,14 +30,94 @@ def number_or_none(x: object) -> float | None:
     return None if math.isnan(value) else value
 
 
-def percent(rate: float | None) -> str:
+def round_half_up(x: object, places: int = 2) -> float | None:
+    """Round once, half up (not banker's rounding), as the forms print; missing stays None."""
+    value = number_or_none(x)
+    if value is None or math.isinf(value):
+        return value
+    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def round2(x: object) -> float | None:
+    """A score or an amount as displayed: two decimals, half up."""
+    return round_half_up(x, 2)
+
+
+def cents(x: object) -> float | None:
+    """An amount in 万元 to the 元 (six decimals of 万元 keep every cent exact); None for nothing."""
+    return round_half_up(x, 6)
+
+
+def money_sum(values: Iterable) -> float:
+    """The exact sum of amounts (fsum, then the float noise dropped below the cent)."""
+    return round_half_up(math.fsum(v for v in map(number_or_none, values) if v is not None), 6) or 0.0
+
+
+def ratio(num: object, den: object) -> float:
+    """num ÷ den, NaN when the denominator is not positive (an execution rate with no budget)."""
+    n, d = number_or_none(num), number_or_none(den)
+    return n / d if n is not None and d is not None and d > 0 else math.nan
+
+
+def mean(values: Iterable) -> float:
+    """The arithmetic mean of the values that are numbers; NaN when there are none."""
+    v = [x for x in map(number_or_none, values) if x is not None]
+    return math.fsum(v) / len(v) if v else math.nan
+
+
+def weighted_mean(scores: Iterable, weights: Iterable) -> float:
+    """Σ(score × weight) ÷ Σweight over pairs with a score and a positive weight; NaN when none."""
+    pairs = [(s, w) for s, w in zip(map(number_or_none, scores), map(number_or_none, weights), strict=True)
+             if s is not None and w is not None and w > 0]
+    den = math.fsum(w for _, w in pairs)
+    return math.fsum(s * w for s, w in pairs) / den if den > 0 else math.nan
+
+
+def _fixed(x: object, places: int) -> str | None:
+    value = round_half_up(x, places)
+    return None if value is None else f"{value:.{places}f}"
+
+
+def money(x: object) -> str:
+    """An amount in 万元 as printed: two decimals ("—" when missing)."""
+    return _fixed(x, 2) or MISSING
+
+
+def money_grouped(x: object) -> str:
+    """An amount in 万元 with thousands separators, for terminal tables (1,350.00)."""
+    value = round2(x)
+    return MISSING if value is None else f"{value:,.2f}"
+
+
+def points(x: object) -> str:
+    """A score as printed: two decimals."""
+    return _fixed(x, 2) or MISSING
+
+
+def weight_text(x: object) -> str:
+    """A weight (分值) or a short figure without trailing zeros (20, 12.5, 8.62)."""
+    text = _fixed(x, 2)
+    return MISSING if text is None else text.rstrip("0").rstrip(".")
+
+
+def percent(rate: object) -> str:
     """A fraction as a percentage with two decimals, rounded once, half up (0.43825 → "43.83%")."""
     value = number_or_none(rate)
-    if value is None:
-        return "—"
+    if value is None or math.isinf(value):
+        return MISSING
     return f"{Decimal(repr(value)).scaleb(2).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
 
 
-def round2(x: float | None) -> float | None:
-    """A score or an amount as displayed: two decimals, half up."""
-    return round_half_up(x, 2)
+def share(rate: float) -> str:
+    """A threshold as a percentage without trailing zeros (0.9 → 90%, 1.3 → 130%)."""
+    return weight_text(rate * 100) + "%"
+
+
+def percentage_points(change: object) -> str:
+    """A difference of two rates in 个百分点, signed (−0.0782 → "-7.82个百分点")."""
+    value = number_or_none(change)
+    if value is None:
+        return MISSING
+    text = percent(abs(value))[:-1]
+    sign = "-" if value < 0 and text != "0.00" else "+" if value > 0 and text != "0.00" else ""
+    return f"{sign}{text}个百分点"

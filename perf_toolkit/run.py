@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .check.evaluate import Evaluation, evaluate_paths
+from .check.evaluate import evaluate_paths
 from .config import Campaign
 from .fsutil import atomic_write
+from .model import Evaluation
 from .profile import Profile
 from .report.render import RenderedProject, render_reports
 from .summary.consolidate import summarize
@@ -70,7 +71,7 @@ def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile,
     """Evaluate every submission, then write the check report, the Word reports and the summary."""
     output = Path(output) if output is not None else campaign.output_dir
     with output_lock(output):
-        evaluation = evaluate_paths(paths, profile, jobs=jobs, year=campaign.expected_year)
+        evaluation = evaluate_paths(paths, profile, jobs=jobs, year=campaign.expected_year, roster=campaign.roster)
         report_json = output / REPORT_JSON
         with atomic_write(report_json) as fh:
             fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))

@@ -22,15 +22,9 @@ from perf_toolkit.cli import cli
 from perf_toolkit.config import load_config
 from perf_toolkit.model import SourcedSubmission, submission_from_dict
 from perf_toolkit.summary import history
-from perf_toolkit.summary.consolidate import (
-    RATE_BANDS,
-    SUMMARY_SCHEMA,
-    history_records,
-    rate_band,
-    summarize,
-    summary_frames,
-    write_summary,
-)
+from perf_toolkit.summary.book import write_summary
+from perf_toolkit.summary.consolidate import history_records, summarize, summary_frames
+from perf_toolkit.summary.tables import RATE_BANDS, SUMMARY_SCHEMA, rate_band
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_SHEETS = ["部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "结果应用"]
@@ -215,8 +209,9 @@ def test_summary_result_use_lists_low_grades_and_low_rates(district):
 def test_summary_roster_expected_submitted_missing_and_unknown(tmp_path):
     datas = batch(3)
     stranger = department(9)  # D009: not on the roster
-    evaluation = evaluate_submissions(sourced_batch([*datas, stranger]))
-    frames = summary_frames(evaluation, campaign(3, 2))  # roster D001..D005
+    round_ = campaign(3, 2)  # roster D001..D005
+    evaluation = evaluate_submissions(sourced_batch([*datas, stranger]), roster=round_.roster)
+    frames = summary_frames(evaluation, round_)
     path = write_summary(frames, tmp_path / "汇总.xlsx")
     figures = overview(path)
     assert (figures["应报送单位数"], figures["已报送单位数"], figures["未报送单位数"]) == (5, 4, 2)
@@ -373,7 +368,7 @@ def test_summary_from_real_workbooks_written_by_the_template(tmp_path):
     for data in datas:
         write_template(inbox / f"{data['department']['name']}.xlsx", submission_from_dict(data))
     evaluation = evaluate_paths([inbox])
-    assert len(evaluation.items) == 4
+    assert len(evaluation.counted) == 4
     path = write_summary(summary_frames(evaluation, campaign(4, 1)), tmp_path / "汇总.xlsx")
     figures = overview(path)
     assert figures["已报送单位数"] == 4 and figures["未报送单位数"] == 1 and figures["参评项目数"] == 8

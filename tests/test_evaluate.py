@@ -9,9 +9,9 @@ from builders import sourced, standard_indicators, submission
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions, path_owner
+from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions
 from perf_toolkit.cli import cli
-from perf_toolkit.model import submission_from_dict
+from perf_toolkit.model import FieldPath, submission_from_dict
 from perf_toolkit.workbook.read import read_workbook
 from perf_toolkit.workbook.template import write_template
 
@@ -39,15 +39,27 @@ def check_json(path) -> dict:
     return json.loads(result.output)
 
 
-def test_path_owner_parses_the_index_and_never_prefix_matches():
-    assert path_owner("projects[1].indicators[2].actual") == (1, 2)
-    assert path_owner("projects[10].indicators[12]") == (10, 12)
-    assert path_owner("projects[1]") == (1, None)
-    assert path_owner("projects[10].budget_note") == (10, None)
-    assert path_owner("projects[0].indicators") == (0, None)  # the table as a whole: the project's
-    assert path_owner("projects[3].funds[0].executed") == (3, None)
+def test_field_path_parses_the_owner_and_never_prefix_matches():
+    def owner(text):
+        path = FieldPath.parse(text)
+        return path.project, path.indicator
+
+    assert owner("projects[1].indicators[2].actual") == (1, 2)
+    assert owner("projects[10].indicators[12]") == (10, 12)
+    assert owner("projects[1]") == (1, None)
+    assert owner("projects[10].budget_note") == (10, None)
+    assert owner("projects[0].indicators") == (0, None)  # the table as a whole: the project's
+    assert owner("projects[3].funds[0].executed") == (3, None)
+    assert FieldPath.parse("projects[3].funds[0].executed").fund == 0
     for file_level in (None, "", "year", "department.code", "projects", "department.duties[2]"):
-        assert path_owner(file_level) == (None, None), file_level
+        assert owner(file_level) == (None, None), file_level
+
+
+def test_field_path_round_trips_its_written_form():
+    for text in ("projects[0].indicators[2].actual", "department.contact.name", "year", "projects[12]"):
+        assert str(FieldPath.parse(text)) == text
+    assert str(FieldPath.of(1, "indicators", 0, "weight")) == "projects[1].indicators[0].weight"
+    assert FieldPath.parse("projects[0].name").value_in(submission_from_dict(submission())) == "退役士兵社会保险配套经费"
 
 
 def test_json_projects_sharing_a_code_keep_only_their_own_findings(tmp_path):
@@ -79,8 +91,8 @@ def test_json_a_file_level_error_makes_every_project_incomplete(tmp_path):
     assert [p["complete"] for p in file["projects"]] == [False, False]
     # listed once, with the file, not repeated under each project
     assert not any(f["code"] == "year-mismatch" for p in file["projects"] for f in p["findings"])
-    assert [evaluation.project(0, p).has_errors for p in (0, 1)] == [True, True]
-    assert [f.code for f in evaluation.file_findings(0)] == ["year-mismatch"]
+    assert [p.has_errors for p in evaluation.projects] == [True, True]
+    assert [[f.code for f in p.file_findings] for p in evaluation.projects] == [["year-mismatch"]] * 2
 
 
 def test_reader_findings_go_to_their_project_by_path(tmp_path):
@@ -93,21 +105,22 @@ def test_reader_findings_go_to_their_project_by_path(tmp_path):
     evaluation = evaluate_paths([path])
     [unreadable] = [f for f in evaluation.findings if f.code == "value-unreadable"]
     assert unreadable.path == "projects[1].funds[0].executed"
-    assert unreadable in evaluation.project(0, 1).findings
-    assert unreadable not in evaluation.project(0, 0).shown
-    assert evaluation.project(0, 1).has_errors
+    first, second = evaluation.projects
+    assert unreadable in second.findings
+    assert unreadable not in first.shown
+    assert second.has_errors
 
 
 def test_indicator_findings_are_per_indicator_and_the_table_ones_per_project(tmp_path):
     data = submission(indicators=standard_indicators(weight=25, actual="50", deviation_note=""))
     evaluation = evaluate_paths([workbook(tmp_path, data)])
-    entry = evaluation.project(0, 0)
-    assert [r["i"] for r in entry.indicators] == list(range(6))
-    own = {f.code for f in entry.findings}
+    [project] = evaluation.projects
+    assert [i.index for i in project.indicators] == list(range(6))
+    own = {f.code for f in project.findings}
     assert "weight-sum-mismatch" in own
-    assert "indicator-unmet-unexplained" in {f.code for f in entry.indicator_findings(0)}
-    assert not any(f.code == "weight-sum-mismatch" for i in range(6) for f in entry.indicator_findings(i))
-    assert all(entry.indicator_findings(i) == [] for i in range(1, 6))
+    assert "indicator-unmet-unexplained" in {f.code for f in project.indicators[0].findings}
+    assert not any(f.code == "weight-sum-mismatch" for i in project.indicators for f in i.findings)
+    assert all(i.findings == () for i in project.indicators[1:])
 
 
 def test_projects_beyond_ten_are_not_confused_with_the_first(tmp_path):
@@ -116,8 +129,9 @@ def test_projects_beyond_ten_are_not_confused_with_the_first(tmp_path):
     data["projects"] = [dict(copy.deepcopy(base), code=f"P{n:02d}", name=f"项目{n}") for n in range(11)]
     data["projects"][10]["indicators"] = standard_indicators(actual="50", deviation_note="")
     evaluation = evaluate_submissions([sourced(data)])
-    assert evaluation.project(0, 1).findings == [] and not evaluation.project(0, 1).has_errors
-    assert "indicator-unmet-unexplained" in {f.code for f in evaluation.project(0, 10).findings}
+    projects = evaluation.projects
+    assert projects[1].findings == () and not projects[1].has_errors
+    assert "indicator-unmet-unexplained" in {f.code for f in projects[10].findings}
 
 
 def test_a_broken_submission_json_is_explained_in_chinese(tmp_path):

@@ -37,9 +37,14 @@ LEVEL = {"error": "错误", "warning": "警告"}
 
 
 def faulty() -> dict:
-    """Errors and warnings, two of them (an error and a warning) on the same cell (预算调整及执行情况说明)."""
-    return submission(standard_indicators(actual="80", claimed_score=20), fund_rows=funds(100, 70, 50),
+    """Errors and warnings, two of them (an error and a warning) on the same cell (预算调整及执行情况说明).
+
+    Its department is not the clean example's, so a batch of both is two departments, not a resubmission.
+    """
+    data = submission(standard_indicators(actual="80", claimed_score=20), fund_rows=funds(100, 70, 50),
                       goal="……")
+    data["department"]["code"] = "599001"
+    return data
 
 
 def workbook(folder: Path, data: dict, name: str = "单位.xlsx") -> Path:

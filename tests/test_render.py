@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import subprocess
@@ -30,7 +31,16 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 def evaluate(*datas):
+    """Each submission as its own department (one department twice would be a resubmission)."""
+    datas = [copy.deepcopy(d) for d in datas]
+    for k, d in enumerate(datas[1:], start=1):
+        d["department"]["code"] += f"-{k}"
     return evaluate_submissions([sourced(d, file=f"单位{k}.xlsx") for k, d in enumerate(datas)])
+
+
+def context_of(evaluation, p: int = 0, *args):
+    """The report context of the evaluation's p-th scored project."""
+    return render.build_context(evaluation.projects[p], evaluation.profile, *args)
 
 
 def rendered(tmp_path: Path, *datas, **kw) -> list[render.RenderedProject]:
@@ -97,7 +107,7 @@ def test_clean_text_removes_what_xml_forbids_and_keeps_lines():
 
 
 def test_build_context_keys_are_the_documented_ones():
-    ctx = render.build_context(evaluate(example_dict()), 0, 0)
+    ctx = context_of(evaluate(example_dict()), 0)
     assert set(ctx) == CONTEXT_KEYS
     doc = (ROOT / "docs" / "report-context.md").read_text(encoding="utf-8")
     undocumented = [k for k in CONTEXT_KEYS if f"`{k}`" not in doc]
@@ -105,7 +115,7 @@ def test_build_context_keys_are_the_documented_ones():
 
 
 def test_build_context_example_states_scores_the_reference_leaves_out():
-    ctx = render.build_context(evaluate(example_dict()), 0, 0)
+    ctx = context_of(evaluate(example_dict()), 0)
     assert ctx["title"] == "昆明市东川区退役军人事务局退役士兵社会保险配套经费项目支出绩效自评报告"
     assert (ctx["execution_rate"], ctx["execution_score"], ctx["total_score"], ctx["grade"]) == \
         ("100.00%", "10.00", "100.00", "优")
@@ -130,7 +140,7 @@ def test_build_context_uses_the_campaign_notice_and_portal():
                        portal="某区政府网站", bureau="某区财政局")
     data = example_dict()
     data["projects"][0]["disclosure"] = ""
-    ctx = render.build_context(evaluate(data), 0, 0, campaign)
+    ctx = context_of(evaluate(data), 0, campaign)
     assert "根据《某区财政局关于开展绩效自评的通知》（某财绩〔2025〕1号）要求" in ctx["opening"]
     assert ctx["disclosure_paragraphs"] == ["2023年度项目支出绩效自评报告将按照某区财政局的时间要求在某区政府网站公开，"
                                             "接受社会监督。"]
@@ -139,7 +149,7 @@ def test_build_context_uses_the_campaign_notice_and_portal():
 def test_build_context_unreadable_and_empty_amounts_are_said():
     data = submission(fund_rows=[{"source": "当年财政拨款", "initial_budget": "见附件", "adjusted_budget": 10,
                                   "executed": None}])
-    ctx = render.build_context(evaluate(data), 0, 0)
+    ctx = context_of(evaluate(data), 0)
     first = ctx["fund_rows"][0]
     assert (first["initial"], first["adjusted"], first["executed"], first["rate"]) == ("无法识别", "10.00", "—", "—")
     assert [f["initial"] for f in ctx["fund_rows"][1:]] == ["0.00", "0.00"]  # sources not in the submission
@@ -284,7 +294,7 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     budget = grid[2:7]
     assert [c[0] for c in budget[0]] == ["项目资金（万元）", "", "年初预算数", "全年预算数", "全年执行数", "分值",
                                          "执行率", "得分"]
-    proj = evaluation.scores.projects.iloc[0]
+    proj = evaluation.projects[0]
     assert [c[0] for c in budget[1]] == ["", "年度资金总额", "100.00", "120.00", "50.50", "10",
                                          f"{round2(proj.execution_rate * 100):.2f}%",
                                          f"{round2(proj.execution_score):.2f}"]
@@ -293,8 +303,7 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
     assert grid[header][0] == ("绩效指标", "restart", 1)
     rows = grid[header + 1:-1]
-    ind = evaluation.scores.indicators.sort_values("i")
-    assert [row[7][0] for row in rows] == [f"{round2(s):.2f}" for s in ind["score"]]
+    assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" for i in proj.indicators]
     assert [row[0][1] for row in rows] == ["continue"] * 6
     assert [(row[1][0], row[1][1]) for row in rows] == [
         ("产出指标(50分)", "restart"), ("", "continue"), ("", "continue"), ("", "continue"),
@@ -305,7 +314,7 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     assert rows[2][8][0].startswith("【需核实】实际完成值“约九成”无法识别为数值")
     total = grid[-1]
     assert total[0] == ("总分", None, 6)
-    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_display:.2f}", f"自评等级：{proj.grade}"]
+    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_score:.2f}", f"自评等级：{proj.grade}"]
 
 
 def test_table_example_values_and_grade(tmp_path):
@@ -360,7 +369,7 @@ def test_templates_are_prepared_once_and_render_the_same_bytes():
     path = render.template_path(render.REPORT_TEMPLATE)
     first = render.load_template(path)
     assert render.load_template(path) is first
-    ctx = render.build_context(evaluate(example_dict()), 0, 0)
+    ctx = context_of(evaluate(example_dict()), 0)
     assert first.render(ctx) == first.render(ctx)
 
 
@@ -500,7 +509,7 @@ def test_report_a_file_level_error_makes_every_project_has_errors_as_json_comple
         paras = texts(r.report)
         assert r.has_errors and "有错误" in paras and "问题：year-mismatch" in paras
     assert "问题：indicator-unmet-unexplained" not in texts(results[0].report)
-    contexts = [render.build_context(evaluation, 0, p) for p in (0, 1)]
+    contexts = [context_of(evaluation, p) for p in (0, 1)]
     report = evaluation.to_dict()
     assert [c["has_errors"] for c in contexts] == [not p["complete"] for p in report["files"][0]["projects"]] \
         == [True, True]

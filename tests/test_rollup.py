@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from perf_toolkit.check.evaluate import evaluate_submissions
 from perf_toolkit.cli import cli
-from perf_toolkit.summary.consolidate import summary_frames, write_summary
+from perf_toolkit.summary.book import write_summary
+from perf_toolkit.summary.consolidate import summary_frames
 from perf_toolkit.summary.rollup import read_summaries, rollup, rollup_frames
 
 CITY = campaign(district="昆明市", bureau="昆明市财政局")

@@ -136,7 +136,7 @@ def test_strict_operator_is_strict():
 def test_operator_in_target_overrides_direction_and_is_reported():
     data = submission(standard_indicators(direction="≤", target="≥90%", unit="%", actual="95%"))
     result = evaluate_submissions([sourced(data)])
-    row = result.scores.indicators.iloc[0]
+    row = result.projects[0].indicators[0]
     assert row.direction == "≥" and row.score == 20
     assert "indicator-direction-conflict" in [f.code for f in result.findings]
 
@@ -296,9 +296,9 @@ def test_split_weights_move_an_absent_level1_and_fold_cost_into_output():
     inds = [indicator("数量", weight=None), indicator("成本", level1="成本指标", level2="经济成本指标", weight=None),
             indicator("效益", level1="效益指标", level2="社会效益指标", weight=None)]
     result = evaluate_submissions([sourced(submission(inds))], profile)
-    weights = [round2(w) for w in result.scores.indicators["weight"]]
+    weights = [round2(i.weight) for i in result.projects[0].indicators]
     assert weights == [22.86, 22.86, 34.29]  # 产出 40 and 效益 30 scaled to 80: 45.71 shared by two, 34.29
-    assert result.scores.projects.iloc[0].total_display == 100
+    assert result.projects[0].total_score == 100
     assert "weight-sum-mismatch" not in [f.code for f in result.findings]
 
 

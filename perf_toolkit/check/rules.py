@@ -144,6 +144,11 @@ def check_readable(ctx: Context) -> Iterator[Located]:
                 yield ctx.at(row.s, f"projects[{row.p}].funds[{j}].{column}", "value-unreadable", row.code,
                              label=f"{fund.source}·{label}", value=getattr(fund, column), reason=reason,
                              expect="以万元为单位的金额，如 45.08")
+        for j in row.unknown_sources:
+            fund = ctx.items[row.s].submission.projects[row.p].funds[j]
+            yield ctx.at(row.s, f"projects[{row.p}].funds[{j}].source", "value-unreadable", row.code,
+                         label="资金来源", value=fund.source, reason="不是自评表中的资金来源，金额只计入年度资金总额",
+                         expect="当年财政拨款、上年结转资金或其他资金")
     for row in _rows(ctx.scores.indicators):
         base = f"projects[{row.p}].indicators[{row.i}]"
         ind = ctx.items[row.s].submission.projects[row.p].indicators[row.i]

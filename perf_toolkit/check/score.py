@@ -18,7 +18,14 @@ from .. import values
 from ..model import SourcedSubmission
 from ..numbers import round2
 from ..profile import Profile
-from ..spec import TAXONOMY, clean_label, normalise_direction, normalise_level1, normalise_level2
+from ..spec import (
+    TAXONOMY,
+    clean_label,
+    normalise_direction,
+    normalise_level1,
+    normalise_level2,
+    normalise_source,
+)
 
 #: Keywords that put a qualitative actual into a band, checked in this order
 #: (部分达成 first: "基本完成" and "较好" must not read as 达成; 未达成 before 达成: "未完成",
@@ -65,16 +72,21 @@ def _project_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
                 "dept_code": sub.department.code, "dept_name": sub.department.name,
                 "code": project.code, "name": project.name,
             }
+            sources = [normalise_source(fund.source) for fund in project.funds]
+            row["unknown_sources"] = [j for j, source in enumerate(sources) if source is None]
             for column in ("initial_budget", "adjusted_budget", "executed"):
-                total, bad = 0.0, []
-                for j, fund in enumerate(project.funds):
+                total, bad, by_source = 0.0, [], {}
+                for j, (fund, source) in enumerate(zip(project.funds, sources, strict=True)):
                     amount, reason = values.parse_money(getattr(fund, column))
-                    row[f"{column}:{fund.source}"] = amount
                     if reason:
                         bad.append((j, reason))
+                    if source is not None:  # an alias (财政资金) adds to its source's figure; None: not filled
+                        before = by_source.get(source)
+                        by_source[source] = amount if before is None else before + (amount or 0.0)
                     total += amount or 0.0
                 row[column] = total
                 row[f"{column}_bad"] = bad
+                row[f"{column}_by_source"] = by_source
             rows.append(row)
     return rows
 
@@ -326,7 +338,7 @@ def _frame(rows: list[dict], columns: list[str], numbers: tuple[str, ...]) -> pd
     for column in frame.columns:
         if column in ("s", "p", "i"):
             frame[column] = frame[column].astype(int)
-        elif column in numbers or column.split(":")[0] in numbers:
+        elif column in numbers:
             frame[column] = frame[column].astype(float)
     return frame
 

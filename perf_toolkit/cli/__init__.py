@@ -13,14 +13,14 @@ import click
 from .. import __version__
 from ..config import Campaign, ConfigError, load_config
 from ..findings import SEVERITY_ZH
-from ..numbers import percent, round2
+from ..numbers import money_grouped, percent, points
 from ..profile import ProfileError, load_profile
 from ..text import display_width
 from ..workbook.guard import Limits
 from . import zh
 
 if TYPE_CHECKING:  # the evaluation stack (pandas) is imported by the commands that need it
-    from ..check.evaluate import Evaluation
+    from ..model import Evaluation
 
 zh.install()
 
@@ -161,7 +161,7 @@ def _evaluate(paths, profile_name: str | None, campaign: Campaign, jobs: int | N
     from ..check.evaluate import evaluate_paths
 
     return evaluate_paths(paths, _profile(profile_name, campaign), limits=Limits(), jobs=jobs,
-                          year=campaign.expected_year)
+                          year=campaign.expected_year, roster=campaign.roster)
 
 
 @cli.command()
@@ -432,19 +432,13 @@ def _print_totals(result: Evaluation) -> None:
     click.echo(line + "。")
 
 
-def _money(x) -> str:
-    return f"{round2(x):,.2f}"
-
-
 def _score_table(result: Evaluation, indent: str = "") -> None:
-    proj = result.scores.projects
     rows = [["单位", "项目", "全年预算数(万元)", "全年执行数(万元)", "执行率", "预算执行得分", "指标得分", "总分",
              "等级"]]
-    for row in proj.itertuples(index=False):
-        rate = percent(row.execution_rate)
-        rows.append([row.dept_name or "—", row.name or row.code or "—", _money(row.adjusted_budget),
-                     _money(row.executed), rate, f"{round2(row.execution_score):.2f}",
-                     f"{round2(row.indicator_score):.2f}", f"{row.total_display:.2f}", row.grade])
+    for p in result.projects:
+        rows.append([p.department.name or "—", p.name or p.code or "—", money_grouped(p.total.adjusted_budget),
+                     money_grouped(p.total.executed), percent(p.execution_rate), points(p.execution_score),
+                     points(p.indicator_score), points(p.total_score), p.grade])
     if len(rows) > 1:
         for line in _table(rows, indent=indent):
             click.echo(line)
@@ -520,11 +514,10 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
         line += f"（{names}{'等' if len(missing) > 8 else ''}）"
     click.echo(indent + line + "。")
     rate = figures.get("总体预算执行率")
-    rate_text = percent(rate)
-    mean = figures.get("平均得分（简单平均）")
-    mean_text = "—" if mean != mean or mean is None else f"{round2(mean):.2f}"
-    click.echo(f"{indent}  参评项目 {n('参评项目数')} 个；全年预算数 {_money(figures.get('全年预算数合计（万元）'))} 万元，"
-               f"执行数 {_money(figures.get('全年执行数合计（万元）'))} 万元，执行率 {rate_text}；平均得分 {mean_text}。")
+    mean_text = points(figures.get("平均得分（简单平均）"))
+    click.echo(f"{indent}  参评项目 {n('参评项目数')} 个；全年预算数 {money_grouped(figures.get('全年预算数合计（万元）'))} "
+               f"万元，执行数 {money_grouped(figures.get('全年执行数合计（万元）'))} 万元，执行率 {percent(rate)}；"
+               f"平均得分 {mean_text}。")
     click.echo(f"{indent}  错误 {n('错误数')} 个，警告 {n('警告数')} 个（见“问题清单”）；"
                f"列入结果应用的项目 {n('列入结果应用的项目数')} 个。")
     if history_path is not None:

@@ -18,13 +18,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT, Campaign
-from ..numbers import number_or_none, percent, round2
+from ..model import FundSource, ScoredIndicator, ScoredProject
+from ..numbers import money, percent, points, round2, share, weight_text
 from ..spec import FUND_ROWS, TAXONOMY
 from ..text import clean_text
 from ..values import meaningful_text
 
 if TYPE_CHECKING:
-    from ..check.evaluate import Evaluation
+    from ..profile import Profile
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 VERIFY = "【需核实】"
@@ -42,29 +43,6 @@ def one_line(value: Any) -> str:
 def split_paragraphs(value: Any) -> list[str]:
     """Clean text split into its non-empty lines: each becomes a paragraph with its own indent."""
     return [line.strip() for line in clean_text(value).split("\n") if line.strip()]
-
-
-def money(x: Any) -> str:
-    """An amount in 万元 as printed: two decimals ("—" when missing or unreadable)."""
-    v = number_or_none(x)
-    return "—" if v is None else f"{round2(v):.2f}"
-
-
-def points(x: Any) -> str:
-    """A score as printed: two decimals."""
-    v = number_or_none(x)
-    return "—" if v is None else f"{round2(v):.2f}"
-
-
-def weight_text(x: Any) -> str:
-    """A weight (分值) as printed: without trailing zeros (20, 12.5)."""
-    v = number_or_none(x)
-    return "—" if v is None else f"{round2(v):.2f}".rstrip("0").rstrip(".")
-
-
-def share(rate: float) -> str:
-    """A threshold as a percentage without trailing zeros (0.9 → 90%, 1.3 → 130%)."""
-    return f"{round2(rate * 100):.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def chinese_date(value: Any) -> str:
@@ -130,17 +108,11 @@ CONTEXT_KEYS = frozenset({
 })
 
 
-def build_context(evaluation: Evaluation, s: int, p: int, campaign: Campaign = DEFAULT) -> dict[str, Any]:
-    """The template context of project `p` of submission `s` (pure: no I/O). Keys: docs/report-context.md."""
-    profile = evaluation.profile
-    item = evaluation.items[s]
-    sub = item.submission
-    project = sub.projects[p]
-    dep = sub.department
-    entry = evaluation.project(s, p)  # rows and findings grouped once per evaluation, not sliced here
-    row, rows = entry.row, entry.indicators
+def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = DEFAULT) -> dict[str, Any]:
+    """The template context of one scored project (pure: no I/O). Keys: docs/report-context.md."""
+    project, dep = scored.submitted, scored.department
 
-    year = sub.year or campaign.year
+    year = scored.year or campaign.year
     unit = one_line(dep.name) or "（单位名称未填写）"
     name = one_line(project.name) or "（项目名称未填写）"
     label = name if name.endswith("项目") else name + "项目"
@@ -148,16 +120,16 @@ def build_context(evaluation: Evaluation, s: int, p: int, campaign: Campaign = D
     notice_number = one_line(campaign.notice_number)
     notice = (f"《{notice_title}》" if notice_title else "") + (f"（{notice_number}）" if notice_number else "")
 
-    indicators = _indicators(project, rows, profile)
+    indicators = _indicators(scored.indicators, profile)
     groups = _groups(indicators, profile)
     ordered = [i for g in groups for i in g["items"]]
     for n, i in enumerate(ordered, start=1):
         i["number"] = n
         i["analysis"] = _analysis(n, i, profile)
 
-    funds = _funds(row, project, profile)
+    funds = _funds(scored)
     level1_scores = [
-        {"level1": g["level1"], "score": points(row.get(f"score_{g['level1']}", g["score_value"])),
+        {"level1": g["level1"], "score": points(scored.level1_scores.get(g["level1"], g["score_value"])),
          "weight": g["weight"]}
         for g in groups if g["items"]
     ]
@@ -191,63 +163,56 @@ def build_context(evaluation: Evaluation, s: int, p: int, campaign: Campaign = D
         "achievement": clean_text(project.achievement),
         "funds_total": funds["total"],
         "fund_rows": funds["rows"],
-        "initial_budget": money(row["initial_budget"]),
-        "adjusted_budget": money(row["adjusted_budget"]),
-        "executed": money(row["executed"]),
-        "execution_rate": percent(row["execution_rate"]),
-        "execution_score": points(row["execution_score"]),
-        "budget_weight": weight_text(profile.budget_weight),
-        "indicator_score": points(row["indicator_score"]),
-        "indicator_weight": weight_text(row["indicator_weight"]),
+        "initial_budget": money(scored.total.initial_budget),
+        "adjusted_budget": money(scored.total.adjusted_budget),
+        "executed": money(scored.total.executed),
+        "execution_rate": percent(scored.execution_rate),
+        "execution_score": points(scored.execution_score),
+        "budget_weight": weight_text(scored.budget_weight),
+        "indicator_score": points(scored.indicator_score),
+        "indicator_weight": weight_text(scored.indicator_weight),
         "level1_scores": level1_scores,
-        "total_score": f"{row['total_display']:.2f}",
-        "total_weight": weight_text(profile.budget_weight + float(row["indicator_weight"])),
-        "grade": str(row["grade"]),
-        "grade_capped": bool(row["grade_capped"]),
+        "total_score": points(scored.total_score),
+        "total_weight": weight_text(scored.budget_weight + scored.indicator_weight),
+        "grade": scored.grade,
+        "grade_capped": scored.grade_capped,
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
-        "findings": [_finding(f) for f in entry.shown],
+        "findings": [_finding(f) for f in scored.shown],
         # the same rule as the JSON's `complete` (negated): an error of the project or of its file
-        "has_errors": entry.has_errors,
+        "has_errors": scored.has_errors,
     }
-    ctx.update(_narrative(ctx, project, dep, row, profile))
+    ctx.update(_narrative(ctx, scored, profile))
     return ctx
 
 
 # ------------------------------------------------------------------ money
 
 
-def _funds(row, project, profile) -> dict:
+def _funds(scored: ScoredProject) -> dict:
     """The budget block of the form: the 年度资金总额 row and one row per source."""
-    present = {f.source for f in project.funds}
-
-    def amount(column: str, source: str) -> Any:
-        if source not in present:
-            return 0.0  # the source is not in the submission: nothing budgeted
-        bad = {project.funds[j].source for j, _ in row.get(f"{column}_bad") or []}
-        return "无法识别" if source in bad else row.get(f"{column}:{source}")
-
     rows = []
     for source, printed, _aliases in FUND_ROWS:
-        values = {c: amount(c, source) for c in ("initial_budget", "adjusted_budget", "executed")}
-        budget, spent = values["adjusted_budget"], values["executed"]
-        rate = spent / budget if isinstance(budget, float) and isinstance(spent, float) and budget > 0 else None
+        amounts = scored.fund(FundSource(source))
+        unreadable = {c for s, c in scored.unreadable_amounts if s == source}
+        budget, spent = amounts.adjusted_budget, amounts.executed
+        readable = not unreadable & {"adjusted_budget", "executed"}
+        rate = spent / budget if readable and budget and spent is not None and budget > 0 else None
+        shown = {c: "无法识别" if c in unreadable else money(getattr(amounts, c))
+                 for c in ("initial_budget", "adjusted_budget", "executed")}
         rows.append({
-            "source": source, "label": printed,
-            "initial": _money_or_text(values["initial_budget"]), "adjusted": _money_or_text(budget),
-            "executed": _money_or_text(spent), "weight": "—", "rate": percent(rate), "score": "—",
+            "source": source, "label": printed, "initial": shown["initial_budget"],
+            "adjusted": shown["adjusted_budget"], "executed": shown["executed"], "weight": "—",
+            "rate": percent(rate), "score": "—",
         })
     total = {
-        "label": "年度资金总额", "initial": money(row["initial_budget"]), "adjusted": money(row["adjusted_budget"]),
-        "executed": money(row["executed"]), "weight": weight_text(profile.budget_weight),
-        "rate": percent(row["execution_rate"]), "score": points(row["execution_score"]),
+        "label": "年度资金总额", "initial": money(scored.total.initial_budget),
+        "adjusted": money(scored.total.adjusted_budget), "executed": money(scored.total.executed),
+        "weight": weight_text(scored.budget_weight), "rate": percent(scored.execution_rate),
+        "score": points(scored.execution_score),
     }
     return {"total": total, "rows": rows}
-
-
-def _money_or_text(v: Any) -> str:
-    return v if isinstance(v, str) else money(v)
 
 
 def _by_source(ctx: dict, column: str) -> str:
@@ -263,42 +228,40 @@ def _by_source(ctx: dict, column: str) -> str:
 # ------------------------------------------------------------------ indicators
 
 
-def _indicators(project, rows, profile) -> list[dict]:
+def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
     out = []
-    for r in rows:
-        raw = project.indicators[int(r["i"])]
-        level1 = one_line(r["level1"]) or "（一级指标未填写）"
-        level2 = one_line(r["level2"]) or "（二级指标未填写）"
-        met = None if r["met"] is None or (isinstance(r["met"], float) and math.isnan(r["met"])) else bool(r["met"])
-        band = r["band"] if isinstance(r["band"], str) else None
+    for r in scored:
+        raw = r.submitted
         note = clean_text(meaningful_text(raw.deviation_note))
         item = {
-            "i": int(r["i"]), "level1": level1, "level2": level2, "name": one_line(r["name"]) or "（三级指标名称未填写）",
-            "direction": r["direction"] or "", "target": typed_value(raw.target, raw.unit),
+            "i": r.index, "level1": one_line(r.level1) or "（一级指标未填写）",
+            "level2": one_line(r.level2) or "（二级指标未填写）", "name": one_line(raw.name) or "（三级指标名称未填写）",
+            "direction": r.direction, "target": typed_value(raw.target, raw.unit),
             "actual": typed_value(raw.actual, raw.unit), "unit": one_line(raw.unit),
-            "weight": weight_text(r["weight"]), "weight_value": float(r["weight"]),
-            "score": points(r["score"]), "score_value": float(r["score"]),
-            "met": met, "band": band, "band_label": profile.band(band).label if band else "",
-            "completion": percent(r["completion"]), "scored_as": r["scored_as"],
-            "overachieved": bool(r["overachieved"]), "basis": _strip_end(one_line(raw.basis)),
-            "deviation_note": note, "flag": _flag(r, raw),
+            "weight": weight_text(r.weight), "weight_value": r.weight,
+            "score": points(r.score), "score_value": r.score,
+            "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
+            "completion": percent(r.completion), "scored_as": r.scored_as,
+            "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
+            "deviation_note": note, "flag": _flag(r),
         }
         item["status"] = _status(item)
         out.append(item)
     return out
 
 
-def _flag(r, raw) -> str:
+def _flag(r: ScoredIndicator) -> str:
     """Why an indicator could not be scored by the rules (empty when it could)."""
-    if r["scored_as"] == "qual" and not isinstance(r["band"], str):
+    raw = r.submitted
+    if r.scored_as == "qual" and r.band is None:
         return f"实际完成情况“{one_line(raw.actual) or '未填写'}”无法对应评分档次，需人工确认"
-    if r["scored_as"] != "none":
+    if r.scored_as != "none":
         return ""
-    if bool(r["unit_mismatch"]):
-        return f"实际完成值的计量单位（{r['a_unit']}）与年度指标值（{r['t_unit']}）不一致，无法换算"
-    if r["t_kind"] == "empty" or r["a_kind"] == "empty":
+    if r.unit_mismatch:
+        return f"实际完成值的计量单位（{r.actual_unit}）与年度指标值（{r.target_unit}）不一致，无法换算"
+    if r.target_kind == "empty" or r.actual_kind == "empty":
         return "无法计分"  # the sentence around it already says which value is missing
-    if r["t_kind"] not in ("number", "date"):
+    if r.target_kind not in ("number", "date"):
         return f"年度指标值“{one_line(raw.target)}”中没有可识别的数值，无法计分"
     return f"实际完成值“{one_line(raw.actual)}”无法识别为数值，无法计分"
 
@@ -428,8 +391,9 @@ def _finding(f) -> dict:
 # ------------------------------------------------------------------ narrative
 
 
-def _narrative(ctx: dict, project, dep, row, profile) -> dict[str, Any]:
+def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     """Every sentence of the report outside the indicator lists."""
+    project, dep = scored.submitted, scored.department
     year, unit, label = ctx["year"], ctx["unit"], ctx["project_label"]
     out: dict[str, Any] = {}
 
@@ -446,7 +410,7 @@ def _narrative(ctx: dict, project, dep, row, profile) -> dict[str, Any]:
 
     # 一（一）
     document = ctx["budget_document"]
-    initial, adjusted = float(row["initial_budget"]), float(row["adjusted_budget"])
+    initial, adjusted = scored.total.initial_budget, scored.total.adjusted_budget
     lead = f"根据{document}文件，批复{unit}{year}年{label}" if document else f"{unit}{year}年{label}"
     budget = [f"{lead}年初预算数{money(initial)}万元，{_by_source(ctx, 'initial')}。"]
     if round2(adjusted) == round2(initial):
@@ -481,14 +445,14 @@ def _narrative(ctx: dict, project, dep, row, profile) -> dict[str, Any]:
         out["indicators_intro"] = "本项目未设置绩效指标。"
 
     # 二（一）
-    spent = float(row["executed"])
+    spent = scored.total.executed
     funds = [
         f"资金收入情况：{year}年{label}全年预算数{money(adjusted)}万元，{_by_source(ctx, 'adjusted')}。",
         f"资金支出情况：{year}年{label}全年执行数{money(spent)}万元，{_by_source(ctx, 'executed')}。",
     ]
-    rate = row["execution_rate"]
+    rate = scored.execution_rate
     bw = ctx["budget_weight"]
-    if rate != rate:  # NaN: no budget
+    if rate is None:  # no budget
         funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{ctx['execution_score']}分"
                      f"（分值{bw}分）。")
     elif rate > 1:
@@ -510,7 +474,7 @@ def _narrative(ctx: dict, project, dep, row, profile) -> dict[str, Any]:
 
     # 二（四）
     parts = "、".join(f"{x['level1']}{x['score']}分" for x in ctx["level1_scores"])
-    rate_text = (f"预算执行率{ctx['execution_rate']}" if rate == rate else "预算执行率无法计算（全年预算数为0）")
+    rate_text = (f"预算执行率{ctx['execution_rate']}" if rate is not None else "预算执行率无法计算（全年预算数为0）")
     indicator_text = (f"绩效指标得分{ctx['indicator_score']}分（分值{ctx['indicator_weight']}分），其中{parts}"
                       if parts else "未设置绩效指标，指标得分0.00分")
     capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
@@ -521,7 +485,7 @@ def _narrative(ctx: dict, project, dep, row, profile) -> dict[str, Any]:
     # 三
     deviation = split_paragraphs(meaningful_text(project.deviation_reason))
     unmet = [i for i in ctx["indicators"] if i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")]
-    low_rate = rate == rate and rate < profile.execution_low
+    low_rate = rate is not None and rate < profile.execution_low
     if unmet:
         deviation.append(f"未完全达到年度指标值的指标共{len(unmet)}个，情况如下：")
         for k, i in enumerate(unmet, start=1):

@@ -28,9 +28,9 @@ from jinja2 import Environment, StrictUndefined, meta
 from jinja2 import TemplateError as JinjaError
 from lxml import etree
 
-from ..check.evaluate import Evaluation
 from ..config import DEFAULT, Campaign
 from ..fsutil import atomic_write
+from ..model import Evaluation
 from ..text import MAX_NAME_BYTES, safe_name, scrub
 from .context import CONTEXT_KEYS, build_context
 
@@ -280,28 +280,30 @@ def _clean_context(value: Any) -> Any:
 def render_reports(evaluation: Evaluation, output_dir: str | Path, *, campaign: Campaign = DEFAULT,
                    report_template: str | Path | None = None, table_template: str | Path | None = None,
                    pdf: bool = False) -> list[RenderedProject]:
-    """Write a report and a 自评表 (.docx, optionally .pdf) per scored project into output_dir."""
+    """Write a report and a 自评表 (.docx, optionally .pdf) per scored project into output_dir.
+
+    Projects of a superseded file (its department sent a newer one) get none: only what counts.
+    """
     report_tpl = load_template(report_template or template_path(REPORT_TEMPLATE))
     table_tpl = load_template(table_template or template_path(TABLE_TEMPLATE))
     for tpl in (report_tpl, table_tpl):
         check_template(tpl)
     soffice = find_soffice() if pdf else None
-    rows = evaluation.scores.projects
-    contexts = [_clean_context(build_context(evaluation, int(r.s), int(r.p), campaign))
-                for r in rows.itertuples(index=False)]
+    projects = evaluation.counted_projects
+    contexts = [_clean_context(build_context(p, evaluation.profile, campaign)) for p in projects]
     names = output_names([(c["unit"], c["project_name"], c["project_code"]) for c in contexts])
     # render everything before writing anything: a failing template leaves no partial batch
     documents = [(report_tpl.render(c), table_tpl.render(c)) for c in contexts]
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for r, c, name, (report, table) in zip(rows.itertuples(index=False), contexts, names, documents, strict=True):
+    for project, c, name, (report, table) in zip(projects, contexts, names, documents, strict=True):
         paths = (out / f"{name}-{REPORT_SUFFIX}.docx", out / f"{name}-{TABLE_SUFFIX}.docx")
         for path, data in zip(paths, (report, table), strict=True):
             with atomic_write(path) as fh:
                 fh.write(data)
-        results.append(RenderedProject(str(r.file or ""), c["unit"], c["project_name"], c["project_code"],
-                                       float(r.total_display), c["grade"], c["has_errors"], *paths))
+        results.append(RenderedProject(project.file, c["unit"], c["project_name"], c["project_code"],
+                                       project.total_score, c["grade"], c["has_errors"], *paths))
     if soffice and results:
         pdfs = convert_to_pdf([p for r in results for p in (r.report, r.table)], out, soffice=soffice)
         for r in results:

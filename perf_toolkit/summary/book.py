@@ -18,7 +18,8 @@ import xlsxwriter
 
 from ..fsutil import atomic_write
 from ..text import display_width
-from .consolidate import (
+from .scoresheet import SAFE_WRITER
+from .tables import (
     DISTRICT,
     FLAGS,
     GRADE,
@@ -30,7 +31,6 @@ from .consolidate import (
     SUMMARY_SCHEMA,
     TOTAL,
 )
-from .scoresheet import SAFE_WRITER
 
 FONT = "宋体"
 #: A workbook-scoped defined name holding the format marker (the hidden 元数据 sheet holds it too).

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..findings import SEVERITY_ZH
-from .consolidate import (
+from ..numbers import is_missing, mean, money_sum, ratio, weighted_mean
+from .tables import (
     BUDGET,
     CODE,
     DISTRICT,
@@ -26,12 +27,7 @@ from .consolidate import (
     SCORE,
     SPENT,
     TOTAL,
-    _isnan,
-    _mean,
-    money_sum,
     rate_band,
-    ratio,
-    weighted_mean,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +53,7 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         ("全年预算数合计（万元）", budget, "调整后的全年预算数"),
         ("全年执行数合计（万元）", spent, ""),
         ("总体预算执行率", ratio(spent, budget), "全年执行数合计 ÷ 全年预算数合计"),
-        ("平均得分（简单平均）", _mean(p[SCORE]), "各项目总分的算术平均"),
+        ("平均得分（简单平均）", mean(p[SCORE]), "各项目总分的算术平均"),
         ("平均得分（按预算加权）", weighted_mean(p[SCORE], p[BUDGET]), "以全年预算数为权数"),
         ("错误数", len(by_sev["错误"]), f"涉及 {_count_units(by_sev['错误'])} 个单位"),
         ("警告数", len(by_sev["警告"]), f"涉及 {_count_units(by_sev['警告'])} 个单位"),
@@ -84,7 +80,7 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
 
 
 def _both_numbers(a, b) -> bool:
-    return all(isinstance(x, (int, float, np.integer, np.floating)) and not _isnan(float(x)) for x in (a, b))
+    return all(isinstance(x, (int, float, np.integer, np.floating)) and not is_missing(float(x)) for x in (a, b))
 
 
 def _names(missing: pd.DataFrame, limit: int = 12) -> str:

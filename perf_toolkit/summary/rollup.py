@@ -17,10 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..check.intake import file_mtime
 from ..config import Campaign
+from ..numbers import mean, money_sum, ratio
 from ..workbook.guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
 from ..workbook.xlsx import col_letters
-from .consolidate import (
+from .consolidate import assemble
+from .tables import (
     BUDGET,
     CODE,
     DISTRICT,
@@ -46,11 +49,6 @@ from .consolidate import (
     Counts,
     Meta,
     Tables,
-    _mean,
-    assemble,
-    file_mtime,
-    money_sum,
-    ratio,
 )
 
 #: A summary is far bigger than a department's form: more rows and columns may be read.
@@ -207,7 +205,7 @@ def _district_row(s: DistrictSummary, grades: tuple[str, ...]) -> dict:
     row = {DISTRICT: s.name, "应报送单位数": expected if isinstance(expected, int) else None,
            "已报送单位数": len(d), "未报送单位数": len(s.tables["未报送单位"]), PROJECTS: len(p),
            INITIAL: money_sum(p[INITIAL]), BUDGET: budget, SPENT: spent, RATE: ratio(spent, budget),
-           MEAN: _mean(p[SCORE]), MIN_SCORE: float(p[SCORE].min()) if len(p) else None}
+           MEAN: mean(p[SCORE]), MIN_SCORE: float(p[SCORE].min()) if len(p) else None}
     for g in grades:
         row[g] = int((p[GRADE] == g).sum())
     row.update({ERRORS: int((f["级别"] == "错误").sum()), WARNINGS: int((f["级别"] == "警告").sum()),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..check.evaluate import Evaluation
 from ..fsutil import atomic_write
+from ..model import Evaluation
 from ..numbers import round2, round_half_up
 
 #: xlsxwriter options for any text that came from a department: never a formula, never a link.
@@ -16,30 +16,34 @@ SAFE_WRITER = {"strings_to_formulas": False, "strings_to_urls": False, "strings_
 
 def score_tables(result: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two tables of the scores workbook (pure)."""
-    proj, ind = result.scores.projects, result.scores.indicators
-    files = {s: item.file for s, item in enumerate(result.items)}
-    projects = pd.DataFrame({
-        "文件": proj["s"].map(files),
-        "单位编码": proj["dept_code"], "单位名称": proj["dept_name"],
-        "项目编码": proj["code"], "项目名称": proj["name"],
-        "年初预算数（万元）": proj["initial_budget"].map(round2),
-        "全年预算数（万元）": proj["adjusted_budget"].map(round2),
-        "全年执行数（万元）": proj["executed"].map(round2),
-        "执行率": proj["execution_rate"].map(lambda x: round_half_up(x, 4)),
-        "预算执行得分": proj["execution_score"].map(round2),
-        "指标得分": proj["indicator_score"].map(round2),
-        "总分": proj["total_display"], "等级": proj["grade"],
-    })
-    names = proj.set_index(["s", "p"])["name"]
-    indicators = pd.DataFrame({
-        "项目名称": [names.get((s, p)) for s, p in zip(ind["s"], ind["p"], strict=True)],
-        "一级指标": ind["level1"], "二级指标": ind["level2"], "三级指标": ind["name"],
-        "指标方向": ind["direction"], "年度指标值": ind["target"].astype(str),
-        "实际完成值": ind["actual"].astype(str), "分值": ind["weight"].map(round2),
-        "自评得分": ind["claimed"].map(round2), "得分": ind["score"].map(round2),
-        "完成率": ind["completion"].map(lambda x: round_half_up(x, 4)),
-    })
+    projects = pd.DataFrame([{
+        "文件": p.file, "单位编码": p.department.code, "单位名称": p.department.name,
+        "项目编码": p.code, "项目名称": p.name,
+        "年初预算数（万元）": round2(p.total.initial_budget),
+        "全年预算数（万元）": round2(p.total.adjusted_budget),
+        "全年执行数（万元）": round2(p.total.executed),
+        "执行率": round_half_up(p.execution_rate, 4),
+        "预算执行得分": round2(p.execution_score), "指标得分": round2(p.indicator_score),
+        "总分": p.total_score, "等级": p.grade,
+    } for p in result.projects], columns=PROJECT_COLUMNS)
+    indicators = pd.DataFrame([{
+        "项目名称": p.name, "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name,
+        "指标方向": i.direction, "年度指标值": _text(i.submitted.target), "实际完成值": _text(i.submitted.actual),
+        "分值": round2(i.weight), "自评得分": round2(i.claimed_score), "得分": round2(i.score),
+        "完成率": round_half_up(i.completion, 4),
+    } for p in result.projects for i in p.indicators], columns=INDICATOR_COLUMNS)
     return projects, indicators
+
+
+PROJECT_COLUMNS = ["文件", "单位编码", "单位名称", "项目编码", "项目名称", "年初预算数（万元）", "全年预算数（万元）",
+                   "全年执行数（万元）", "执行率", "预算执行得分", "指标得分", "总分", "等级"]
+INDICATOR_COLUMNS = ["项目名称", "一级指标", "二级指标", "三级指标", "指标方向", "年度指标值", "实际完成值", "分值",
+                     "自评得分", "得分", "完成率"]
+
+
+def _text(value: object) -> str:
+    """A typed target or actual as text, as typed ("" when nothing was)."""
+    return "" if value is None else str(value)
 
 
 def write_scores(result: Evaluation, path: str | Path) -> Path:

@@ -13,7 +13,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from .consolidate import (
+from ..numbers import mean as mean_of
+from ..numbers import money_sum, ratio, weighted_mean
+from .history import History
+from .tables import (
     BUDGET,
     CODE,
     MEAN,
@@ -27,12 +30,7 @@ from .consolidate import (
     SCORE,
     SPENT,
     TOTAL,
-    _mean,
-    money_sum,
-    ratio,
-    weighted_mean,
 )
-from .history import History
 
 PREV_MEAN, MEAN_CHANGE = "上年平均得分", "平均得分变化"
 PREV_SCORE, SCORE_CHANGE = "上年总分", "总分变化"
@@ -82,7 +80,7 @@ def total_change(row: dict, history: History) -> dict:
     """Last year's overall rate and mean score for a 合计 row, and the change."""
     d_prev, p_prev = _previous(history)
     rate = ratio(money_sum(d_prev["executed"]), money_sum(d_prev["budget"]))
-    mean = _mean(p_prev["total_score"])
+    mean = mean_of(p_prev["total_score"])
     return {PREV_RATE: rate, RATE_CHANGE: _change(row.get(RATE), rate),
             PREV_MEAN: mean, MEAN_CHANGE: _change(row.get(MEAN), mean)}
 
@@ -101,7 +99,7 @@ def previous_figures(history: History | None) -> dict | None:
         "全年预算数合计（万元）": budget,
         "全年执行数合计（万元）": spent,
         "总体预算执行率": ratio(spent, budget),
-        "平均得分（简单平均）": _mean(p_prev["total_score"]),
+        "平均得分（简单平均）": mean_of(p_prev["total_score"]),
         "平均得分（按预算加权）": weighted_mean(p_prev["total_score"], p_prev["budget"]),
     }
 
@@ -134,7 +132,7 @@ def history_sheet(departments: pd.DataFrame, projects: pd.DataFrame, history: Hi
 def _year_columns(y: int, rows: pd.DataFrame, project_scores: pd.Series | None) -> dict:
     budget, spent = money_sum(rows["budget"]), money_sum(rows["executed"])
     if project_scores is not None:
-        mean = _mean(project_scores)
+        mean = mean_of(project_scores)
     elif len(rows) == 1:
         mean = rows["mean_score"].iloc[0]
     else:

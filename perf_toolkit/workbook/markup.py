@@ -33,10 +33,11 @@ from ..model import Finding
 from ..text import display_width, safe_name, scrub
 from . import pool
 from .guard import Limits
+from .xlsx import a1, parse_a1
 
 if TYPE_CHECKING:
-    from ..check.evaluate import Evaluation, FileResult
     from ..config import Campaign
+    from ..model import Evaluation, FileResult
 
 REVIEW_SHEET = spec.REVIEW_SHEET
 SUFFIX = "审核意见"
@@ -47,7 +48,6 @@ HEADERS = ("序号", "级别", "问题", "工作表", "单元格", "说明")
 WIDTHS = (6, 7, 22, 10, 9, 72)  # Excel column units; a Chinese character takes two
 MERGE_FILL_LIMIT = 400  # cells of one merged range coloured; a bigger merge gets its first cell only
 _NAME = re.compile(r"-" + SUFFIX + r"(-\d+)?\.xlsx$")
-_CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 
 
 @dataclass
@@ -220,22 +220,19 @@ def mark_workbook(data: bytes, findings: Iterable[Finding], *, file_name: str, u
 
 def _resolve(ws, cell: str | None) -> tuple[str, list[tuple[int, int]]] | None:
     """(the coordinate to comment on, the cells to colour) for a finding's cell; None if it names none."""
-    m = _CELL.match((cell or "").split(":")[0].strip())
-    if not m:
+    rc = parse_a1(cell)
+    if rc is None:
         return None
-    from openpyxl.utils import column_index_from_string, get_column_letter
-
-    letters, row = m[1].upper(), int(m[2])
-    col = column_index_from_string(letters)
+    row, col = rc
     if not (1 <= col <= 16384 and 1 <= row <= 1_048_576):
         return None
     for rng in ws.merged_cells.ranges:
         if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
             top = (rng.min_row, rng.min_col)
             if rng.size["rows"] * rng.size["columns"] > MERGE_FILL_LIMIT:
-                return f"{get_column_letter(top[1])}{top[0]}", [top]
-            return f"{get_column_letter(top[1])}{top[0]}", [(r, c) for r, c in rng.cells]
-    return f"{letters}{row}", [(row, col)]
+                return a1(top), [top]
+            return a1(top), [(r, c) for r, c in rng.cells]
+    return a1(rc), [rc]
 
 
 def _mark_cells(wb, findings: list[Finding]) -> dict[int, str]:

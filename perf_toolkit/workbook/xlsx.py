@@ -47,6 +47,17 @@ def a1(rc: Coord) -> str:
     return f"{col_letters(rc[1])}{rc[0]}"
 
 
+def parse_a1(ref: str | None) -> Coord | None:
+    """(row, column) of an A1 reference ("$B$7" → (7, 2); of a range, its first cell); None if not one."""
+    m = A1.fullmatch((ref or "").split(":")[0].strip())
+    return (int(m[2]), col_number(m[1])) if m else None
+
+
+def cell_order(ref: str | None) -> Coord:
+    """(row, column) of a reference, for reading order; (0, 0) when there is none."""
+    return parse_a1(ref) or (0, 0)
+
+
 class Scan:
     """One streaming pass over a worksheet part: formulas, error values, merges, extent, data outside the area."""
 

@@ -1,0 +1,115 @@
+"""The summary's vocabulary, shared by the district summary, its overview, year-over-year columns,
+the workbook writer and the city roll-up: column names, sheets, rate bands, and the small
+records (Meta, Counts, Tables) that travel between them. No logic beyond the rate bands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..numbers import round_half_up
+
+SUMMARY_SCHEMA = "perf-toolkit/summary/v1"
+LEVEL_DISTRICT, LEVEL_CITY = "区县", "全市"
+
+# ------------------------------------------------------------------ column names (the workbook's)
+
+DISTRICT = "区县"
+CODE, NAME, IN_ROSTER = "单位编码", "单位名称", "名单内"
+P_CODE, P_NAME = "项目编码", "项目名称"
+INITIAL, BUDGET, SPENT = "年初预算数（万元）", "全年预算数（万元）", "全年执行数（万元）"
+RATE, EXEC_SCORE, SCORE, GRADE = "执行率", "预算执行得分", "总分", "等级"
+PROJECTS, MEAN, MIN_SCORE = "项目数", "平均得分", "最低得分"
+ERRORS, WARNINGS, CODES, FLAGS = "错误数", "警告数", "问题", "标记"
+FILE, MODIFIED, REPLACED_FILES = "报送文件", "文件修改时间", "被替代的文件"
+TOTAL = "合计"
+PREV_RATE, RATE_CHANGE = "上年执行率", "执行率变化"
+
+#: The sheets of the summary in workbook order; the first six tables are blocks of the 总览 sheet.
+OVERVIEW_BLOCKS = ("总览", "等级分布", "执行率分布", "问题统计", "问题代码统计", "口径说明")
+SHEETS = ("区县汇总", "部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "结果应用", "历年对比", "元数据")
+
+#: Execution-rate bands: (name, definition, test on the displayed rate r); NaN rates go to the last.
+RATE_BANDS: tuple[tuple[str, str], ...] = (
+    ("100%", "执行率 ≥ 100%（含超预算执行）"),
+    ("90%–100%", "90% ≤ 执行率 < 100%"),
+    ("80%–90%", "80% ≤ 执行率 < 90%"),
+    ("60%–80%", "60% ≤ 执行率 < 80%"),
+    ("60%以下", "0 < 执行率 < 60%"),
+    ("0%", "执行率 = 0（有预算，无支出）"),
+    ("无法计算", "全年预算数为空或为 0"),
+)
+
+RULES = (
+    "金额单位为万元。每笔金额按分（0.000001万元）取整后计入汇总，各合计数为这些金额的精确合计，表中显示两位小数；任一列的合计与“合计”行、总览数值一致到分。",
+    "执行率 = 全年执行数 ÷ 全年预算数；单位和全区的执行率按金额加权（执行数合计 ÷ 预算数合计）。",
+    "项目得分为各项目的总分（按评分规则精确计算后四舍五入保留两位小数）；平均得分为这些得分的算术平均，加权平均以全年预算数为权数（不含全年预算数为0的项目）。",
+    "执行率区间按显示的执行率（精确到0.01%）划分：" + "；".join(f"{n}：{d}" for n, d in RATE_BANDS) + "。",
+    "同一单位报送多个文件时，以文件修改时间最新的一份计入汇总（修改时间相同时以排在后面的为准），其余列为“被替代”；无法读取的文件不计入已报送单位。",
+    "问题数包括各单位计入汇总的文件、被替代提示和无法读取的文件。",
+)
+
+
+def displayed_rate(rate) -> float | None:
+    """The rate as the sheets show it (0.01 % = 4 decimals of the fraction)."""
+    return round_half_up(rate, 4)
+
+
+def rate_band(rate) -> str:
+    """The band (RATE_BANDS name) of an execution rate."""
+    r = displayed_rate(rate)
+    if r is None:
+        return RATE_BANDS[-1][0]
+    for (name, _), low in zip(RATE_BANDS[:4], (1.0, 0.9, 0.8, 0.6), strict=True):
+        if r >= low:
+            return name
+    return RATE_BANDS[4][0] if r > 0 else RATE_BANDS[5][0]
+
+
+@dataclass
+class Counts:
+    """How many departments and files the summary covers (the 总览 and the 元数据 carry them)."""
+
+    expected: int | None = None  # departments on the roster; None without a roster
+    submitted: int = 0  # departments with a counted file (on the roster or not)
+    unknown: int = 0  # of those, not on the roster
+    missing: int = 0
+    files: int = 0
+    unreadable: int = 0
+    superseded: int = 0
+    skipped: int = 0  # lock files, hidden files, non-spreadsheets: never read
+
+    LABELS = (("expected", "应报送单位数"), ("submitted", "已报送单位数"), ("unknown", "名单外单位数"),
+              ("missing", "未报送单位数"), ("files", "收到文件数"), ("unreadable", "无法读取文件数"),
+              ("superseded", "被替代文件数"), ("skipped", "跳过文件数"))
+
+@dataclass(frozen=True)
+class Meta:
+    """What the summary is about (written to the 元数据 sheet, read back by rollup)."""
+
+    level: str  # LEVEL_DISTRICT | LEVEL_CITY
+    name: str  # the district (or city)
+    year: int
+    bureau: str
+    profile: str
+    grades: tuple[str, ...]
+    threshold: float  # campaign.low_execution_rate
+
+    @property
+    def title(self) -> str:
+        return f"{self.name}{self.year}年度预算绩效自评情况汇总"
+
+
+@dataclass
+class Tables:
+    """The row tables of a summary before totals, overview and history are added."""
+
+    projects: pd.DataFrame
+    departments: pd.DataFrame
+    indicators: pd.DataFrame
+    findings: pd.DataFrame
+    missing: pd.DataFrame
+    counts: Counts
+    districts: pd.DataFrame | None = None  # the city level only
