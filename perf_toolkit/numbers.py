@@ -73,6 +73,12 @@ def weighted_mean(scores: Iterable, weights: Iterable) -> float:
     return math.fsum(s * w for s, w in pairs) / den if den > 0 else math.nan
 
 
+def difference(now: object, before: object) -> float:
+    """now − before, NaN when either is missing (a change of rate or score from last year)."""
+    a, b = number_or_none(now), number_or_none(before)
+    return a - b if a is not None and b is not None else math.nan
+
+
 def _fixed(x: object, places: int) -> str | None:
     value = round_half_up(x, places)
     return None if value is None else f"{value:.{places}f}"

@@ -407,7 +407,7 @@ def test_custom_template_with_unknown_variable_fails_naming_it_and_writes_nothin
 
 def test_custom_template_attribute_typo_fails_before_any_file(tmp_path):
     bad = custom_template(tmp_path / "t.docx", "{%p for i in indicators %}", "{{ i.nmae }}", "{%p endfor %}")
-    with pytest.raises(render.TemplateError, match="渲染失败"):
+    with pytest.raises(render.ReportTemplateError, match="渲染失败"):
         render.render_reports(evaluate(example_dict(), mixed_submission()), tmp_path / "out", report_template=bad)
     assert not (tmp_path / "out").exists()
 
@@ -415,7 +415,7 @@ def test_custom_template_attribute_typo_fails_before_any_file(tmp_path):
 def test_custom_template_that_is_not_a_docx_is_refused(tmp_path):
     fake = tmp_path / "fake.docx"
     fake.write_text("not a zip", encoding="utf-8")
-    with pytest.raises(render.TemplateError, match="不是有效的 Word 文档"):
+    with pytest.raises(render.ReportTemplateError, match="不是有效的 Word 文档"):
         render.load_template(fake)
 
 

@@ -16,7 +16,7 @@ from perf_toolkit.profile import load_profile
 from perf_toolkit.workbook.budget import BudgetFileError, BudgetLine, read_budget_csv
 from perf_toolkit.workbook.read import read_workbook
 from perf_toolkit.workbook.template import (
-    TemplateError,
+    WorkbookWriteError,
     guide_rows,
     write_from_json,
     write_prefilled,
@@ -230,7 +230,7 @@ def test_write_template_tables_grow_with_the_data(tmp_path):
 def test_write_template_rejects_an_unknown_fund_source(tmp_path):
     data = example_dict()
     data["projects"][0]["funds"][2]["source"] = "社会捐赠"
-    with pytest.raises(TemplateError, match="社会捐赠"):
+    with pytest.raises(WorkbookWriteError, match="社会捐赠"):
         write_template(tmp_path / "a.xlsx", submission_from_dict(data))
     assert not list(tmp_path.iterdir())  # nothing half-written
 
@@ -255,7 +255,7 @@ def test_write_from_json_fills_the_example(tmp_path):
     assert submission_to_dict(read_workbook(path).sourced.submission) == example_dict()
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")
-    with pytest.raises(TemplateError, match="bad.json"):
+    with pytest.raises(WorkbookWriteError, match="bad.json"):
         write_from_json(bad, tmp_path / "x.xlsx")
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import findings, values
 from ..model import Finding, SourcedSubmission
-from ..numbers import percent, round2
+from ..numbers import percent, points, round2, weight_text
 from ..profile import Profile
 from ..spec import (
     DEPARTMENT_FIELDS,
@@ -81,15 +81,6 @@ class Context:
         """A finding of submission `s`, located at the cell the reader recorded for `path`."""
         item = self.items[s]
         return s, findings.make(code, item.where(path), file=item.file, project=project, path=path, **params)
-
-
-def _pct(x: float) -> str:
-    return percent(x)
-
-
-def _num(x: float) -> str:
-    r = round2(x)
-    return f"{r:.2f}".rstrip("0").rstrip(".") if r is not None else "—"
 
 
 def _rows(df: pd.DataFrame) -> Iterator:
@@ -181,7 +172,7 @@ def check_budget(ctx: Context) -> Iterator[Located]:
         budget, spent, initial = row.adjusted_budget, row.executed, row.initial_budget
         unreadable = bool(row.adjusted_budget_bad or row.executed_bad)
         if budget <= 0 and not unreadable and (spent > 0 or row.n_indicators > 0):
-            why = f"已填写全年执行数 {_num(spent)} 万元" if spent > 0 else "项目设有绩效指标"
+            why = f"已填写全年执行数 {weight_text(spent)} 万元" if spent > 0 else "项目设有绩效指标"
             yield ctx.at(s, f"projects[{p}].funds[0].adjusted_budget", "budget-missing", code, why=why)
         for column, label in FUND_COLUMNS:
             key = f"projects[{p}].funds_total.{column}"
@@ -190,34 +181,34 @@ def check_budget(ctx: Context) -> Iterator[Located]:
                 computed = getattr(row, column)
                 if typed is None or abs(typed - computed) > 0.005:
                     yield ctx.at(s, key, "budget-total-mismatch", code, label=label,
-                                 typed=item.overrides[key], computed=_num(computed))
+                                 typed=item.overrides[key], computed=weight_text(computed))
         if budget > 0 and spent > budget + 0.005:
             yield ctx.at(s, f"projects[{p}].funds[0].executed", "execution-over-budget", code,
-                         executed=_num(spent), budget=_num(budget), rate=_pct(spent / budget))
+                         executed=weight_text(spent), budget=weight_text(budget), rate=percent(spent / budget))
         rate = row.execution_rate
         if budget > 0 and rate < prof.execution_low:
             if not note:
                 yield ctx.at(s, f"projects[{p}].budget_note", "execution-low-unexplained", code,
-                             rate=_pct(rate), threshold=_pct(prof.execution_low))
+                             rate=percent(rate), threshold=percent(prof.execution_low))
             elif prof.execution_note_max_chars and len(note) > prof.execution_note_max_chars:
                 yield ctx.at(s, f"projects[{p}].budget_note", "execution-note-too-long", code,
-                             threshold=_pct(prof.execution_low), limit=prof.execution_note_max_chars,
+                             threshold=percent(prof.execution_low), limit=prof.execution_note_max_chars,
                              length=len(note))
         moved = (initial > 0 and abs(budget - initial) / initial > prof.budget_adjusted) or (
             initial == 0 and budget > 0 and not row.initial_budget_bad and _any_typed(project, "initial_budget"))
         if moved and not note:
-            change = f"{_pct(abs(budget - initial) / initial)}" if initial > 0 else "全部为年中新增"
+            change = f"{percent(abs(budget - initial) / initial)}" if initial > 0 else "全部为年中新增"
             yield ctx.at(s, f"projects[{p}].budget_note", "budget-adjusted-unexplained", code,
-                         adjusted=_num(budget), initial=_num(initial), change=change,
-                         threshold=_pct(prof.budget_adjusted))
+                         adjusted=weight_text(budget), initial=weight_text(initial), change=change,
+                         threshold=percent(prof.budget_adjusted))
         key = f"projects[{p}].execution_score"
         if key in item.overrides:
             typed, _ = values.parse_weight(item.overrides[key])
             computed = round2(row.execution_score)
             if typed is None or abs(typed - computed) > 0.005:
                 yield ctx.at(s, key, "execution-score-mismatch", code, typed=item.overrides[key],
-                             computed=f"{computed:.2f}", weight=_num(prof.budget_weight),
-                             rate=_pct(rate) if budget > 0 else "无法计算")
+                             computed=points(computed), weight=weight_text(prof.budget_weight),
+                             rate=percent(rate) if budget > 0 else "无法计算")
 
 
 def check_prefill(ctx: Context) -> Iterator[Located]:
@@ -251,8 +242,8 @@ def check_weights(ctx: Context) -> Iterator[Located]:
         total = prof.budget_weight + row.indicator_weight
         where = f"projects[{row.p}].indicators"
         if abs(total - 100) > 0.01:
-            yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=_num(prof.budget_weight),
-                         indicator_weights=_num(row.indicator_weight), total=_num(total))
+            yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=weight_text(prof.budget_weight),
+                         indicator_weights=weight_text(row.indicator_weight), total=weight_text(total))
             continue
         if not prof.level1_weights:
             continue
@@ -268,8 +259,8 @@ def check_weights(ctx: Context) -> Iterator[Located]:
             found_cmp.get(k, 0) >= v - 0.01 for k, v in expected.items() if k != "满意度指标"))
         if not same and not moved:
             yield ctx.at(row.s, where, "weight-nonstandard", row.code,
-                         found="、".join(f"{k}{_num(v)}分" for k, v in found.items()),
-                         expected="、".join(f"{k}{_num(v)}分" for k, v in expected.items()))
+                         found="、".join(f"{k}{weight_text(v)}分" for k, v in found.items()),
+                         expected="、".join(f"{k}{weight_text(v)}分" for k, v in expected.items()))
 
 
 def check_taxonomy(ctx: Context) -> Iterator[Located]:
@@ -328,7 +319,7 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
             side, percent = row.percent_fixed
             key = "actual" if side == "actual" else "target"
             yield ctx.at(row.s, f"{base}.{key}", "indicator-percent-ambiguous", code,
-                         label=INDICATOR_LABEL[key], value=getattr(row, key), percent=f"{_num(percent)}%")
+                         label=INDICATOR_LABEL[key], value=getattr(row, key), percent=f"{weight_text(percent)}%")
         if row.scored_as == "number":
             if row.direction == "=" and row.A != 0 and not np.isclose(row.A, row.B):
                 yield ctx.at(row.s, f"{base}.actual", "indicator-not-equal", code,
@@ -340,7 +331,7 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
 def _unmet_detail(row) -> str:
     if row.scored_as == "qual":
         return f"实际完成情况“{row.actual}”属于“{row.band}”档"
-    return f"年度指标值 {row.target}，实际完成值 {row.actual}，按规则得 {_num(row.score)}/{_num(row.weight)} 分"
+    return f"年度指标值 {row.target}，实际完成值 {row.actual}，按规则得 {weight_text(row.score)}/{weight_text(row.weight)} 分"
 
 
 def check_indicator_results(ctx: Context) -> Iterator[Located]:
@@ -351,10 +342,10 @@ def check_indicator_results(ctx: Context) -> Iterator[Located]:
                          detail=_unmet_detail(row))
         if row.overachieved and not row.explained:
             yield ctx.at(row.s, f"{base}.deviation_note", "indicator-overachieved-unexplained", code,
-                         ratio=_pct(row.B / row.A), threshold=_pct(ctx.profile.overachieved))
+                         ratio=percent(row.B / row.A), threshold=percent(ctx.profile.overachieved))
         if EXECUTION_INDICATOR.search(row.name or ""):
             yield ctx.at(row.s, f"{base}.name", "execution-indicator-duplicated", code, name=row.name,
-                         budget_weight=_num(ctx.profile.budget_weight))
+                         budget_weight=weight_text(ctx.profile.budget_weight))
 
 
 # ------------------------------------------------------------------ claimed scores
@@ -370,34 +361,34 @@ def check_scores(ctx: Context) -> Iterator[Located]:
                 continue  # reported as indicator-kind-mismatch; the claimed score stands
             if row.band is None:
                 yield ctx.at(row.s, f"{base}.actual", "qualitative-unrecognised", code, actual=row.actual,
-                             computed=_num(rule))
+                             computed=weight_text(rule))
                 continue
             if np.isnan(claimed):
                 top = max(ctx.profile.bands, key=lambda b: b.high).band
-                yield ctx.at(row.s, where, "qualitative-score-missing", code, band=row.band, computed=_num(rule),
+                yield ctx.at(row.s, where, "qualitative-score-missing", code, band=row.band, computed=weight_text(rule),
                              basis="上限" if row.band == top else "中间值")
                 continue
         if np.isnan(claimed):
             continue
         if claimed > weight + 1e-9:
-            yield ctx.at(row.s, where, "score-exceeds-weight", code, claimed=_num(claimed), weight=_num(weight))
+            yield ctx.at(row.s, where, "score-exceeds-weight", code, claimed=weight_text(claimed), weight=weight_text(weight))
         elif row.scored_as == "qual":
             if not (row.band_low - 1e-9 <= claimed <= row.band_cap + 1e-9):
                 band = ctx.profile.band(row.band)
                 yield ctx.at(row.s, where, "qualitative-out-of-band", code, actual=row.actual, band=band.band,
-                             low=_num(row.band_low), high=_num(band.high * weight), claimed=_num(claimed),
-                             computed=_num(rule))
+                             low=weight_text(row.band_low), high=weight_text(band.high * weight), claimed=weight_text(claimed),
+                             computed=weight_text(rule))
         elif row.scored_as in ("number", "date"):
             if row.met is False and claimed >= weight - 1e-9 and rule < weight - 1e-9:
                 yield ctx.at(row.s, where, "score-full-but-unmet", code, detail=_unmet_detail(row),
-                             claimed=_num(claimed), computed=_num(rule))
+                             claimed=weight_text(claimed), computed=weight_text(rule))
             elif row.met is True and claimed < weight - 1e-9:
                 if not row.explained:
-                    yield ctx.at(row.s, where, "score-deducted-unexplained", code, claimed=_num(claimed),
-                                 weight=_num(weight))
+                    yield ctx.at(row.s, where, "score-deducted-unexplained", code, claimed=weight_text(claimed),
+                                 weight=weight_text(weight))
             elif abs(claimed - rule) > tol + 1e-9:
-                yield ctx.at(row.s, where, "score-mismatch", code, claimed=_num(claimed), computed=_num(rule),
-                             tolerance=_num(tol), rule=_rule_text(row, ctx.profile))
+                yield ctx.at(row.s, where, "score-mismatch", code, claimed=weight_text(claimed), computed=weight_text(rule),
+                             tolerance=weight_text(tol), rule=_rule_text(row, ctx.profile))
     for row in _rows(ctx.scores.projects):
         item = ctx.items[row.s]
         key = f"projects[{row.p}].total_score"
@@ -409,7 +400,7 @@ def check_scores(ctx: Context) -> Iterator[Located]:
         computed = (exec_typed if exec_typed is not None else round2(row.execution_score)) + float(
             ctx.claimed_sums.get((row.s, row.p), 0.0))
         if typed is None or abs(typed - computed) > tol + 1e-9:
-            yield ctx.at(row.s, key, "total-mismatch", row.code, typed=item.overrides[key], computed=_num(computed))
+            yield ctx.at(row.s, key, "total-mismatch", row.code, typed=item.overrides[key], computed=weight_text(computed))
 
 
 def _rule_text(row, profile: Profile) -> str:
@@ -447,7 +438,7 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
             if unmet:
                 evidence.append(f"有{len(unmet)}个指标未完成（如“{unmet[0].name}”）")
             if not np.isnan(rate) and rate < ctx.profile.execution_low:
-                evidence.append(f"预算执行率仅为 {_pct(rate)}")
+                evidence.append(f"预算执行率仅为 {percent(rate)}")
             for key, label in (("deviation_reason", "偏离绩效目标的原因分析"), ("achievement", "实际完成情况")):
                 phrase = _said(getattr(project, key))
                 if phrase and evidence:

@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from ..config import Campaign, ConfigError, load_config
 from ..findings import SEVERITY_ZH
-from ..numbers import money_grouped, percent, points
+from ..numbers import money_grouped, number_or_none, percent, points
 from ..profile import ProfileError, load_profile
 from ..text import display_width
 from ..workbook.guard import Limits
@@ -102,7 +102,7 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
       perf-toolkit template --prefill 预算数据.csv --year 2023 -o 下发/
     """
     from ..workbook.budget import BudgetFileError, read_budget_csv
-    from ..workbook.template import TemplateError, write_from_json, write_prefilled, write_template
+    from ..workbook.template import WorkbookWriteError, write_from_json, write_prefilled, write_template
 
     campaign = _campaign(config_path)
     profile = _profile(profile_name, campaign)
@@ -121,7 +121,7 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
         else:
             write_template(output, projects=projects or 3, year=year, profile=profile)
             click.echo(f"已生成填报表：{output}")
-    except (TemplateError, BudgetFileError) as exc:
+    except (WorkbookWriteError, BudgetFileError) as exc:
         raise OperatorError(str(exc)) from exc
 
 
@@ -268,7 +268,7 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
     """
     from ..report.render import (
         PdfError,
-        TemplateError,
+        ReportTemplateError,
         check_template,
         find_soffice,
         load_template,
@@ -282,14 +282,14 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
                 check_template(load_template(custom))
         if pdf:
             find_soffice()
-    except (TemplateError, PdfError) as exc:
+    except (ReportTemplateError, PdfError) as exc:
         raise OperatorError(str(exc)) from exc
     result = _evaluate(paths, profile_name, campaign, jobs)
     output = output or campaign.output_dir
     try:
         written = render_reports(result, output, campaign=campaign, report_template=report_template,
                                  table_template=table_template, pdf=pdf)
-    except TemplateError as exc:
+    except ReportTemplateError as exc:
         raise OperatorError(str(exc)) from exc
     except PdfError as exc:
         click.echo(f"错误：{exc}（Word 文档已生成，保存在 {output}）", err=True)
@@ -301,7 +301,7 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
         click.echo(f"已为 {len(written)} 个项目生成绩效自评报告和自评表（{kinds}），保存在 {output}：")
         for w in written:
             note = "；填报表有错误，报告中的数据请核实" if w.has_errors else ""
-            click.echo(f"  {w.report.name[:-len('-绩效自评报告.docx')]}（总分 {w.total_score:.2f}，"
+            click.echo(f"  {w.report.name[:-len('-绩效自评报告.docx')]}（总分 {points(w.total_score)}，"
                        f"等级 {w.grade}{note}）")
     for r in result.files:
         if r.sourced is None:
@@ -501,12 +501,13 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
 
     def n(label: str) -> int:
         value = figures.get(label)
-        return int(value) if value == value and value is not None else 0
+        value = number_or_none(figures.get(label))
+        return int(value) if value is not None else 0
 
     click.echo(f"{indent}已生成汇总表：{output}")
     expected = figures.get("应报送单位数")
     line = f"  已报送 {n('已报送单位数')} 个单位"
-    if expected == expected and expected is not None:
+    if number_or_none(expected) is not None:
         line = f"  应报送 {int(expected)} 个单位，已报送 {n('已报送单位数')} 个，未报送 {n('未报送单位数')} 个"
     missing = frames["未报送单位"]
     if len(missing):

@@ -25,7 +25,7 @@ from typing import Any
 
 from docxtpl import DocxTemplate
 from jinja2 import Environment, StrictUndefined, meta
-from jinja2 import TemplateError as JinjaError
+from jinja2 import ReportTemplateError as JinjaError
 from lxml import etree
 
 from ..config import DEFAULT, Campaign
@@ -40,11 +40,11 @@ REPORT_SUFFIX = "绩效自评报告"
 TABLE_SUFFIX = "自评表"
 
 __all__ = ["REPORT_TEMPLATE", "TABLE_TEMPLATE", "PdfError", "PreparedTemplate", "RenderedProject",
-           "TemplateError", "build_context", "check_template", "convert_to_pdf", "find_soffice",
+           "ReportTemplateError", "build_context", "check_template", "convert_to_pdf", "find_soffice",
            "load_template", "output_names", "render_reports", "safe_name", "template_path"]
 
 
-class TemplateError(Exception):
+class ReportTemplateError(Exception):
     """A report template that cannot be used (message in Chinese, for the operator)."""
 
 
@@ -122,7 +122,7 @@ class PreparedTemplate:
             tpl = DocxTemplate(io.BytesIO(data))
             docx = tpl.get_docx()
         except Exception as exc:  # python-docx/zipfile raise many types for a non-docx file
-            raise TemplateError(f"模板 {name} 不是有效的 Word 文档（.docx）：{exc}") from exc
+            raise ReportTemplateError(f"模板 {name} 不是有效的 Word 文档（.docx）：{exc}") from exc
         self._tpl = tpl
         members = {info.filename: data for info, data in self._members}
         self._parts: list[_Part] = []
@@ -133,7 +133,7 @@ class PreparedTemplate:
         start = re.search(r"<w:body[ >]", text)
         end = text.rfind("</w:body>")
         if start is None or end < 0:
-            raise TemplateError(f"模板 {name} 的正文结构无法识别，请用 Word 另存为 .docx 后重试。")
+            raise ReportTemplateError(f"模板 {name} 的正文结构无法识别，请用 Word 另存为 .docx 后重试。")
         self._parts.append(_Part(main, self._compile(tpl.get_xml(), True), "body",
                                  text[:start.start()].encode("utf-8"), text[end + len("</w:body>"):].encode("utf-8")))
         for rel in docx.part.rels.values():
@@ -159,18 +159,18 @@ class PreparedTemplate:
             self.variables |= meta.find_undeclared_variables(self.env.parse(source))
             template = self.env.from_string(source)
         except JinjaError as exc:
-            raise TemplateError(f"模板 {self.name} 的标记有语法错误：{exc.message}"
+            raise ReportTemplateError(f"模板 {self.name} 的标记有语法错误：{exc.message}"
                                 f"（请检查 {{{{ }}}} 与 {{% %}} 是否成对、拼写是否正确）") from exc
         return template
 
     def render(self, context: dict[str, Any]) -> bytes:
-        """One document (the .docx bytes) for a context; raises TemplateError on an undefined variable."""
+        """One document (the .docx bytes) for a context; raises ReportTemplateError on an undefined variable."""
         rendered: dict[str, bytes] = {}
         for part in self._parts:
             try:
                 xml = part.template.render(context)
             except JinjaError as exc:
-                raise TemplateError(f"模板 {self.name} 渲染失败：{exc}") from exc
+                raise ReportTemplateError(f"模板 {self.name} 渲染失败：{exc}") from exc
             if part.kind == "raw":
                 rendered[part.member] = xml.encode("utf-8")
                 continue
@@ -181,7 +181,7 @@ class PreparedTemplate:
             try:
                 tree = etree.fromstring(xml)  # strict: a malformed result is an error, never "recovered"
             except etree.XMLSyntaxError as exc:
-                raise TemplateError(f"模板 {self.name} 生成的文档结构有误：{exc}") from exc
+                raise ReportTemplateError(f"模板 {self.name} 生成的文档结构有误：{exc}") from exc
             if self._needs_table_fix:
                 tree = self._tpl.fix_tables(etree.tostring(tree, encoding="unicode"))
             if part.kind == "body":
@@ -211,7 +211,7 @@ def load_template(path: str | Path) -> PreparedTemplate:
     try:
         stat = path.stat()
     except OSError as exc:
-        raise TemplateError(f"找不到模板文件：{path}") from exc
+        raise ReportTemplateError(f"找不到模板文件：{path}") from exc
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _CACHE:
         _CACHE[key] = PreparedTemplate(path.read_bytes(), path.name)
@@ -223,7 +223,7 @@ def check_template(template: PreparedTemplate, known: Iterable[str] = CONTEXT_KE
     unknown = sorted(template.variables - set(known))
     if unknown:
         names = "、".join(f"{{{{ {v} }}}}" for v in unknown)
-        raise TemplateError(f"模板 {template.name} 中有无法识别的变量：{names}。"
+        raise ReportTemplateError(f"模板 {template.name} 中有无法识别的变量：{names}。"
                             "可用的变量见 docs/report-context.md；请改正拼写后重试，未生成任何文件。")
 
 

@@ -1,18 +1,16 @@
 """The blocks of the 总览 sheet: key figures, grade and rate-band distributions, findings by severity and code.
 
-Computed from a summary's row tables (`consolidate.Tables`), so the district summary and
+Computed from a summary's row tables (`tables.Tables`), so the district summary and
 the city roll-up get the same overview.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from ..findings import SEVERITY_ZH
-from ..numbers import is_missing, mean, money_sum, ratio, weighted_mean
+from ..numbers import difference, is_missing, mean, money_sum, ratio, weighted_mean
 from .tables import (
     BUDGET,
     CODE,
@@ -27,11 +25,10 @@ from .tables import (
     SCORE,
     SPENT,
     TOTAL,
+    Meta,
+    Tables,
     rate_band,
 )
-
-if TYPE_CHECKING:
-    from .consolidate import Meta, Tables
 
 
 def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: int,
@@ -66,7 +63,7 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         rows = []
         for label, value, note in figures:
             before = previous.get(label)
-            change = value - before if _both_numbers(value, before) else None
+            change = None if is_missing(difference(value, before)) else difference(value, before)
             rows.append((label, value, before, change, note))
         key = pd.DataFrame(rows, columns=["指标", "本年", f"上年（{previous_year}年）", "变化", "说明"])
     return {
@@ -77,10 +74,6 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         "问题代码统计": _code_block(problems),
         "口径说明": pd.DataFrame({"说明": [f"{n}. {text}" for n, text in enumerate(RULES, 1)]}),
     }
-
-
-def _both_numbers(a, b) -> bool:
-    return all(isinstance(x, (int, float, np.integer, np.floating)) and not is_missing(float(x)) for x in (a, b))
 
 
 def _names(missing: pd.DataFrame, limit: int = 12) -> str:

@@ -8,13 +8,11 @@ points (shown as a percentage), scores in points.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
+from ..numbers import difference, money_sum, ratio, weighted_mean
 from ..numbers import mean as mean_of
-from ..numbers import money_sum, ratio, weighted_mean
 from .history import History
 from .tables import (
     BUDGET,
@@ -42,16 +40,6 @@ def _previous(history: History) -> tuple[pd.DataFrame, pd.DataFrame]:
     return d[d["year"] == year], p[p["year"] == year]
 
 
-def _change(now, before):
-    if now is None or before is None:
-        return np.nan
-    try:
-        now, before = float(now), float(before)
-    except (TypeError, ValueError):
-        return np.nan
-    return np.nan if math.isnan(now) or math.isnan(before) else now - before
-
-
 def add_year_over_year(projects: pd.DataFrame, departments: pd.DataFrame,
                        history: History) -> tuple[pd.DataFrame, pd.DataFrame]:
     """项目明细 and 部门汇总 with last year's rate and score and the change (new frames)."""
@@ -61,28 +49,28 @@ def add_year_over_year(projects: pd.DataFrame, departments: pd.DataFrame,
     rates = departments[CODE].map(by_dept["execution_rate"]) if len(departments) else pd.Series(dtype=float)
     means = departments[CODE].map(by_dept["mean_score"]) if len(departments) else pd.Series(dtype=float)
     departments[PREV_RATE] = rates.astype(float)
-    departments[RATE_CHANGE] = [_change(a, b) for a, b in zip(departments[RATE], rates, strict=True)]
+    departments[RATE_CHANGE] = [difference(a, b) for a, b in zip(departments[RATE], rates, strict=True)]
     departments[PREV_MEAN] = means.astype(float)
-    departments[MEAN_CHANGE] = [_change(a, b) for a, b in zip(departments[MEAN], means, strict=True)]
+    departments[MEAN_CHANGE] = [difference(a, b) for a, b in zip(departments[MEAN], means, strict=True)]
     by_project = p_prev.set_index(["dept_code", "project_code"])
     projects = projects.copy()
     keys = [(c, pc or pn) for c, pc, pn in zip(projects[CODE], projects[P_CODE], projects[P_NAME], strict=True)]
     p_rates = [by_project["execution_rate"].get(k, np.nan) for k in keys]
     p_scores = [by_project["total_score"].get(k, np.nan) for k in keys]
     projects[PREV_RATE] = pd.Series(p_rates, index=projects.index, dtype=float)
-    projects[RATE_CHANGE] = [_change(a, b) for a, b in zip(projects[RATE], p_rates, strict=True)]
+    projects[RATE_CHANGE] = [difference(a, b) for a, b in zip(projects[RATE], p_rates, strict=True)]
     projects[PREV_SCORE] = pd.Series(p_scores, index=projects.index, dtype=float)
-    projects[SCORE_CHANGE] = [_change(a, b) for a, b in zip(projects[SCORE], p_scores, strict=True)]
+    projects[SCORE_CHANGE] = [difference(a, b) for a, b in zip(projects[SCORE], p_scores, strict=True)]
     return projects, departments
 
 
-def total_change(row: dict, history: History) -> dict:
+def totaldifference(row: dict, history: History) -> dict:
     """Last year's overall rate and mean score for a 合计 row, and the change."""
     d_prev, p_prev = _previous(history)
     rate = ratio(money_sum(d_prev["executed"]), money_sum(d_prev["budget"]))
     mean = mean_of(p_prev["total_score"])
-    return {PREV_RATE: rate, RATE_CHANGE: _change(row.get(RATE), rate),
-            PREV_MEAN: mean, MEAN_CHANGE: _change(row.get(MEAN), mean)}
+    return {PREV_RATE: rate, RATE_CHANGE: difference(row.get(RATE), rate),
+            PREV_MEAN: mean, MEAN_CHANGE: difference(row.get(MEAN), mean)}
 
 
 def previous_figures(history: History | None) -> dict | None:

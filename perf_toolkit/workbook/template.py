@@ -36,7 +36,7 @@ from .budget import BudgetLine
 # ------------------------------------------------------------------ errors and input records
 
 
-class TemplateError(ValueError):
+class WorkbookWriteError(ValueError):
     """Operator input the workbook writer cannot use (message in Chinese)."""
 
 
@@ -537,10 +537,10 @@ def _funds_in_order(project: Project) -> list[Fund]:
     for fund in project.funds:
         source = spec.normalise_source(fund.source)
         if source is None:
-            raise TemplateError(f"项目“{project.code or project.name}”的资金来源“{fund.source}”无法识别，"
+            raise WorkbookWriteError(f"项目“{project.code or project.name}”的资金来源“{fund.source}”无法识别，"
                                 f"应为：{'、'.join(FUND_SOURCES)}")
         if source in by_source:
-            raise TemplateError(f"项目“{project.code or project.name}”的资金来源“{source}”重复出现")
+            raise WorkbookWriteError(f"项目“{project.code or project.name}”的资金来源“{source}”重复出现")
         by_source[source] = fund
     return [by_source.get(s) or Fund(s) for s in FUND_SOURCES]
 
@@ -549,7 +549,7 @@ def _apply_prefill(sub: Submission, lines: list[BudgetLine]):
     """Merge budget lines into a copy of `sub`: (submission, department keys, {project index: keys})."""
     sub = copy.deepcopy(sub)
     if len({line.dept_code for line in lines}) > 1:
-        raise TemplateError("一个填报表只能预填一个单位的数据，预算数据中包含多个单位编码")
+        raise WorkbookWriteError("一个填报表只能预填一个单位的数据，预算数据中包含多个单位编码")
     first = lines[0]
     sub.department.code = first.dept_code
     sub.department.name = next((x.dept_name for x in lines if x.dept_name), sub.department.name)
@@ -621,9 +621,9 @@ def write_from_json(json_path, path, *, projects: int = 1, year: int | None = No
         data = json.loads(source.read_text(encoding="utf-8-sig"))
         submission = submission_from_dict(data)
     except OSError as exc:
-        raise TemplateError(f"无法读取填报数据文件 {source}：{exc.strerror}") from exc
+        raise WorkbookWriteError(f"无法读取填报数据文件 {source}：{exc.strerror}") from exc
     except ValueError as exc:  # JSON syntax (a ValueError), or not a submission-v1 (SubmissionFormatError)
-        raise TemplateError(f"填报数据文件 {source.name} 不是有效的 submission-v1 JSON：{exc}") from exc
+        raise WorkbookWriteError(f"填报数据文件 {source.name} 不是有效的 submission-v1 JSON：{exc}") from exc
     return write_template(path, submission, projects=projects, year=year, profile=profile, helpdesk=helpdesk)
 
 
