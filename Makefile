@@ -20,8 +20,9 @@ $(STAMP): setup.cfg pyproject.toml
 	@$(BIN)/python -m pip install -e '.[test]' >>$(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
 	@touch $@
 
+# -rs: every skipped test shows why (a missing LibreOffice says so and how to get it).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 reports: $(STAMP)
 	$(PT) run $(INBOX) --config $(CONFIG)
@@ -38,10 +39,11 @@ bench: $(STAMP)
 example: $(STAMP)
 	$(BIN)/python examples/make_examples.py
 
-# LibreOffice and CJK fonts for `--pdf` and the PDF tests (Debian/Ubuntu, as root).
+# LibreOffice and CJK fonts for `--pdf`, and for the LibreOffice tests poppler-utils (reads the
+# PDFs back) and python3-uno (only recommended by LibreOffice) (Debian/Ubuntu, as root).
 install-pdf:
 	apt-get update -qq
-	apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui fonts-noto-cjk poppler-utils
+	apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui fonts-noto-cjk poppler-utils python3-uno
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

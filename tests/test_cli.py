@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import openpyxl
-import pytest
 from builders import EXAMPLE_JSON, ROOT, example_dict
 from click.testing import CliRunner
 
@@ -113,11 +112,8 @@ def test_help_is_chinese_for_every_command():
         assert "示例" in (command.help or ""), f"{name} help has no example"
 
 
-def test_done_when_edit_in_libreoffice_then_check(tmp_path):
+def test_done_when_edit_in_libreoffice_then_check(tmp_path, soffice):
     """A user opens the example in LibreOffice, types a wrong value, saves: check names the cell."""
-    soffice = shutil.which("soffice")
-    if not soffice:
-        pytest.skip("LibreOffice (soffice) is not installed")
     edited = tmp_path / "示例.xlsx"
     shutil.copy(EXAMPLE_XLSX, edited)
     cell = actual_cell(edited, "退役士兵满意度")

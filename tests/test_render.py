@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -27,7 +26,6 @@ from perf_toolkit.report.context import CONTEXT_KEYS, chinese_date, clean_text, 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 HOSTILE = 'A&B <b>粗</b> </w:t><w:t>注入 {{ title }} {% if x %} \x07响\x0c铃 \ud800孤 \u202e反 ﹝2019﹞'
 HOSTILE_SHOWN = "A&B <b>粗</b> </w:t><w:t>注入 {{ title }} {% if x %} 响铃 孤 反 〔2019〕"
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 def evaluate(*datas):
@@ -451,8 +449,7 @@ def test_cli_report_pdf_without_soffice_fails_before_writing(tmp_path, monkeypat
 # ------------------------------------------------------------------ PDF (LibreOffice)
 
 
-@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: `make install-pdf`")
-def test_pdf_conversion_of_a_batch_has_pages_and_the_title(tmp_path):
+def test_pdf_conversion_of_a_batch_has_pages_and_the_title(tmp_path, soffice, poppler):
     results = rendered(tmp_path, example_dict(), mixed_submission(), pdf=True)
     for r in results:
         assert r.report_pdf.is_file() and r.table_pdf.is_file()

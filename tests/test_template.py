@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 
 import pytest
@@ -328,14 +327,13 @@ def test_write_prefilled_one_locked_workbook_per_department(tmp_path):
     assert ("单位信息", "department.code", "D01") in records
 
 
-# ------------------------------------------------------------------ LibreOffice (when installed)
+# ------------------------------------------------------------------ LibreOffice (fixtures in conftest.py)
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice 未安装")
-def test_example_workbook_formulas_compute_in_libreoffice(tmp_path):
+def test_example_workbook_formulas_compute_in_libreoffice(tmp_path, soffice):
     path, _ = _example_workbook(tmp_path)
     out = tmp_path / "calc"
-    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+    subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
                     "--convert-to", "xlsx", "--outdir", str(out), str(path)],
                    check=True, capture_output=True, timeout=180)
     ws = load_workbook(out / path.name, data_only=True)["项目1"]
@@ -348,8 +346,8 @@ def test_example_workbook_formulas_compute_in_libreoffice(tmp_path):
 UNO_CHECK = r'''
 import subprocess, sys, time, uno
 from com.sun.star.beans import PropertyValue
-path, profile, pipe = sys.argv[1:4]
-proc = subprocess.Popen(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--invisible",
+path, profile, pipe, soffice = sys.argv[1:5]
+proc = subprocess.Popen([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--invisible",
                          "--nologo", "--norestore", f"--accept=pipe,name={pipe};urp;"])
 try:
     local = uno.getComponentContext()
@@ -389,21 +387,12 @@ finally:
 '''
 
 
-def _uno_python() -> str | None:
-    for exe in ("/usr/bin/python3", shutil.which("python3")):
-        if exe and shutil.which("soffice") and subprocess.run([exe, "-c", "import uno"],
-                                                              capture_output=True).returncode == 0:
-            return exe
-    return None
-
-
-@pytest.mark.skipif(_uno_python() is None, reason="LibreOffice 或其 Python UNO 接口未安装")
-def test_dependent_level2_dropdown_validates_in_libreoffice(tmp_path):
+def test_dependent_level2_dropdown_validates_in_libreoffice(tmp_path, soffice, uno_python):
     path, _ = _example_workbook(tmp_path)
     script = tmp_path / "check.py"
     script.write_text(UNO_CHECK, encoding="utf-8")
-    out = subprocess.run([_uno_python(), str(script), str(path), str(tmp_path / "profile"), f"pt{tmp_path.name}"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run([uno_python, str(script), str(path), str(tmp_path / "profile"), f"pt{tmp_path.name}",
+                          soffice], capture_output=True, text=True, timeout=300)
     verdicts = dict(line.split() for line in out.stdout.splitlines() if line.count(" ") == 1)
     assert verdicts == {"B18": "invalid", "B19": "valid", "B25": "valid", "B26": "invalid", "B27": "valid",
                         "D28": "invalid", "A29": "invalid"}, out.stderr[-2000:]
