@@ -7,9 +7,11 @@ produces is made here, by `make()`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .model import Finding, Location
+from .numbers import Rate, round_half_up, weight_text
 
 
 @dataclass(frozen=True)
@@ -125,19 +127,31 @@ def title(code: str) -> str:
 def make(code: str, where: Location | None = None, *, file: str | None = None,
          project: str | None = None, path: object = None, **params: object) -> Finding:
     """A finding of a catalogued code, its message filled from `params` (kept beside it as data);
-    `path` is the field it is about (a FieldPath or its written form)."""
+    `path` is the field it is about (a FieldPath or its written form).
+
+    A number prints as the forms write it (8.62, 10; a `Rate` as 43.83%; missing as —) and stays a
+    number in `params`.
+    """
     entry = CATALOGUE[code]
-    message = entry.template.format(**{"advice": "", **params}).strip()
+    message = entry.template.format(**{"advice": "", **{k: _shown(v) for k, v in params.items()}}).strip()
     where = where or Location()
     data = {k: _plain(v) for k, v in params.items() if k != "advice"}
     return Finding(code=code, severity=entry.severity, message=message, file=file, sheet=where.sheet,
                    cell=where.cell, project=project, path=str(path) if path is not None else None, params=data)
 
 
+def _shown(value: object) -> object:
+    if isinstance(value, Rate):
+        return str(value)
+    if isinstance(value, float) or value is None:
+        return weight_text(value)
+    return value
+
+
 def _plain(value: object) -> object:
-    """A parameter as JSON can hold it: text, a finite number, a flag or nothing."""
+    """A parameter as JSON can hold it: text, a finite number (rounded as printed, rates to 0.01 %), a flag."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
+        return round_half_up(value, 4 if isinstance(value, Rate) else 2) if math.isfinite(value) else None
     return str(value)

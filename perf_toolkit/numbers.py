@@ -127,3 +127,13 @@ def percentage_points(change: object) -> str:
     text = percent(abs(value))[:-1]
     sign = "-" if value < 0 and text != "0.00" else "+" if value > 0 and text != "0.00" else ""
     return f"{sign}{text}个百分点"
+
+
+class Rate(float):
+    """A fraction that prints as a percentage ("{rate}" → "43.83%"): a finding keeps the number as data."""
+
+    def __str__(self) -> str:
+        return percent(float(self))
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else float.__format__(self, spec)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import findings, values
 from ..model import Finding, SourcedSubmission
-from ..numbers import percent, points, round2, weight_text
+from ..numbers import Rate, percent, points, round2, weight_text
 from ..profile import Profile
 from ..spec import (
     DEPARTMENT_FIELDS,
@@ -181,34 +181,34 @@ def check_budget(ctx: Context) -> Iterator[Located]:
                 computed = getattr(row, column)
                 if typed is None or abs(typed - computed) > 0.005:
                     yield ctx.at(s, key, "budget-total-mismatch", code, label=label,
-                                 typed=item.overrides[key], computed=weight_text(computed))
+                                 typed=item.overrides[key], computed=(computed))
         if budget > 0 and spent > budget + 0.005:
             yield ctx.at(s, f"projects[{p}].funds[0].executed", "execution-over-budget", code,
-                         executed=weight_text(spent), budget=weight_text(budget), rate=percent(spent / budget))
+                         executed=(spent), budget=(budget), rate=Rate(spent / budget))
         rate = row.execution_rate
         if budget > 0 and rate < prof.execution_low:
             if not note:
                 yield ctx.at(s, f"projects[{p}].budget_note", "execution-low-unexplained", code,
-                             rate=percent(rate), threshold=percent(prof.execution_low))
+                             rate=Rate(rate), threshold=Rate(prof.execution_low))
             elif prof.execution_note_max_chars and len(note) > prof.execution_note_max_chars:
                 yield ctx.at(s, f"projects[{p}].budget_note", "execution-note-too-long", code,
-                             threshold=percent(prof.execution_low), limit=prof.execution_note_max_chars,
+                             threshold=Rate(prof.execution_low), limit=prof.execution_note_max_chars,
                              length=len(note))
         moved = (initial > 0 and abs(budget - initial) / initial > prof.budget_adjusted) or (
             initial == 0 and budget > 0 and not row.initial_budget_bad and _any_typed(project, "initial_budget"))
         if moved and not note:
             change = f"{percent(abs(budget - initial) / initial)}" if initial > 0 else "全部为年中新增"
             yield ctx.at(s, f"projects[{p}].budget_note", "budget-adjusted-unexplained", code,
-                         adjusted=weight_text(budget), initial=weight_text(initial), change=change,
-                         threshold=percent(prof.budget_adjusted))
+                         adjusted=(budget), initial=(initial), change=change,
+                         threshold=Rate(prof.budget_adjusted))
         key = f"projects[{p}].execution_score"
         if key in item.overrides:
             typed, _ = values.parse_weight(item.overrides[key])
             computed = round2(row.execution_score)
             if typed is None or abs(typed - computed) > 0.005:
                 yield ctx.at(s, key, "execution-score-mismatch", code, typed=item.overrides[key],
-                             computed=points(computed), weight=weight_text(prof.budget_weight),
-                             rate=percent(rate) if budget > 0 else "无法计算")
+                             computed=points(computed), weight=(prof.budget_weight),
+                             rate=Rate(rate) if budget > 0 else "无法计算")
 
 
 def check_prefill(ctx: Context) -> Iterator[Located]:
@@ -242,8 +242,8 @@ def check_weights(ctx: Context) -> Iterator[Located]:
         total = prof.budget_weight + row.indicator_weight
         where = f"projects[{row.p}].indicators"
         if abs(total - 100) > 0.01:
-            yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=weight_text(prof.budget_weight),
-                         indicator_weights=weight_text(row.indicator_weight), total=weight_text(total))
+            yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=(prof.budget_weight),
+                         indicator_weights=(row.indicator_weight), total=(total))
             continue
         if not prof.level1_weights:
             continue
@@ -342,10 +342,10 @@ def check_indicator_results(ctx: Context) -> Iterator[Located]:
                          detail=_unmet_detail(row))
         if row.overachieved and not row.explained:
             yield ctx.at(row.s, f"{base}.deviation_note", "indicator-overachieved-unexplained", code,
-                         ratio=percent(row.B / row.A), threshold=percent(ctx.profile.overachieved))
+                         ratio=Rate(row.B / row.A), threshold=Rate(ctx.profile.overachieved))
         if EXECUTION_INDICATOR.search(row.name or ""):
             yield ctx.at(row.s, f"{base}.name", "execution-indicator-duplicated", code, name=row.name,
-                         budget_weight=weight_text(ctx.profile.budget_weight))
+                         budget_weight=(ctx.profile.budget_weight))
 
 
 # ------------------------------------------------------------------ claimed scores
@@ -361,34 +361,34 @@ def check_scores(ctx: Context) -> Iterator[Located]:
                 continue  # reported as indicator-kind-mismatch; the claimed score stands
             if row.band is None:
                 yield ctx.at(row.s, f"{base}.actual", "qualitative-unrecognised", code, actual=row.actual,
-                             computed=weight_text(rule))
+                             computed=(rule))
                 continue
             if np.isnan(claimed):
                 top = max(ctx.profile.bands, key=lambda b: b.high).band
-                yield ctx.at(row.s, where, "qualitative-score-missing", code, band=row.band, computed=weight_text(rule),
+                yield ctx.at(row.s, where, "qualitative-score-missing", code, band=row.band, computed=(rule),
                              basis="上限" if row.band == top else "中间值")
                 continue
         if np.isnan(claimed):
             continue
         if claimed > weight + 1e-9:
-            yield ctx.at(row.s, where, "score-exceeds-weight", code, claimed=weight_text(claimed), weight=weight_text(weight))
+            yield ctx.at(row.s, where, "score-exceeds-weight", code, claimed=(claimed), weight=(weight))
         elif row.scored_as == "qual":
             if not (row.band_low - 1e-9 <= claimed <= row.band_cap + 1e-9):
                 band = ctx.profile.band(row.band)
                 yield ctx.at(row.s, where, "qualitative-out-of-band", code, actual=row.actual, band=band.band,
-                             low=weight_text(row.band_low), high=weight_text(band.high * weight), claimed=weight_text(claimed),
-                             computed=weight_text(rule))
+                             low=(row.band_low), high=(band.high * weight), claimed=(claimed),
+                             computed=(rule))
         elif row.scored_as in ("number", "date"):
             if row.met is False and claimed >= weight - 1e-9 and rule < weight - 1e-9:
                 yield ctx.at(row.s, where, "score-full-but-unmet", code, detail=_unmet_detail(row),
-                             claimed=weight_text(claimed), computed=weight_text(rule))
+                             claimed=(claimed), computed=(rule))
             elif row.met is True and claimed < weight - 1e-9:
                 if not row.explained:
-                    yield ctx.at(row.s, where, "score-deducted-unexplained", code, claimed=weight_text(claimed),
-                                 weight=weight_text(weight))
+                    yield ctx.at(row.s, where, "score-deducted-unexplained", code, claimed=(claimed),
+                                 weight=(weight))
             elif abs(claimed - rule) > tol + 1e-9:
-                yield ctx.at(row.s, where, "score-mismatch", code, claimed=weight_text(claimed), computed=weight_text(rule),
-                             tolerance=weight_text(tol), rule=_rule_text(row, ctx.profile))
+                yield ctx.at(row.s, where, "score-mismatch", code, claimed=(claimed), computed=(rule),
+                             tolerance=(tol), rule=_rule_text(row, ctx.profile))
     for row in _rows(ctx.scores.projects):
         item = ctx.items[row.s]
         key = f"projects[{row.p}].total_score"
@@ -400,7 +400,7 @@ def check_scores(ctx: Context) -> Iterator[Located]:
         computed = (exec_typed if exec_typed is not None else round2(row.execution_score)) + float(
             ctx.claimed_sums.get((row.s, row.p), 0.0))
         if typed is None or abs(typed - computed) > tol + 1e-9:
-            yield ctx.at(row.s, key, "total-mismatch", row.code, typed=item.overrides[key], computed=weight_text(computed))
+            yield ctx.at(row.s, key, "total-mismatch", row.code, typed=item.overrides[key], computed=(computed))
 
 
 def _rule_text(row, profile: Profile) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from docxtpl import DocxTemplate
 from jinja2 import Environment, StrictUndefined, meta
-from jinja2 import ReportTemplateError as JinjaError
+from jinja2 import TemplateError as JinjaError
 from lxml import etree
 
 from ..config import DEFAULT, Campaign

@@ -64,7 +64,7 @@ def add_year_over_year(projects: pd.DataFrame, departments: pd.DataFrame,
     return projects, departments
 
 
-def totaldifference(row: dict, history: History) -> dict:
+def total_change(row: dict, history: History) -> dict:
     """Last year's overall rate and mean score for a 合计 row, and the change."""
     d_prev, p_prev = _previous(history)
     rate = ratio(money_sum(d_prev["executed"]), money_sum(d_prev["budget"]))
