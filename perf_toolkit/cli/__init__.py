@@ -353,8 +353,8 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
     click.echo("■ 审核")
     rows = [["文件", "单位", "错误", "警告"]]
     for r in evaluation.files:
-        unit = r.sourced.submission.department.name if r.sourced else "（无法读取）"
-        rows.append([Path(r.file).name, unit or "—", str(r.errors), str(r.warnings)])
+        unit = (r.submission.department.name or "—") + _replaced(r) if r.submission else "（无法读取）"
+        rows.append([Path(r.file).name, unit, str(r.errors), str(r.warnings)])
     for line in _table(rows):
         click.echo(line)
     for skipped in evaluation.skipped:
@@ -432,11 +432,17 @@ def _print_totals(result: Evaluation) -> None:
     click.echo(line + "。")
 
 
+def _replaced(r) -> str:
+    """A mark for a file its department replaced with a newer one (it counts nowhere)."""
+    return f"（已被 {Path(r.superseded_by).name} 替代）" if r.superseded_by else ""
+
+
 def _score_table(result: Evaluation, indent: str = "") -> None:
     rows = [["单位", "项目", "全年预算数(万元)", "全年执行数(万元)", "执行率", "预算执行得分", "指标得分", "总分",
              "等级"]]
+    replaced = {r.file: _replaced(r) for r in result.files}
     for p in result.projects:
-        rows.append([p.department.name or "—", p.name or p.code or "—", money_grouped(p.total.adjusted_budget),
+        rows.append([(p.department.name or "—") + replaced[p.file], p.name or p.code or "—", money_grouped(p.total.adjusted_budget),
                      money_grouped(p.total.executed), percent(p.execution_rate), points(p.execution_score),
                      points(p.indicator_score), points(p.total_score), p.grade])
     if len(rows) > 1:
