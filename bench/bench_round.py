@@ -64,7 +64,7 @@ def main() -> None:
                                                       for i in range(n)], n)
         profile = load_profile()
         result = timed("read + score + check", lambda: evaluate_paths([inbox], profile), n)
-        assert len(result.scores.projects) == 2 * n, "every project scored"
+        assert len(result.projects) == 2 * n, "every project scored"
         timed("render reports (.docx)", lambda: render_reports(result, out / "reports"), n)
         timed("summary workbook", lambda: summarize(result, Campaign(), out / "汇总.xlsx"), n)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

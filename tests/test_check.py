@@ -15,8 +15,7 @@ from builders import example_dict, funds, indicator, sourced, standard_indicator
 
 from perf_toolkit import findings
 from perf_toolkit.check.evaluate import evaluate_submissions
-from perf_toolkit.check.rules import value_at
-from perf_toolkit.model import Location, SourcedSubmission, submission_from_dict
+from perf_toolkit.model import FieldPath, Location, SourcedSubmission, submission_from_dict
 from perf_toolkit.profile import load_profile
 
 
@@ -207,11 +206,11 @@ def test_findings_of_two_files_stay_with_their_file():
     assert {f.file for f in result.files[0].findings} == {"单位.xlsx"}
 
 
-def test_value_at_resolves_paths():
+def test_field_path_value_in_resolves_paths():
     sub = submission_from_dict(example_dict())
-    assert value_at(sub, "projects[0].funds[0].adjusted_budget") == 2.94
-    assert value_at(sub, "department.contact.name") == "李明"
-    assert value_at(sub, "projects[5].code") is None
+    assert FieldPath.parse("projects[0].funds[0].adjusted_budget").value_in(sub) == 2.94
+    assert FieldPath.parse("department.contact.name").value_in(sub) == "李明"
+    assert FieldPath.parse("projects[5].code").value_in(sub) is None
 
 
 def test_prefill_change_is_reported_once_per_file_not_per_project():

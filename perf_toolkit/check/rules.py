@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import findings, values
-from ..model import Finding, SourcedSubmission
+from ..model import FieldPath, Finding, SourcedSubmission
 from ..numbers import Rate, percent, points, round2, weight_text
 from ..profile import Profile
 from ..spec import (
@@ -107,18 +107,18 @@ def check_required(ctx: Context) -> Iterator[Located]:
             code = project.code
             for field in PROJECT_FIELDS:
                 if field.required and not getattr(project, field.key).strip():
-                    yield ctx.at(s, f"projects[{p}].{field.key}", "required-value", code, label=field.label)
+                    yield ctx.at(s, f"{FieldPath.of(p)}.{field.key}", "required-value", code, label=field.label)
             if code.strip() in seen:
-                other = item.where(f"projects[{seen[code.strip()]}].code")
-                yield ctx.at(s, f"projects[{p}].code", "project-code-duplicated", code, value=code,
+                other = item.where(f"{FieldPath.of(seen[code.strip()])}.code")
+                yield ctx.at(s, f"{FieldPath.of(p)}.code", "project-code-duplicated", code, value=code,
                              other=f"{other.sheet or ''}{other.cell or ''}" or "前面的项目")
             elif code.strip():
                 seen[code.strip()] = p
             if not project.indicators:
-                yield ctx.at(s, f"projects[{p}].indicators", "required-value", code, label="绩效指标",
+                yield ctx.at(s, f"{FieldPath.of(p)}.indicators", "required-value", code, label="绩效指标",
                              advice="每个项目至少填写一条绩效指标。")
             for i, ind in enumerate(project.indicators):
-                base = f"projects[{p}].indicators[{i}]"
+                base = f"{FieldPath.of(p)}.indicators[{i}]"
                 for key in ("level1", "level2", "name", "target", "actual"):
                     if _blank(getattr(ind, key)):
                         yield ctx.at(s, f"{base}.{key}", "required-value", code, label=INDICATOR_LABEL[key])
@@ -132,16 +132,16 @@ def check_readable(ctx: Context) -> Iterator[Located]:
         for column, label in FUND_COLUMNS:
             for j, reason in getattr(row, f"{column}_bad"):
                 fund = ctx.items[row.s].submission.projects[row.p].funds[j]
-                yield ctx.at(row.s, f"projects[{row.p}].funds[{j}].{column}", "value-unreadable", row.code,
+                yield ctx.at(row.s, f"{FieldPath.of(row.p)}.funds[{j}].{column}", "value-unreadable", row.code,
                              label=f"{fund.source}·{label}", value=getattr(fund, column), reason=reason,
                              expect="以万元为单位的金额，如 45.08")
         for j in row.unknown_sources:
             fund = ctx.items[row.s].submission.projects[row.p].funds[j]
-            yield ctx.at(row.s, f"projects[{row.p}].funds[{j}].source", "value-unreadable", row.code,
+            yield ctx.at(row.s, f"{FieldPath.of(row.p)}.funds[{j}].source", "value-unreadable", row.code,
                          label="资金来源", value=fund.source, reason="不是自评表中的资金来源，金额只计入年度资金总额",
                          expect="当年财政拨款、上年结转资金或其他资金")
     for row in _rows(ctx.scores.indicators):
-        base = f"projects[{row.p}].indicators[{row.i}]"
+        base = f"{FieldPath.of(row.p)}.indicators[{row.i}]"
         ind = ctx.items[row.s].submission.projects[row.p].indicators[row.i]
         for key, note in (("weight", row.weight_note), ("claimed_score", row.claimed_note)):
             if note:
@@ -173,9 +173,9 @@ def check_budget(ctx: Context) -> Iterator[Located]:
         unreadable = bool(row.adjusted_budget_bad or row.executed_bad)
         if budget <= 0 and not unreadable and (spent > 0 or row.n_indicators > 0):
             why = f"已填写全年执行数 {weight_text(spent)} 万元" if spent > 0 else "项目设有绩效指标"
-            yield ctx.at(s, f"projects[{p}].funds[0].adjusted_budget", "budget-missing", code, why=why)
+            yield ctx.at(s, f"{FieldPath.of(p)}.funds[0].adjusted_budget", "budget-missing", code, why=why)
         for column, label in FUND_COLUMNS:
-            key = f"projects[{p}].funds_total.{column}"
+            key = f"{FieldPath.of(p)}.funds_total.{column}"
             if key in item.overrides:
                 typed, _ = values.parse_money(item.overrides[key])
                 computed = getattr(row, column)
@@ -183,25 +183,25 @@ def check_budget(ctx: Context) -> Iterator[Located]:
                     yield ctx.at(s, key, "budget-total-mismatch", code, label=label,
                                  typed=item.overrides[key], computed=(computed))
         if budget > 0 and spent > budget + 0.005:
-            yield ctx.at(s, f"projects[{p}].funds[0].executed", "execution-over-budget", code,
+            yield ctx.at(s, f"{FieldPath.of(p)}.funds[0].executed", "execution-over-budget", code,
                          executed=(spent), budget=(budget), rate=Rate(spent / budget))
         rate = row.execution_rate
         if budget > 0 and rate < prof.execution_low:
             if not note:
-                yield ctx.at(s, f"projects[{p}].budget_note", "execution-low-unexplained", code,
+                yield ctx.at(s, f"{FieldPath.of(p)}.budget_note", "execution-low-unexplained", code,
                              rate=Rate(rate), threshold=Rate(prof.execution_low))
             elif prof.execution_note_max_chars and len(note) > prof.execution_note_max_chars:
-                yield ctx.at(s, f"projects[{p}].budget_note", "execution-note-too-long", code,
+                yield ctx.at(s, f"{FieldPath.of(p)}.budget_note", "execution-note-too-long", code,
                              threshold=Rate(prof.execution_low), limit=prof.execution_note_max_chars,
                              length=len(note))
         moved = (initial > 0 and abs(budget - initial) / initial > prof.budget_adjusted) or (
             initial == 0 and budget > 0 and not row.initial_budget_bad and _any_typed(project, "initial_budget"))
         if moved and not note:
             change = f"{percent(abs(budget - initial) / initial)}" if initial > 0 else "全部为年中新增"
-            yield ctx.at(s, f"projects[{p}].budget_note", "budget-adjusted-unexplained", code,
+            yield ctx.at(s, f"{FieldPath.of(p)}.budget_note", "budget-adjusted-unexplained", code,
                          adjusted=(budget), initial=(initial), change=change,
                          threshold=Rate(prof.budget_adjusted))
-        key = f"projects[{p}].execution_score"
+        key = f"{FieldPath.of(p)}.execution_score"
         if key in item.overrides:
             typed, _ = values.parse_weight(item.overrides[key])
             computed = round2(row.execution_score)
@@ -215,7 +215,7 @@ def check_prefill(ctx: Context) -> Iterator[Located]:
     """The bureau's pre-filled figures, compared with what the department returned."""
     for s, item in enumerate(ctx.items):
         for path, original in item.prefilled.items():
-            current = value_at(item.submission, path)
+            current = FieldPath.parse(path).value_in(item.submission)
             if not _same_value(original, current):
                 yield ctx.at(s, path, "budget-prefill-changed", _project_code(item, path),
                              label=_path_label(item, path), prefilled=original,
@@ -240,7 +240,7 @@ def check_weights(ctx: Context) -> Iterator[Located]:
         if row.n_indicators == 0:
             continue
         total = prof.budget_weight + row.indicator_weight
-        where = f"projects[{row.p}].indicators"
+        where = f"{FieldPath.of(row.p)}.indicators"
         if abs(total - 100) > 0.01:
             yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=(prof.budget_weight),
                          indicator_weights=(row.indicator_weight), total=(total))
@@ -265,7 +265,7 @@ def check_weights(ctx: Context) -> Iterator[Located]:
 
 def check_taxonomy(ctx: Context) -> Iterator[Located]:
     for row in _rows(ctx.scores.indicators):
-        base = f"projects[{row.p}].indicators[{row.i}]"
+        base = f"{FieldPath.of(row.p)}.indicators[{row.i}]"
         if row.level1 and row.level1 not in TAXONOMY:
             yield ctx.at(row.s, f"{base}.level1", "indicator-taxonomy", row.project_code,
                          reason=f"一级指标“{row.level1}”不在指标体系中（应为{'、'.join(TAXONOMY)}）")
@@ -283,7 +283,7 @@ def check_taxonomy(ctx: Context) -> Iterator[Located]:
 
 def check_indicator_values(ctx: Context) -> Iterator[Located]:
     for row in _rows(ctx.scores.indicators):
-        base, code = f"projects[{row.p}].indicators[{row.i}]", row.project_code
+        base, code = f"{FieldPath.of(row.p)}.indicators[{row.i}]", row.project_code
         declared_number = row.typed_direction in ("≥", "≤", "=")
         if row.direction_missing:
             yield ctx.at(row.s, f"{base}.direction", "indicator-direction-missing", code)
@@ -336,7 +336,7 @@ def _unmet_detail(row) -> str:
 
 def check_indicator_results(ctx: Context) -> Iterator[Located]:
     for row in _rows(ctx.scores.indicators):
-        base, code = f"projects[{row.p}].indicators[{row.i}]", row.project_code
+        base, code = f"{FieldPath.of(row.p)}.indicators[{row.i}]", row.project_code
         if row.met is False and not row.explained:
             yield ctx.at(row.s, f"{base}.deviation_note", "indicator-unmet-unexplained", code,
                          detail=_unmet_detail(row))
@@ -354,7 +354,7 @@ def check_indicator_results(ctx: Context) -> Iterator[Located]:
 def check_scores(ctx: Context) -> Iterator[Located]:
     tol = ctx.profile.score_tolerance
     for row in _rows(ctx.scores.indicators):
-        base, code = f"projects[{row.p}].indicators[{row.i}]", row.project_code
+        base, code = f"{FieldPath.of(row.p)}.indicators[{row.i}]", row.project_code
         where, claimed, weight, rule = f"{base}.claimed_score", row.claimed, row.weight, row.score
         if row.scored_as == "qual":
             if row.a_kind == "number":
@@ -391,11 +391,11 @@ def check_scores(ctx: Context) -> Iterator[Located]:
                              tolerance=(tol), rule=_rule_text(row, ctx.profile))
     for row in _rows(ctx.scores.projects):
         item = ctx.items[row.s]
-        key = f"projects[{row.p}].total_score"
+        key = f"{FieldPath.of(row.p)}.total_score"
         if key not in item.overrides:
             continue
         typed, _ = values.parse_weight(item.overrides[key])
-        exec_key = f"projects[{row.p}].execution_score"
+        exec_key = f"{FieldPath.of(row.p)}.execution_score"
         exec_typed = values.parse_weight(item.overrides[exec_key])[0] if exec_key in item.overrides else None
         computed = (exec_typed if exec_typed is not None else round2(row.execution_score)) + float(
             ctx.claimed_sums.get((row.s, row.p), 0.0))
@@ -424,13 +424,13 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
             for field in PROJECT_FIELDS:
                 text = getattr(project, field.key)
                 if values.is_placeholder(text) or (field.key == "goal" and _only_number(text)):
-                    yield ctx.at(s, f"projects[{p}].{field.key}", "placeholder-text", code,
+                    yield ctx.at(s, f"{FieldPath.of(p)}.{field.key}", "placeholder-text", code,
                                  label=field.label, value=text)
             for i, one in enumerate(project.indicators):
                 for key in ("name", "basis", "deviation_note"):
                     text = getattr(one, key)
                     if values.is_placeholder(text):
-                        yield ctx.at(s, f"projects[{p}].indicators[{i}].{key}", "placeholder-text", code,
+                        yield ctx.at(s, f"{FieldPath.of(p)}.indicators[{i}].{key}", "placeholder-text", code,
                                      label=INDICATOR_LABEL[key], value=text)
             unmet = ctx.unmet.get((s, p), [])
             rate = rates.get((s, p), np.nan)
@@ -442,12 +442,12 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
             for key, label in (("deviation_reason", "偏离绩效目标的原因分析"), ("achievement", "实际完成情况")):
                 phrase = _said(getattr(project, key))
                 if phrase and evidence:
-                    yield ctx.at(s, f"projects[{p}].{key}", "narrative-contradiction", code, label=label,
+                    yield ctx.at(s, f"{FieldPath.of(p)}.{key}", "narrative-contradiction", code, label=label,
                                  phrase=phrase, evidence="，".join(evidence))
             for row in unmet:
                 phrase = _said(project.indicators[row.i].deviation_note)
                 if phrase:
-                    yield ctx.at(s, f"projects[{p}].indicators[{row.i}].deviation_note",
+                    yield ctx.at(s, f"{FieldPath.of(p)}.indicators[{row.i}].deviation_note",
                                  "narrative-contradiction", code, label="偏差原因分析及改进措施", phrase=phrase,
                                  evidence=f"该指标未完成（{_unmet_detail(row)}）")
 
@@ -492,21 +492,9 @@ def check_submissions(items: Sequence[SourcedSubmission], scores: Scores, profil
 
 # ------------------------------------------------------------------ field paths
 
-_TOKEN = re.compile(r"([a-z_0-9]+)|\[(\d+)\]")
-
-
-def value_at(obj: object, path: str) -> object:
-    """The value at a field path such as ``projects[0].funds[1].executed`` (None if absent)."""
-    for name, index in _TOKEN.findall(path):
-        try:
-            obj = obj[int(index)] if index else getattr(obj, name)
-        except (IndexError, AttributeError, TypeError):
-            return None
-    return obj
-
 
 def _get(obj: object, dotted: str) -> str:
-    value = value_at(obj, dotted)
+    value = FieldPath.parse(dotted).value_in(obj)
     return "" if value is None else str(value)
 
 
@@ -518,16 +506,13 @@ def _same_value(a: object, b: object) -> bool:
 
 
 def _project_code(item: SourcedSubmission, path: str) -> str | None:
-    m = re.match(r"projects\[(\d+)\]", path)
-    if m and int(m.group(1)) < len(item.submission.projects):
-        return item.submission.projects[int(m.group(1))].code
-    return None
+    p = FieldPath.parse(path).project
+    return item.submission.projects[p].code if p is not None and p < len(item.submission.projects) else None
 
 
 def _path_label(item: SourcedSubmission, path: str) -> str:
-    m = re.search(r"funds\[(\d+)\]\.(\w+)$", path)
-    if m:
-        fund = value_at(item.submission, path.rsplit(".", 1)[0])
-        return f"{getattr(fund, 'source', '')}·{FUND_LABEL.get(m.group(2), m.group(2))}"
-    key = path.rsplit(".", 1)[-1]
-    return next((f.label for f in PROJECT_FIELDS if f.key == key), key)
+    field = FieldPath.parse(path)
+    if field.fund is not None:
+        fund = FieldPath(*field[:-1]).value_in(item.submission)
+        return f"{getattr(fund, 'source', '')}·{FUND_LABEL.get(field.name, field.name)}"
+    return next((f.label for f in PROJECT_FIELDS if f.key == field.name), field.name)

@@ -23,6 +23,7 @@ from ..findings import make
 from ..model import (
     FUND_SOURCES,
     TYPED_INDICATOR_FIELDS,
+    FieldPath,
     Finding,
     Fund,
     Indicator,
@@ -518,7 +519,7 @@ def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project, table: T
         return
     _, cols, first, name_last = table
     span = range(min(cols.values()), max(cols.values()) + 1)
-    base = f"projects[{i}].indicators"
+    base = f"{FieldPath.of(i)}.indicators"
     reader.locate(base, grid, (first, cols.get("level1", min(cols.values()))))
     r, empty = first, 0
     while r <= grid.max_row:
@@ -551,7 +552,7 @@ def _project(reader: _Reader, grid: _Grid, i: int, table: Table | None) -> Proje
     """One project sheet (`table`: its indicator header), or None when all its inputs are empty (a blank 项目3)."""
     reader.project_code = None
     findings_before = len(reader.findings)
-    p = f"projects[{i}]"
+    p = str(FieldPath.of(i))
     project = Project()
     skip = {table[0]} if table else set()
     cells = {f.key: reader.field_cell(grid, f.name, FIELD_LABELS[f.key], local=True, skip_rows=skip)
