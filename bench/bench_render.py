@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from docxtpl import DocxTemplate  # noqa: E402
 
-from perf_toolkit import render  # noqa: E402
+from perf_toolkit.report import render  # noqa: E402
 from perf_toolkit.check.evaluate import evaluate_submissions  # noqa: E402
 from perf_toolkit.fsutil import atomic_write  # noqa: E402
 from perf_toolkit.model import SourcedSubmission, submission_from_dict  # noqa: E402
@@ -46,6 +46,7 @@ def contexts(n: int) -> list[dict]:
     for k in range(n):
         data = copy.deepcopy(base)
         project = data["projects"][0]
+        data["department"]["code"] += f"-{k}"  # a department each (one twice is a resubmission)
         project["name"] = f"{project['name']}（第{k + 1}批）"
         extra = k % 10
         for j in range(extra):
@@ -56,7 +57,7 @@ def contexts(n: int) -> list[dict]:
         items.append(SourcedSubmission(submission_from_dict(data), file=f"单位{k}.json"))
     evaluation = evaluate_submissions(items)
     start = time.perf_counter()
-    out = [render.build_context(evaluation, s, 0) for s in range(n)]
+    out = [render.build_context(p, evaluation.profile) for p in evaluation.projects]
     contexts.ms = (time.perf_counter() - start) * 1000 / n
     return out
 

@@ -134,3 +134,12 @@ def test_readme_module_map_matches_the_tree():
               if p.parent != PACKAGE or p.name != "__init__.py"}
     actual |= {"profiles/"}
     assert listed == actual
+
+
+def test_scripts_beside_the_package_import_what_exists():
+    """bench/, tools/ and examples/ scripts run outside pytest; their imports must follow the package."""
+    import importlib.util
+
+    for path in sorted([*ROOT.glob("bench/*.py"), *ROOT.glob("tools/*.py"), *ROOT.glob("examples/*.py")]):
+        spec = importlib.util.spec_from_file_location(f"script_{path.stem}", path)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))  # main() runs only as __main__
