@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from docxtpl import DocxTemplate  # noqa: E402
 
-from perf_toolkit.report import render  # noqa: E402
 from perf_toolkit.check.evaluate import evaluate_submissions  # noqa: E402
 from perf_toolkit.fsutil import atomic_write  # noqa: E402
 from perf_toolkit.model import SourcedSubmission, submission_from_dict  # noqa: E402
+from perf_toolkit.report import render  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "workbook_templates" / "示例-退役军人事务局.json"
