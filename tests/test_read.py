@@ -302,6 +302,26 @@ def test_export_workbook_gives_the_json_dict(tmp_path):
     assert export_workbook(_write(tmp_path, example_dict())) == example_dict()
 
 
+def test_export_workbook_omits_fund_rows_without_amounts(tmp_path):
+    data = example_dict()
+    data["projects"][0]["funds"] = [{"source": "上年结转资金", "initial_budget": None, "adjusted_budget": "3.5",
+                                     "executed": None}]
+    data["projects"].append(dict(copy.deepcopy(data["projects"][0]), code="P-NO-FUNDS", funds=[]))
+    path = _write(tmp_path, data)
+    # the form has a row per source all the same; the reader keeps them, with their cells
+    assert [f.source for f in read_workbook(path).sourced.submission.projects[0].funds] == [
+        "当年财政拨款", "上年结转资金", "其他资金"]
+    assert export_workbook(path) == data
+
+
+def test_read_workbook_indicator_named_like_a_label_is_an_indicator(tmp_path):
+    data = example_dict()
+    indicators = data["projects"][0]["indicators"]
+    indicators[1].update(level1="", level2="", name="总分")  # a stop label, but not in the table's first column
+    indicators[2].update(name="资金合计")
+    assert export_workbook(_write(tmp_path, data)) == data
+
+
 def test_read_workbooks_keeps_discovery_order(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -233,7 +233,7 @@ KNOWN_LABELS = (SECTION_LABELS | set().union(*(a | b for a, b in DEPT_LABELS.val
                 | {spec.clean_label(k + spec.WEIGHT_SUBTOTAL_SUFFIX) for k in spec.TAXONOMY})
 
 
-def _is_stop(text: str | None) -> bool:
+def is_stop_label(text: str | None) -> bool:
     """A row label that ends the indicator table (总分, a narrative label, a 合计/小计 row)."""
     return bool(text) and (text in SECTION_LABELS or text.endswith(("合计", "小计")))
 
@@ -514,7 +514,8 @@ def _indicator_header(reader: _Reader, grid: _Grid) -> Table | None:
 
 
 def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project, table: Table | None) -> None:
-    """The indicator rows: from the header down to a section label or 3 empty rows past the table."""
+    """The indicator rows: from the header down to a section label in the first column or 3 empty rows past
+    the table."""
     if table is None:
         return
     _, cols, first, name_last = table
@@ -524,7 +525,8 @@ def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project, table: T
     r, empty = first, 0
     while r <= grid.max_row:
         lead = next((c for c in span if grid.filled((r, c))), None)
-        if lead is not None and _is_stop(grid.text((r, lead))):
+        # the rows after the table are labelled in its first column: a 三级指标 named like a label is no end
+        if lead == span[0] and is_stop_label(grid.text((r, lead))):
             break
         if lead is None:
             empty += 1
@@ -763,9 +765,17 @@ def read_workbooks(paths, *, limits: Limits = Limits(), jobs: int | None = None,
 
 
 def export_workbook(path) -> dict:
-    """The submission-v1 JSON dict of a filled workbook; ExportError when it cannot be read at all."""
+    """The submission-v1 JSON dict of a filled workbook; ExportError when it cannot be read at all.
+
+    The form always has a row per fund source; a row with no amount typed is left out, so a
+    submission written with `template --fill` exports back to the same JSON.
+    """
     result = read_workbook(path)
     if result.sourced is None:
         messages = "；".join(f.message for f in result.findings if f.severity == "error")
         raise ExportError(f"{path}：{messages or '无法读取'}")
-    return submission_to_dict(result.sourced.submission)
+    data = submission_to_dict(result.sourced.submission)
+    for project in data["projects"]:
+        project["funds"] = [f for f in project["funds"]
+                            if any(f[attr] not in (None, "") for attr, _ in spec.FUND_COLUMNS)]
+    return data
