@@ -34,6 +34,8 @@ _CODES = [
          "表格填报区域以外有{count}个单元格有内容（如{first}），这些内容不会被读取。请把内容填到规定的单元格内。"),
     Code("value-unreadable", "error", "取值", "数值无法识别",
          "“{label}”的值“{value}”无法识别（{reason}）。请填写{expect}。"),
+    Code("value-formula", "warning", "取值", "输入单元格是公式",
+         "“{label}”单元格是公式，已按其保存的计算结果“{value}”读取。请改为直接填写数值或文字，以免与公式引用的数据不一致。"),
     Code("year-mismatch", "error", "取值", "评价年度不符",
          "填报表的评价年度为 {found}，本轮自评的评价年度为 {expected}。请确认没有误用往年的填报表，并改正评价年度。"),
     Code("required-value", "error", "取值", "必填项为空", "“{label}”为必填项，不能为空。{advice}"),

@@ -83,6 +83,10 @@ class Indicator:
 #: Indicator fields kept as typed (text or number); the others are text.
 TYPED_INDICATOR_FIELDS = frozenset({"target", "actual", "weight", "claimed_score"})
 
+#: The amounts of a fund row (年初预算数, 全年预算数, 全年执行数); the execution rate is computed from the last two.
+AMOUNT_FIELDS = ("initial_budget", "adjusted_budget", "executed")
+RATE_FIELDS = ("adjusted_budget", "executed")
+
 
 @dataclass
 class Project:
@@ -162,6 +166,15 @@ class FieldPath(tuple):
         """The field's own name (the last named part): "actual", "code", "indicators"."""
         return next((p for p in reversed(self) if isinstance(p, str)), None)
 
+    @property
+    def is_score_input(self) -> bool:
+        """A field the project's score is computed from: a 全年预算数 or 全年执行数 of the budget block,
+        or an indicator's 指标值, 实际完成值, 分值 or 自评得分. Unknown (a formula with no saved
+        result), it leaves the project not scored."""
+        if self.fund is not None:
+            return self.name in RATE_FIELDS
+        return self.indicator is not None and self.name in TYPED_INDICATOR_FIELDS
+
     def value_in(self, obj: object) -> object:
         """The value at this path in a submission (None if absent)."""
         for part in self:
@@ -191,6 +204,8 @@ class SourcedSubmission:
     ``projects[0].execution_score``, ``projects[0].total_score``).
     `prefilled` holds the bureau's pre-filled budget figures recorded in the
     workbook, keyed by field path, to detect a department changing them.
+    `unknown` holds the field paths whose cell is a formula the file saved no
+    result for (its value in the submission is None, but nobody knows it).
     """
 
     submission: Submission
@@ -198,6 +213,7 @@ class SourcedSubmission:
     locations: dict[str, Location] = field(default_factory=dict)
     overrides: dict[str, Typed] = field(default_factory=dict)
     prefilled: dict[str, Typed] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
 
     def where(self, path: str | FieldPath) -> Location:
         """The location of a field path, or of its nearest located parent."""
@@ -249,7 +265,11 @@ class Amounts:
 
 @dataclass(frozen=True)
 class ScoredIndicator:
-    """One indicator after scoring: what the department typed and what the rules make of it."""
+    """One indicator after scoring: what the department typed and what the rules make of it.
+
+    An indicator with an unknown value (`unknown`: a formula with no saved result in its 指标值,
+    实际完成值, 分值 or 自评得分) is not scored: its `score`, `completion` and `met` are None.
+    """
 
     index: int  # its position in the project's indicators (the field path's index)
     submitted: Indicator  # as typed
@@ -259,7 +279,7 @@ class ScoredIndicator:
     scored_as: str  # "number", "date", "qual" (banded text) or "none" (could not be scored)
     weight: float  # the weight it is scored on
     claimed_score: float | None  # the department's own mark, when readable
-    score: float  # by the rules, exact (round when printing)
+    score: float | None  # by the rules, exact (round when printing); None when not scored
     completion: float | None  # actual ÷ target (≤: target ÷ actual); None when not comparable
     met: bool | None  # None: not scored, or a text the bands do not recognise
     band: str | None  # 达成 / 部分达成 / 未达成 for banded text
@@ -272,10 +292,20 @@ class ScoredIndicator:
     actual_unit: str
     unit_mismatch: bool
     findings: tuple[Finding, ...] = ()
+    unknown: tuple[str, ...] = ()  # its fields whose values are unknown ("actual" …): not scored
 
     @property
     def name(self) -> str:
         return self.submitted.name
+
+    @property
+    def scored(self) -> bool:
+        return not self.unknown
+
+    def value_known(self, name: str) -> bool:
+        """Is the value of its field `name` ("weight" …) known? An unknown 分值 makes `weight` only
+        what scoring assumed; every output prints an unknown value as 待核实."""
+        return name not in self.unknown
 
     @property
     def path(self) -> FieldPath:
@@ -285,7 +315,15 @@ class ScoredIndicator:
 
 @dataclass(frozen=True)
 class ScoredProject:
-    """One project after scoring and checking: the one value report, summary, history and JSON read."""
+    """One project after scoring and checking: the one value report, summary, history and JSON read.
+
+    An amount the file holds as a formula with no saved result is unknown (`unknown_amounts`): the
+    total of its column is None. A project is not scored (`scored` False) when a value its score is
+    computed from is unknown (`FieldPath.is_score_input`). Then what depends on it is None — with a
+    全年预算数 or 全年执行数 the rate and the execution score; with an indicator value its score and its
+    一级's — and so are the indicator and total scores; the grade is PENDING. Every output shows
+    these as 待核实, never as 0 or 差.
+    """
 
     file: str  # the file it came from (as given)
     index: int  # its position in the submission's projects
@@ -294,19 +332,20 @@ class ScoredProject:
     submitted: Project  # as typed (texts are read from here)
     funds: Mapping[FundSource, Amounts]  # per canonical source (aliases folded; unknown sources only in `total`)
     unreadable_amounts: frozenset[tuple[FundSource, str]]  # (source, "executed" …) typed but not readable
-    total: Amounts  # 年度资金总额 (every fund row, readable amounts only; never None)
-    execution_rate: float | None  # executed ÷ adjusted budget; None without a budget
+    total: Amounts  # 年度资金总额 (every fund row, readable amounts only; None only for an unknown amount)
+    execution_rate: float | None  # executed ÷ adjusted budget; None without a budget, or not known
     budget_weight: float
-    execution_score: float
+    execution_score: float | None  # None: an amount is unknown
     indicator_weight: float  # Σ weights the indicators are scored on
-    indicator_score: float
-    level1_scores: Mapping[str, float]  # 一级 → Σ scores, every taxonomy 一级 present
-    total_score: float  # exact sum, rounded once to two decimals (what the rules call the total)
-    grade: str
+    indicator_score: float | None  # None: an indicator is not scored
+    level1_scores: Mapping[str, float | None]  # 一级 → Σ scores, every taxonomy 一级 present (None: not scored)
+    total_score: float | None  # exact sum, rounded once to two decimals; None when not scored
+    grade: str  # PENDING (待核实) when not scored
     grade_capped: bool  # the grade was lowered by an execution-rate cap of the profile
     indicators: tuple[ScoredIndicator, ...]
     findings: tuple[Finding, ...]  # its own (field path under the project), in report order
     file_findings: tuple[Finding, ...]  # its file's findings about no scored project (year, department …)
+    unknown_amounts: frozenset[tuple[FundSource, str]] = frozenset()  # formulas with no saved result
 
     @property
     def code(self) -> str:
@@ -329,6 +368,28 @@ class ScoredProject:
     def has_errors(self) -> bool:
         """An error of its own or of its file (a wrong year, a missing 单位编码): not complete."""
         return any(f.severity == "error" for f in self.shown)
+
+    @property
+    def rate_known(self) -> bool:
+        """Every 全年预算数 and 全年执行数 is known, so are the rate and the execution score."""
+        return all(c not in RATE_FIELDS for _, c in self.unknown_amounts)
+
+    def column_known(self, column: str) -> bool:
+        """No amount of this column ("executed" …) is unknown: its 年度资金总额 is known."""
+        return all(c != column for _, c in self.unknown_amounts)
+
+    @property
+    def scored(self) -> bool:
+        """Every value the score is computed from is known: the total and the grade are final."""
+        return self.rate_known and all(i.scored for i in self.indicators)
+
+    @property
+    def unknown_paths(self) -> list[FieldPath]:
+        """The fields whose unknown values keep the project from being scored, in form order."""
+        funds = [FieldPath.of(self.index, "funds", FUND_SOURCES.index(s.value), c)
+                 for s in FundSource for c in AMOUNT_FIELDS if (s, c) in self.unknown_amounts]
+        return funds + [FieldPath.of(self.index, "indicators", i.index, name)
+                        for i in self.indicators for name in i.unknown]
 
     def fund(self, source: FundSource) -> Amounts:
         """The amounts of one source (zero when the submission has no row for it)."""
@@ -475,6 +536,8 @@ def _project_dict(p: ScoredProject) -> dict[str, Any]:
         "total_score": p.total_score,
         "grade": p.grade,
         "grade_capped": p.grade_capped,
+        "scored": p.scored,
+        "unknown": [str(path) for path in p.unknown_paths],
         "complete": not p.has_errors,
         "indicators": [
             {

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 MISSING = "—"
+#: A figure that exists but cannot be known yet (a formula with no saved result): never printed as 0 or 差.
+PENDING = "待核实"
 
 
 def is_missing(x: object) -> bool:
@@ -65,6 +67,12 @@ def mean(values: Iterable) -> float:
     return math.fsum(v) / len(v) if v else math.nan
 
 
+def minimum(values: Iterable) -> float:
+    """The least of the values that are numbers (待核实 and blanks left out); NaN when there are none."""
+    v = [x for x in map(number_or_none, values) if x is not None]
+    return min(v) if v else math.nan
+
+
 def weighted_mean(scores: Iterable, weights: Iterable) -> float:
     """Σ(score × weight) ÷ Σweight over pairs with a score and a positive weight; NaN when none."""
     pairs = [(s, w) for s, w in zip(map(number_or_none, scores), map(number_or_none, weights), strict=True)
@@ -104,6 +112,11 @@ def weight_text(x: object) -> str:
     """A weight (分值) or a short figure without trailing zeros (20, 12.5, 8.62)."""
     text = _fixed(x, 2)
     return MISSING if text is None else text.rstrip("0").rstrip(".")
+
+
+def known(text: str, is_known: bool) -> str:
+    """`text` (a figure as printed), or PENDING when the figure cannot be known yet."""
+    return text if is_known else PENDING
 
 
 def percent(rate: object) -> str:

@@ -61,3 +61,38 @@ def submission(indicators=None, fund_rows=None, year=2023, **project) -> dict:
 
 def sourced(data: dict, file: str = "单位.xlsx", locations=None) -> SourcedSubmission:
     return SourcedSubmission(submission_from_dict(copy.deepcopy(data)), file=file, locations=locations or {})
+
+
+def saved_formula(path, sheet: str, cell: str, formula: str, result=None, *, error: bool = False) -> None:
+    """Put a formula into `cell` of a written workbook the way Excel saves one: with its result
+    (`result`, a number or text; an error value such as "#DIV/0!" with `error`), or, with `result`
+    None, with none, as a program that does not compute (openpyxl) leaves it."""
+    import re
+    import shutil
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    from perf_toolkit.workbook.xlsx import book
+
+    with zipfile.ZipFile(path) as zf:
+        part = next(p for name, p, _ in book(zf)[0] if name == sheet)
+        parts = {info: zf.read(info) for info in zf.infolist()}
+    if result is None:
+        value, kind = "", ""
+    elif isinstance(result, str):
+        value, kind = f"<v>{escape(result)}</v>", ' t="e"' if error else ' t="str"'
+    else:
+        value, kind = f"<v>{result!r}</v>", ""
+    new = f'<c r="{cell}"\\1{kind}><f>{escape(formula)}</f>{value}</c>'
+    for info, data in parts.items():
+        if info.filename == part:
+            xml = data.decode("utf-8")
+            # the cell as openpyxl wrote it (its style kept, its type and value replaced)
+            xml, n = re.subn(rf'<c r="{cell}"((?: s="\d+")?)(?: t="\w+")?(?:/>|>.*?</c>)', new, xml, count=1)
+            assert n == 1, f"{sheet}!{cell} not found"
+            parts[info] = xml.encode("utf-8")
+    tmp = Path(str(path) + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, data in parts.items():
+            out.writestr(info, data)
+    shutil.move(tmp, path)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from builders import ROOT, funds, indicator, standard_indicators, submission
+from builders import ROOT, funds, indicator, saved_formula, standard_indicators, submission
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit.check.evaluate import evaluate_paths
@@ -71,6 +71,16 @@ def typed(sheet: str, cell: str, value: Any, data: dict | None = None) -> Build:
         wb = load_workbook(path)
         wb[sheet][cell] = value
         wb.save(path)
+
+    return build
+
+
+def formula(sheet: str, cell: str, text: str, result: Any) -> Build:
+    """A valid standard workbook with a formula in `cell`, saved with its result as Excel saves it."""
+
+    def build(path: Path) -> None:
+        _write(path, submission())
+        saved_formula(path, sheet, cell, text, result)
 
     return build
 
@@ -163,7 +173,8 @@ CASES = [
          "perf-toolkit/workbook/v0", ("perf-toolkit/workbook/v0", "perf-toolkit/workbook/v1")),
     Case("data-outside-area", typed(P1, "AP5", "补充说明见附件"), P1, "AP5", "补充说明见附件", ("1个", "AP5")),
     # values
-    Case("value-unreadable", typed(P1, "G18", "=95%+5%"), P1, "G18", "=95%+5%", ("实际完成值", "公式")),
+    Case("value-unreadable", typed(P1, "G18", "=95%+5%"), P1, "G18", "=95%+5%", ("实际完成值", "公式", "待核实")),
+    Case("value-formula", formula(P1, "F10", "E10*0.95", 95), P1, "F10", "=E10*0.95", ("全年执行数", "95")),
     Case("year-mismatch", filled(submission(year=2022)), DEPT, "B2", 2022, ("2022", "2023"),
          batch="sichuan_2023"),
     Case("required-value", filled(other_department("", "昆明市东川区退役军人事务局")), DEPT, "B3", None, ("单位编码",)),

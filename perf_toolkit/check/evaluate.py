@@ -30,7 +30,7 @@ from ..model import (
     SubmissionFormatError,
     submission_from_dict,
 )
-from ..numbers import number_or_none, round2
+from ..numbers import PENDING, number_or_none, round2
 from ..profile import Profile, load_profile
 from ..spec import TAXONOMY, normalise_source
 from ..workbook.guard import Limits
@@ -135,12 +135,13 @@ def _scored_projects(items: Sequence[SourcedSubmission], scores: Scores,
 
 
 def _indicator(r: dict, typed) -> ScoredIndicator:
-    met = r["met"]
+    met, known = r["met"], not r["unknown"]
     return ScoredIndicator(
         index=int(r["i"]), submitted=typed, level1=r["level1"] or "", level2=r["level2"] or "",
         direction=r["direction"] or "", scored_as=r["scored_as"], weight=float(r["weight"]),
-        claimed_score=number_or_none(r["claimed"]), score=float(r["score"]),
-        completion=_finite(r["completion"]), met=None if met is None or _nan(met) else bool(met),
+        claimed_score=number_or_none(r["claimed"]), score=float(r["score"]) if known else None,
+        completion=_finite(r["completion"]) if known else None,
+        met=None if met is None or _nan(met) or not known else bool(met), unknown=tuple(r["unknown"]),
         band=r["band"] if isinstance(r["band"], str) else None, overachieved=bool(r["overachieved"]),
         target_number=_finite(r["A"]), actual_number=_finite(r["B"]), target_kind=r["t_kind"], actual_kind=r["a_kind"], target_unit=r["t_unit"] or "",
         actual_unit=r["a_unit"] or "", unit_mismatch=bool(r["unit_mismatch"]),
@@ -158,16 +159,23 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
     unreadable = frozenset(
         (FundSource(source), c) for c in AMOUNT_COLUMNS for j, _ in r[f"{c}_bad"]
         if (source := normalise_source(project.funds[j].source)) is not None)
+    unknown = frozenset((FundSource(source), c) for j, c in r["unknown_amounts"]
+                        if (source := normalise_source(project.funds[j].source)) is not None)
+    if unknown:  # an amount nobody knows: its source's and its column's totals are not known either
+        funds = {source: replace(a, **{c: None for s, c in unknown if s == source}) for source, a in funds.items()}
+    rate_known, scored = bool(r["rate_known"]), bool(r["scored"])
+    pending = {i.level1 for i in indicators if not i.scored}  # 一级 whose score is not known
     return ScoredProject(
         file=item.file or "", index=p, year=sub.year, department=sub.department, submitted=project,
-        funds=funds, unreadable_amounts=unreadable,
-        total=Amounts(*(float(r[c]) for c in AMOUNT_COLUMNS)),
-        execution_rate=_finite(r["execution_rate"]), budget_weight=profile.budget_weight,
-        execution_score=float(r["execution_score"]), indicator_weight=float(r["indicator_weight"]),
-        indicator_score=float(r["indicator_score"]),
-        level1_scores={level1: float(r[f"score_{level1}"]) for level1 in TAXONOMY},
-        total_score=round2(r["total_score"]), grade=str(r["grade"]), grade_capped=bool(r["grade_capped"]),
-        indicators=indicators, findings=(), file_findings=(),
+        funds=funds, unreadable_amounts=unreadable, unknown_amounts=unknown,
+        total=Amounts(*(None if c in {c for _, c in unknown} else float(r[c]) for c in AMOUNT_COLUMNS)),
+        execution_rate=_finite(r["execution_rate"]) if rate_known else None, budget_weight=profile.budget_weight,
+        execution_score=float(r["execution_score"]) if rate_known else None,
+        indicator_weight=float(r["indicator_weight"]),
+        indicator_score=float(r["indicator_score"]) if not pending else None,
+        level1_scores={level1: None if level1 in pending else float(r[f"score_{level1}"]) for level1 in TAXONOMY},
+        total_score=round2(r["total_score"]) if scored else None, grade=str(r["grade"]) if scored else PENDING,
+        grade_capped=bool(r["grade_capped"]) and scored, indicators=indicators, findings=(), file_findings=(),
     )
 
 

@@ -3,6 +3,9 @@
 Checks read the scored frames (so every rule is computed once, in `score`) and
 the submissions (for text); each finding carries the sheet and cell the reader
 recorded for the field it is about. `CHECKS` lists them in report order.
+A value nobody knows (a formula with no saved result, reported by the reader) is
+not judged: no check of the budget block that needs an unknown amount's column, and
+none about the values or scores of an indicator with an unknown value.
 """
 
 from __future__ import annotations
@@ -54,13 +57,24 @@ class Context:
     # per-project views of the indicator frame, grouped once (checks run per project)
 
     @cached_property
+    def known(self) -> pd.DataFrame:
+        """The indicator rows whose values are all known (the others are not judged)."""
+        ind = self.scores.indicators
+        return ind[ind["unknown"].map(len).eq(0)] if not ind.empty else ind
+
+    @cached_property
     def unmet(self) -> dict[tuple[int, int], list]:
         """(s, p) -> the project's unmet indicator rows, in order."""
-        ind = self.scores.indicators
+        ind = self.known
         out: dict[tuple[int, int], list] = {}
         for row in _rows(ind[ind["met"].eq(False)] if not ind.empty else ind):
             out.setdefault((row.s, row.p), []).append(row)
         return out
+
+    @cached_property
+    def unknown_weights(self) -> set[tuple[int, int]]:
+        """(s, p) of the projects with an indicator weight nobody knows."""
+        return {(row.s, row.p) for row in _rows(self.scores.indicators) if "weight" in row.unknown}
 
     @cached_property
     def level1_weights(self) -> dict[tuple[int, int], dict[str, float]]:
@@ -119,11 +133,11 @@ def check_required(ctx: Context) -> Iterator[Located]:
                              advice="每个项目至少填写一条绩效指标。")
             for i, ind in enumerate(project.indicators):
                 base = f"{FieldPath.of(p)}.indicators[{i}]"
-                for key in ("level1", "level2", "name", "target", "actual"):
-                    if _blank(getattr(ind, key)):
+                keys = ["level1", "level2", "name", "target", "actual"]
+                keys += ["weight"] if ctx.profile.indicator_weights == "typed" else []
+                for key in keys:  # an unknown value (a formula) is reported by the reader, not as empty
+                    if _blank(getattr(ind, key)) and f"{base}.{key}" not in item.unknown:
                         yield ctx.at(s, f"{base}.{key}", "required-value", code, label=INDICATOR_LABEL[key])
-                if ctx.profile.indicator_weights == "typed" and _blank(ind.weight):
-                    yield ctx.at(s, f"{base}.weight", "required-value", code, label=INDICATOR_LABEL["weight"])
 
 
 def check_readable(ctx: Context) -> Iterator[Located]:
@@ -163,6 +177,8 @@ def check_readable(ctx: Context) -> Iterator[Located]:
 
 
 def check_budget(ctx: Context) -> Iterator[Located]:
+    """The budget block; a check needing a column with an unknown amount (a formula with no saved
+    result) is skipped: with 全年预算数 or 全年执行数 unknown, the rate and all judged on it are."""
     prof = ctx.profile
     for row in _rows(ctx.scores.projects):
         s, p, code = row.s, row.p, row.code
@@ -171,22 +187,23 @@ def check_budget(ctx: Context) -> Iterator[Located]:
         note = values.meaningful_text(project.budget_note)
         budget, spent, initial = row.adjusted_budget, row.executed, row.initial_budget
         unreadable = bool(row.adjusted_budget_bad or row.executed_bad)
-        if budget <= 0 and not unreadable and (spent > 0 or row.n_indicators > 0):
+        unknown, rate_known = {c for _, c in row.unknown_amounts}, row.rate_known
+        if rate_known and budget <= 0 and not unreadable and (spent > 0 or row.n_indicators > 0):
             why = f"已填写全年执行数 {weight_text(spent)} 万元" if spent > 0 else "项目设有绩效指标"
             yield ctx.at(s, f"{FieldPath.of(p)}.funds[0].adjusted_budget", "budget-missing", code, why=why)
         for column, label in FUND_COLUMNS:
             key = f"{FieldPath.of(p)}.funds_total.{column}"
-            if key in item.overrides:
+            if key in item.overrides and column not in unknown:
                 typed, _ = values.parse_money(item.overrides[key])
                 computed = getattr(row, column)
                 if typed is None or abs(typed - computed) > 0.005:
                     yield ctx.at(s, key, "budget-total-mismatch", code, label=label,
                                  typed=item.overrides[key], computed=(computed))
-        if budget > 0 and spent > budget + 0.005:
+        if rate_known and budget > 0 and spent > budget + 0.005:
             yield ctx.at(s, f"{FieldPath.of(p)}.funds[0].executed", "execution-over-budget", code,
                          executed=(spent), budget=(budget), rate=Rate(spent / budget))
         rate = row.execution_rate
-        if budget > 0 and rate < prof.execution_low:
+        if rate_known and budget > 0 and rate < prof.execution_low:
             if not note:
                 yield ctx.at(s, f"{FieldPath.of(p)}.budget_note", "execution-low-unexplained", code,
                              rate=Rate(rate), threshold=Rate(prof.execution_low))
@@ -196,13 +213,13 @@ def check_budget(ctx: Context) -> Iterator[Located]:
                              length=len(note))
         moved = (initial > 0 and abs(budget - initial) / initial > prof.budget_adjusted) or (
             initial == 0 and budget > 0 and not row.initial_budget_bad and _any_typed(project, "initial_budget"))
-        if moved and not note:
+        if moved and not note and not unknown & {"initial_budget", "adjusted_budget"}:
             change = f"{percent(abs(budget - initial) / initial)}" if initial > 0 else "全部为年中新增"
             yield ctx.at(s, f"{FieldPath.of(p)}.budget_note", "budget-adjusted-unexplained", code,
                          adjusted=(budget), initial=(initial), change=change,
                          threshold=Rate(prof.budget_adjusted))
         key = f"{FieldPath.of(p)}.execution_score"
-        if key in item.overrides:
+        if key in item.overrides and rate_known:
             typed, _ = values.parse_weight(item.overrides[key])
             computed = round2(row.execution_score)
             if typed is None or abs(typed - computed) > 0.005:
@@ -215,6 +232,8 @@ def check_prefill(ctx: Context) -> Iterator[Located]:
     """The bureau's pre-filled figures, compared with what the department returned."""
     for s, item in enumerate(ctx.items):
         for path, original in item.prefilled.items():
+            if path in item.unknown:
+                continue  # a formula over the pre-filled figure: reported by the reader
             current = FieldPath.parse(path).value_in(item.submission)
             if not _same_value(original, current):
                 yield ctx.at(s, path, "budget-prefill-changed", _project_code(item, path),
@@ -237,7 +256,7 @@ def _blank(value: object) -> bool:
 def check_weights(ctx: Context) -> Iterator[Located]:
     prof = ctx.profile
     for row in _rows(ctx.scores.projects):
-        if row.n_indicators == 0:
+        if row.n_indicators == 0 or (row.s, row.p) in ctx.unknown_weights:
             continue
         total = prof.budget_weight + row.indicator_weight
         where = f"{FieldPath.of(row.p)}.indicators"
@@ -282,7 +301,7 @@ def check_taxonomy(ctx: Context) -> Iterator[Located]:
 
 
 def check_indicator_values(ctx: Context) -> Iterator[Located]:
-    for row in _rows(ctx.scores.indicators):
+    for row in _rows(ctx.known):
         base, code = f"{FieldPath.of(row.p)}.indicators[{row.i}]", row.project_code
         declared_number = row.typed_direction in ("≥", "≤", "=")
         if row.direction_missing:
@@ -337,10 +356,11 @@ def _unmet_detail(row) -> str:
 def check_indicator_results(ctx: Context) -> Iterator[Located]:
     for row in _rows(ctx.scores.indicators):
         base, code = f"{FieldPath.of(row.p)}.indicators[{row.i}]", row.project_code
-        if row.met is False and not row.explained:
+        known = not row.unknown  # an indicator with an unknown value is neither met nor unmet
+        if known and row.met is False and not row.explained:
             yield ctx.at(row.s, f"{base}.deviation_note", "indicator-unmet-unexplained", code,
                          detail=_unmet_detail(row))
-        if row.overachieved and not row.explained:
+        if known and row.overachieved and not row.explained:
             yield ctx.at(row.s, f"{base}.deviation_note", "indicator-overachieved-unexplained", code,
                          ratio=Rate(row.B / row.A), threshold=Rate(ctx.profile.overachieved))
         if EXECUTION_INDICATOR.search(row.name or ""):
@@ -353,7 +373,7 @@ def check_indicator_results(ctx: Context) -> Iterator[Located]:
 
 def check_scores(ctx: Context) -> Iterator[Located]:
     tol = ctx.profile.score_tolerance
-    for row in _rows(ctx.scores.indicators):
+    for row in _rows(ctx.known):
         base, code = f"{FieldPath.of(row.p)}.indicators[{row.i}]", row.project_code
         where, claimed, weight, rule = f"{base}.claimed_score", row.claimed, row.weight, row.score
         if row.scored_as == "qual":
@@ -392,7 +412,7 @@ def check_scores(ctx: Context) -> Iterator[Located]:
     for row in _rows(ctx.scores.projects):
         item = ctx.items[row.s]
         key = f"{FieldPath.of(row.p)}.total_score"
-        if key not in item.overrides:
+        if key not in item.overrides or not row.scored:
             continue
         typed, _ = values.parse_weight(item.overrides[key])
         exec_key = f"{FieldPath.of(row.p)}.execution_score"
@@ -417,7 +437,8 @@ def _rule_text(row, profile: Profile) -> str:
 
 def check_narrative(ctx: Context) -> Iterator[Located]:
     proj = ctx.scores.projects
-    rates = dict(zip(zip(proj["s"], proj["p"], strict=True), proj["execution_rate"], strict=True))
+    known = proj["execution_rate"].where(proj["rate_known"]) if not proj.empty else proj["execution_rate"]
+    rates = dict(zip(zip(proj["s"], proj["p"], strict=True), known, strict=True))
     for s, item in enumerate(ctx.items):
         for p, project in enumerate(item.submission.projects):
             code = project.code

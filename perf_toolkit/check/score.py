@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import values
-from ..model import SourcedSubmission
+from ..model import AMOUNT_FIELDS, RATE_FIELDS, FieldPath, SourcedSubmission
 from ..numbers import round2
 from ..profile import Profile
 from ..spec import (
@@ -62,15 +62,29 @@ class Scores:
 # ------------------------------------------------------------------ parsing into rows
 
 
+def _unknown(item: SourcedSubmission) -> dict[tuple, list]:
+    """The amounts and indicator values of a submission that are unknown (formulas with no saved
+    result): (p,) -> [(fund row, amount)], (p, i) -> [indicator field]."""
+    out: dict[tuple, list] = {}
+    for text in sorted(item.unknown):
+        path = FieldPath.parse(text)
+        if path.fund is not None and path.name in AMOUNT_FIELDS:
+            out.setdefault((path.project,), []).append((path.fund, path.name))
+        elif path.is_score_input:
+            out.setdefault((path.project, path.indicator), []).append(path.name)
+    return out
+
+
 def _project_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
     rows = []
     for s, item in enumerate(items):
         sub = item.submission
+        unknown = _unknown(item)
         for p, project in enumerate(sub.projects):
             row = {
                 "s": s, "p": p, "file": item.file, "year": sub.year,
                 "dept_code": sub.department.code, "dept_name": sub.department.name,
-                "code": project.code, "name": project.name,
+                "code": project.code, "name": project.name, "unknown_amounts": unknown.get((p,), []),
             }
             sources = [normalise_source(fund.source) for fund in project.funds]
             row["unknown_sources"] = [j for j, source in enumerate(sources) if source is None]
@@ -169,6 +183,7 @@ def _indicator_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
     rows = []
     for s, item in enumerate(items):
         year = item.submission.year
+        unknown = _unknown(item)
         for p, project in enumerate(item.submission.projects):
             for i, ind in enumerate(project.indicators):
                 weight, weight_note = values.parse_weight(ind.weight)
@@ -181,7 +196,7 @@ def _indicator_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
                     "typed_weight": weight, "weight_note": weight_note,
                     "claimed": np.nan if claimed is None else claimed, "claimed_note": claimed_note,
                     "explained": bool(values.meaningful_text(ind.deviation_note)),
-                    "band": None,
+                    "band": None, "unknown": tuple(unknown.get((p, i), ())),
                 }
                 row.update(_classify(ind, year))
                 if row["scored_as"] == "qual":
@@ -308,6 +323,11 @@ def _score_projects(proj: pd.DataFrame, ind: pd.DataFrame, profile: Profile) -> 
         )
     proj["n_indicators"] = proj.set_index(keys).index.map(
         ind.groupby(keys).size() if not ind.empty else {}).fillna(0).astype(int).to_numpy()
+    # not scored: a score input is unknown (a formula with no saved result); the rules skip what depends on it
+    proj["rate_known"] = proj["unknown_amounts"].map(lambda cells: all(c not in RATE_FIELDS for _, c in cells))
+    pending = ind[ind["unknown"].map(len) > 0].groupby(keys).size() if not ind.empty else {}
+    proj["indicators_known"] = proj.set_index(keys).index.map(pending).isna() if len(pending) else True
+    proj["scored"] = proj["rate_known"] & proj["indicators_known"]
     proj["total_score"] = np.minimum(proj["execution_score"] + proj["indicator_score"], 100.0)
     proj["total_display"] = proj["total_score"].map(round2)
     grade = proj["total_display"].map(profile.grade)
@@ -345,10 +365,10 @@ def _frame(rows: list[dict], columns: list[str], numbers: tuple[str, ...]) -> pd
 
 _PROJECT_NUMBERS = ("initial_budget", "adjusted_budget", "executed")
 _INDICATOR_NUMBERS = ("typed_weight", "claimed", "A", "B")
-_PROJECT_COLUMNS = ["s", "p", "file", "year", "dept_code", "dept_name", "code", "name",
+_PROJECT_COLUMNS = ["s", "p", "file", "year", "dept_code", "dept_name", "code", "name", "unknown_amounts",
                     "initial_budget", "adjusted_budget", "executed"]
 _INDICATOR_COLUMNS = ["s", "p", "i", "project_code", "level1", "level2", "name", "target", "actual", "unit",
                       "typed_weight", "weight_note", "claimed", "claimed_note", "explained", "band",
                       "typed_direction", "direction_conflict", "direction_missing", "t_kind", "a_kind",
                       "t_unit", "a_unit", "t_note", "a_note", "A", "B", "strict", "unit_mismatch",
-                      "percent_fixed", "scored_as", "direction", "actual_band_text"]
+                      "percent_fixed", "scored_as", "direction", "actual_band_text", "unknown"]

@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from ..config import Campaign, ConfigError, load_config
 from ..findings import SEVERITY_ZH
-from ..numbers import money_grouped, number_or_none, percent, points
+from ..numbers import known, money_grouped, number_or_none, percent, points
 from ..profile import ProfileError, load_profile
 from ..text import display_width
 from ..workbook.guard import Limits
@@ -301,7 +301,8 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
         click.echo(f"已为 {len(written)} 个项目生成绩效自评报告和自评表（{kinds}），保存在 {output}：")
         for w in written:
             note = "；填报表有错误，报告中的数据请核实" if w.has_errors else ""
-            click.echo(f"  {w.report.name[:-len('-绩效自评报告.docx')]}（总分 {points(w.total_score)}，"
+            total = known(points(w.total_score), w.total_score is not None)
+            click.echo(f"  {w.report.name[:-len('-绩效自评报告.docx')]}（总分 {total}，"
                        f"等级 {w.grade}{note}）")
     for r in result.files:
         if r.sourced is None:
@@ -441,10 +442,13 @@ def _score_table(result: Evaluation, indent: str = "") -> None:
     rows = [["单位", "项目", "全年预算数(万元)", "全年执行数(万元)", "执行率", "预算执行得分", "指标得分", "总分",
              "等级"]]
     replaced = {r.file: _replaced(r) for r in result.files}
-    for p in result.projects:
-        rows.append([(p.department.name or "—") + replaced[p.file], p.name or p.code or "—", money_grouped(p.total.adjusted_budget),
-                     money_grouped(p.total.executed), percent(p.execution_rate), points(p.execution_score),
-                     points(p.indicator_score), points(p.total_score), p.grade])
+    for p in result.projects:  # a figure not known yet (a formula with no saved result) shows 待核实
+        rows.append([(p.department.name or "—") + replaced[p.file], p.name or p.code or "—",
+                     known(money_grouped(p.total.adjusted_budget), p.column_known("adjusted_budget")),
+                     known(money_grouped(p.total.executed), p.column_known("executed")),
+                     known(percent(p.execution_rate), p.rate_known), known(points(p.execution_score), p.rate_known),
+                     known(points(p.indicator_score), p.indicator_score is not None),
+                     known(points(p.total_score), p.scored), p.grade])
     if len(rows) > 1:
         for line in _table(rows, indent=indent):
             click.echo(line)
@@ -522,7 +526,9 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
     click.echo(indent + line + "。")
     rate = figures.get("总体预算执行率")
     mean_text = points(figures.get("平均得分（简单平均）"))
-    click.echo(f"{indent}  参评项目 {n('参评项目数')} 个；全年预算数 {money_grouped(figures.get('全年预算数合计（万元）'))} "
+    notes = dict(zip(frames["总览"]["指标"], frames["总览"]["说明"], strict=True))
+    pending = f"（{notes['参评项目数']}）" if notes.get("参评项目数") else ""  # projects not scored, 待核实
+    click.echo(f"{indent}  参评项目 {n('参评项目数')} 个{pending}；全年预算数 {money_grouped(figures.get('全年预算数合计（万元）'))} "
                f"万元，执行数 {money_grouped(figures.get('全年执行数合计（万元）'))} 万元，执行率 {percent(rate)}；"
                f"平均得分 {mean_text}。")
     click.echo(f"{indent}  错误 {n('错误数')} 个，警告 {n('警告数')} 个（见“问题清单”）；"

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT, Campaign
 from ..model import FundSource, ScoredIndicator, ScoredProject
-from ..numbers import money, percent, points, round2, share, weight_text
-from ..spec import FUND_ROWS, TAXONOMY
+from ..numbers import PENDING, known, money, percent, points, round2, share, weight_text
+from ..spec import FUND_ROWS, INDICATOR_COLUMNS, TAXONOMY
 from ..text import clean_text
 from ..values import meaningful_text
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 VERIFY = "【需核实】"
 NOT_FILLED = "（未填写）"
+UNKNOWN_AMOUNTS = "预算执行情况表中有金额是公式，文件中没有保存其计算结果，金额无法确定"
+INDICATOR_LABELS = {key: label for key, label, _ in INDICATOR_COLUMNS}
 
 
 # ------------------------------------------------------------------ text and number formats
@@ -72,6 +74,21 @@ def typed_value(raw: Any, unit: str = "") -> str:
     if text and unit and text[-1].isdigit() and not text.endswith(unit):
         text += unit
     return text
+
+
+def _pts(text: str) -> str:
+    """A score as a sentence says it: "8.62分", or 待核实."""
+    return text if text == PENDING else f"{text}分"
+
+
+def _wan(text: str) -> str:
+    """An amount as a sentence says it: "2.94万元", or 待核实."""
+    return text if text == PENDING else f"{text}万元"
+
+
+def _stated(what: str, text: str, empty: str = "未填写") -> str:
+    """"年度指标值为100%", "…未填写", or "…待核实" (a formula with no saved result)."""
+    return f"{what}{empty}" if not text else f"{what}{text}" if text == PENDING else f"{what}为{text}"
 
 
 def _sentence(text: str) -> str:
@@ -128,11 +145,13 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         i["analysis"] = _analysis(n, i, profile)
 
     funds = _funds(scored)
-    level1_scores = [
-        {"level1": g["level1"], "score": points(scored.level1_scores.get(g["level1"], g["score_value"])),
-         "weight": g["weight"]}
-        for g in groups if g["items"]
-    ]
+    weights_known = all(i.value_known("weight") for i in scored.indicators)
+    level1_scores = []
+    for g in groups:
+        if g["items"]:
+            value = scored.level1_scores.get(g["level1"], g["score_value"])
+            level1_scores.append({"level1": g["level1"], "score": known(points(value), value is not None),
+                                  "weight": g["weight"]})
     ctx: dict[str, Any] = {
         "year": year,
         "unit": unit,
@@ -163,17 +182,17 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "achievement": clean_text(project.achievement),
         "funds_total": funds["total"],
         "fund_rows": funds["rows"],
-        "initial_budget": money(scored.total.initial_budget),
-        "adjusted_budget": money(scored.total.adjusted_budget),
-        "executed": money(scored.total.executed),
-        "execution_rate": percent(scored.execution_rate),
-        "execution_score": points(scored.execution_score),
+        "initial_budget": funds["total"]["initial"],
+        "adjusted_budget": funds["total"]["adjusted"],
+        "executed": funds["total"]["executed"],
+        "execution_rate": funds["total"]["rate"],
+        "execution_score": funds["total"]["score"],
         "budget_weight": weight_text(scored.budget_weight),
-        "indicator_score": points(scored.indicator_score),
-        "indicator_weight": weight_text(scored.indicator_weight),
+        "indicator_score": known(points(scored.indicator_score), scored.indicator_score is not None),
+        "indicator_weight": known(weight_text(scored.indicator_weight), weights_known),
         "level1_scores": level1_scores,
-        "total_score": points(scored.total_score),
-        "total_weight": weight_text(scored.budget_weight + scored.indicator_weight),
+        "total_score": known(points(scored.total_score), scored.scored),
+        "total_weight": known(weight_text(scored.budget_weight + scored.indicator_weight), weights_known),
         "grade": scored.grade,
         "grade_capped": scored.grade_capped,
         "indicators": ordered,
@@ -196,21 +215,23 @@ def _funds(scored: ScoredProject) -> dict:
     for source, printed, _aliases in FUND_ROWS:
         amounts = scored.fund(FundSource(source))
         unreadable = {c for s, c in scored.unreadable_amounts if s == source}
+        unknown = {c for s, c in scored.unknown_amounts if s == source}  # formulas with no saved result
         budget, spent = amounts.adjusted_budget, amounts.executed
-        readable = not unreadable & {"adjusted_budget", "executed"}
+        readable = not (unreadable | unknown) & {"adjusted_budget", "executed"}
         rate = spent / budget if readable and budget and spent is not None and budget > 0 else None
-        shown = {c: "无法识别" if c in unreadable else money(getattr(amounts, c))
+        shown = {c: PENDING if c in unknown else "无法识别" if c in unreadable else money(getattr(amounts, c))
                  for c in ("initial_budget", "adjusted_budget", "executed")}
         rows.append({
             "source": source, "label": printed, "initial": shown["initial_budget"],
             "adjusted": shown["adjusted_budget"], "executed": shown["executed"], "weight": "—",
-            "rate": percent(rate), "score": "—",
+            "rate": known(percent(rate), not unknown & {"adjusted_budget", "executed"}), "score": "—",
         })
     total = {
-        "label": "年度资金总额", "initial": money(scored.total.initial_budget),
-        "adjusted": money(scored.total.adjusted_budget), "executed": money(scored.total.executed),
-        "weight": weight_text(scored.budget_weight), "rate": percent(scored.execution_rate),
-        "score": points(scored.execution_score),
+        "label": "年度资金总额", "weight": weight_text(scored.budget_weight),
+        **{key: known(money(getattr(scored.total, c)), scored.column_known(c))
+           for key, c in (("initial", "initial_budget"), ("adjusted", "adjusted_budget"), ("executed", "executed"))},
+        "rate": known(percent(scored.execution_rate), scored.rate_known),
+        "score": known(points(scored.execution_score), scored.rate_known),
     }
     return {"total": total, "rows": rows}
 
@@ -220,8 +241,8 @@ def _by_source(ctx: dict, column: str) -> str:
     parts = []
     for f in ctx["fund_rows"]:
         v = f[column]
-        parts.append(f"{f['source']}金额无法识别" if v == "无法识别" else
-                     f"{f['source']}未填写" if v == "—" else f"{f['source']}{v}万元")
+        parts.append(f"{f['source']}金额无法识别" if v == "无法识别" else f"{f['source']}金额待核实" if v == PENDING
+                     else f"{f['source']}未填写" if v == "—" else f"{f['source']}{v}万元")
     return "其中：" + "，".join(parts)
 
 
@@ -236,10 +257,12 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
         item = {
             "i": r.index, "level1": one_line(r.level1) or "（一级指标未填写）",
             "level2": one_line(r.level2) or "（二级指标未填写）", "name": one_line(raw.name) or "（三级指标名称未填写）",
-            "direction": r.direction, "target": typed_value(raw.target, raw.unit),
-            "actual": typed_value(raw.actual, raw.unit), "unit": one_line(raw.unit),
-            "weight": weight_text(r.weight), "weight_value": r.weight,
-            "score": points(r.score), "score_value": r.score,
+            "direction": r.direction, "unit": one_line(raw.unit),
+            **{key: PENDING if key in r.unknown else typed_value(getattr(raw, key), raw.unit)
+               for key in ("target", "actual")},
+            "weight": known(weight_text(r.weight), r.value_known("weight")),
+            "weight_value": r.weight if r.value_known("weight") else None,
+            "score": known(points(r.score), r.scored), "score_value": r.score,
             "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
             "completion": percent(r.completion), "scored_as": r.scored_as,
             "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
@@ -253,6 +276,9 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
 def _flag(r: ScoredIndicator) -> str:
     """Why an indicator could not be scored by the rules (empty when it could)."""
     raw = r.submitted
+    if not r.scored:
+        labels = "、".join(INDICATOR_LABELS[name] for name in r.unknown)
+        return f"{labels}是公式，文件中没有保存其计算结果，值无法确定，得分待核实"
     if r.scored_as == "qual" and r.band is None:
         return f"实际完成情况“{one_line(raw.actual) or '未填写'}”无法对应评分档次，需人工确认"
     if r.scored_as != "none":
@@ -295,10 +321,13 @@ def _groups(indicators: list[dict], profile) -> list[dict]:
         level2s = []
         for level2 in dict.fromkeys(i["level2"] for i in items):
             level2s.append({"level2": level2, "items": [i for i in items if i["level2"] == level2]})
-        weight = sum(i["weight_value"] for i in items)
+        weights, scores = [i["weight_value"] for i in items], [i["score_value"] for i in items]
+        weight = None if None in weights else sum(weights)  # one not known: the 一级's is not either
+        score = None if None in scores else sum(scores)
         groups.append({
-            "label": f"（{n}）", "level1": level1, "count": len(items), "weight": weight_text(weight),
-            "score": points(sum(i["score_value"] for i in items)), "score_value": sum(i["score_value"] for i in items),
+            "label": f"（{n}）", "level1": level1, "count": len(items), "weight": known(weight_text(weight),
+                                                                                       weight is not None),
+            "score": known(points(score), score is not None), "score_value": score,
             "level2s": level2s, "items": [i for g in level2s for i in g["items"]],
         })
     for g in groups:
@@ -313,7 +342,7 @@ def _group_text(g: dict) -> tuple[str, list[str]]:
     names = "、".join(x["level2"] for x in g["level2s"])
     n2 = len(g["level2s"])
     kinds = f"{names}{n2}个二级指标" if n2 > 1 else names
-    heading = f"{g['label']}{g['level1']}（分值{g['weight']}分）。下设{kinds}，共{g['count']}个三级指标："
+    heading = f"{g['label']}{g['level1']}（分值{_pts(g['weight'])}）。下设{kinds}，共{g['count']}个三级指标："
     paragraphs = []
     for x in g["level2s"]:
         items = x["items"]
@@ -327,21 +356,23 @@ def _group_text(g: dict) -> tuple[str, list[str]]:
 
 
 def _setting(i: dict) -> str:
-    target = f"指标值为{i['target']}" if i["target"] else "指标值未填写"
+    target = _stated("指标值", i["target"])
     basis = f"设定依据为：{i['basis']}" if i["basis"] else "设定依据未填写"
-    return f"“{i['name']}”，{target}，分值{i['weight']}分，{basis}"
+    return f"“{i['name']}”，{target}，分值{_pts(i['weight'])}，{basis}"
 
 
 def _analysis(n: int, i: dict, profile) -> str:
     """二（三）: one indicator's target against its actual, its status and score."""
     flag = VERIFY if i["flag"] else ""
-    target = f"年度指标值为{i['target']}" if i["target"] else "年度指标值未填写"
+    target = _stated("年度指标值", i["target"])
     actual_word = "全年实际完成情况" if i["scored_as"] == "qual" else "全年实际完成值"
-    actual = f"{actual_word}为{i['actual']}" if i["actual"] else f"{actual_word}未填写"
-    score = f"得{i['score']}分（分值{i['weight']}分）"
+    actual = _stated(actual_word, i["actual"])
+    score = f"得{i['score']}分（分值{_pts(i['weight'])}）"
     text = f"{n}.{flag}三级指标“{i['name']}”（{i['level2']}）：{target}，{actual}，"
-    if i["flag"]:
-        text += f"{i['flag']}，暂计{i['score']}分（分值{i['weight']}分）。"
+    if i["flag"] and i["score_value"] is None:
+        text += f"{i['flag']}（分值{_pts(i['weight'])}）。"
+    elif i["flag"]:
+        text += f"{i['flag']}，暂计{i['score']}分（分值{_pts(i['weight'])}）。"
     elif i["scored_as"] == "qual":
         text += f"{i['band_label']}，{score}。"
     elif i["met"]:
@@ -374,7 +405,7 @@ def _table_rows(groups: list[dict]) -> list[dict]:
                 note = "；".join(t for t in (VERIFY + i["flag"] if i["flag"] else "", i["deviation_note"]) if t)
                 rows.append({
                     "level1_first": first1, "level2_first": first2, "level1": g["level1"],
-                    "level1_label": f"{g['level1']}({g['weight']}分)", "level2": x["level2"],
+                    "level1_label": f"{g['level1']}({_pts(g['weight'])})", "level2": x["level2"],
                     "name": i["name"], "target": i["target"], "actual": i["actual"], "weight": i["weight"],
                     "score": i["score"], "status": i["status"], "note": note,
                 })
@@ -412,8 +443,12 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     document = ctx["budget_document"]
     initial, adjusted = scored.total.initial_budget, scored.total.adjusted_budget
     lead = f"根据{document}文件，批复{unit}{year}年{label}" if document else f"{unit}{year}年{label}"
-    budget = [f"{lead}年初预算数{money(initial)}万元，{_by_source(ctx, 'initial')}。"]
-    if round2(adjusted) == round2(initial):
+    budget = [f"{lead}年初预算数{_wan(ctx['initial_budget'])}，{_by_source(ctx, 'initial')}。"]
+    compared = scored.column_known("initial_budget") and scored.column_known("adjusted_budget")
+    if not compared:
+        budget.append(f"{_stated('全年预算数', _wan(ctx['adjusted_budget']))}，{_by_source(ctx, 'adjusted')}。"
+                      f"{UNKNOWN_AMOUNTS}，需核实。")
+    elif round2(adjusted) == round2(initial):
         budget.append(f"年度执行中未调整预算，全年预算数为{money(adjusted)}万元。")
     else:
         change = "调增" if adjusted > initial else "调减"
@@ -423,7 +458,7 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     if note:
         budget.append("预算调整及执行情况说明：" + _sentence(note[0]))
         budget.extend(_sentence(t) for t in note[1:])
-    elif initial > 0 and abs(adjusted - initial) / initial > profile.budget_adjusted:
+    elif compared and initial > 0 and abs(adjusted - initial) / initial > profile.budget_adjusted:
         budget.append("单位未说明预算调整的原因和依据。")
     if not document:
         budget.append("（单位未填写预算批复文件。）")
@@ -439,20 +474,21 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["goal_paragraphs"] = split_paragraphs(project.goal) or ["单位未填写年度绩效目标。"]
     n = len(ctx["indicators"])
     if n:
-        out["indicators_intro"] = (f"本项目共设置{n}个三级指标，分值合计{ctx['indicator_weight']}分"
+        out["indicators_intro"] = (f"本项目共设置{n}个三级指标，分值合计{_pts(ctx['indicator_weight'])}"
                                    "（预算执行率另计" + ctx["budget_weight"] + "分），按一级、二级指标分述如下：")
     else:
         out["indicators_intro"] = "本项目未设置绩效指标。"
 
     # 二（一）
-    spent = scored.total.executed
     funds = [
-        f"资金收入情况：{year}年{label}全年预算数{money(adjusted)}万元，{_by_source(ctx, 'adjusted')}。",
-        f"资金支出情况：{year}年{label}全年执行数{money(spent)}万元，{_by_source(ctx, 'executed')}。",
+        f"资金收入情况：{year}年{label}全年预算数{_wan(ctx['adjusted_budget'])}，{_by_source(ctx, 'adjusted')}。",
+        f"资金支出情况：{year}年{label}全年执行数{_wan(ctx['executed'])}，{_by_source(ctx, 'executed')}。",
     ]
     rate = scored.execution_rate
     bw = ctx["budget_weight"]
-    if rate is None:  # no budget
+    if not scored.rate_known:
+        funds.append(f"预算执行情况：{UNKNOWN_AMOUNTS}，预算执行率和预算执行得分（分值{bw}分）待核实。")
+    elif rate is None:  # no budget
         funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{ctx['execution_score']}分"
                      f"（分值{bw}分）。")
     elif rate > 1:
@@ -473,14 +509,17 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["indicators_summary"] = _summary(ctx)
 
     # 二（四）
-    parts = "、".join(f"{x['level1']}{x['score']}分" for x in ctx["level1_scores"])
-    rate_text = (f"预算执行率{ctx['execution_rate']}" if rate is not None else "预算执行率无法计算（全年预算数为0）")
-    indicator_text = (f"绩效指标得分{ctx['indicator_score']}分（分值{ctx['indicator_weight']}分），其中{parts}"
+    parts = "、".join(f"{x['level1']}{_pts(x['score'])}" for x in ctx["level1_scores"])
+    rate_text = (f"预算执行率{ctx['execution_rate']}" if rate is not None or not scored.rate_known
+                 else "预算执行率无法计算（全年预算数为0）")
+    indicator_text = (f"绩效指标得分{_pts(ctx['indicator_score'])}（分值{_pts(ctx['indicator_weight'])}），其中{parts}"
                       if parts else "未设置绩效指标，指标得分0.00分")
     capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
               else f"自评等级为“{ctx['grade']}”")
-    out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{ctx['execution_score']}分"
-                         f"（分值{bw}分）；{indicator_text}；自评总分{ctx['total_score']}分，{capped}。")
+    total = (f"自评总分{ctx['total_score']}分，{capped}" if scored.scored else
+             "有数值是公式且文件中没有保存其计算结果，暂不评分，自评总分和等级待核实")
+    out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{_pts(ctx['execution_score'])}"
+                         f"（分值{bw}分）；{indicator_text}；{total}。")
 
     # 三
     deviation = split_paragraphs(meaningful_text(project.deviation_reason))
@@ -492,8 +531,8 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
             reason = _sentence(i["deviation_note"]) if i["deviation_note"] else (
                 _sentence(i["flag"]) if i["flag"] else "单位未说明偏差原因。")
             done = "实际完成情况" if i["scored_as"] == "qual" else "实际完成值"
-            deviation.append(f"（{k}）“{i['name']}”：年度指标值为{i['target'] or '（未填写）'}，"
-                             f"{done}为{i['actual'] or '（未填写）'}。{reason}")
+            deviation.append(f"（{k}）“{i['name']}”：{_stated('年度指标值', i['target'], '为（未填写）')}，"
+                             f"{_stated(done, i['actual'], '为（未填写）')}。{reason}")
     if low_rate:
         note = meaningful_text(project.budget_note)
         deviation.append(f"预算执行率为{ctx['execution_rate']}，低于{share(profile.execution_low)}。"
@@ -534,9 +573,9 @@ def _summary(ctx: dict) -> str:
         bits += [f"未完成{undone}个"] if undone else []
         bits += [f"{check}个需核实（无法按规则计分）"] if check else []
         counts = "其中" + "，".join(bits)
-    parts = "、".join(f"{x['level1']}{x['score']}分" for x in ctx["level1_scores"])
-    return (f"本项目共设置{n}个三级指标，{counts}。指标得分合计{ctx['indicator_score']}分"
-            f"（分值{ctx['indicator_weight']}分），其中{parts}。各指标完成情况如下：")
+    parts = "、".join(f"{x['level1']}{_pts(x['score'])}" for x in ctx["level1_scores"])
+    return (f"本项目共设置{n}个三级指标，{counts}。指标得分合计{_pts(ctx['indicator_score'])}"
+            f"（分值{_pts(ctx['indicator_weight'])}），其中{parts}。各指标完成情况如下：")
 
 
 __all__ = ["build_context", "chinese_date", "clean_text", "money", "percent", "points",

@@ -257,7 +257,7 @@ class RenderedProject:
     department: str
     project: str
     code: str
-    total_score: float
+    total_score: float | None  # None: not scored (the grade is 待核实)
     grade: str
     has_errors: bool
     report: Path

@@ -31,8 +31,8 @@ from .. import __version__
 from .. import findings as catalogue
 from ..check.intake import file_mtime
 from ..config import Campaign
-from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource
-from ..numbers import cents, mean, money_sum, ratio, round_half_up
+from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource, ScoredProject
+from ..numbers import PENDING, cents, mean, minimum, money_sum, ratio, round_half_up
 from ..spec import TAXONOMY
 from . import history as db
 from .book import write_summary
@@ -92,28 +92,39 @@ def _joined(codes: Iterable[str]) -> str:
     return "、".join(dict.fromkeys(catalogue.title(c) for c in codes if c))
 
 
+def _known(value: object, is_known: bool) -> object:
+    return value if is_known else PENDING
+
+
 def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, int]) -> pd.DataFrame:
-    """项目明细: one row per project; 错误数/警告数/问题 count the project's own findings (by field path)."""
+    """项目明细: one row per project; 错误数/警告数/问题 count the project's own findings (by field path).
+
+    A figure not known (a formula with no saved result) shows 待核实. With a 全年预算数 or 全年执行数
+    unknown, both columns are 待核实 in every source (and so stay out of every total and rate: a
+    budget counted without its spending would lower the rate).
+    """
     rows = []
     for n, p in enumerate(evaluation.counted_projects):
-        found = p.findings
+        found, money = p.findings, p.rate_known
         row = {
             CODE: p.department.code.strip(), NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
-            INITIAL: cents(p.total.initial_budget), BUDGET: cents(p.total.adjusted_budget),
-            SPENT: cents(p.total.executed),
-            RATE: p.execution_rate if p.execution_rate is not None else np.nan,
-            EXEC_SCORE: round_half_up(p.execution_score),
+            INITIAL: _known(cents(p.total.initial_budget), p.column_known("initial_budget")),
+            BUDGET: _known(cents(p.total.adjusted_budget), money),
+            SPENT: _known(cents(p.total.executed), money),
+            RATE: _known(p.execution_rate if p.execution_rate is not None else np.nan, money),
+            EXEC_SCORE: _known(round_half_up(p.execution_score), money),
         }
         for level1 in TAXONOMY:
-            row[f"{level1}得分"] = round_half_up(p.level1_scores[level1])
-        row.update({SCORE: p.total_score, GRADE: p.grade, ERRORS: sum(f.severity == "error" for f in found),
+            score = p.level1_scores[level1]
+            row[f"{level1}得分"] = _known(round_half_up(score), score is not None)
+        row.update({SCORE: _known(p.total_score, p.scored), GRADE: p.grade,
+                    ERRORS: sum(f.severity == "error" for f in found),
                     WARNINGS: sum(f.severity == "warning" for f in found),
-                    CODES: _joined(f.code for f in found),
-                    FLAGS: _flags(p.execution_rate, p.grade_capped, campaign.low_execution_rate)})
+                    CODES: _joined(f.code for f in found), FLAGS: _flags(p, campaign.low_execution_rate)})
         for source in FundSource:
             amounts = p.funds.get(source)
-            row[f"{source}·全年预算数（万元）"] = cents(amounts.adjusted_budget) if amounts else None
-            row[f"{source}·全年执行数（万元）"] = cents(amounts.executed) if amounts else None
+            row[f"{source}·全年预算数（万元）"] = _known(cents(amounts.adjusted_budget) if amounts else None, money)
+            row[f"{source}·全年执行数（万元）"] = _known(cents(amounts.executed) if amounts else None, money)
         row[FILE] = p.file
         row["_order"] = (order.get(row[CODE], len(order)), row[CODE], n)
         rows.append(row)
@@ -123,21 +134,22 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
                                      GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
     frame = frame.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     # 成本指标 as its own 一级 exists only under the 2021 rules: show it only when used
-    if "成本指标得分" in frame and not frame["成本指标得分"].fillna(0).any():
+    if "成本指标得分" in frame and not frame["成本指标得分"].map(lambda v: v == PENDING or bool(v)).any():
         frame = frame.drop(columns="成本指标得分")
     return frame
 
 
-def _flags(rate: float | None, capped: bool, threshold: float) -> str:
-    r = displayed_rate(rate)
-    out = []
-    if r is None:
-        out.append("执行率无法计算")
-    elif r < threshold:
-        out.append(f"执行率低于{threshold:.0%}")
-    elif r > 1:
-        out.append("超预算执行")
-    if capped:
+def _flags(p: ScoredProject, threshold: float) -> str:
+    r = displayed_rate(p.execution_rate)
+    out = [] if p.scored else [UNSCORED]
+    if p.rate_known:  # else the rate is not known either
+        if r is None:
+            out.append("执行率无法计算")
+        elif r < threshold:
+            out.append(f"执行率低于{threshold:.0%}")
+        elif r > 1:
+            out.append("超预算执行")
+    if p.grade_capped:
         out.append("等级受执行率限制")
     return "；".join(out)
 
@@ -151,11 +163,13 @@ def _indicator_table(evaluation: Evaluation, projects: pd.DataFrame) -> pd.DataF
             rows.append({
                 CODE: dept_code, NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
                 "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name, "指标方向": i.direction,
-                "年度指标值": i.submitted.target, "实际完成值": i.submitted.actual, "计量单位": i.submitted.unit,
+                "年度指标值": _known(i.submitted.target, i.value_known("target")),
+                "实际完成值": _known(i.submitted.actual, i.value_known("actual")), "计量单位": i.submitted.unit,
                 "指标值（解析）": i.target_number, "完成值（解析）": i.actual_number,
                 "解析单位": i.target_unit or i.actual_unit,
-                "完成率": i.completion, "分值": round_half_up(i.weight),
-                "得分": round_half_up(i.score), "自评得分": round_half_up(i.claimed_score),
+                "完成率": i.completion, "分值": _known(round_half_up(i.weight), i.value_known("weight")),
+                "得分": _known(round_half_up(i.score), i.scored),
+                "自评得分": _known(round_half_up(i.claimed_score), i.value_known("claimed_score")),
                 "是否达成": "" if i.met is None else ("是" if i.met else "否"),
                 "定性档次": i.band or "", CODES: _joined(f.code for f in i.findings),
                 "_order": (n, i.index),
@@ -225,8 +239,7 @@ def _money_figures(projects: pd.DataFrame, grades: tuple[str, ...]) -> dict:
     """Projects, money, rate, mean/min score and grade counts of a group of project rows."""
     budget, spent = money_sum(projects[BUDGET]), money_sum(projects[SPENT])
     out = {PROJECTS: len(projects), INITIAL: money_sum(projects[INITIAL]), BUDGET: budget, SPENT: spent,
-           RATE: ratio(spent, budget), MEAN: mean(projects[SCORE]),
-           MIN_SCORE: float(projects[SCORE].min()) if len(projects) else np.nan}
+           RATE: ratio(spent, budget), MEAN: mean(projects[SCORE]), MIN_SCORE: minimum(projects[SCORE])}
     for g in grades:
         out[g] = int((projects[GRADE] == g).sum())
     return out
@@ -311,31 +324,39 @@ def total_row(table: pd.DataFrame, projects: pd.DataFrame, grades: tuple[str, ..
         row[RATE] = ratio(row[SPENT], row[BUDGET])
     if len(projects):
         row[MEAN] = mean(projects[SCORE])
-        row[MIN_SCORE] = float(projects[SCORE].min())
+        row[MIN_SCORE] = minimum(projects[SCORE])
     if history is not None and history.previous_year is not None and PREV_RATE in table:
         row.update(total_change(row, history))
     return row
 
 
 def _result_use(projects: pd.DataFrame, low_grades: tuple[str, ...], threshold: float) -> pd.DataFrame:
-    """Projects for 结果应用: a low grade, or an execution rate under the threshold (or none at all)."""
+    """Projects for 结果应用: a low grade, or an execution rate under the threshold (or none at all), and
+    those not scored (待核实), to be decided once their figures are known."""
     rows = []
     group = [DISTRICT] if DISTRICT in projects else []
     for r in projects.to_dict("records"):
         reasons = []
         if r[GRADE] in low_grades:
             reasons.append(f"等级为“{r[GRADE]}”")
+        if r[GRADE] == PENDING:  # listed to be followed up: the bureau cannot judge it yet
+            reasons.append(UNSCORED + "，核实后确定")
         shown = displayed_rate(r[RATE])
-        if shown is None:
-            reasons.append("执行率无法计算（全年预算数为空或为0）")
-        elif shown < threshold:
-            reasons.append(f"执行率 {shown:.2%} 低于 {threshold:.0%}")
+        if r[RATE] != PENDING:
+            if shown is None:
+                reasons.append("执行率无法计算（全年预算数为空或为0）")
+            elif shown < threshold:
+                reasons.append(f"执行率 {shown:.2%} 低于 {threshold:.0%}")
         if reasons:
             rows.append({**{c: r[c] for c in group}, CODE: r[CODE], NAME: r[NAME], P_CODE: r[P_CODE],
                          P_NAME: r[P_NAME], BUDGET: r[BUDGET], SPENT: r[SPENT], RATE: r[RATE], SCORE: r[SCORE],
                          GRADE: r[GRADE], "列入原因": "；".join(reasons), "处理意见": ""})
     return pd.DataFrame(rows, columns=[*group, CODE, NAME, P_CODE, P_NAME, BUDGET, SPENT, RATE, SCORE, GRADE,
                                        "列入原因", "处理意见"])
+
+
+#: Why a project is marked and listed although it has no score (its row shows 待核实).
+UNSCORED = "暂不评分：有数值是公式且文件中没有保存计算结果，得分待核实"
 
 
 def _meta_frame(meta: Meta, counts: Counts, previous: int | None, frames: dict[str, pd.DataFrame],
@@ -361,10 +382,14 @@ def history_records(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.D
     })
     p = frames["项目明细"]
     p = p[p[CODE] != TOTAL]
+
+    def number(column: str) -> pd.Series:  # 待核实 is recorded as no figure (NULL); the grade says 待核实
+        return pd.to_numeric(p[column].where(p[column] != PENDING), errors="coerce")
+
     projects = pd.DataFrame({
         "dept_code": p[CODE], "project_code": [c or n for c, n in zip(p[P_CODE], p[P_NAME], strict=True)],
-        "project_name": p[P_NAME], "initial_budget": p[INITIAL], "budget": p[BUDGET], "executed": p[SPENT],
-        "execution_rate": p[RATE], "total_score": p[SCORE], "grade": p[GRADE],
+        "project_name": p[P_NAME], "initial_budget": number(INITIAL), "budget": number(BUDGET),
+        "executed": number(SPENT), "execution_rate": number(RATE), "total_score": number(SCORE), "grade": p[GRADE],
     })
     return departments.reset_index(drop=True), projects.reset_index(drop=True)
 

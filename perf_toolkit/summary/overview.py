@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import SEVERITY_ZH
-from ..numbers import difference, is_missing, mean, money_sum, ratio, weighted_mean
+from ..numbers import PENDING, difference, is_missing, mean, money_sum, ratio, weighted_mean
 from .tables import (
     BUDGET,
     CODE,
@@ -25,6 +25,7 @@ from .tables import (
     SCORE,
     SPENT,
     TOTAL,
+    UNSCORED_RULE,
     Meta,
     Tables,
     rate_band,
@@ -36,6 +37,7 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
     """The blocks of the 总览 sheet: key figures, grades, rate bands, findings by severity and by code."""
     p, c = t.projects, t.counts
     budget, spent = money_sum(p[BUDGET]), money_sum(p[SPENT])
+    pending = int((p[GRADE] == PENDING).sum()) if len(p) else 0  # not scored: their figures are 待核实
     missing_names = _names(t.missing)
     problems = t.findings
     by_sev = {s: problems[problems["级别"] == s] for s in SEVERITY_ZH.values()}
@@ -45,7 +47,7 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         ("未报送单位数", c.missing if c.expected is not None or c.missing else None, missing_names),
         ("收到文件数", c.files, f"无法读取 {c.unreadable} 个，被替代 {c.superseded} 个（见问题清单）"
          + (f"；另跳过 {c.skipped} 个临时文件或非表格文件" if c.skipped else "")),
-        ("参评项目数", len(p), ""),
+        ("参评项目数", len(p), f"其中 {pending} 个暂不评分，得分待核实，见项目明细" if pending else ""),
         ("年初预算数合计（万元）", money_sum(p[INITIAL]), ""),
         ("全年预算数合计（万元）", budget, "调整后的全年预算数"),
         ("全年执行数合计（万元）", spent, ""),
@@ -55,7 +57,7 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         ("错误数", len(by_sev["错误"]), f"涉及 {_count_units(by_sev['错误'])} 个单位"),
         ("警告数", len(by_sev["警告"]), f"涉及 {_count_units(by_sev['警告'])} 个单位"),
         ("列入结果应用的项目数", result_use,
-         f"等级为{'、'.join(meta.grades[-2:])}或执行率低于{meta.threshold:.0%}"),
+         f"等级为{'、'.join(meta.grades[-2:])}或执行率低于{meta.threshold:.0%}" + ("，或得分待核实" if pending else "")),
     ]
     if previous is None:
         key = pd.DataFrame([(a, b, d) for a, b, d in figures], columns=["指标", "数值", "说明"])
@@ -72,7 +74,8 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         "执行率分布": _band_block(p),
         "问题统计": _severity_block(problems),
         "问题代码统计": _code_block(problems),
-        "口径说明": pd.DataFrame({"说明": [f"{n}. {text}" for n, text in enumerate(RULES, 1)]}),
+        "口径说明": pd.DataFrame({"说明": [f"{n}. {text}" for n, text in
+                                         enumerate(RULES + ((UNSCORED_RULE,) if pending else ()), 1)]}),
     }
 
 
@@ -93,8 +96,10 @@ def _count_units(rows: pd.DataFrame) -> int:
 def _grade_block(p: pd.DataFrame, grades: tuple[str, ...]) -> pd.DataFrame:
     n, budget = len(p), money_sum(p[BUDGET])
     rows = []
-    for g in grades:
+    for g in (*grades, PENDING):
         mine = p[p[GRADE] == g]
+        if g == PENDING and mine.empty:
+            continue  # a row of its own only when some project is not scored
         money = money_sum(mine[BUDGET])
         rows.append({GRADE: g, PROJECTS: len(mine), "项目数占比": ratio(len(mine), n), BUDGET: money,
                      "金额占比": ratio(money, budget)})
@@ -107,7 +112,8 @@ def _band_block(p: pd.DataFrame) -> pd.DataFrame:
     bands = p[RATE].map(rate_band) if len(p) else pd.Series(dtype=object)
     n, budget = len(p), money_sum(p[BUDGET])
     rows = []
-    for name, definition in RATE_BANDS:
+    pending = ((PENDING, "金额待核实（有金额是公式且文件中没有保存计算结果）"),) if (bands == PENDING).any() else ()
+    for name, definition in RATE_BANDS + pending:
         mine = p[bands == name]
         money = money_sum(mine[BUDGET])
         rows.append({"执行率区间": name, PROJECTS: len(mine), "项目数占比": ratio(len(mine), n), BUDGET: money,

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..check.intake import file_mtime
 from ..config import Campaign
-from ..numbers import mean, money_sum, ratio
+from ..numbers import PENDING, mean, minimum, money_sum, ratio
 from ..workbook.guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
 from ..workbook.xlsx import col_letters
 from .consolidate import assemble
@@ -128,11 +129,15 @@ def _table(raw: RawWorkbook, name: str, counted: dict) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     for column in NUMERIC:
         if column in frame:
-            bad = frame[column].map(lambda v: v is not None and not isinstance(v, (int, float)))
+            # a number, a blank, or 待核实 (a figure the district could not know: kept as it is)
+            bad = frame[column].map(lambda v: v is not None and v != PENDING and not isinstance(v, (int, float)))
             if bad.any():
                 n = int(bad.idxmax()) + 2
                 raise SummaryFormatError(f"“{name}”工作表第 {n} 行“{column}”不是数字，汇总表可能被改动")
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+            if frame[column].eq(PENDING).any():
+                frame[column] = frame[column].map(lambda v: np.nan if v is None else v)
+            else:
+                frame[column] = pd.to_numeric(frame[column], errors="coerce")
     for column in frame.columns:  # text columns: blanks as "" (as in a district's own frames)
         if column not in NUMERIC and not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].astype(object).map(lambda v: "" if v is None or v != v else v)
@@ -205,7 +210,7 @@ def _district_row(s: DistrictSummary, grades: tuple[str, ...]) -> dict:
     row = {DISTRICT: s.name, "应报送单位数": expected if isinstance(expected, int) else None,
            "已报送单位数": len(d), "未报送单位数": len(s.tables["未报送单位"]), PROJECTS: len(p),
            INITIAL: money_sum(p[INITIAL]), BUDGET: budget, SPENT: spent, RATE: ratio(spent, budget),
-           MEAN: mean(p[SCORE]), MIN_SCORE: float(p[SCORE].min()) if len(p) else None}
+           MEAN: mean(p[SCORE]), MIN_SCORE: minimum(p[SCORE]) if len(p) else None}
     for g in grades:
         row[g] = int((p[GRADE] == g).sum())
     row.update({ERRORS: int((f["级别"] == "错误").sum()), WARNINGS: int((f["级别"] == "警告").sum()),

@@ -8,10 +8,15 @@ import pandas as pd
 
 from ..fsutil import atomic_write
 from ..model import Evaluation
-from ..numbers import round2, round_half_up
+from ..numbers import PENDING, round2, round_half_up
 
 #: xlsxwriter options for any text that came from a department: never a formula, never a link.
 SAFE_WRITER = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+
+def _known(value: object, is_known: bool) -> object:
+    """A figure, or 待核实 in its cell when it cannot be known yet (a formula with no saved result)."""
+    return value if is_known else PENDING
 
 
 def score_tables(result: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -19,17 +24,21 @@ def score_tables(result: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     projects = pd.DataFrame([{
         "文件": p.file, "单位编码": p.department.code, "单位名称": p.department.name,
         "项目编码": p.code, "项目名称": p.name,
-        "年初预算数（万元）": round2(p.total.initial_budget),
-        "全年预算数（万元）": round2(p.total.adjusted_budget),
-        "全年执行数（万元）": round2(p.total.executed),
-        "执行率": round_half_up(p.execution_rate, 4),
-        "预算执行得分": round2(p.execution_score), "指标得分": round2(p.indicator_score),
-        "总分": p.total_score, "等级": p.grade,
+        **{column: _known(round2(getattr(p.total, attr)), p.column_known(attr)) for column, attr in (
+            ("年初预算数（万元）", "initial_budget"), ("全年预算数（万元）", "adjusted_budget"),
+            ("全年执行数（万元）", "executed"))},
+        "执行率": _known(round_half_up(p.execution_rate, 4), p.rate_known),
+        "预算执行得分": _known(round2(p.execution_score), p.rate_known),
+        "指标得分": _known(round2(p.indicator_score), p.indicator_score is not None),
+        "总分": _known(p.total_score, p.scored), "等级": p.grade,
     } for p in result.projects], columns=PROJECT_COLUMNS)
     indicators = pd.DataFrame([{
         "项目名称": p.name, "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name,
-        "指标方向": i.direction, "年度指标值": _text(i.submitted.target), "实际完成值": _text(i.submitted.actual),
-        "分值": round2(i.weight), "自评得分": round2(i.claimed_score), "得分": round2(i.score),
+        "指标方向": i.direction, "年度指标值": _known(_text(i.submitted.target), i.value_known("target")),
+        "实际完成值": _known(_text(i.submitted.actual), i.value_known("actual")),
+        "分值": _known(round2(i.weight), i.value_known("weight")),
+        "自评得分": _known(round2(i.claimed_score), i.value_known("claimed_score")),
+        "得分": _known(round2(i.score), i.scored),
         "完成率": round_half_up(i.completion, 4),
     } for p in result.projects for i in p.indicators], columns=INDICATOR_COLUMNS)
     return projects, indicators

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..numbers import round_half_up
+from ..numbers import PENDING, round_half_up
 
 SUMMARY_SCHEMA = "perf-toolkit/summary/v1"
 LEVEL_DISTRICT, LEVEL_CITY = "区县", "全市"
@@ -50,6 +50,9 @@ RULES = (
     "同一单位报送多个文件时，以文件修改时间最新的一份计入汇总（修改时间相同时以排在后面的为准），其余列为“被替代”；无法读取的文件不计入已报送单位。",
     "问题数包括各单位计入汇总的文件、被替代提示和无法读取的文件。",
 )
+#: Added to RULES when a project is not scored.
+UNSCORED_RULE = ("暂不评分的项目（填报表中有数值是公式且文件中没有保存计算结果，值无法确定）：无法确定的金额、执行率、得分和等级"
+                 "显示为“待核实”，不计入合计、执行率、平均得分和等级分布；全年预算数或全年执行数无法确定时，该项目的全年预算数和全年执行数都不计入合计。")
 
 
 def displayed_rate(rate) -> float | None:
@@ -58,7 +61,9 @@ def displayed_rate(rate) -> float | None:
 
 
 def rate_band(rate) -> str:
-    """The band (RATE_BANDS name) of an execution rate."""
+    """The band (RATE_BANDS name) of an execution rate; 待核实 for a rate not known yet."""
+    if isinstance(rate, str) and rate == PENDING:
+        return PENDING
     r = displayed_rate(rate)
     if r is None:
         return RATE_BANDS[-1][0]

@@ -9,7 +9,8 @@ raw values (`RawWorkbook`) or a `Rejection`.
 
 Values, the same whichever reader produced them: only rows 1..max_rows and
 columns 1..max_cols are kept; formula cells are listed in `formulas` and never
-in `cells` (cached values are not trusted); error values are in `errors`;
+in `cells`, their saved results (when the file has one) in `cached`, for the reader
+to decide what a formula in an input cell is worth; error values are in `errors`;
 '' is dropped; strings are exactly as typed; integral floats become int;
 dates are date (datetime when a time is present). For .xlsx/.xlsm a scan
 (`xlsx.Scan`) finds formulas, errors and the extent; .xls/.xlsb/.ods have no
@@ -58,6 +59,7 @@ class RawSheet:
     name: str
     cells: dict[Coord, Any] = field(default_factory=dict)  # non-empty literal values
     formulas: set[Coord] = field(default_factory=set)  # cells holding a formula (values not trusted)
+    cached: dict[Coord, Any] = field(default_factory=dict)  # a formula cell's saved result ("" kept), if it has one
     errors: dict[Coord, str] = field(default_factory=dict)  # Excel error values, e.g. "#DIV/0!"
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # min_row, min_col, max_row, max_col
     outside_count: int = 0  # non-empty cells beyond the read area (not read)
@@ -268,8 +270,9 @@ def _value(v: Any) -> Any:
     return v
 
 
-def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits) -> None:
-    """Keep the literal values of the area: no formula, no error, no empty string."""
+def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached: set[Coord] = frozenset()) -> None:
+    """Keep the literal values of the area (no formula, no error, no empty string), and the saved
+    results of the formula cells in `cached` apart."""
     skip = sheet.formulas | sheet.errors.keys()
     for r, row in enumerate(rows, 1):
         if r > limits.max_rows:
@@ -277,8 +280,12 @@ def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits) -> Non
         for c, v in enumerate(row, 1):
             if c > limits.max_cols:
                 break
-            if v is not None and v != "" and (r, c) not in skip:
+            if (r, c) in cached and (r, c) not in sheet.errors:
+                sheet.cached[(r, c)] = "" if v is None else _value(v)
+            elif v is not None and v != "" and (r, c) not in skip:
                 sheet.cells[(r, c)] = _value(v)
+    for rc in cached - sheet.cached.keys() - sheet.errors.keys():
+        sheet.cached[rc] = ""  # a saved "" at the end of a row: past the range calamine gives
 
 
 def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
@@ -304,13 +311,14 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
             else:
                 import openpyxl
 
-                # a file object, not a name: openpyxl refuses names not ending in .xlsx
+                # a file object, not a name: openpyxl refuses names not ending in .xlsx; data_only: a
+                # formula cell gives its saved result, as calamine does (the scan says which are formulas)
                 opx = opx or openpyxl.load_workbook(stack.enter_context(open(path, "rb")), read_only=True,
-                                                    keep_links=False)
+                                                    keep_links=False, data_only=True)
                 ws = opx[name]
                 ws.reset_dimensions()  # else read-only mode trusts <dimension> and pads every row
                 rows = ws.iter_rows(max_row=limits.max_rows, max_col=limits.max_cols, values_only=True)
-            _fill(sheet, rows, limits)
+            _fill(sheet, rows, limits, scan.cached)
             book.sheets.append(sheet)
     return book
 

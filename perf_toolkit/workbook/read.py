@@ -4,14 +4,18 @@
 `Rejection`; `extract_submission` (pure) finds the department sheet and the project
 sheets, and reads every input by its defined name when the name still sits next to its
 label, else by the label itself (spec labels and aliases). It never reads by fixed
-coordinates alone, never trusts a formula's cached value, and records where each value
-came from so every finding can name its sheet and cell.
+coordinates alone and records where each value came from so every finding can name its
+sheet and cell. A formula in an input cell is read as the result the file saved with it,
+with a warning (`value-formula`); with no saved result (a file written by a program that
+does not compute) its value is unknown: an error, and the field path goes to `unknown`.
+Computed cells (totals, rate, score) are never read: the toolkit computes them itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -270,6 +274,14 @@ def _text(value: Typed) -> str:
     return "" if value is None else str(value)
 
 
+def _as_excel_shows(value: Typed) -> Typed:
+    """A formula's saved number to the 15 significant digits Excel keeps of a typed one (2.94×0.9 is
+    2.646, not 2.6460000000000004)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return plain(float(f"{value:.15g}"))
+    return value
+
+
 class _Reader:
     """State of one extraction: the workbook, its names, and what has been found so far."""
 
@@ -278,6 +290,7 @@ class _Reader:
         self.findings: list[Finding] = []
         self.locations: dict[str, Location] = {}
         self.overrides: dict[str, Typed] = {}
+        self.unknown: set[str] = set()
         self.grids = {s.name: _Grid(s) for s in raw.sheets}
         self.global_names: dict[str, str] = {}
         self.local_names: dict[str, dict[str, str]] = {}
@@ -310,20 +323,31 @@ class _Reader:
         self.locations[path] = Location(grid.sheet.name, a1(rc))
 
     def value(self, grid: _Grid, rc: Coord | None, path: str, label: str) -> Typed:
-        """An input cell's value; a formula there gives None and a value-unreadable finding."""
+        """An input cell's value; a formula there gives its saved result and a warning, or, with
+        none saved, None, an error and the path in `unknown`."""
         if rc is None:
             return None
         self.locate(path, grid, rc)
         sheet = grid.sheet
         if rc in sheet.formulas:
-            self.findings.append(make("value-unreadable", self.locations[path], file=self.file,
-                                      project=self.project_code, path=path, label=label, value="公式",
-                                      reason="单元格中是公式，本工具不采用公式的计算结果",
-                                      expect="数值或文字（直接填写，不要用公式）"))
-            return None
+            return self.formula_value(sheet, rc, path, label)
         if rc in sheet.errors:
             return sheet.errors[rc]
         return plain(sheet.cells.get(rc))
+
+    def formula_value(self, sheet: RawSheet, rc: Coord, path: str, label: str) -> Typed:
+        where = dict(file=self.file, project=self.project_code, path=path, label=label)
+        if rc in sheet.errors or rc in sheet.cached:
+            value = sheet.errors[rc] if rc in sheet.errors else _as_excel_shows(plain(sheet.cached[rc]))
+            self.findings.append(make("value-formula", self.locations[path], value=_text(value), **where))
+            return value
+        self.unknown.add(path)
+        consequence = "；本项目暂不评分，得分和等级为“待核实”" if FieldPath.parse(path).is_score_input else ""
+        self.findings.append(make("value-unreadable", self.locations[path], value="公式",
+                                  reason=f"单元格是公式，但文件中没有保存它的计算结果，无法知道它的值{consequence}",
+                                  expect="数值或文字（直接填写，不要用公式；文件如由其他程序生成，"
+                                         "也可先用 Excel 或 WPS 打开并保存，再提交）", **where))
+        return None
 
     def computed(self, grid: _Grid, rc: Coord | None, path: str) -> None:
         """A computed cell: located; a literal typed over its formula is an override."""
@@ -724,7 +748,7 @@ def extract_submission(raw: RawWorkbook, file: str) -> tuple[SourcedSubmission |
             sub.projects.append(project)
     codes = {p.code: i for i, p in reversed(list(enumerate(sub.projects))) if p.code}
     sourced = SourcedSubmission(sub, file=file, locations=reader.locations, overrides=reader.overrides,
-                                prefilled=_prefilled(reader, sheets_index, codes))
+                                prefilled=_prefilled(reader, sheets_index, codes), unknown=reader.unknown)
     return sourced, reader.findings
 
 

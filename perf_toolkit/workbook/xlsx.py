@@ -1,8 +1,9 @@
 """The .xlsx container: A1 references, and what calamine hides — a streaming scan of each worksheet.
 
-calamine turns error values into '' and cannot say which cells hold formulas,
-and its memory grows with the used range (it aborts on a value at XFD1048576),
-so `guard` runs this scan first and decides from it how to read the values.
+calamine turns error values into '' and cannot say which cells hold formulas (it gives
+their saved results as if typed, '' when a file has none), and its memory grows with the
+used range (it aborts on a value at XFD1048576), so `guard` runs this scan first and
+decides from it how to read the values.
 Kept free of guard's types so the hot loop can be measured on its own.
 """
 
@@ -59,11 +60,13 @@ def cell_order(ref: str | None) -> Coord:
 
 
 class Scan:
-    """One streaming pass over a worksheet part: formulas, error values, merges, extent, data outside the area."""
+    """One streaming pass over a worksheet part: formulas (and which have a saved result), error values,
+    merges, extent, data outside the area."""
 
     def __init__(self, max_rows: int, max_cols: int):
         self.max_rows, self.max_cols = max_rows, max_cols
         self.formulas: set[Coord] = set()
+        self.cached: set[Coord] = set()  # formula cells with a saved result (a writer that does not compute saves none)
         self.errors: dict[Coord, str] = {}
         self.merged: list[tuple[int, int, int, int]] = []
         self.outside_count, self.outside_first = 0, None
@@ -99,7 +102,7 @@ class Scan:
                 self.formula = True
             elif tag in ("v", "is"):
                 self.filled = True
-                if tag == "v" and self.cell_type == "e":
+                if tag == "v" and (self.cell_type == "e" or self.formula):  # <f> comes before <v>
                     self._parser.CharacterDataHandler = self.text.append
         elif tag == "c" and self.in_data:
             m = A1.fullmatch(attrs.get("r", ""))
@@ -141,8 +144,13 @@ class Scan:
         if row > self.max_rows or col > self.max_cols:
             self.outside_count += 1
             self.outside_first = self.outside_first or f"{col_letters(col)}{row}"
-        elif self.formula:  # a formula's cached value (or cached error) is never trusted
+        elif self.formula:
             self.formulas.add((row, col))
+            # a saved result: any text, or a string result (even ""); openpyxl writes an empty <v></v>
+            if self.filled and (self.text or self.cell_type in ("str", "s", "inlineStr")):
+                self.cached.add((row, col))
+                if self.cell_type == "e":
+                    self.errors[(row, col)] = "".join(self.text).strip()
         elif self.cell_type == "e":
             self.errors[(row, col)] = "".join(self.text).strip()
 
