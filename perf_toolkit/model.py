@@ -256,7 +256,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Amounts:
-    """The three amounts of the budget block, in 万元: 年初预算数, 全年预算数, 全年执行数 (None: not filled)."""
+    """The three amounts of the budget block, in 万元: 年初预算数, 全年预算数, 全年执行数 (None: not filled,
+    or not known: see `ScoredProject.unknown_amounts`)."""
 
     initial_budget: float | None = 0.0
     adjusted_budget: float | None = 0.0

@@ -258,3 +258,17 @@ def test_score_command_table_and_workbook_show_pending(inbox, tmp_path):
 def _sheet(path: Path, name: str) -> pd.DataFrame:
     frame = pd.read_excel(path, sheet_name=name, engine="openpyxl")
     return frame.rename(columns=lambda c: str(c).replace("\n", ""))
+
+
+def test_formula_without_saved_result_in_a_weight_is_not_judged_and_prints_pending(tmp_path):
+    path = _department(tmp_path, "单位", "W")
+    _typed(path, H18="=10+10")  # 分值 of the first indicator
+    evaluation = evaluate_paths([path])
+    [project] = evaluation.projects
+    assert not project.scored and project.indicators[0].unknown == ("weight",)
+    assert "weight-sum-mismatch" not in [f.code for f in evaluation.findings]  # the sum is not known
+    [written] = render_reports(evaluation, tmp_path / "out")
+    report = _text(written.report)
+    assert "分值合计待核实（预算执行率另计10分）" in report and "（1）产出指标（分值待核实）" in report
+    assert next(r for r in _rows(written.table) if "享受基本养老保险补缴的退役士兵人数的应补尽补率" in r)[-4:-1] == [
+        "100%", PENDING, PENDING]

@@ -18,6 +18,7 @@ import pandas as pd
 from .. import findings as catalogue
 from ..config import RosterEntry
 from ..model import (
+    AMOUNT_FIELDS,
     Amounts,
     Evaluation,
     FileResult,
@@ -39,8 +40,6 @@ from ..workbook.xlsx import cell_order
 from .intake import check_intake
 from .rules import check_submissions
 from .score import Scores, score_submissions
-
-AMOUNT_COLUMNS = ("initial_budget", "adjusted_budget", "executed")
 
 
 def evaluate_submissions(items: Sequence[SourcedSubmission], profile: Profile | None = None, *,
@@ -153,11 +152,11 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
     sub, p = item.submission, int(r["p"])
     project = sub.projects[p]
     funds = {
-        source: Amounts(*(r[f"{c}_by_source"].get(source.value) for c in AMOUNT_COLUMNS))
-        for source in FundSource if any(source.value in r[f"{c}_by_source"] for c in AMOUNT_COLUMNS)
+        source: Amounts(*(r[f"{c}_by_source"].get(source.value) for c in AMOUNT_FIELDS))
+        for source in FundSource if any(source.value in r[f"{c}_by_source"] for c in AMOUNT_FIELDS)
     }
     unreadable = frozenset(
-        (FundSource(source), c) for c in AMOUNT_COLUMNS for j, _ in r[f"{c}_bad"]
+        (FundSource(source), c) for c in AMOUNT_FIELDS for j, _ in r[f"{c}_bad"]
         if (source := normalise_source(project.funds[j].source)) is not None)
     unknown = frozenset((FundSource(source), c) for j, c in r["unknown_amounts"]
                         if (source := normalise_source(project.funds[j].source)) is not None)
@@ -168,7 +167,7 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
     return ScoredProject(
         file=item.file or "", index=p, year=sub.year, department=sub.department, submitted=project,
         funds=funds, unreadable_amounts=unreadable, unknown_amounts=unknown,
-        total=Amounts(*(None if c in {c for _, c in unknown} else float(r[c]) for c in AMOUNT_COLUMNS)),
+        total=Amounts(*(None if c in {column for _, column in unknown} else float(r[c]) for c in AMOUNT_FIELDS)),
         execution_rate=_finite(r["execution_rate"]) if rate_known else None, budget_weight=profile.budget_weight,
         execution_score=float(r["execution_score"]) if rate_known else None,
         indicator_weight=float(r["indicator_weight"]),
