@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from lxml import etree
 
 from perf_toolkit.check.evaluate import evaluate_submissions
 from perf_toolkit.cli import cli
-from perf_toolkit.config import DEFAULT
+from perf_toolkit.config import DEFAULT, load_config
 from perf_toolkit.numbers import round2
 from perf_toolkit.report import render
 from perf_toolkit.report.context import CONTEXT_KEYS, chinese_date, clean_text, money, percent, typed_value
@@ -113,7 +114,7 @@ def test_build_context_keys_are_the_documented_ones():
 
 
 def test_build_context_example_states_scores_the_reference_leaves_out():
-    ctx = context_of(evaluate(example_dict()), 0)
+    ctx = context_of(evaluate(example_dict()), 0, load_config(ROOT / "examples" / "perf.toml"))
     assert ctx["title"] == "昆明市东川区退役军人事务局退役士兵社会保险配套经费项目支出绩效自评报告"
     assert (ctx["execution_rate"], ctx["execution_score"], ctx["total_score"], ctx["grade"]) == \
         ("100.00%", "10.00", "100.00", "优")
@@ -129,6 +130,30 @@ def test_build_context_example_states_scores_the_reference_leaves_out():
     assert "单位未说明预算调整的原因和依据。" in ctx["budget_paragraphs"]
     assert [g["paragraphs"][0][:4] for g in ctx["indicator_groups"]] == ["数量指标", "社会效益", "服务对象"]
     assert ctx["indicator_groups"][0]["paragraphs"][1].startswith("质量指标：设置2个三级指标，①“经费足额拨付率”")
+
+
+def test_report_without_config_of_another_district_and_year_borrows_nothing(tmp_path):
+    moved = json.dumps(example_dict(), ensure_ascii=False)  # the example's own text, moved to another city
+    data = json.loads(moved.replace("东川区", "南明区").replace("昆明市", "贵阳市").replace("东财", "南财"))
+    data["year"] = 2022
+    data["department"].update(code="520102001", name="贵阳市南明区第一中学", supervisor="贵阳市南明区教育局")
+    data["projects"][0].update(name="校园安全改造", implementer="贵阳市南明区第一中学")
+    data["projects"][0]["result_use"] = data["projects"][0]["disclosure"] = ""
+    [r] = render.render_reports(evaluate(data), tmp_path / "out")
+    text = "\n".join(texts(r.report)) + "\n".join(
+        c.text for t in Document(r.table).tables for row in t.rows for c in row.cells)
+    assert "东川" not in text and "昆明" not in text and "34号" not in text
+    assert "2022年度" in text and "2023年度" not in text
+    assert "根据《【待填写：通知标题】》（【待填写：通知文号】）要求" in text
+    assert "【待填写：财政局名称】对贵阳市南明区第一中学2022年度" in text
+    assert "【待填写：公开网站】" in text
+
+
+def test_cli_without_config_warns_once_which_facts_are_placeholders(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(ROOT / "workbook_templates" / "示例-退役军人事务局.json"),
+                                      "-o", str(tmp_path)])
+    assert result.exit_code == 0
+    assert result.stderr.count("【待填写") == 1 and "通知文号" in result.stderr
 
 
 def test_build_context_uses_the_campaign_notice_and_portal():
@@ -430,7 +455,7 @@ def test_cli_report_writes_reports_and_lists_them(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(ROOT / "workbook_templates" / "示例-退役军人事务局.json"),
                                       "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[:2] == [
+    assert result.stdout.splitlines()[:2] == [
         f"已为 1 个项目生成绩效自评报告和自评表（Word 文件），保存在 {tmp_path}：",
         "  昆明市东川区退役军人事务局-退役士兵社会保险配套经费（总分 100.00，等级 优）"]
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".docx", ".docx"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from decimal import Decimal
 
 import openpyxl
@@ -146,16 +147,34 @@ def test_rollup_refuses_edited_city_and_other_year_files(tmp_path):
     assert "全市汇总表" in reasons[str(city)]
 
 
-def test_rollup_same_district_twice_keeps_the_newer_file(tmp_path):
+def test_rollup_two_different_summaries_of_one_district_are_both_refused_naming_each_other(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    older, _ = district_summary(tmp_path / "a", "东川区", 2, seed=6)
-    newer, datas = district_summary(tmp_path / "b", "东川区", 3, seed=7)
+    first, _ = district_summary(tmp_path / "a", "东川区", 2, seed=6)
+    second, _ = district_summary(tmp_path / "b", "东川区", 3, seed=7)
+    accepted, rejected = read_summaries([second, first])
+    assert accepted == []
+    reasons = dict(rejected)
+    assert set(reasons) == {str(first), str(second)}
+    assert str(first) in reasons[str(second)] and "内容不同" in reasons[str(second)]
+
+
+def test_rollup_the_same_summary_twice_counts_once_by_the_newer_copy(tmp_path):
+    (tmp_path / "b").mkdir()
+    older, _ = district_summary(tmp_path, "东川区", 2, seed=6)
+    newer = tmp_path / "b" / older.name
+    shutil.copy(older, newer)
     os.utime(older, (1_900_000_000, 1_900_000_000))
     os.utime(newer, (2_000_000_000, 2_000_000_000))
     accepted, rejected = read_summaries([newer, older])
     assert [s.file for s in accepted] == [str(newer)] and rejected[0][0] == str(older)
-    assert "修改时间较新" in rejected[0][1]
+    assert "内容相同" in rejected[0][1]
+
+
+def test_rollup_refuses_a_summary_that_names_no_district(tmp_path):
+    unnamed, _ = district_summary(tmp_path, "", 2, seed=9)
+    accepted, rejected = read_summaries([unnamed])
+    assert accepted == [] and "没有写明区县名称" in rejected[0][1]
 
 
 def test_rollup_command_reports_skipped_files_and_exit_codes(tmp_path):

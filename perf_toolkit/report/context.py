@@ -17,7 +17,7 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..config import DEFAULT, Campaign
+from ..config import DEFAULT, Campaign, placeholder
 from ..model import FundSource, ScoredIndicator, ScoredProject
 from ..numbers import money, percent, points, round2, share, weight_text
 from ..spec import FUND_ROWS, TAXONOMY
@@ -112,12 +112,12 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
     """The template context of one scored project (pure: no I/O). Keys: docs/report-context.md."""
     project, dep = scored.submitted, scored.department
 
-    year = scored.year or campaign.year
+    year = scored.year or campaign.year or placeholder("评价年度")
     unit = one_line(dep.name) or "（单位名称未填写）"
     name = one_line(project.name) or "（项目名称未填写）"
     label = name if name.endswith("项目") else name + "项目"
-    notice_title = one_line(campaign.notice_title).strip("《》")
-    notice_number = one_line(campaign.notice_number)
+    notice_title = one_line(campaign.fact("notice_title")).strip("《》")
+    notice_number = one_line(campaign.fact("notice_number"))
     notice = (f"《{notice_title}》" if notice_title else "") + (f"（{notice_number}）" if notice_number else "")
 
     indicators = _indicators(scored.indicators, profile)
@@ -143,12 +143,12 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "title": f"{unit}{label}支出绩效自评报告",
         "supervisor": one_line(dep.supervisor) or unit,
         "implementer": one_line(project.implementer) or unit,
-        "bureau": one_line(campaign.bureau),
-        "district": one_line(campaign.district),
+        "bureau": one_line(campaign.fact("bureau")),
+        "district": one_line(campaign.fact("district")),
         "notice_title": notice_title,
         "notice_number": notice_number,
         "notice": notice,
-        "portal": one_line(campaign.portal),
+        "portal": one_line(campaign.fact("portal")),
         "evaluation_unit": one_line(dep.evaluation_unit),
         "evaluation_start_cn": chinese_date(dep.evaluation_start),
         "evaluation_end_cn": chinese_date(dep.evaluation_end),
@@ -404,7 +404,7 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     elif start or end:
         window = f"于{start or end}"
     organiser = f"组织{ctx['evaluation_unit']}开展" if ctx["evaluation_unit"] else "组织开展"
-    basis = f"根据{ctx['notice']}要求，" if ctx["notice"] else ""
+    basis = f"根据{ctx['notice']}要求，"
     out["opening"] = (f"{basis}{unit}{window}{organiser}{year}年度{label}支出绩效自评工作，"
                       "现将绩效自评工作开展情况报告如下：")
 
@@ -430,7 +430,7 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["budget_paragraphs"] = budget
 
     # 一（二）
-    bureau = ctx["bureau"] or "财政部门"
+    bureau = ctx["bureau"]
     out["targets_intro"] = f"{bureau}对{unit}{year}年度{label}支出绩效目标批复如下："
     duties = [_strip_numbering(d) for d in (clean_text(x) for x in dep.duties)]
     duties = [d for d in duties if d]
@@ -465,7 +465,7 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["funds_paragraphs"] = funds
 
     # 二（二）
-    out["achievement_intro"] = (f"根据{ctx['notice']}要求，对照" if ctx["notice"] else "对照") + \
+    out["achievement_intro"] = f"根据{ctx['notice']}要求，对照" + \
         f"{year}年度项目支出绩效目标，全年工作完成情况如下："
     out["achievement_paragraphs"] = split_paragraphs(project.achievement) or ["单位未填写年度总体目标实际完成情况。"]
 
@@ -510,7 +510,7 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["result_use_paragraphs"] = split_paragraphs(meaningful_text(project.result_use)) or [
         f"根据{year}年度项目支出绩效自评情况，进一步掌握资金使用情况和取得的效果，总结项目管理经验，"
         "查找存在的问题和不足，作为以后年度预算安排和改进项目管理的重要依据。"]
-    portal = ctx["portal"] or "政府门户网站"
+    portal = ctx["portal"]
     out["disclosure_paragraphs"] = split_paragraphs(meaningful_text(project.disclosure)) or [
         f"{year}年度项目支出绩效自评报告将按照{bureau}的时间要求在{portal}公开，接受社会监督。"]
     out["other_paragraphs"] = split_paragraphs(project.other_notes) or ["无。"]

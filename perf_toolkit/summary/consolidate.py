@@ -240,7 +240,11 @@ def _missing_table(campaign: Campaign, submitted: set[str]) -> pd.DataFrame:
 
 def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History | None = None, *,
                    generated: dt.datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of the district summary (pure; `history` holds the years before campaign.year)."""
+    """Every table of the district summary (pure; `history` holds the years before campaign.year).
+
+    Without a year in the campaign the round's year is the submissions' one year (several: ConfigError).
+    """
+    campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     grades = tuple(g for g, _ in evaluation.profile.grades)
     order = _dept_order(campaign)
     projects = _project_table(evaluation, campaign, order)
@@ -254,8 +258,8 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
         unknown=int((departments[IN_ROSTER] == "否").sum()) if len(departments) else 0, missing=len(missing),
         files=len(evaluation.files), unreadable=sum(r.state == REJECTED for r in evaluation.files),
         superseded=sum(r.state == SUPERSEDED for r in evaluation.files), skipped=len(evaluation.skipped))
-    meta = Meta(LEVEL_DISTRICT, campaign.district, campaign.year, campaign.bureau, evaluation.profile.title,
-                grades, campaign.low_execution_rate)
+    meta = Meta(LEVEL_DISTRICT, campaign.fact("district"), campaign.year, campaign.fact("bureau"),
+                evaluation.profile.title, grades, campaign.low_execution_rate)
     tables = Tables(projects, departments, indicators, problems, missing, counts)
     return assemble(tables, meta, history, generated=generated)
 
@@ -378,6 +382,9 @@ def summarize(evaluation: Evaluation, campaign: Campaign, output, *,
 
     `history_path` None means no history at all (neither read nor written).
     """
+    campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
+    if campaign.year is None:  # nothing readable: no year to compare with or to record under
+        history_path = None
     earlier = db.load(history_path, before=campaign.year) if history_path is not None else None
     frames = summary_frames(evaluation, campaign, earlier)
     write_summary(frames, output)

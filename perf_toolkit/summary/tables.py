@@ -91,7 +91,7 @@ class Meta:
 
     level: str  # LEVEL_DISTRICT | LEVEL_CITY
     name: str  # the district (or city)
-    year: int
+    year: int | None  # None: no readable submission said which year
     bureau: str
     profile: str
     grades: tuple[str, ...]
@@ -99,7 +99,8 @@ class Meta:
 
     @property
     def title(self) -> str:
-        return f"{self.name}{self.year}年度预算绩效自评情况汇总"
+        year = f"{self.year}年度" if self.year else "【待填写：评价年度】"
+        return f"{self.name}{year}预算绩效自评情况汇总"
 
 
 @dataclass
