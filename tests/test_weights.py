@@ -84,8 +84,10 @@ def test_workbook_weights_adding_to_110_are_reported_scored_and_stated_in_every_
     row = projects.iloc[0]
     assert row["总分"] == 110 and row["分值合计"] == 110 and "分值合计110分（不是100分）" in row["标记"]
 
-    shown = CliRunner().invoke(cli, ["score", str(path)])
+    shown = CliRunner().invoke(cli, ["score", str(path), "-o", str(tmp_path / "得分.xlsx")])
     assert "110.00（分值合计110）" in shown.output
+    scores = pd.read_excel(tmp_path / "得分.xlsx", sheet_name="项目得分", engine="openpyxl").iloc[0]
+    assert scores["总分"] == 110 and scores["分值合计"] == 110
 
 
 def test_workbook_weights_adding_to_100_say_nothing_extra(tmp_path):
