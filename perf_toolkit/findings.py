@@ -58,7 +58,7 @@ _CODES = [
          "预算执行得分填写为 {typed}，按规则应为 {computed}（{weight}分 × 执行率 {rate}，保留两位小数，不得取整）。"),
     # --- weights and taxonomy
     Code("weight-sum-mismatch", "error", "指标", "分值合计不等于100",
-         "预算执行分值 {budget_weight} 加各项指标分值合计 {indicator_weights}，共 {total} 分，应为 100 分。请调整各指标分值。"),
+         "预算执行分值 {budget_weight} 加各项指标分值合计 {indicator_weights}，共 {total} 分，应为 100 分；总分按现有分值计算，不折算为 100 分。请调整各指标分值。"),
     Code("weight-nonstandard", "warning", "指标", "一级指标分值不标准",
          "一级指标分值为 {found}，与评分规则的标准分值 {expected} 不同。如无特殊要求，请按标准分值设置。"),
     Code("indicator-taxonomy", "error", "指标", "指标类别不规范", "{reason}。可选的指标类别见填报说明。"),

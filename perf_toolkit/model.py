@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 SCHEMA = "perf-toolkit/submission/v1"
 
+#: The official form's 总分 (rules.md §1): what the budget weight and the indicator weights add up to.
+FULL_MARKS = 100.0
+#: How far a weight sum may be from FULL_MARKS (typed weights have two decimals at most).
+WEIGHT_TOLERANCE = 0.01
+
 #: A value as typed in a cell: text, a number, or nothing.
 Typed = str | int | float | None
 
@@ -321,6 +326,16 @@ class ScoredProject:
         return FieldPath.of(self.index)
 
     @property
+    def total_weight(self) -> float:
+        """Budget weight + Σ indicator weights: what the total is out of (100 when the weights are right)."""
+        return self.budget_weight + self.indicator_weight
+
+    @property
+    def weight_sum_wrong(self) -> bool:
+        """Its weights do not add up to 100 (`weight-sum-mismatch`): outputs state the sum beside the total."""
+        return bool(self.indicators) and abs(self.total_weight - FULL_MARKS) > WEIGHT_TOLERANCE
+
+    @property
     def shown(self) -> tuple[Finding, ...]:
         """The file's findings and its own, in report order (what a report lists)."""
         return self.file_findings + self.findings
@@ -473,6 +488,7 @@ def _project_dict(p: ScoredProject) -> dict[str, Any]:
         "indicator_score": round2(p.indicator_score),
         "level1_scores": {k: round2(v) for k, v in p.level1_scores.items()},
         "total_score": p.total_score,
+        "total_weight": round2(p.total_weight),
         "grade": p.grade,
         "grade_capped": p.grade_capped,
         "complete": not p.has_errors,

@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 
 from .. import findings, values
-from ..model import FieldPath, Finding, SourcedSubmission
+from ..model import FULL_MARKS, WEIGHT_TOLERANCE, FieldPath, Finding, SourcedSubmission
 from ..numbers import Rate, percent, points, round2, weight_text
 from ..profile import Profile
 from ..spec import (
     DEPARTMENT_FIELDS,
     FUND_COLUMNS,
     INDICATOR_COLUMNS,
+    LEVEL2_NAMES,
     PROJECT_FIELDS,
     TAXONOMY,
     YEAR_FIELD,
@@ -235,16 +236,18 @@ def _blank(value: object) -> bool:
 
 
 def check_weights(ctx: Context) -> Iterator[Located]:
+    """Weights are scored as typed; a sum other than 100 and a 一级 split other than the profile's are
+    reported (each on its own), so an over-weighted table is never silently scaled."""
     prof = ctx.profile
     for row in _rows(ctx.scores.projects):
         if row.n_indicators == 0:
             continue
         total = prof.budget_weight + row.indicator_weight
         where = f"{FieldPath.of(row.p)}.indicators"
-        if abs(total - 100) > 0.01:
+        if abs(total - FULL_MARKS) > WEIGHT_TOLERANCE:
             yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=(prof.budget_weight),
                          indicator_weights=(row.indicator_weight), total=(total))
-            continue
+        # a wrong sum does not hide a 一级 split that differs too: both are reported
         if not prof.level1_weights:
             continue
         found = ctx.level1_weights.get((row.s, row.p), {})
@@ -253,10 +256,12 @@ def check_weights(ctx: Context) -> Iterator[Located]:
         if "成本指标" in found_cmp and "成本指标" not in prof.level1_weights:
             found_cmp["产出指标"] = found_cmp.get("产出指标", 0) + found_cmp.pop("成本指标")
         expected = prof.level1_weights
-        same = all(abs(found_cmp.get(k, 0) - v) <= 0.01 for k, v in expected.items())
-        # with no 满意度 indicator, its weight may be moved to 产出/效益
-        moved = (found_cmp.get("满意度指标", 0) == 0 and "满意度指标" in expected and all(
-            found_cmp.get(k, 0) >= v - 0.01 for k, v in expected.items() if k != "满意度指标"))
+        tol = WEIGHT_TOLERANCE
+        same = all(abs(found_cmp.get(k, 0) - v) <= tol for k, v in expected.items())
+        # with no 满意度 indicator, its weight may be moved to 产出/效益 (moved, not added)
+        moved = (found_cmp.get("满意度指标", 0) == 0 and "满意度指标" in expected
+                 and abs(sum(found_cmp.values()) - sum(expected.values())) <= tol
+                 and all(found_cmp.get(k, 0) >= v - tol for k, v in expected.items() if k != "满意度指标"))
         if not same and not moved:
             yield ctx.at(row.s, where, "weight-nonstandard", row.code,
                          found="、".join(f"{k}{weight_text(v)}分" for k, v in found.items()),
@@ -269,7 +274,7 @@ def check_taxonomy(ctx: Context) -> Iterator[Located]:
         if row.level1 and row.level1 not in TAXONOMY:
             yield ctx.at(row.s, f"{base}.level1", "indicator-taxonomy", row.project_code,
                          reason=f"一级指标“{row.level1}”不在指标体系中（应为{'、'.join(TAXONOMY)}）")
-        elif row.level2 and not any(row.level2 in v for v in TAXONOMY.values()):
+        elif row.level2 and row.level2 not in LEVEL2_NAMES:
             yield ctx.at(row.s, f"{base}.level2", "indicator-taxonomy", row.project_code,
                          reason=f"二级指标“{row.level2}”不在指标体系中")
         elif row.level1 and row.level2 and row.level2 not in TAXONOMY[row.level1]:

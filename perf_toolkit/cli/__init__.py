@@ -14,7 +14,7 @@ import click
 from .. import __version__
 from ..config import Campaign, ConfigError, load_config
 from ..findings import SEVERITY_ZH
-from ..numbers import money_grouped, number_or_none, percent, points
+from ..numbers import money_grouped, number_or_none, percent, points, weight_text
 from ..profile import ProfileError, load_profile
 from ..text import display_width
 from ..workbook.guard import Limits
@@ -469,6 +469,11 @@ def _replaced(r) -> str:
     return f"（已被 {Path(r.superseded_by).name} 替代）" if r.superseded_by else ""
 
 
+def _out_of(p) -> str:
+    """Beside a total whose weights do not add up to 100: what it is out of."""
+    return f"（分值合计{weight_text(p.total_weight)}）" if p.weight_sum_wrong else ""
+
+
 def _score_table(result: Evaluation, indent: str = "") -> None:
     rows = [["单位", "项目", "全年预算数(万元)", "全年执行数(万元)", "执行率", "预算执行得分", "指标得分", "总分",
              "等级"]]
@@ -476,7 +481,7 @@ def _score_table(result: Evaluation, indent: str = "") -> None:
     for p in result.projects:
         rows.append([(p.department.name or "—") + replaced[p.file], p.name or p.code or "—", money_grouped(p.total.adjusted_budget),
                      money_grouped(p.total.executed), percent(p.execution_rate), points(p.execution_score),
-                     points(p.indicator_score), points(p.total_score), p.grade])
+                     points(p.indicator_score), points(p.total_score) + _out_of(p), p.grade])
     if len(rows) > 1:
         for line in _table(rows, indent=indent):
             click.echo(line)

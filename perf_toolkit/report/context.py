@@ -173,7 +173,7 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "indicator_weight": weight_text(scored.indicator_weight),
         "level1_scores": level1_scores,
         "total_score": points(scored.total_score),
-        "total_weight": weight_text(scored.budget_weight + scored.indicator_weight),
+        "total_weight": weight_text(scored.total_weight),
         "grade": scored.grade,
         "grade_capped": scored.grade_capped,
         "indicators": ordered,
@@ -479,8 +479,10 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
                       if parts else "未设置绩效指标，指标得分0.00分")
     capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
               else f"自评等级为“{ctx['grade']}”")
+    # weights that do not add up to 100 are scored as typed: the total says what it is out of
+    out_of = f"（分值合计{ctx['total_weight']}分）" if scored.weight_sum_wrong else ""
     out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{ctx['execution_score']}分"
-                         f"（分值{bw}分）；{indicator_text}；自评总分{ctx['total_score']}分，{capped}。")
+                         f"（分值{bw}分）；{indicator_text}；自评总分{ctx['total_score']}分{out_of}，{capped}。")
 
     # 三
     deviation = split_paragraphs(meaningful_text(project.deviation_reason))

@@ -31,8 +31,8 @@ from .. import __version__
 from .. import findings as catalogue
 from ..check.intake import file_mtime
 from ..config import Campaign
-from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource
-from ..numbers import cents, mean, money_sum, ratio, round_half_up
+from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource, ScoredProject
+from ..numbers import cents, mean, money_sum, ratio, round_half_up, weight_text
 from ..spec import TAXONOMY
 from . import history as db
 from .book import write_summary
@@ -67,6 +67,7 @@ from .tables import (
     SUMMARY_SCHEMA,
     TOTAL,
     WARNINGS,
+    WEIGHT_SUM,
     Counts,
     Meta,
     Tables,
@@ -106,10 +107,11 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
         }
         for level1 in TAXONOMY:
             row[f"{level1}得分"] = round_half_up(p.level1_scores[level1])
-        row.update({SCORE: p.total_score, GRADE: p.grade, ERRORS: sum(f.severity == "error" for f in found),
+        row.update({SCORE: p.total_score, WEIGHT_SUM: round_half_up(p.total_weight), GRADE: p.grade,
+                    ERRORS: sum(f.severity == "error" for f in found),
                     WARNINGS: sum(f.severity == "warning" for f in found),
                     CODES: _joined(f.code for f in found),
-                    FLAGS: _flags(p.execution_rate, p.grade_capped, campaign.low_execution_rate)})
+                    FLAGS: _flags(p, campaign.low_execution_rate)})
         for source in FundSource:
             amounts = p.funds.get(source)
             row[f"{source}·全年预算数（万元）"] = cents(amounts.adjusted_budget) if amounts else None
@@ -120,7 +122,7 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, INITIAL, BUDGET, SPENT, RATE, EXEC_SCORE, SCORE,
-                                     GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
+                                     WEIGHT_SUM, GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
     frame = frame.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     # 成本指标 as its own 一级 exists only under the 2021 rules: show it only when used
     if "成本指标得分" in frame and not frame["成本指标得分"].fillna(0).any():
@@ -128,8 +130,9 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
     return frame
 
 
-def _flags(rate: float | None, capped: bool, threshold: float) -> str:
-    r = displayed_rate(rate)
+def _flags(p: ScoredProject, threshold: float) -> str:
+    """What a reader of the row should notice: the execution rate, a capped grade, weights not adding up to 100."""
+    r = displayed_rate(p.execution_rate)
     out = []
     if r is None:
         out.append("执行率无法计算")
@@ -137,8 +140,10 @@ def _flags(rate: float | None, capped: bool, threshold: float) -> str:
         out.append(f"执行率低于{threshold:.0%}")
     elif r > 1:
         out.append("超预算执行")
-    if capped:
+    if p.grade_capped:
         out.append("等级受执行率限制")
+    if p.weight_sum_wrong:
+        out.append(f"分值合计{weight_text(p.total_weight)}分（不是100分）")
     return "；".join(out)
 
 
