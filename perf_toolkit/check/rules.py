@@ -460,7 +460,7 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
             targets = [project.name, project.goal, *(one.name for one in project.indicators)]
             for found, named in term_mismatches(targets, project.achievement):
                 yield ctx.at(s, f"{FieldPath.of(p)}.achievement", "achievement-term-mismatch", code,
-                             found=found, expected="”“".join(named))
+                             found=found, expected="、".join(named))
 
 
 def _deviation_evidence(row, unmet: list, profile: Profile) -> tuple[list[str], dict]:
@@ -496,7 +496,8 @@ TERM_STEMS = ("保险", "补贴", "补助", "津贴", "救助", "资金")
 NOT_A_KIND = frozenset((
     "社会 财政 专项 配套 结余 结转 上级 中央 省级 市级 区级 县级 本级 地方 项目 预算 相关 有关 各类 各项 剩余 "
     "全部 部分 上述 发放 补缴 缴纳 领取 申领 享受 落实 拨付 支付 兑付 兑现 给予 购买 参加 办理 安排 下达 使用 "
-    "提供 获得 申请 补发 核发 足额 按时 及时 到位 统筹 整合 共计 合计 累计 人均 每人").split())
+    "提供 获得 申请 补发 核发 足额 按时 及时 到位 统筹 整合 共计 合计 累计 人均 每人 投入 筹措 筹集 争取 收回 "
+    "节约 盘活 下拨 预拨 到账 用于 完成 实现 支持 扶持 申报 审核 审批 核实 核定 清算 结算 支出").split())
 #: A character that makes the two before a stem the end of a phrase, not a qualifier (该笔资金, 的补贴).
 FUNCTION_CHARS = frozenset("的了和与及或等为对在以将已共该本此各其这那每笔批些个名元万亿年月日次户")
 #: How far before a stem in the goal or indicators the achievement's qualifier may stand
