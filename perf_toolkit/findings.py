@@ -104,6 +104,8 @@ _CODES = [
     Code("placeholder-text", "warning", "文字", "占位文字未替换", "“{label}”的内容“{value}”像是未替换的占位文字。请填写实际内容。"),
     Code("narrative-contradiction", "warning", "文字", "文字与数据矛盾",
          "“{label}”写有“{phrase}”，但{evidence}。请如实分析偏差原因。"),
+    Code("achievement-term-mismatch", "warning", "文字", "完成情况与目标事项不符",
+         "“实际完成情况”写的是“{found}”，而项目名称、年度目标和绩效指标中只有“{expected}”。请核实完成的是否是本项目的目标事项；如是笔误，请改正。"),
     # --- intake (the roster of one round)
     Code("department-unknown", "warning", "报送", "单位不在报送名单",
          "单位编码“{dept_code}”（{dept_name}）不在本轮报送名单中，已计入汇总。请核对单位编码是否填写正确；如该单位确需报送，请把它加入报送名单。"),

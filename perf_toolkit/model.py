@@ -312,6 +312,9 @@ class ScoredProject:
     indicators: tuple[ScoredIndicator, ...]
     findings: tuple[Finding, ...]  # its own (field path under the project), in report order
     file_findings: tuple[Finding, ...]  # its file's findings about no scored project (year, department …)
+    # what the department claimed, where its form computes a score (None: nothing claimed there)
+    claimed_execution_score: float | None = None  # typed over the form's formula
+    claimed_total: float | None = None  # typed over the formula, else its budget score + Σ claimed scores
 
     @property
     def code(self) -> str:
@@ -489,6 +492,7 @@ def _project_dict(p: ScoredProject) -> dict[str, Any]:
         "level1_scores": {k: round2(v) for k, v in p.level1_scores.items()},
         "total_score": p.total_score,
         "total_weight": round2(p.total_weight),
+        "claimed_total": round2(p.claimed_total),
         "grade": p.grade,
         "grade_capped": p.grade_capped,
         "complete": not p.has_errors,

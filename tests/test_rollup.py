@@ -11,6 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from batches import batch, campaign, input_sum, sourced_batch
+from builders import funds, standard_indicators
 from click.testing import CliRunner
 
 from perf_toolkit.check.evaluate import evaluate_submissions
@@ -221,3 +222,15 @@ def test_rollup_of_nothing_usable_writes_nothing(tmp_path):
     with pytest.raises(NothingToRollUp, match="没有可汇总的区县汇总表"):
         rollup([tmp_path], tmp_path / "全市汇总.xlsx", CITY)
     assert not (tmp_path / "全市汇总.xlsx").exists()
+
+
+def test_rollup_result_use_keeps_a_district_budget_cut(tmp_path):
+    """A cut over the district's threshold (元数据 预算调减阈值) is listed one level up with its reason."""
+    data = batch(1, seed=5)[0]
+    data["projects"][0].update(code="CUT", funds=funds(45.08, 2.94, 2.94), indicators=standard_indicators())
+    frames = summary_frames(evaluate_submissions(sourced_batch([data])), campaign(1, district="东川区"))
+    district = write_summary(frames, tmp_path / "东川区汇总.xlsx")
+    accepted, _ = read_summaries([district])
+    use = rollup_frames(accepted, CITY)["结果应用"]
+    cut = use[use["项目编码"] == "CUT"]
+    assert list(cut["区县"]) == ["东川区"] and "调减 93.48%，超过 20%" in cut["列入原因"].iloc[0]

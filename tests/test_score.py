@@ -31,7 +31,7 @@ def codes(data: dict, profile=NATIONAL) -> list[str]:
 # ------------------------------------------------------------------ the reference report
 
 
-def test_example_scores_full_marks_with_adjustment_warning():
+def test_example_scores_full_marks_with_its_mistakes_as_warnings():
     result = evaluate_submissions([sourced(example_dict())])
     project = result.to_dict()["files"][0]["projects"][0]
     assert project["budget_total"] == 2.94
@@ -42,8 +42,12 @@ def test_example_scores_full_marks_with_adjustment_warning():
     assert project["total_score"] == 100.0
     assert project["grade"] == "优"
     assert [i["score"] for i in project["indicators"]] == [20, 10, 10, 10, 30, 10]
-    assert [f["code"] for f in project["findings"]] == ["budget-adjusted-unexplained"]
-    assert "45.08" in project["findings"][0]["message"] and "2.94" in project["findings"][0]["message"]
+    assert {f["code"] for f in project["findings"]} == {
+        "budget-adjusted-unexplained", "narrative-contradiction", "achievement-term-mismatch",
+        "execution-indicator-duplicated"}
+    assert all(f["severity"] == "warning" for f in project["findings"])
+    adjusted = next(f for f in project["findings"] if f["code"] == "budget-adjusted-unexplained")
+    assert "45.08" in adjusted["message"] and "2.94" in adjusted["message"]
 
 
 # ------------------------------------------------------------------ budget execution

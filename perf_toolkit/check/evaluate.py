@@ -16,10 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from .. import findings as catalogue
+from .. import values
 from ..config import RosterEntry
 from ..model import (
     Amounts,
     Evaluation,
+    FieldPath,
     FileResult,
     Finding,
     FundSource,
@@ -158,17 +160,39 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
     unreadable = frozenset(
         (FundSource(source), c) for c in AMOUNT_COLUMNS for j, _ in r[f"{c}_bad"]
         if (source := normalise_source(project.funds[j].source)) is not None)
+    execution_score = float(r["execution_score"])
+    claimed_execution, claimed_total = _claimed(item, p, indicators, execution_score)
     return ScoredProject(
         file=item.file or "", index=p, year=sub.year, department=sub.department, submitted=project,
         funds=funds, unreadable_amounts=unreadable,
         total=Amounts(*(float(r[c]) for c in AMOUNT_COLUMNS)),
         execution_rate=_finite(r["execution_rate"]), budget_weight=profile.budget_weight,
-        execution_score=float(r["execution_score"]), indicator_weight=float(r["indicator_weight"]),
+        execution_score=execution_score, indicator_weight=float(r["indicator_weight"]),
         indicator_score=float(r["indicator_score"]),
         level1_scores={level1: float(r[f"score_{level1}"]) for level1 in TAXONOMY},
         total_score=round2(r["total_score"]), grade=str(r["grade"]), grade_capped=bool(r["grade_capped"]),
         indicators=indicators, findings=(), file_findings=(),
+        claimed_execution_score=claimed_execution, claimed_total=claimed_total,
     )
+
+
+def _claimed(item: SourcedSubmission, p: int, indicators: tuple[ScoredIndicator, ...],
+             execution_score: float) -> tuple[float | None, float | None]:
+    """The department's own budget score and total, as its form shows them (the outputs print both
+    when the rules differ): a number typed over the formula, else what the formula gives (the budget
+    score + Σ claimed scores). A total is claimed only when every indicator that carries weight has a
+    claimed score: a form left partly blank claims no total (the bureau's score is then the only one)."""
+    def typed(name: str) -> float | None:
+        raw = item.overrides.get(str(FieldPath.of(p, name)))
+        return values.parse_weight(raw)[0] if raw is not None else None
+
+    claimed_execution, total = typed("execution_score"), typed("total_score")
+    claims = [i.claimed_score for i in indicators if i.claimed_score is not None]
+    weighted = [i for i in indicators if i.weight > 0]
+    if total is None and claims and all(i.claimed_score is not None for i in weighted):
+        budget = claimed_execution if claimed_execution is not None else round2(execution_score)
+        total = budget + math.fsum(claims)
+    return claimed_execution, total
 
 
 def _with_findings(r: FileResult, projects: list[ScoredProject]) -> tuple[ScoredProject, ...]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT, Campaign, placeholder
 from ..model import FundSource, ScoredIndicator, ScoredProject
-from ..numbers import money, percent, points, round2, share, weight_text
+from ..numbers import budget_cut, money, percent, points, round2, share, weight_text
 from ..spec import FUND_ROWS, TAXONOMY
 from ..text import clean_text
 from ..values import meaningful_text
@@ -90,6 +90,18 @@ def _strip_numbering(text: str) -> str:
                   r"[一二三四五六七八九十]{1,2}、)\s*", "", text)
 
 
+def claimed_and_ruled(claimed: float | None, ruled: float) -> str:
+    """A score as the outputs print it: the rule score, or both when the department claimed another
+    ("自评18.00分，按规则核定16.00分"): a score is never changed silently."""
+    if claimed is None or round2(claimed) == round2(ruled):
+        return points(ruled)
+    return f"自评{points(claimed)}分，按规则核定{points(ruled)}分"
+
+
+def _differs(claimed: float | None, ruled: float) -> bool:
+    return claimed is not None and round2(claimed) != round2(ruled)
+
+
 # ------------------------------------------------------------------ the context
 
 #: Every top-level key of the context (a template may use these and only these).
@@ -100,7 +112,8 @@ CONTEXT_KEYS = frozenset({
     "contact_email", "profile_name", "profile_title", "budget_document", "goal", "achievement", "funds_total",
     "fund_rows", "initial_budget", "adjusted_budget", "executed", "execution_rate", "execution_score",
     "budget_weight", "indicator_score", "indicator_weight", "level1_scores", "total_score", "total_weight",
-    "grade", "grade_capped", "indicators", "indicator_groups", "table_rows", "findings", "has_errors",
+    "grade", "grade_capped", "claimed_total", "claimed_grade", "total_cell", "grade_cell", "indicators",
+    "indicator_groups", "table_rows", "findings", "has_errors",
     "opening", "budget_paragraphs", "targets_intro", "duties_intro", "duties", "goal_paragraphs",
     "indicators_intro", "funds_paragraphs", "achievement_intro", "achievement_paragraphs", "indicators_summary",
     "conclusion", "deviation_paragraphs", "improvement_paragraphs", "result_use_paragraphs",
@@ -128,6 +141,8 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         i["analysis"] = _analysis(n, i, profile)
 
     funds = _funds(scored)
+    claimed_grade = profile.grade(round2(scored.claimed_total)) if scored.claimed_total is not None else ""
+    total_differs = _differs(scored.claimed_total, scored.total_score)
     level1_scores = [
         {"level1": g["level1"], "score": points(scored.level1_scores.get(g["level1"], g["score_value"])),
          "weight": g["weight"]}
@@ -176,6 +191,11 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "total_weight": weight_text(scored.total_weight),
         "grade": scored.grade,
         "grade_capped": scored.grade_capped,
+        "claimed_total": points(scored.claimed_total) if scored.claimed_total is not None else "",
+        "claimed_grade": claimed_grade,
+        "total_cell": claimed_and_ruled(scored.claimed_total, scored.total_score),
+        "grade_cell": (f"自评等级：{claimed_grade}；按规则核定：{scored.grade}"
+                       if total_differs and claimed_grade != scored.grade else f"自评等级：{scored.grade}"),
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
@@ -211,6 +231,8 @@ def _funds(scored: ScoredProject) -> dict:
         "adjusted": money(scored.total.adjusted_budget), "executed": money(scored.total.executed),
         "weight": weight_text(scored.budget_weight), "rate": percent(scored.execution_rate),
         "score": points(scored.execution_score),
+        "claimed": points(scored.claimed_execution_score) if scored.claimed_execution_score is not None else "",
+        "score_cell": claimed_and_ruled(scored.claimed_execution_score, scored.execution_score),
     }
     return {"total": total, "rows": rows}
 
@@ -240,6 +262,9 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
             "actual": typed_value(raw.actual, raw.unit), "unit": one_line(raw.unit),
             "weight": weight_text(r.weight), "weight_value": r.weight,
             "score": points(r.score), "score_value": r.score,
+            "claimed": points(r.claimed_score) if r.claimed_score is not None else "",
+            "score_differs": _differs(r.claimed_score, r.score),
+            "score_cell": claimed_and_ruled(r.claimed_score, r.score),
             "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
             "completion": percent(r.completion), "scored_as": r.scored_as,
             "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
@@ -338,10 +363,14 @@ def _analysis(n: int, i: dict, profile) -> str:
     target = f"年度指标值为{i['target']}" if i["target"] else "年度指标值未填写"
     actual_word = "全年实际完成情况" if i["scored_as"] == "qual" else "全年实际完成值"
     actual = f"{actual_word}为{i['actual']}" if i["actual"] else f"{actual_word}未填写"
-    score = f"得{i['score']}分（分值{i['weight']}分）"
+    weight = f"（分值{i['weight']}分）"
+    score = (f"自评{i['claimed']}分，按规则核定{i['score']}分{weight}" if i["score_differs"]
+             else f"得{i['score']}分{weight}")
     text = f"{n}.{flag}三级指标“{i['name']}”（{i['level2']}）：{target}，{actual}，"
     if i["flag"]:
-        text += f"{i['flag']}，暂计{i['score']}分（分值{i['weight']}分）。"
+        provisional = (f"自评{i['claimed']}分，暂按规则计{i['score']}分" if i["score_differs"]
+                       else f"暂计{i['score']}分")
+        text += f"{i['flag']}，{provisional}{weight}。"
     elif i["scored_as"] == "qual":
         text += f"{i['band_label']}，{score}。"
     elif i["met"]:
@@ -376,7 +405,8 @@ def _table_rows(groups: list[dict]) -> list[dict]:
                     "level1_first": first1, "level2_first": first2, "level1": g["level1"],
                     "level1_label": f"{g['level1']}({g['weight']}分)", "level2": x["level2"],
                     "name": i["name"], "target": i["target"], "actual": i["actual"], "weight": i["weight"],
-                    "score": i["score"], "status": i["status"], "note": note,
+                    "score": i["score"], "claimed": i["claimed"], "score_cell": i["score_cell"],
+                    "status": i["status"], "note": note,
                 })
                 first1 = first2 = False
     return rows
@@ -419,6 +449,10 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
         change = "调增" if adjusted > initial else "调减"
         budget.append(f"年度执行中预算{change}{money(abs(adjusted - initial))}万元，全年预算数为"
                       f"{money(adjusted)}万元，{_by_source(ctx, 'adjusted')}。")
+        spent_readable = not any(c == "executed" for _, c in scored.unreadable_amounts)
+        if initial > 0 and spent_readable:  # the rate is on the adjusted budget: say what it means for the initial
+            budget.append(f"全年执行数{money(scored.total.executed)}万元，占年初预算数的"
+                          f"{percent(scored.total.executed / initial)}。")
     note = split_paragraphs(meaningful_text(project.budget_note))
     if note:
         budget.append("预算调整及执行情况说明：" + _sentence(note[0]))
@@ -452,22 +486,33 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     ]
     rate = scored.execution_rate
     bw = ctx["budget_weight"]
+    execution_score = (f"自评{ctx['funds_total']['claimed']}分，按规则核定{ctx['execution_score']}分"
+                       if _differs(scored.claimed_execution_score, scored.execution_score)
+                       else f"{ctx['execution_score']}分")
     if rate is None:  # no budget
-        funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{ctx['execution_score']}分"
+        funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{execution_score}"
                      f"（分值{bw}分）。")
     elif rate > 1:
         funds.append(f"预算执行情况：全年执行数超过全年预算数，预算执行率为{ctx['execution_rate']}，"
-                     f"预算执行得分按分值计{ctx['execution_score']}分（分值{bw}分）。")
+                     f"预算执行得分按分值计{execution_score}（分值{bw}分）。")
     else:
         low = f"，低于{share(profile.execution_low)}" if rate < profile.execution_low else ""
         funds.append(f"预算执行情况：预算执行率为{ctx['execution_rate']}{low}，按“分值×预算执行率”计算，"
-                     f"预算执行得分{ctx['execution_score']}分（分值{bw}分）。")
+                     f"预算执行得分{execution_score}（分值{bw}分）。")
     out["funds_paragraphs"] = funds
 
     # 二（二）
     out["achievement_intro"] = f"根据{ctx['notice']}要求，对照" + \
         f"{year}年度项目支出绩效目标，全年工作完成情况如下："
-    out["achievement_paragraphs"] = split_paragraphs(project.achievement) or ["单位未填写年度总体目标实际完成情况。"]
+    achievement = split_paragraphs(project.achievement) or ["单位未填写年度总体目标实际完成情况。"]
+    said = _finding_on(scored, "narrative-contradiction", "achievement")
+    if said is not None:
+        achievement.append(f"{VERIFY}完成情况称“{said.params.get('phrase', '')}”，但本项目"
+                           f"{'，'.join(_deviations(ctx, scored, profile))}，详见三（一）。")
+    for f in _findings_on(scored, "achievement-term-mismatch", "achievement"):
+        achievement.append(f"{VERIFY}完成情况写的是“{f.params.get('found', '')}”，项目名称、年度目标和绩效指标写的是"
+                           f"“{f.params.get('expected', '')}”，二者不一致。")
+    out["achievement_paragraphs"] = achievement
 
     # 二（三）
     out["indicators_summary"] = _summary(ctx)
@@ -477,17 +522,28 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     rate_text = (f"预算执行率{ctx['execution_rate']}" if rate is not None else "预算执行率无法计算（全年预算数为0）")
     indicator_text = (f"绩效指标得分{ctx['indicator_score']}分（分值{ctx['indicator_weight']}分），其中{parts}"
                       if parts else "未设置绩效指标，指标得分0.00分")
-    capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
-              else f"自评等级为“{ctx['grade']}”")
     # weights that do not add up to 100 are scored as typed: the total says what it is out of
     out_of = f"（分值合计{ctx['total_weight']}分）" if scored.weight_sum_wrong else ""
-    out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{ctx['execution_score']}分"
-                         f"（分值{bw}分）；{indicator_text}；自评总分{ctx['total_score']}分{out_of}，{capped}。")
+    if _differs(scored.claimed_total, scored.total_score):
+        capped = (f"受预算执行率限制，核定等级为“{ctx['grade']}”" if ctx["grade_capped"]
+                  else f"核定等级为“{ctx['grade']}”")
+        total = (f"单位自评总分{ctx['claimed_total']}分（自评等级“{ctx['claimed_grade']}”），"
+                 f"按规则核定总分{ctx['total_score']}分{out_of}，{capped}")
+    else:
+        capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
+                  else f"自评等级为“{ctx['grade']}”")
+        total = f"自评总分{ctx['total_score']}分{out_of}，{capped}"
+    out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{execution_score}"
+                         f"（分值{bw}分）；{indicator_text}；{total}。")
 
     # 三
     deviation = split_paragraphs(meaningful_text(project.deviation_reason))
+    said = _finding_on(scored, "narrative-contradiction", "deviation_reason")
+    if said is not None:  # the department says 未偏离 while the figures below say otherwise
+        deviation.append(f"{VERIFY}单位称“{said.params.get('phrase', '')}”，与以下情况不符：")
     unmet = [i for i in ctx["indicators"] if i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")]
     low_rate = rate is not None and rate < profile.execution_low
+    cut = _cut(scored, profile)
     if unmet:
         deviation.append(f"未完全达到年度指标值的指标共{len(unmet)}个，情况如下：")
         for k, i in enumerate(unmet, start=1):
@@ -500,9 +556,13 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
         note = meaningful_text(project.budget_note)
         deviation.append(f"预算执行率为{ctx['execution_rate']}，低于{share(profile.execution_low)}。"
                          + (f"原因：{_sentence(one_line(note))}" if note else "单位未说明执行率偏低的原因。"))
+    if cut is not None:
+        note = meaningful_text(project.budget_note)
+        deviation.append(f"{_cut_text(ctx, cut)}，超过{share(profile.budget_adjusted)}。"
+                         + (f"原因：{_sentence(one_line(note))}" if note else "单位未说明预算调减的原因。"))
     if not deviation:
         deviation = ["本项目预算执行和各项绩效指标均达到年度目标，未偏离绩效目标。"]
-    elif not meaningful_text(project.deviation_reason) and (unmet or low_rate):
+    elif not meaningful_text(project.deviation_reason) and (unmet or low_rate or cut is not None):
         deviation.insert(0, "单位未填写偏离绩效目标的原因分析。")
     out["deviation_paragraphs"] = deviation
     out["improvement_paragraphs"] = split_paragraphs(meaningful_text(project.improvement)) or \
@@ -516,6 +576,45 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["disclosure_paragraphs"] = split_paragraphs(meaningful_text(project.disclosure)) or [
         f"{year}年度项目支出绩效自评报告将按照{bureau}的时间要求在{portal}公开，接受社会监督。"]
     out["other_paragraphs"] = split_paragraphs(project.other_notes) or ["无。"]
+    return out
+
+
+def _findings_on(scored: ScoredProject, code: str, field: str) -> list:
+    """The project's findings of `code` about its own field `field` (not an indicator's)."""
+    return [f for f in scored.findings
+            if f.code == code and f.field_path.indicator is None and f.field_path.name == field]
+
+
+def _finding_on(scored: ScoredProject, code: str, field: str):
+    found = _findings_on(scored, code, field)
+    return found[0] if found else None
+
+
+def _cut(scored: ScoredProject, profile) -> float | None:
+    """The share of the initial budget cut, when over the profile's threshold and both amounts are readable."""
+    if any(c in ("initial_budget", "adjusted_budget") for _, c in scored.unreadable_amounts):
+        return None
+    cut = budget_cut(scored.total.initial_budget, scored.total.adjusted_budget)
+    return cut if cut is not None and cut > profile.budget_adjusted else None
+
+
+def _cut_text(ctx: dict, cut: float) -> str:
+    return (f"全年预算数由年初的{ctx['initial_budget']}万元调减为{ctx['adjusted_budget']}万元，"
+            f"调减{percent(cut)}")
+
+
+def _deviations(ctx: dict, scored: ScoredProject, profile) -> list[str]:
+    """What in the figures departs from the targets, in a few words each (for a sentence)."""
+    out = []
+    unmet = sum(i["status"] in ("未完成", "部分达成", "未达成") for i in ctx["indicators"])
+    if unmet:
+        out.append(f"有{unmet}个指标未完全达到年度指标值")
+    rate = scored.execution_rate
+    if rate is not None and rate < profile.execution_low:
+        out.append(f"预算执行率为{ctx['execution_rate']}，低于{share(profile.execution_low)}")
+    cut = _cut(scored, profile)
+    if cut is not None:
+        out.append(_cut_text(ctx, cut))
     return out
 
 

@@ -32,7 +32,18 @@ from .. import findings as catalogue
 from ..check.intake import file_mtime
 from ..config import Campaign
 from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource, ScoredProject
-from ..numbers import cents, mean, money_sum, ratio, round_half_up, weight_text
+from ..numbers import (
+    budget_cut,
+    cents,
+    mean,
+    money,
+    money_sum,
+    percent,
+    ratio,
+    round_half_up,
+    share,
+    weight_text,
+)
 from ..spec import TAXONOMY
 from . import history as db
 from .book import write_summary
@@ -264,7 +275,7 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
         files=len(evaluation.files), unreadable=sum(r.state == REJECTED for r in evaluation.files),
         superseded=sum(r.state == SUPERSEDED for r in evaluation.files), skipped=len(evaluation.skipped))
     meta = Meta(LEVEL_DISTRICT, campaign.fact("district"), campaign.year, campaign.fact("bureau"),
-                evaluation.profile.title, grades, campaign.low_execution_rate)
+                evaluation.profile.title, grades, campaign.low_execution_rate, evaluation.profile.budget_adjusted)
     tables = Tables(projects, departments, indicators, problems, missing, counts)
     return assemble(tables, meta, history, generated=generated)
 
@@ -274,7 +285,7 @@ def assemble(t: Tables, meta: Meta, history: History | None = None, *,
     """The summary's frames from its row tables: overview blocks, totals rows, result use, history, metadata."""
     previous = history.previous_year if history is not None else None
     low_grades = meta.grades[-2:]
-    result_use = _result_use(t.projects, low_grades, meta.threshold)
+    result_use = _result_use(t.projects, low_grades, meta.threshold, meta.budget_cut)
     frames: dict[str, pd.DataFrame] = {}
     frames.update(overview_frames(t, meta, previous_figures(history), len(result_use), previous))
     projects, departments = t.projects, t.departments
@@ -326,8 +337,11 @@ def total_row(table: pd.DataFrame, projects: pd.DataFrame, grades: tuple[str, ..
     return row
 
 
-def _result_use(projects: pd.DataFrame, low_grades: tuple[str, ...], threshold: float) -> pd.DataFrame:
-    """Projects for 结果应用: a low grade, or an execution rate under the threshold (or none at all)."""
+def _result_use(projects: pd.DataFrame, low_grades: tuple[str, ...], threshold: float,
+                cut_threshold: float | None = None) -> pd.DataFrame:
+    """Projects for 结果应用: a low grade, an execution rate under the threshold (or none at all), or a
+    full-year budget cut from the initial one by more than `cut_threshold` (the budget was set far above
+    the need: next year's should follow what was spent)."""
     rows = []
     group = [DISTRICT] if DISTRICT in projects else []
     for r in projects.to_dict("records"):
@@ -339,6 +353,10 @@ def _result_use(projects: pd.DataFrame, low_grades: tuple[str, ...], threshold: 
             reasons.append("执行率无法计算（全年预算数为空或为0）")
         elif shown < threshold:
             reasons.append(f"执行率 {shown:.2%} 低于 {threshold:.0%}")
+        cut = budget_cut(r[INITIAL], r[BUDGET])
+        if cut_threshold is not None and cut is not None and cut > cut_threshold:
+            reasons.append(f"全年预算数由年初的 {money(r[INITIAL])} 万元调减为 {money(r[BUDGET])} 万元，"
+                           f"调减 {percent(cut)}，超过 {share(cut_threshold)}")
         if reasons:
             rows.append({**{c: r[c] for c in group}, CODE: r[CODE], NAME: r[NAME], P_CODE: r[P_CODE],
                          P_NAME: r[P_NAME], BUDGET: r[BUDGET], SPENT: r[SPENT], RATE: r[RATE], SCORE: r[SCORE],
@@ -352,7 +370,7 @@ def _meta_frame(meta: Meta, counts: Counts, previous: int | None, frames: dict[s
     generated = generated or dt.datetime.now().replace(microsecond=0)
     rows = [("格式", SUMMARY_SCHEMA), ("层级", meta.level), ("名称", meta.name), ("年度", meta.year),
             ("财政局", meta.bureau), ("评分规则", meta.profile), ("等级", ",".join(meta.grades)),
-            ("低执行率阈值", meta.threshold)]
+            ("低执行率阈值", meta.threshold), ("预算调减阈值", meta.budget_cut)]
     rows += [(label, getattr(counts, attr)) for attr, label in Counts.LABELS]
     rows += [("对比年度", previous), ("生成时间", generated.isoformat(sep=" ")), ("工具版本", __version__)]
     rows += [(f"行数:{name}", len(frame)) for name, frame in frames.items() if name in SHEETS]

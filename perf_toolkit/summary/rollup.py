@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..check.intake import file_mtime
 from ..config import Campaign
-from ..numbers import mean, money_sum, ratio
+from ..numbers import mean, money_sum, number_or_none, ratio
 from ..workbook.guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
 from ..workbook.xlsx import col_letters
 from .consolidate import assemble
@@ -246,8 +246,10 @@ def rollup_frames(summaries: Sequence[DistrictSummary], campaign: Campaign, *, n
     districts = pd.DataFrame([_district_row(s, grades_t) for s in summaries])
     profiles = "、".join(dict.fromkeys(str(s.meta.get("评分规则") or "") for s in summaries)) or ""
     year = summaries[0].year if summaries else campaign.year
+    # each district's threshold for budget cuts (its profile's); the lowest lists every cut a district would
+    cuts = [c for s in summaries if (c := number_or_none(s.meta.get("预算调减阈值"))) is not None]
     meta = Meta(LEVEL_CITY, name or campaign.district, year or campaign.year, campaign.bureau, profiles, grades_t,
-                campaign.low_execution_rate)
+                campaign.low_execution_rate, min(cuts) if cuts else None)
     t = Tables(tables["项目明细"], tables["部门汇总"], tables["指标明细"], tables["问题清单"], tables["未报送单位"],
                counts, districts)
     return assemble(t, meta, None, generated=generated)

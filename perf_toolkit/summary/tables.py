@@ -97,6 +97,7 @@ class Meta:
     profile: str
     grades: tuple[str, ...]
     threshold: float  # campaign.low_execution_rate
+    budget_cut: float | None = None  # the profile's budget_adjusted: a larger cut goes to 结果应用 (None: not checked)
 
     @property
     def title(self) -> str:
