@@ -1,8 +1,9 @@
 """The campaign config: one evaluation round (perf.toml), and its roster of departments.
 
 What is not in a department's workbook — the bureau's notice, the deadline, the
-publishing portal, which departments must submit — lives here. Without a file,
-the defaults describe the bundled example round (东川区, 2023).
+publishing portal, which departments must submit — lives here. Without a file nothing
+is known: the year comes from the submissions and every other fact of the round is
+printed as a visible placeholder (【待填写：…】), never borrowed from another round.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 import json
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,15 +33,25 @@ class RosterEntry:
     email: str = ""
 
 
+#: The round's facts a document cites, with their names for a placeholder (【待填写：通知文号】).
+FACTS = (("district", "区县名称"), ("bureau", "财政局名称"), ("notice_title", "通知标题"),
+         ("notice_number", "通知文号"), ("portal", "公开网站"))
+
+
+def placeholder(name: str) -> str:
+    """The visible mark of a fact nobody gave: it must be filled in before the document is used."""
+    return f"【待填写：{name}】"
+
+
 @dataclass(frozen=True)
 class Campaign:
-    year: int = 2023
-    district: str = "东川区"
-    bureau: str = "昆明市东川区财政局"
-    notice_title: str = "昆明市东川区财政局关于开展东川区2023年度部门预算绩效自评工作的通知"
-    notice_number: str = "东财绩〔2024〕34号"
+    year: int | None = None  # None: taken from the submissions (see with_year_of)
+    district: str = ""
+    bureau: str = ""
+    notice_title: str = ""
+    notice_number: str = ""
     deadline: dt.date | None = None
-    portal: str = "昆明市东川区人民政府门户网站"
+    portal: str = ""
     profile: str = "national-2020"
     low_execution_rate: float = 0.9  # 结果应用: projects under this rate are listed
     roster_path: Path | None = None
@@ -54,8 +66,30 @@ class Campaign:
 
     @property
     def expected_year(self) -> int | None:
-        """The year submissions must be for: only a real config says (the defaults are the example's)."""
-        return self.year if self.source is not None else None
+        """The year submissions must be for, when the round's year was given."""
+        return self.year
+
+    def missing_facts(self) -> list[str]:
+        """The names of the round's facts nobody gave (documents show them as placeholders)."""
+        return [name for attr, name in FACTS if not getattr(self, attr).strip()]
+
+    def fact(self, attr: str) -> str:
+        """A fact of the round as a document prints it: as given, or its placeholder."""
+        value = getattr(self, attr).strip()
+        return value or placeholder(dict(FACTS)[attr])
+
+    def with_year_of(self, years: Iterable[int | None]) -> Campaign:
+        """The campaign with its year: as given, else the one year of the submissions.
+
+        Submissions of several years with no year given is an operator error: a round is one year.
+        """
+        if self.year is not None:
+            return self
+        found = sorted({y for y in years if y is not None})
+        if len(found) > 1:
+            raise ConfigError(f"填报表的评价年度不止一个（{'、'.join(map(str, found))}），无法确定本轮的年度。"
+                              "请用 --year 指定评价年度，或在 perf.toml 中设置 year。")
+        return replace(self, year=found[0]) if found else self
 
 
 DEFAULT = Campaign()
@@ -110,7 +144,7 @@ def load_config(path: str | Path | None = None) -> Campaign:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"配置文件 {path} 中 {key} 的值“{raw}”不正确") from exc
     campaign = replace(DEFAULT, **values)
-    if not 2000 <= campaign.year <= 2100:
+    if campaign.year is not None and not 2000 <= campaign.year <= 2100:
         raise ConfigError(f"配置文件 {path} 中 year 的值“{campaign.year}”不正确，应为评价年度，如 2023")
     if not 0 < campaign.low_execution_rate <= 1:
         raise ConfigError(f"配置文件 {path} 中 low_execution_rate 应在 0 到 1 之间（0.9 即 90%）")
@@ -186,13 +220,12 @@ ROSTER_FILE = "报送名单.csv"
 CONFIG_FILE = "perf.toml"
 
 
-def example_config_text(campaign: Campaign = DEFAULT, roster: str = ROSTER_FILE) -> str:
-    """The annotated perf.toml text for a campaign (the defaults: the bundled example round)."""
+def example_config_text(campaign: Campaign, roster: str = ROSTER_FILE) -> str:
+    """The annotated perf.toml text for a campaign; what it was not told is a placeholder to fill in."""
     deadline = campaign.deadline or dt.date(campaign.year + 1, 5, 10)
-    texts = {k: _toml_string(getattr(campaign, k)) for k in (
-        "district", "bureau", "notice_title", "notice_number", "portal", "profile")}
+    texts = {attr: _toml_string(campaign.fact(attr)) for attr, _ in FACTS}
     return EXAMPLE_CONFIG.format(
-        year=int(campaign.year), deadline=deadline.isoformat(), low_execution_rate=float(campaign.low_execution_rate),
+        year=int(campaign.year), deadline=deadline.isoformat(), profile=_toml_string(campaign.profile), low_execution_rate=float(campaign.low_execution_rate),
         roster=_toml_string(roster), history=_toml_string("output/history.sqlite"),
         output=_toml_string("output"), **texts)
 
@@ -202,7 +235,7 @@ def _toml_string(text: object) -> str:
     return json.dumps(str(text), ensure_ascii=False)
 
 
-def write_example_config(path: str | Path, campaign: Campaign = DEFAULT, *, overwrite: bool = False) -> Path:
+def write_example_config(path: str | Path, campaign: Campaign, *, overwrite: bool = False) -> Path:
     """Write an annotated perf.toml (for `perf-toolkit init`); an existing file is an error unless overwrite."""
     path = Path(path)
     if path.exists() and not overwrite:
@@ -234,7 +267,7 @@ def write_roster(path: str | Path, entries: tuple[RosterEntry, ...] | list[Roste
     return path
 
 
-def init_folder(folder: str | Path, campaign: Campaign = DEFAULT) -> tuple[list[Path], list[Path]]:
+def init_folder(folder: str | Path, campaign: Campaign) -> tuple[list[Path], list[Path]]:
     """Write perf.toml and a roster template into `folder`, never overwriting; returns (written, kept)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ _CODES = [
          "预算执行得分填写为 {typed}，按规则应为 {computed}（{weight}分 × 执行率 {rate}，保留两位小数，不得取整）。"),
     # --- weights and taxonomy
     Code("weight-sum-mismatch", "error", "指标", "分值合计不等于100",
-         "预算执行分值 {budget_weight} 加各项指标分值合计 {indicator_weights}，共 {total} 分，应为 100 分。请调整各指标分值。"),
+         "预算执行分值 {budget_weight} 加各项指标分值合计 {indicator_weights}，共 {total} 分，应为 100 分；总分按现有分值计算，不折算为 100 分。请调整各指标分值。"),
     Code("weight-nonstandard", "warning", "指标", "一级指标分值不标准",
          "一级指标分值为 {found}，与评分规则的标准分值 {expected} 不同。如无特殊要求，请按标准分值设置。"),
     Code("indicator-taxonomy", "error", "指标", "指标类别不规范", "{reason}。可选的指标类别见填报说明。"),
@@ -106,6 +106,8 @@ _CODES = [
     Code("placeholder-text", "warning", "文字", "占位文字未替换", "“{label}”的内容“{value}”像是未替换的占位文字。请填写实际内容。"),
     Code("narrative-contradiction", "warning", "文字", "文字与数据矛盾",
          "“{label}”写有“{phrase}”，但{evidence}。请如实分析偏差原因。"),
+    Code("achievement-term-mismatch", "warning", "文字", "完成情况与目标事项不符",
+         "“实际完成情况”写的是“{found}”，而项目名称、年度目标和绩效指标中只有“{expected}”。请核实完成的是否是本项目的目标事项；如是笔误，请改正。"),
     # --- intake (the roster of one round)
     Code("department-unknown", "warning", "报送", "单位不在报送名单",
          "单位编码“{dept_code}”（{dept_name}）不在本轮报送名单中，已计入汇总。请核对单位编码是否填写正确；如该单位确需报送，请把它加入报送名单。"),

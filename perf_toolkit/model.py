@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 SCHEMA = "perf-toolkit/submission/v1"
 
+#: The official form's 总分 (rules.md §1): what the budget weight and the indicator weights add up to.
+FULL_MARKS = 100.0
+#: How far a weight sum may be from FULL_MARKS (typed weights have two decimals at most).
+WEIGHT_TOLERANCE = 0.01
+
 #: A value as typed in a cell: text, a number, or nothing.
 Typed = str | int | float | None
 
@@ -347,6 +352,9 @@ class ScoredProject:
     findings: tuple[Finding, ...]  # its own (field path under the project), in report order
     file_findings: tuple[Finding, ...]  # its file's findings about no scored project (year, department …)
     unknown_amounts: frozenset[tuple[FundSource, str]] = frozenset()  # formulas with no saved result
+    # what the department claimed, where its form computes a score (None: nothing claimed there)
+    claimed_execution_score: float | None = None  # typed over the form's formula
+    claimed_total: float | None = None  # typed over the formula, else its budget score + Σ claimed scores
 
     @property
     def code(self) -> str:
@@ -359,6 +367,23 @@ class ScoredProject:
     @property
     def path(self) -> FieldPath:
         return FieldPath.of(self.index)
+
+    @property
+    def total_weight(self) -> float:
+        """Budget weight + Σ indicator weights: what the total is out of (100 when the weights are right)."""
+        return self.budget_weight + self.indicator_weight
+
+    @property
+    def weights_known(self) -> bool:
+        """Every indicator's 分值 is known (else `total_weight` is only what scoring assumed: 待核实)."""
+        return all(i.value_known("weight") for i in self.indicators)
+
+    @property
+    def weight_sum_wrong(self) -> bool:
+        """Its known weights do not add up to 100 (`weight-sum-mismatch`): outputs state the sum beside the
+        total (beside a known total only: a total that is 待核实 has nothing to be out of)."""
+        return (bool(self.indicators) and self.weights_known
+                and abs(self.total_weight - FULL_MARKS) > WEIGHT_TOLERANCE)
 
     @property
     def shown(self) -> tuple[Finding, ...]:
@@ -535,6 +560,8 @@ def _project_dict(p: ScoredProject) -> dict[str, Any]:
         "indicator_score": round2(p.indicator_score),
         "level1_scores": {k: round2(v) for k, v in p.level1_scores.items()},
         "total_score": p.total_score,
+        "total_weight": round2(p.total_weight) if p.weights_known else None,
+        "claimed_total": round2(p.claimed_total),
         "grade": p.grade,
         "grade_capped": p.grade_capped,
         "scored": p.scored,

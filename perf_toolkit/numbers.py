@@ -61,6 +61,13 @@ def ratio(num: object, den: object) -> float:
     return n / d if n is not None and d is not None and d > 0 else math.nan
 
 
+def budget_cut(initial: object, adjusted: object) -> float | None:
+    """The share of the initial budget cut during the year ((年初 − 全年) ÷ 年初: 45.08 → 2.94 is 0.935);
+    None without an initial budget or without a cut."""
+    i, a = number_or_none(initial), number_or_none(adjusted)
+    return (i - a) / i if i is not None and a is not None and i > 0 and a < i else None
+
+
 def mean(values: Iterable) -> float:
     """The arithmetic mean of the values that are numbers; NaN when there are none."""
     v = [x for x in map(number_or_none, values) if x is not None]

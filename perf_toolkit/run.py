@@ -35,6 +35,7 @@ class RoundLocked(Exception):
 
 @dataclass
 class RoundResult:
+    campaign: Campaign  # with the round's year (given, or the submissions' one year)
     evaluation: Evaluation
     output: Path
     report_json: Path
@@ -68,10 +69,15 @@ def output_lock(folder: Path) -> Iterator[None]:
 
 def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile, output: str | Path | None = None,
               *, pdf: bool = False, history: bool = True, jobs: int | None = None) -> RoundResult:
-    """Evaluate every submission, then write the check report, the Word reports and the summary."""
+    """Evaluate every submission, then write the check report, the Word reports and the summary.
+
+    Without a year in the campaign the round's year is the submissions' one year; submissions of
+    several years are a ConfigError, raised before anything is written.
+    """
     output = Path(output) if output is not None else campaign.output_dir
     with output_lock(output):
         evaluation = evaluate_paths(paths, profile, jobs=jobs, year=campaign.expected_year, roster=campaign.roster)
+        campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
         report_json = output / REPORT_JSON
         with atomic_write(report_json) as fh:
             fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
@@ -81,4 +87,4 @@ def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile,
         frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
         markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
-    return RoundResult(evaluation, output, report_json, reports, summary, frames, earlier, history_path, markups)
+    return RoundResult(campaign, evaluation, output, report_json, reports, summary, frames, earlier, history_path, markups)

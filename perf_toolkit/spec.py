@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 #: Written into the workbook (defined name `pt_version`) and checked first when reading.
@@ -123,6 +124,7 @@ TAXONOMY: dict[str, tuple[str, ...]] = {
     "满意度指标": ("服务对象满意度指标",),
     "成本指标": ("经济成本指标", "社会成本指标", "生态环境成本指标"),
 }
+LEVEL2_NAMES = frozenset(x for v in TAXONOMY.values() for x in v)
 LEVEL1_ALIASES = {"效果指标": "效益指标"}
 LEVEL2_ALIASES = {
     "环境效益指标": "生态效益指标",
@@ -169,19 +171,44 @@ def normalise_direction(text: object) -> str | None:
     return _DIRECTION_ALIASES.get(head)
 
 
-def normalise_level1(text: object) -> str:
+#: A weight printed after a label, as the official form prints its 一级 (rules.md §1): "产出指标(50分)",
+#: "产出指标（50分）", "产出指标【50分】", "产出指标 50分" (after `clean_label`: NFKC, no spaces).
+_LABEL_WEIGHT = re.compile(
+    r"^(?P<label>.+?)(?:[(\[【〔](?:分值|权重)?[:：]?(?P<inner>\d+(?:\.\d+)?)分?[)\]】〕]|(?P<bare>\d+(?:\.\d+)?)分)$")
+
+
+def label_weight(text: object) -> tuple[str, float | None]:
+    """A label as compared (`clean_label`) without the weight printed after it, and that weight.
+
+    "产出指标(50分)" → ("产出指标", 50.0); "数量指标" → ("数量指标", None).
+    """
     s = clean_label(text)
-    if s and not s.endswith("指标") and s + "指标" in TAXONOMY:
+    m = _LABEL_WEIGHT.match(s)
+    if m is None:
+        return s, None
+    return m["label"], float(m["inner"] or m["bare"])
+
+
+def _in_vocabulary(s: str, names: Collection[str], aliases: dict[str, str]) -> str:
+    """`s` as the vocabulary spells it: an alias resolved, "指标" added when it was left off."""
+    if s and not s.endswith("指标") and (s + "指标" in names or s + "指标" in aliases):
         s += "指标"
-    return LEVEL1_ALIASES.get(s, s)
+    return aliases.get(s, s)
+
+
+def normalise_level1(text: object) -> str:
+    """The taxonomy's name of a typed 一级 (printed weight, spaces, brackets and aliases resolved)."""
+    return _in_vocabulary(label_weight(text)[0], TAXONOMY, LEVEL1_ALIASES)
+
+
+def level1_weight(text: object) -> float | None:
+    """The weight printed in a typed 一级 ("产出指标(50分)" → 50), None when none is printed."""
+    return label_weight(text)[1]
 
 
 def normalise_level2(text: object) -> str:
-    s = clean_label(text)
-    s = LEVEL2_ALIASES.get(s, s)
-    if s and not s.endswith("指标") and any(s + "指标" in v for v in TAXONOMY.values()):
-        s += "指标"
-    return s
+    """The taxonomy's name of a typed 二级 (as `normalise_level1`; a weight printed there is not used)."""
+    return _in_vocabulary(label_weight(text)[0], LEVEL2_NAMES, LEVEL2_ALIASES)
 
 # ------------------------------------------------------------------ workbook layout (template and read)
 

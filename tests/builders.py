@@ -48,12 +48,15 @@ def standard_indicators(**first) -> list[dict]:
 
 
 def submission(indicators=None, fund_rows=None, year=2023, **project) -> dict:
-    """A one-project submission dict: all defaults valid, anything overridable."""
+    """A one-project submission dict: all defaults valid (the example's figures and texts, made
+    consistent), anything overridable."""
     data = example_dict()
     p = data["projects"][0]
     p["funds"] = fund_rows if fund_rows is not None else funds()
     p["indicators"] = indicators if indicators is not None else standard_indicators()
     p["budget_note"] = ""
+    # the example's own achievement speaks of 医疗保险 against 养老保险 targets (achievement-term-mismatch)
+    p["achievement"] = "2023年共完成5名符合条件退役士兵养老保险补缴，共计费用（单位承担部分）2.94万元。"
     p.update(project)
     data["year"] = year
     return data

@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from builders import example_dict, funds, indicator, sourced, standard_indicators, submission
+from builders import ROOT, example_dict, funds, indicator, sourced, standard_indicators, submission
 
 from perf_toolkit import findings
-from perf_toolkit.check.evaluate import evaluate_submissions
+from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions
 from perf_toolkit.model import FieldPath, Location, SourcedSubmission, submission_from_dict
 from perf_toolkit.profile import load_profile
 
@@ -69,9 +69,22 @@ def test_clean_submission_has_no_findings():
     assert found(located(submission())) == []
 
 
-def test_example_has_only_the_adjustment_warning_on_the_note_cell():
+def test_example_reference_report_mistakes_are_surfaced_at_their_fields():
+    """The reference report: budget cut 45.08 → 2.94 unexplained, yet "未偏离绩效目标"; 养老保险 targets,
+    医疗保险 achieved; 经费足额拨付率 restating the execution rate."""
     hits = found(located(example_dict()))
-    assert [(f.code, f.cell) for f in hits] == [("budget-adjusted-unexplained", f"{P0}.budget_note")]
+    assert sorted((f.code, f.cell) for f in hits) == sorted([
+        ("budget-adjusted-unexplained", f"{P0}.budget_note"),
+        ("narrative-contradiction", f"{P0}.deviation_reason"),
+        ("achievement-term-mismatch", f"{P0}.achievement"),
+        ("execution-indicator-duplicated", f"{P0}.indicators[1].name"),
+    ])
+    assert all(f.severity == "warning" for f in hits)
+    contradiction = next(f for f in hits if f.code == "narrative-contradiction")
+    assert "未偏离" in contradiction.message and "45.08" in contradiction.message and "2.94" in contradiction.message
+    assert "93.48%" in contradiction.message and contradiction.params["cut"] == 0.9348
+    terms = next(f for f in hits if f.code == "achievement-term-mismatch")
+    assert "“医疗保险”" in terms.message and "“养老保险”" in terms.message
 
 
 # ------------------------------------------------------------------ the catalogue, code by code
@@ -231,3 +244,120 @@ def test_qualitative_score_missing_names_the_value_used():
               if f.code == "qualitative-score-missing"]
     assert "“达成”档的上限 20 分" in top[0].message
     assert "“部分达成”档的中间值 14 分" in middle[0].message
+
+
+# ------------------------------------------------------------------ the execution rate restated
+
+#: (三级指标, restates the budget execution rate?) — why each negative is not: see EXECUTION_INDICATOR.
+EXECUTION_NAMES = [
+    ("预算执行率", True), ("年度预算执行率", True), ("资金执行率", True), ("项目支出执行率", True),
+    ("执行率", True), ("资金支付完成率", True), ("资金支付率", True), ("资金实际支付率", True),
+    ("资金执行在预算范围内", True), ("项目支出控制在预算范围内", True), ("资金拨付率", True),
+    ("经费足额拨付率", True), ("专项资金累计拨付率", True), ("资金拨付到位率", True), ("预算执行进度", True),
+    ("支出进度", True), ("资金支出进度", True), ("资金支出率", True), ("资金使用率", True),
+    ("资金到位率", False),  # funds received ÷ funds budgeted: the financing side, not spending
+    ("配套资金到位率", False), ("资金使用合规率", False), ("资金拨付及时率", False), ("资助资金发放准确率", False),
+    ("部分退役士兵基本养老保险补缴经费按规定执行率", False), ("专项资金管理制度执行率", False),
+    ("财务制度执行率", False), ("政策执行到位率", False), ("成本控制在预算范围内", False), ("项目实施进度", False),
+    ("工程项目完工率", False), ("预算编制准确率", False), ("补贴发放到位率", False), ("资助学生人次", False),
+]
+
+
+@pytest.fixture(scope="module")
+def execution_names() -> dict[str, set[str]]:
+    """Every name of EXECUTION_NAMES as the first indicator of its own file, checked in one batch."""
+    items = []
+    for n, (name, _) in enumerate(EXECUTION_NAMES):
+        item = located(first(name=name))
+        item.file = f"{n}.xlsx"
+        items.append(item)
+    result = evaluate_submissions(items)
+    return {name: {f.code for f in r.findings if f.cell == f"{I0}.name"}
+            for (name, _), r in zip(EXECUTION_NAMES, result.files, strict=True)}
+
+
+@pytest.mark.parametrize(("name", "restated"), EXECUTION_NAMES, ids=[n for n, _ in EXECUTION_NAMES])
+def test_execution_indicator_duplicated_recognises_the_rate_in_other_words(execution_names, name, restated):
+    assert ("execution-indicator-duplicated" in execution_names[name]) is restated
+
+
+# ------------------------------------------------------------------ narrative: a budget cut against "未偏离"
+
+
+def _contradictions(data: dict) -> list:
+    return [f for f in found(located(data)) if f.code == "narrative-contradiction"]
+
+
+def test_narrative_contradiction_budget_cut_over_threshold_against_no_deviation():
+    data = submission(fund_rows=funds(100, 70, 70), budget_note="政策调整，收回部分预算。")
+    hits = _contradictions(data)
+    assert [f.cell for f in hits] == [f"{P0}.deviation_reason"]
+    assert "由年初的 100 万元调减为 70 万元（调减 30.00%，超过 20.00%）" in hits[0].message
+    assert (hits[0].params["initial"], hits[0].params["adjusted"], hits[0].params["cut"]) == (100, 70, 0.3)
+
+
+def test_narrative_contradiction_names_every_piece_of_evidence():
+    data = submission(standard_indicators(actual="80", deviation_note="原因"), fund_rows=funds(100, 50, 40),
+                      budget_note="收回部分预算，余款结转。", achievement="全年任务全部完成。")
+    hits = _contradictions(data)
+    assert sorted(f.cell for f in hits) == sorted([f"{P0}.deviation_reason", f"{P0}.achievement"])
+    message = hits[0].message
+    assert "有1个指标未完成" in message and "预算执行率仅为 80.00%" in message and "调减 50.00%" in message
+    assert {"unmet", "rate", "cut"} <= set(hits[0].params)
+
+
+@pytest.mark.parametrize(("initial", "adjusted"), [(100, 81), (100, 80), (100, 150), (0, 70)],
+                         ids=["cut-19%", "cut-20%-exactly", "raised-50%", "no-initial"])
+def test_narrative_no_contradiction_without_a_cut_over_threshold(initial, adjusted):
+    data = submission(fund_rows=funds(initial, adjusted, adjusted), budget_note="按政策调整预算。")
+    assert _contradictions(data) == []
+
+
+# ------------------------------------------------------------------ narrative: key terms of targets vs achievement
+
+#: (goal, achievement, the pair flagged or None); the name and indicators are the builders' (养老保险).
+TERM_CASES = [
+    ("为退役士兵补缴基本养老保险。", "完成5名退役士兵医疗保险补缴。", "医疗保险"),
+    ("为退役士兵补缴基本养老保险。", "完成5名退役士兵城乡居民养老保险补缴。", None),
+    ("发放困难群众生活补助。", "发放交通补助12万元。", "交通补助"),
+    ("发放困难群众生活补助。", "足额发放补助12万元。", None),  # a verb before the stem names no kind
+    ("发放耕地地力保护补贴。", "发放地力补贴120万元。", None),  # the qualifier stands within the window
+    ("发放耕地地力保护补贴。", "发放农机购置补贴120万元。", "购置补贴"),
+    ("按时发放学生资助资金。", "发放资助资金331万元，结余资金按规定收回。", None),  # 结余 is no kind
+    ("按时发放学生资助资金。", "发放奖励资金331万元。", "奖励资金"),
+    ("按时发放学生资助资金。", "累计投入资金331万元。", None),
+    ("落实社会保险补贴政策。", "发放养老保险补贴。", None),  # 社会保险 sets no kind of 保险
+    ("解决部分退役士兵未参保问题。", "完成医疗保险补缴。", None),  # the goal names no 保险 at all
+]
+
+
+@pytest.mark.parametrize(("goal", "achievement", "flagged"), TERM_CASES,
+                         ids=[f"{n}-{c[2] or 'none'}" for n, c in enumerate(TERM_CASES)])
+def test_achievement_term_mismatch_same_stem_other_qualifier(goal, achievement, flagged):
+    data = submission([indicator("数量", weight=50), indicator("效益", "效益指标", "社会效益指标", weight=30),
+                       indicator("满意度", "满意度指标", "服务对象满意度指标", weight=10)],
+                      name="困难群众帮扶经费", goal=goal, achievement=achievement)
+    hits = [f for f in found(located(data)) if f.code == "achievement-term-mismatch"]
+    assert [f.params["found"] for f in hits] == ([flagged] if flagged else [])
+    if flagged:
+        assert hits[0].cell == f"{P0}.achievement" and f"“{flagged}”" in hits[0].message
+
+
+def test_achievement_term_mismatch_reads_the_indicator_names_as_targets():
+    data = submission(standard_indicators(name="基本医疗保险参保率"), goal="做好退役士兵社会保险接续工作。",
+                      achievement="完成医疗保险补缴5人。")
+    assert "achievement-term-mismatch" not in [f.code for f in found(located(data))]
+    data["projects"][0]["achievement"] = "完成失业保险补缴5人。"
+    hits = [f for f in found(located(data)) if f.code == "achievement-term-mismatch"]
+    assert [(f.params["found"], f.params["expected"]) for f in hits] == [("失业保险", "医疗保险")]
+
+
+def test_example_inbox_other_departments_have_no_new_narrative_warnings():
+    """The new rules flag the reference report's project and nothing in the other example departments."""
+    result = evaluate_paths([ROOT / "examples" / "inbox"])
+    new = {"achievement-term-mismatch", "execution-indicator-duplicated"}
+    flagged = {(f.file.rsplit("/", 1)[-1], f.code) for f in result.findings if f.code in new}
+    assert flagged == {("示例-退役军人事务局.xlsx", "achievement-term-mismatch"),
+                       ("示例-退役军人事务局.xlsx", "execution-indicator-duplicated")}
+    cut = [f for f in result.findings if f.code == "narrative-contradiction" and "调减" in f.message]
+    assert [f.file.rsplit("/", 1)[-1] for f in cut] == ["示例-退役军人事务局.xlsx"]

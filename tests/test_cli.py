@@ -43,7 +43,10 @@ def test_score_json_on_example_gives_the_done_when_figures():
     project = report["files"][0]["projects"][0]
     assert (project["execution_rate"], project["budget_total"], project["executed_total"]) == (1.0, 2.94, 2.94)
     assert (project["total_score"], project["grade"]) == (100.0, "优")
-    assert [f["code"] for f in report["files"][0]["findings"]] == ["budget-adjusted-unexplained"]
+    # the reference report's own mistakes, surfaced as warnings (ordered by cell)
+    assert [f["code"] for f in report["files"][0]["findings"]] == [
+        "budget-adjusted-unexplained", "achievement-term-mismatch", "execution-indicator-duplicated",
+        "narrative-contradiction"]
 
 
 def test_json_output_is_exactly_the_library_report():
@@ -56,7 +59,7 @@ def test_check_human_output_groups_by_file_and_exits_1_on_errors():
     assert result.exit_code == 1
     out = result.output
     assert "■ " + str(INBOX / "示例-退役军人事务局.xlsx") in out
-    assert "警告  budget-adjusted-unexplained  项目1!D13" in out
+    assert "警告  budget-adjusted-unexplained     项目1!D13" in out
     assert "（附件损坏）.xlsx（无法读取）" in out and "file-unreadable" in out
     assert "跳过 1 个文件（~$东川区教育体育局-自评填报表.xlsx）" in out
     assert out.rstrip().splitlines()[-1].startswith("合计：4 个文件，3 个项目；错误 ")

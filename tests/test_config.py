@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from perf_toolkit.cli import cli
 from perf_toolkit.config import (
     DEFAULT,
+    Campaign,
     ConfigError,
     RosterEntry,
     example_config_text,
@@ -32,11 +33,20 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
-def test_load_config_without_path_is_the_bundled_example():
+def test_load_config_without_path_knows_nothing_of_any_round():
     campaign = load_config(None)
     assert campaign is DEFAULT
-    assert (campaign.year, campaign.district, campaign.notice_number) == (2023, "东川区", "东财绩〔2024〕34号")
-    assert campaign.roster == ()
+    assert (campaign.year, campaign.district, campaign.notice_number, campaign.roster) == (None, "", "", ())
+    assert campaign.missing_facts() == ["区县名称", "财政局名称", "通知标题", "通知文号", "公开网站"]
+    assert campaign.fact("notice_number") == "【待填写：通知文号】"
+
+
+def test_campaign_year_comes_from_the_submissions_when_not_given():
+    assert DEFAULT.with_year_of([2021, None, 2021]).year == 2021
+    assert Campaign(year=2023).with_year_of([2020]).year == 2023  # given: the submissions' year is checked, not used
+    assert DEFAULT.with_year_of([]).year is None
+    with pytest.raises(ConfigError, match="2019、2020.*--year"):
+        DEFAULT.with_year_of([2020, 2019])
 
 
 def test_load_config_reads_values_and_paths_relative_to_the_file(tmp_path):
@@ -124,9 +134,9 @@ def test_example_config_text_loads_back_with_awkward_names(tmp_path):
 def test_write_example_config_refuses_to_overwrite(tmp_path):
     path = write(tmp_path / "perf.toml", "# mine\n")
     with pytest.raises(ConfigError, match="已存在"):
-        write_example_config(path)
+        write_example_config(path, Campaign(year=2024))
     assert path.read_text(encoding="utf-8") == "# mine\n"
-    write_example_config(path, overwrite=True)
+    write_example_config(path, Campaign(year=2024), overwrite=True)
     assert "[campaign]" in path.read_text(encoding="utf-8")
 
 
@@ -141,12 +151,12 @@ def test_write_roster_keeps_formula_text_inert_and_reads_back(tmp_path):
 
 
 def test_init_folder_writes_both_files_and_keeps_existing(tmp_path):
-    written, kept = init_folder(tmp_path / "2024")
+    written, kept = init_folder(tmp_path / "2024", Campaign(year=2024))
     assert sorted(p.name for p in written) == ["perf.toml", "报送名单.csv"] and kept == []
     campaign = load_config(tmp_path / "2024" / "perf.toml")
     assert campaign.roster == () and campaign.history_path == tmp_path / "2024" / "output" / "history.sqlite"
     (tmp_path / "2024" / "perf.toml").write_text("# edited\n", encoding="utf-8")
-    written, kept = init_folder(tmp_path / "2024")
+    written, kept = init_folder(tmp_path / "2024", Campaign(year=2024))
     assert written == [] and len(kept) == 2
     assert (tmp_path / "2024" / "perf.toml").read_text(encoding="utf-8") == "# edited\n"
 
@@ -157,8 +167,14 @@ def test_init_command_writes_files_from_options(tmp_path):
     assert "已生成" in result.output
     campaign = load_config(tmp_path / "轮次" / "perf.toml")
     assert (campaign.year, campaign.district) == (2024, "西山区")
+    # what it was not told is a placeholder to fill in, never another district's notice
+    assert (campaign.notice_title, campaign.notice_number, campaign.bureau, campaign.portal) == (
+        "【待填写：通知标题】", "【待填写：通知文号】", "【待填写：财政局名称】", "【待填写：公开网站】")
+    assert "东川" not in (tmp_path / "轮次" / "perf.toml").read_text(encoding="utf-8")
     again = CliRunner().invoke(cli, ["init", str(tmp_path / "轮次")])
     assert again.exit_code == 0 and again.output.count("已存在，未覆盖") == 2
+    fresh = CliRunner().invoke(cli, ["init", str(tmp_path / "新轮次")])
+    assert fresh.exit_code == 2 and "--year" in fresh.output
 
 
 def test_init_command_from_last_years_config_copies_the_roster(tmp_path):
@@ -167,6 +183,8 @@ def test_init_command_from_last_years_config_copies_the_roster(tmp_path):
     assert result.exit_code == 0, result.output
     campaign = load_config(tmp_path / "2024" / "perf.toml")
     assert campaign.year == 2024
+    # last round's notice and deadline belong to last round; the district and bureau carry over
+    assert (campaign.notice_number, campaign.district) == ("【待填写：通知文号】", "东川区")
     assert [e.code for e in campaign.roster] == [e.code for e in load_config(ROOT / "examples" / "perf.toml").roster]
 
 

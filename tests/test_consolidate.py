@@ -13,7 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from batches import batch, campaign, department, input_sum, sourced_batch
-from builders import example_dict, standard_indicators
+from builders import example_dict, funds, standard_indicators
 from click.testing import CliRunner
 from openpyxl.utils.escape import unescape
 
@@ -201,6 +201,28 @@ def test_summary_result_use_lists_low_grades_and_low_rates(district):
     assert cents(use["全年预算数（万元）"].iloc[-1]) == cents(listed["全年预算数（万元）"].sum())
     assert all(("等级为" in r) or ("执行率" in r) for r in listed["列入原因"])
     assert overview(path)["列入结果应用的项目数"] == len(listed)
+
+
+def _cut_department(n: int, cuts: dict[str, tuple[float, float]]) -> dict:
+    """Department n whose projects (code → initial, full-year budget) are fully spent and met."""
+    data = department(n, projects=len(cuts))
+    for p, (code, (initial, adjusted)) in zip(data["projects"], cuts.items(), strict=True):
+        p.update(code=code, funds=funds(initial, adjusted, adjusted), indicators=standard_indicators())
+    return data
+
+
+def test_summary_result_use_lists_budget_cuts_over_the_profile_threshold(tmp_path):
+    """The reference report's 45.08 → 2.94 (−93.48 %): a budget set far above the need, for next year's budget."""
+    data = _cut_department(1, {"CUT": (45.08, 2.94), "SMALL": (100, 81), "RAISED": (100, 150)})
+    frames = summary_frames(evaluate_submissions(sourced_batch([data])), campaign(1))
+    path = write_summary(frames, tmp_path / "汇总.xlsx")
+    use = sheet(path, "结果应用")
+    listed = use[use["单位编码"] != "合计"]
+    assert list(listed["项目编码"]) == ["CUT"]
+    assert listed["列入原因"].iloc[0] == "全年预算数由年初的 45.08 万元调减为 2.94 万元，调减 93.48%，超过 20%"
+    assert overview(path)["列入结果应用的项目数"] == 1
+    meta = sheet(path, "元数据").set_index("项目")["值"]
+    assert float(meta["预算调减阈值"]) == 0.2
 
 
 # ------------------------------------------------------------------ roster

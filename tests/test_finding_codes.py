@@ -45,7 +45,7 @@ CHINESE = re.compile(r"[\u4e00-\u9fff]")
 DEPT_CODE, PROJECT_CODE = "DC-TYJRSWJ", "530113-2023-001"
 DEPT, GUIDE, P1, P2 = "单位信息", "填报说明", "项目1", "项目2"
 # 项目1: D3 项目编码, row 9 年度资金总额 (E9 全年预算数, J9 得分), row 10 当年财政拨款 (D/E/F: 年初 · 全年预算 · 执行),
-# D13 预算调整及执行情况说明, D14 预期目标, first indicator on row 18 (A 一级 … G 实际完成值, I 自评得分,
+# D13 预算调整及执行情况说明, D14 预期目标, D15 实际完成情况, first indicator on row 18 (A 一级 … G 实际完成值, I 自评得分,
 # K 偏差原因), H39 总分 and D40 偏离绩效目标的原因分析 (15 indicator rows); 单位信息: B2 评价年度, B3 单位编码.
 
 Build = Callable[[Path], None]
@@ -244,6 +244,9 @@ CASES = [
          filled(submission(standard_indicators(actual="80", deviation_note="部分对象未按期完成"),
                            deviation_reason="本项目未偏离绩效目标。")),
          P1, "D40", "本项目未偏离绩效目标。", ("未偏离", "“数量”")),
+    Case("achievement-term-mismatch",
+         filled(submission(achievement="2023年共完成5名符合条件退役士兵医疗保险补缴，共计费用2.94万元。")),
+         P1, "D15", "2023年共完成5名符合条件退役士兵医疗保险补缴，共计费用2.94万元。", ("医疗保险", "养老保险")),
     # the roster of the round (evaluate_paths(..., roster=...))
     Case("department-unknown", filled(other_department("DC-UNKNOWN", "昆明市东川区某某局")), DEPT, "B3",
          "DC-UNKNOWN", ("DC-UNKNOWN", "昆明市东川区某某局"), batch="rostered"),

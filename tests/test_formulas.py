@@ -28,6 +28,7 @@ from perf_toolkit.report.render import render_reports
 from perf_toolkit.summary.consolidate import summarize
 from perf_toolkit.summary.rollup import rollup
 from perf_toolkit.workbook.guard import load_raw
+from perf_toolkit.workbook.markup import score_lines
 from perf_toolkit.workbook.read import read_workbook
 from perf_toolkit.workbook.template import write_template
 
@@ -272,3 +273,35 @@ def test_formula_without_saved_result_in_a_weight_is_not_judged_and_prints_pendi
     assert "分值合计待核实（预算执行率另计10分）" in report and "（1）产出指标（分值待核实）" in report
     assert next(r for r in _rows(written.table) if "享受基本养老保险补缴的退役士兵人数的应补尽补率" in r)[-4:-1] == [
         "100%", PENDING, PENDING]
+
+
+def test_not_scored_project_compares_no_claimed_total_and_states_no_weight_sum_beside_it(tmp_path):
+    """Weights adding up to 110 and a typed 总分 of 105 on a project whose 全年执行数 has no saved result:
+    its total is 待核实 everywhere, never "自评105.00分，按规则核定待核实" nor "待核实（分值合计110分）"."""
+    data = example_dict()
+    data["projects"][0]["indicators"][0].update(weight=30, claimed_score=30)  # 10 + 30+10+10+10+30+10 = 110
+    path = tmp_path / "收件箱" / "单位.xlsx"
+    path.parent.mkdir()
+    write_template(path, submission_from_dict(data))
+    _typed(path, F10="=E10*0.9", H39=105)  # H39: the 总分, typed over its formula
+    evaluation = evaluate_paths([path])
+    [project] = evaluation.projects
+    assert (project.scored, project.total_score, project.grade, project.claimed_total) == (False, None, PENDING, 105.0)
+    assert project.weight_sum_wrong and project.total_weight == 110
+    assert "weight-sum-mismatch" in [f.code for f in project.findings]  # the sum itself is still reported
+    [written] = render_reports(evaluation, tmp_path / "out")
+    report = _text(written.report)
+    assert "暂不评分，自评总分和等级待核实" in report
+    assert "按规则核定" not in report and "单位自评总分" not in report and "分值合计110" not in report
+    table = _rows(written.table)
+    assert next(r for r in table if r[0] == "总分")[-3:] == ["110", PENDING, "自评等级：待核实"]
+    assert not any("按规则核定" in cell for row in table for cell in row)
+    [line] = score_lines(evaluation.files[0])
+    assert "总分和等级待核实" in line and "105" not in line and "—" not in line
+    result = CliRunner().invoke(cli, ["score", str(path)], catch_exceptions=False)
+    [row] = [x for x in result.output.splitlines() if x.startswith("昆明市东川区退役军人事务局")]
+    assert row.split()[-2:] == [PENDING, PENDING] and "分值合计" not in row
+    summarize(evaluation, Campaign(year=2023), tmp_path / "汇总.xlsx", history_path=None)
+    summary = _sheet(tmp_path / "汇总.xlsx", "项目明细").iloc[0]
+    assert (summary["总分"], summary["分值合计"]) == (PENDING, 110)
+    assert "暂不评分" in summary["标记"] and "分值合计" not in summary["标记"]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 from contextlib import closing
 
+import openpyxl
 import pandas as pd
 import pytest
+from builders import example_dict
+from click.testing import CliRunner
 
+from perf_toolkit.cli import cli
+from perf_toolkit.model import submission_from_dict
 from perf_toolkit.summary import history
 from perf_toolkit.summary.history import SCHEMA_VERSION, HistoryError
+from perf_toolkit.workbook.template import write_template
 
 
 def departments(*rows) -> pd.DataFrame:
@@ -111,3 +118,38 @@ def test_a_file_that_is_not_a_database_is_a_history_error(tmp_path):
     with pytest.raises(HistoryError, match="无法打开"):
         history.load(path)
     assert path.read_bytes().startswith(b"PK")  # left as it was
+
+
+# ------------------------------------------------------------------ the round's year, without a config
+
+
+def _workbook(folder, year: int, code: str):
+    data = copy.deepcopy(example_dict())
+    data["year"] = year
+    data["department"]["code"] = code
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_template(folder / f"{code}.xlsx", submission_from_dict(data))
+
+
+def test_summary_without_config_files_history_under_the_submissions_year(tmp_path):
+    _workbook(tmp_path / "inbox", 2020, "D1")
+    db = tmp_path / "history.sqlite"
+    done = CliRunner().invoke(cli, ["summary", str(tmp_path / "inbox"), "-o", str(tmp_path / "汇总.xlsx"),
+                                    "--history", str(db)])
+    assert done.exit_code == 0, done.output
+    assert history.years(db) == [2020]
+    overview = openpyxl.load_workbook(tmp_path / "汇总.xlsx")["总览"]
+    title = next(c.value for row in overview.iter_rows() for c in row if c.value)
+    assert title == "【待填写：区县名称】2020年度预算绩效自评情况汇总"
+
+
+def test_summary_without_config_of_several_years_asks_for_the_year(tmp_path):
+    _workbook(tmp_path / "inbox", 2020, "D1")
+    _workbook(tmp_path / "inbox", 2019, "D2")
+    db = tmp_path / "history.sqlite"
+    args = ["summary", str(tmp_path / "inbox"), "-o", str(tmp_path / "汇总.xlsx"), "--history", str(db)]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 2 and "2019、2020" in done.output and "--year" in done.output
+    assert not db.exists() and not (tmp_path / "汇总.xlsx").exists()
+    done = CliRunner().invoke(cli, [*args, "--year", "2020"])
+    assert done.exit_code == 0 and history.years(db) == [2020]  # the 2019 workbook is a year-mismatch error

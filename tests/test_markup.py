@@ -169,7 +169,8 @@ def test_markup_review_sheet_lists_findings_errors_first_with_links(tmp_path):
     assert errors and warnings
     assert "审核日期：" in ws["A2"].value and f"错误 {errors} 个、警告 {warnings} 个" in ws["A2"].value
     assert "审核单位：某区财政局" in ws["A2"].value
-    header = [ws.cell(4, c).value for c in range(1, 7)]
+    assert ws["A3"].value.startswith("审核结果（按评分规则核定）：\n")
+    header = [ws.cell(5, c).value for c in range(1, 7)]
     assert header == ["序号", "级别", "问题", "工作表", "单元格", "说明"]
     rows = review_rows(ws)
     expected = sorted(result.findings, key=lambda f: f.severity != "error")
@@ -180,13 +181,34 @@ def test_markup_review_sheet_lists_findings_errors_first_with_links(tmp_path):
     assert levels == sorted(levels, key=lambda x: x != "错误")
     for row, f in zip(rows, expected, strict=True):
         assert row[6].location == f"'{f.sheet}'!{f.cell}"
-        assert colour(ws.cell(4 + row[0], 2)) == (ERROR_COLOUR if f.severity == "error" else WARNING_COLOUR)
-    tail = [ws.cell(r, 1).value for r in range(5 + len(rows), ws.max_row + 1) if ws.cell(r, 1).value]
+        assert colour(ws.cell(5 + row[0], 2)) == (ERROR_COLOUR if f.severity == "error" else WARNING_COLOUR)
+    tail = [ws.cell(r, 1).value for r in range(6 + len(rows), ws.max_row + 1) if ws.cell(r, 1).value]
     assert any("原填报表" in t and "重新报送" in t and "2024年5月31日前" in t and "不读取" in t for t in tail)
-    assert ws.freeze_panes == "A5"
+    assert ws.freeze_panes == "A6"
     assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
-    assert ws["F5"].alignment.wrap_text and ws.column_dimensions["F"].width > 40
+    assert ws["F6"].alignment.wrap_text and ws.column_dimensions["F"].width > 40
+
+
+def test_markup_review_sheet_states_the_bureau_total_and_grade_of_each_project(tmp_path):
+    """Two projects: one whose claimed scores the rules change (both totals stated), one with an error."""
+    indicators = [dict(i, claimed_score=i["weight"]) for i in standard_indicators()]
+    indicators[0].update(claimed_score=18, deviation_note="部分工作质量有待提高，自评扣2分")
+    data = submission(indicators)
+    second = copy.deepcopy(data["projects"][0])
+    second.update(code="P-2", name="第二个项目", indicators=standard_indicators(actual=""))
+    data["projects"].append(second)
+    _, result, out = marked(tmp_path, data)
+    first, other = result.projects
+    assert (first.total_score, first.claimed_total, first.has_errors, other.has_errors) == (100.0, 98.0, False, True)
+    text = openpyxl.load_workbook(out)[REVIEW_SHEET]["A3"].value
+    assert text.split("\n") == [
+        "审核结果（按评分规则核定）：",
+        "项目“退役士兵社会保险配套经费”（530113-2023-001）：按评分规则核定总分 100.00 分，等级“优”"
+        "（单位自评总分 98.00 分）。",
+        f"项目“第二个项目”（P-2）：按评分规则核定总分 {other.total_score:.2f} 分，等级“{other.grade}”"
+        "；有错误未改正，改正后重新核定。",
+    ]
 
 
 def test_markup_finding_without_cell_is_listed_with_a_dash(tmp_path):

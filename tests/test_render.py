@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 from builders import ROOT, example_dict, funds, indicator, sourced, submission
 from click.testing import CliRunner
@@ -16,12 +18,14 @@ from docx import Document
 from docx.shared import Cm, Pt
 from lxml import etree
 
-from perf_toolkit.check.evaluate import evaluate_submissions
+from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions
 from perf_toolkit.cli import cli
-from perf_toolkit.config import DEFAULT
+from perf_toolkit.config import DEFAULT, load_config
+from perf_toolkit.model import submission_from_dict
 from perf_toolkit.numbers import round2
 from perf_toolkit.report import render
 from perf_toolkit.report.context import CONTEXT_KEYS, chinese_date, clean_text, money, percent, typed_value
+from perf_toolkit.workbook.template import write_template
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 HOSTILE = 'A&B <b>粗</b> </w:t><w:t>注入 {{ title }} {% if x %} \x07响\x0c铃 \ud800孤 \u202e反 ﹝2019﹞'
@@ -113,7 +117,7 @@ def test_build_context_keys_are_the_documented_ones():
 
 
 def test_build_context_example_states_scores_the_reference_leaves_out():
-    ctx = context_of(evaluate(example_dict()), 0)
+    ctx = context_of(evaluate(example_dict()), 0, load_config(ROOT / "examples" / "perf.toml"))
     assert ctx["title"] == "昆明市东川区退役军人事务局退役士兵社会保险配套经费项目支出绩效自评报告"
     assert (ctx["execution_rate"], ctx["execution_score"], ctx["total_score"], ctx["grade"]) == \
         ("100.00%", "10.00", "100.00", "优")
@@ -126,9 +130,35 @@ def test_build_context_example_states_scores_the_reference_leaves_out():
         "自评总分100.00分，自评等级为“优”。")
     assert ctx["budget_paragraphs"][1] == ("年度执行中预算调减42.14万元，全年预算数为2.94万元，其中：当年财政拨款"
                                            "2.94万元，上年结转资金0.00万元，其他资金0.00万元。")
+    assert ctx["budget_paragraphs"][2] == "全年执行数2.94万元，占年初预算数的6.52%。"  # 2.94 of 45.08
     assert "单位未说明预算调整的原因和依据。" in ctx["budget_paragraphs"]
+    assert (ctx["claimed_total"], ctx["total_cell"], ctx["grade_cell"]) == ("100.00", "100.00", "自评等级：优")
     assert [g["paragraphs"][0][:4] for g in ctx["indicator_groups"]] == ["数量指标", "社会效益", "服务对象"]
     assert ctx["indicator_groups"][0]["paragraphs"][1].startswith("质量指标：设置2个三级指标，①“经费足额拨付率”")
+
+
+def test_report_without_config_of_another_district_and_year_borrows_nothing(tmp_path):
+    moved = json.dumps(example_dict(), ensure_ascii=False)  # the example's own text, moved to another city
+    data = json.loads(moved.replace("东川区", "南明区").replace("昆明市", "贵阳市").replace("东财", "南财"))
+    data["year"] = 2022
+    data["department"].update(code="520102001", name="贵阳市南明区第一中学", supervisor="贵阳市南明区教育局")
+    data["projects"][0].update(name="校园安全改造", implementer="贵阳市南明区第一中学")
+    data["projects"][0]["result_use"] = data["projects"][0]["disclosure"] = ""
+    [r] = render.render_reports(evaluate(data), tmp_path / "out")
+    text = "\n".join(texts(r.report)) + "\n".join(
+        c.text for t in Document(r.table).tables for row in t.rows for c in row.cells)
+    assert "东川" not in text and "昆明" not in text and "34号" not in text
+    assert "2022年度" in text and "2023年度" not in text
+    assert "根据《【待填写：通知标题】》（【待填写：通知文号】）要求" in text
+    assert "【待填写：财政局名称】对贵阳市南明区第一中学2022年度" in text
+    assert "【待填写：公开网站】" in text
+
+
+def test_cli_without_config_warns_once_which_facts_are_placeholders(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(ROOT / "workbook_templates" / "示例-退役军人事务局.json"),
+                                      "-o", str(tmp_path)])
+    assert result.exit_code == 0
+    assert result.stderr.count("【待填写") == 1 and "通知文号" in result.stderr
 
 
 def test_build_context_uses_the_campaign_notice_and_portal():
@@ -252,7 +282,8 @@ def test_report_unmet_qualitative_and_unparseable_are_said_not_hidden(tmp_path):
     groups = section(paras, "3.项目支出绩效指标", "二、绩效目标完成情况分析")
     assert "（3）满意度指标。本项目未设置满意度指标。" in groups
     deviation = section(paras, "（一）偏离绩效目标原因分析", "（二）下一步改进措施")
-    assert deviation[1] == "未完全达到年度指标值的指标共4个，情况如下："
+    # the example's "未偏离绩效目标" against unmet indicators and a low rate: marked, then the facts
+    assert deviation[1:3] == ["【需核实】单位称“未偏离”，与以下情况不符：", "未完全达到年度指标值的指标共4个，情况如下："]
     assert deviation[-1] == "预算执行率为42.08%，低于90%。原因：年中追加预算20万元。"
 
 
@@ -323,6 +354,79 @@ def test_table_example_values_and_grade(tmp_path):
     assert {"退役士兵社会保险配套经费", "45.08", "2.94", "100.00%", "满意度指标(10分)", "服务对象满意度指标",
             "自评等级：优"} <= set(cells)
     assert [c[0] for c in grid[-1]] == ["总分", "100", "100.00", "自评等级：优"]
+
+
+def test_report_example_surfaces_the_reference_reports_own_mistakes():
+    """The cut 45.08 → 2.94 against "未偏离绩效目标", and 医疗保险 achieved against 养老保险 targets."""
+    ctx = context_of(evaluate(example_dict()), 0)
+    assert ctx["achievement_paragraphs"][-1] == (
+        "【需核实】完成情况写的是“医疗保险”，项目名称、年度目标和绩效指标写的是“养老保险”，二者不一致。")
+    assert ctx["deviation_paragraphs"][1:] == [
+        "【需核实】单位称“未偏离”，与以下情况不符：",
+        "全年预算数由年初的45.08万元调减为2.94万元，调减93.48%，超过20%。单位未说明预算调减的原因。"]
+
+
+def test_report_budget_cut_is_a_deviation_even_when_the_department_says_nothing():
+    data = submission(fund_rows=funds(100, 60, 60), budget_note="政策调整，收回部分预算。", deviation_reason="",
+                      achievement="全年任务全部完成。")
+    ctx = context_of(evaluate(data), 0)
+    assert ctx["deviation_paragraphs"] == [
+        "单位未填写偏离绩效目标的原因分析。",
+        "全年预算数由年初的100.00万元调减为60.00万元，调减40.00%，超过20%。原因：政策调整，收回部分预算。"]
+    assert ctx["achievement_paragraphs"][-1] == (
+        "【需核实】完成情况称“全部完成”，但本项目全年预算数由年初的100.00万元调减为60.00万元，调减40.00%，详见三（一）。")
+    clean = context_of(evaluate(submission(deviation_reason="")), 0)
+    assert clean["deviation_paragraphs"] == ["本项目预算执行和各项绩效指标均达到年度目标，未偏离绩效目标。"]
+
+
+def test_build_context_no_initial_budget_sentence_without_an_adjustment():
+    ctx = context_of(evaluate(submission(fund_rows=funds(100, 100, 80), budget_note="结余收回。")), 0)
+    assert not [t for t in ctx["budget_paragraphs"] if "占年初预算数" in t]
+    raised = context_of(evaluate(submission(fund_rows=funds(100, 120, 110), budget_note="追加。")), 0)
+    assert "全年执行数110.00万元，占年初预算数的110.00%。" in raised["budget_paragraphs"]
+
+
+def claimed_everywhere(first_actual: str) -> dict:
+    """Every indicator claims its full weight; the first (20 points, target 100) has `first_actual`."""
+    inds = [dict(i, claimed_score=i["weight"]) for i in submission()["projects"][0]["indicators"]]
+    inds[0].update(actual=first_actual, deviation_note="部分对象未按期完成。")
+    return submission(inds)
+
+
+def test_report_and_table_show_claimed_and_rule_scores_where_they_differ(tmp_path):
+    """The department claims 20 for an indicator the rules score 16: both are printed, never the rule alone."""
+    [r] = rendered(tmp_path, claimed_everywhere("80"))
+    paragraphs = texts(r.report)
+    analysis = next(t for t in paragraphs if t.startswith("1.三级指标“数量”"))
+    assert "未完成（完成率80.00%），自评20.00分，按规则核定16.00分（分值20分）。" in analysis
+    assert any(t.startswith("2.三级指标“质量”") and "已完成，得10.00分（分值10分）" in t for t in paragraphs)
+    conclusion = next(t for t in paragraphs if t.startswith("综合预算执行和绩效指标完成情况"))
+    assert conclusion.endswith("单位自评总分100.00分（自评等级“优”），按规则核定总分96.00分，核定等级为“优”。")
+    grid = table_grid(r.table)
+    header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
+    scores = [row[7][0] for row in grid[header + 1:-1]]
+    assert scores == ["自评20.00分，按规则核定16.00分", "10.00", "10.00", "10.00", "30.00", "10.00"]
+    assert [c[0] for c in grid[-1]] == ["总分", "100", "自评100.00分，按规则核定96.00分", "自评等级：优"]
+
+
+def test_table_grade_cell_shows_both_grades_when_they_differ(tmp_path):
+    [r] = rendered(tmp_path, claimed_everywhere("30"))  # the rules: 6 of 20, total 86 (良); claimed 100 (优)
+    assert [c[0] for c in table_grid(r.table)[-1]] == [
+        "总分", "100", "自评100.00分，按规则核定86.00分", "自评等级：优；按规则核定：良"]
+
+
+def test_table_budget_score_typed_over_its_formula_shows_both(tmp_path):
+    """A 预算执行得分 rounded to 9 by hand (86.2 %): the form's row and 二（一） state 9 and 8.62."""
+    path = write_template(tmp_path / "单位.xlsx", submission_from_dict(
+        submission(fund_rows=funds(100, 100, 86.2), budget_note="结余收回。")))
+    wb = openpyxl.load_workbook(path)
+    wb["项目1"]["J9"] = 9
+    wb.save(path)
+    evaluation = evaluate_paths([path])
+    assert evaluation.projects[0].claimed_execution_score == 9
+    [r] = render.render_reports(evaluation, tmp_path / "out")
+    assert table_grid(r.table)[3][-1][0] == "自评9.00分，按规则核定8.62分"
+    assert any("预算执行得分自评9.00分，按规则核定8.62分（分值10分）" in t for t in texts(r.report))
 
 
 # ------------------------------------------------------------------ batch, names, templates
@@ -430,7 +534,7 @@ def test_cli_report_writes_reports_and_lists_them(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(ROOT / "workbook_templates" / "示例-退役军人事务局.json"),
                                       "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[:2] == [
+    assert result.stdout.splitlines()[:2] == [
         f"已为 1 个项目生成绩效自评报告和自评表（Word 文件），保存在 {tmp_path}：",
         "  昆明市东川区退役军人事务局-退役士兵社会保险配套经费（总分 100.00，等级 优）"]
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".docx", ".docx"]

@@ -119,3 +119,28 @@ def test_score_marks_the_projects_of_a_replaced_file(tmp_path):
     done = CliRunner().invoke(cli, ["score", str(inbox)], catch_exceptions=False)
     lines = [line for line in done.output.splitlines() if "退役士兵社会保险配套经费" in line]
     assert len(lines) == 2 and sum("（已被 修改后.xlsx 替代）" in line for line in lines) == 1
+
+
+def _claims(*claimed) -> dict:
+    """The builders' submission with claimed scores (None: left blank) on its six indicators."""
+    data = submission()
+    for ind, score in zip(data["projects"][0]["indicators"], claimed, strict=True):
+        ind["claimed_score"] = score
+    return data
+
+
+def test_claimed_total_is_what_the_form_shows_when_every_weighted_indicator_is_claimed(tmp_path):
+    """The form's 总分: the budget score + Σ claimed scores; typed over its formula, the typed figure."""
+    full = write(tmp_path / "a", "全.xlsx", _claims(18, 10, 10, 10, 30, 10))
+    partly = write(tmp_path / "b", "缺.xlsx", _claims(20, None, 10, 10, 30, 10))
+    typed = write(tmp_path / "c", "改.xlsx", _claims(20, 10, 10, 10, 30, 10))
+    wb = openpyxl.load_workbook(typed)
+    wb["项目1"]["H39"] = 95
+    wb.save(typed)
+    evaluation = pt.evaluate_paths([full, partly, typed])
+    by_file = {Path(p.file).name: p for p in evaluation.projects}
+    assert (by_file["全.xlsx"].claimed_total, by_file["全.xlsx"].total_score) == (98.0, 100.0)
+    assert by_file["缺.xlsx"].claimed_total is None  # a form left partly blank claims no total
+    assert by_file["改.xlsx"].claimed_total == 95.0
+    report = evaluation.to_dict()
+    assert [p["claimed_total"] for f in report["files"] for p in f["projects"]] == [98.0, None, 95.0]

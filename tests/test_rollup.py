@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from decimal import Decimal
 
 import openpyxl
 import pandas as pd
 import pytest
 from batches import batch, campaign, input_sum, sourced_batch
+from builders import funds, standard_indicators
 from click.testing import CliRunner
 
 from perf_toolkit.check.evaluate import evaluate_submissions
@@ -146,16 +148,34 @@ def test_rollup_refuses_edited_city_and_other_year_files(tmp_path):
     assert "全市汇总表" in reasons[str(city)]
 
 
-def test_rollup_same_district_twice_keeps_the_newer_file(tmp_path):
+def test_rollup_two_different_summaries_of_one_district_are_both_refused_naming_each_other(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    older, _ = district_summary(tmp_path / "a", "东川区", 2, seed=6)
-    newer, datas = district_summary(tmp_path / "b", "东川区", 3, seed=7)
+    first, _ = district_summary(tmp_path / "a", "东川区", 2, seed=6)
+    second, _ = district_summary(tmp_path / "b", "东川区", 3, seed=7)
+    accepted, rejected = read_summaries([second, first])
+    assert accepted == []
+    reasons = dict(rejected)
+    assert set(reasons) == {str(first), str(second)}
+    assert str(first) in reasons[str(second)] and "内容不同" in reasons[str(second)]
+
+
+def test_rollup_the_same_summary_twice_counts_once_by_the_newer_copy(tmp_path):
+    (tmp_path / "b").mkdir()
+    older, _ = district_summary(tmp_path, "东川区", 2, seed=6)
+    newer = tmp_path / "b" / older.name
+    shutil.copy(older, newer)
     os.utime(older, (1_900_000_000, 1_900_000_000))
     os.utime(newer, (2_000_000_000, 2_000_000_000))
     accepted, rejected = read_summaries([newer, older])
     assert [s.file for s in accepted] == [str(newer)] and rejected[0][0] == str(older)
-    assert "修改时间较新" in rejected[0][1]
+    assert "内容相同" in rejected[0][1]
+
+
+def test_rollup_refuses_a_summary_that_names_no_district(tmp_path):
+    unnamed, _ = district_summary(tmp_path, "", 2, seed=9)
+    accepted, rejected = read_summaries([unnamed])
+    assert accepted == [] and "没有写明区县名称" in rejected[0][1]
 
 
 def test_rollup_command_reports_skipped_files_and_exit_codes(tmp_path):
@@ -202,3 +222,15 @@ def test_rollup_of_nothing_usable_writes_nothing(tmp_path):
     with pytest.raises(NothingToRollUp, match="没有可汇总的区县汇总表"):
         rollup([tmp_path], tmp_path / "全市汇总.xlsx", CITY)
     assert not (tmp_path / "全市汇总.xlsx").exists()
+
+
+def test_rollup_result_use_keeps_a_district_budget_cut(tmp_path):
+    """A cut over the district's threshold (元数据 预算调减阈值) is listed one level up with its reason."""
+    data = batch(1, seed=5)[0]
+    data["projects"][0].update(code="CUT", funds=funds(45.08, 2.94, 2.94), indicators=standard_indicators())
+    frames = summary_frames(evaluate_submissions(sourced_batch([data])), campaign(1, district="东川区"))
+    district = write_summary(frames, tmp_path / "东川区汇总.xlsx")
+    accepted, _ = read_summaries([district])
+    use = rollup_frames(accepted, CITY)["结果应用"]
+    cut = use[use["项目编码"] == "CUT"]
+    assert list(cut["区县"]) == ["东川区"] and "调减 93.48%，超过 20%" in cut["列入原因"].iloc[0]

@@ -11,6 +11,7 @@ from perf_toolkit.check.evaluate import evaluate_submissions
 from perf_toolkit.check.score import qualitative_band, score_submissions
 from perf_toolkit.numbers import round2, round_half_up
 from perf_toolkit.profile import ProfileError, builtin_profile_text, load_profile
+from perf_toolkit.spec import level1_weight, normalise_level1, normalise_level2
 
 NATIONAL = load_profile("national-2020")
 
@@ -30,7 +31,7 @@ def codes(data: dict, profile=NATIONAL) -> list[str]:
 # ------------------------------------------------------------------ the reference report
 
 
-def test_example_scores_full_marks_with_adjustment_warning():
+def test_example_scores_full_marks_with_its_mistakes_as_warnings():
     result = evaluate_submissions([sourced(example_dict())])
     project = result.to_dict()["files"][0]["projects"][0]
     assert project["budget_total"] == 2.94
@@ -41,8 +42,12 @@ def test_example_scores_full_marks_with_adjustment_warning():
     assert project["total_score"] == 100.0
     assert project["grade"] == "优"
     assert [i["score"] for i in project["indicators"]] == [20, 10, 10, 10, 30, 10]
-    assert [f["code"] for f in project["findings"]] == ["budget-adjusted-unexplained"]
-    assert "45.08" in project["findings"][0]["message"] and "2.94" in project["findings"][0]["message"]
+    assert {f["code"] for f in project["findings"]} == {
+        "budget-adjusted-unexplained", "narrative-contradiction", "achievement-term-mismatch",
+        "execution-indicator-duplicated"}
+    assert all(f["severity"] == "warning" for f in project["findings"])
+    adjusted = next(f for f in project["findings"] if f["code"] == "budget-adjusted-unexplained")
+    assert "45.08" in adjusted["message"] and "2.94" in adjusted["message"]
 
 
 # ------------------------------------------------------------------ budget execution
@@ -306,3 +311,81 @@ def test_percent_rounds_the_fraction_once_half_up():
     from perf_toolkit.numbers import percent
 
     assert percent(0.43825) == "43.83%" and percent(525.9 / 1200) == "43.83%" and percent(None) == "—"
+
+
+# ------------------------------------------------------------------ typed weights, 一级 header weights, sums
+
+
+def _weights_and_codes(inds: list[dict], profile=NATIONAL) -> tuple[list[float], list[str]]:
+    result = evaluate_submissions([sourced(submission(inds))], profile)
+    return [round2(i.weight) for i in result.projects[0].indicators], [f.code for f in result.findings]
+
+
+def test_split_weights_untyped_share_what_the_typed_leave_in_their_level1():
+    weights, found = _weights_and_codes([
+        indicator("数量", weight=30), indicator("质量", level2="质量指标", weight=None),
+        indicator("时效", level2="时效指标", weight=None),
+        indicator("效益", level1="效益指标", level2="社会效益指标", weight=None),
+        indicator("满意", level1="满意度指标", level2="服务对象满意度指标", weight=None)], load_profile("twenty-eighty"))
+    assert weights == [30, 5, 5, 30, 10] and found == []  # 产出 40: 30 typed, 10 left for two
+
+
+def test_split_weights_typed_over_their_level1_leave_nothing_and_are_reported():
+    weights, found = _weights_and_codes([
+        indicator("数量", weight=45), indicator("质量", level2="质量指标", weight=None),
+        indicator("效益", level1="效益指标", level2="社会效益指标", weight=None),
+        indicator("满意", level1="满意度指标", level2="服务对象满意度指标", weight=None)], load_profile("twenty-eighty"))
+    assert weights == [45, 0, 30, 10]  # typed 45 stays; never a negative share
+    assert sorted(found) == ["weight-nonstandard", "weight-sum-mismatch"]
+
+
+def test_level1_header_weight_fills_untyped_but_never_overrides_typed():
+    weights, _ = _weights_and_codes([
+        indicator("数量", level1="产出指标（50分）", weight=30), indicator("质量", level1="产出指标（50分）", weight=None),
+        indicator("时效", level1="产出指标（50分）", weight=None),
+        indicator("效益", level1="效益指标(30分)", level2="社会效益指标", weight=40),
+        indicator("满意", level1="满意度指标(10分)", level2="服务对象满意度指标", weight=None)], load_profile("twenty-eighty"))
+    assert weights == [30, 10, 10, 40, 10]
+
+
+def test_level1_header_weight_in_a_typed_profile_scores_but_the_empty_weight_is_still_reported():
+    inds = standard_indicators()
+    for ind in inds[:4]:
+        ind["level1"] = "产出指标(50分)"
+    inds[1]["weight"] = None  # 质量: 50 − 20 − 10 − 10 = 10 left
+    weights, found = _weights_and_codes(inds)
+    assert weights == [20, 10, 10, 10, 30, 10]
+    assert found == ["required-value"]
+
+
+def test_weights_over_100_are_scored_as_typed_and_the_total_is_not_capped():
+    inds = standard_indicators(weight=30)  # 产出 60: the sum is 110
+    result = evaluate_submissions([sourced(submission(inds))])
+    project = result.projects[0]
+    assert project.total_score == 110 and project.total_weight == 110 and project.weight_sum_wrong
+    assert project.indicators[0].score == 30 and project.grade == "优"
+    assert sorted(f.code for f in result.findings) == ["weight-nonstandard", "weight-sum-mismatch"]
+
+
+def test_weights_moved_from_an_absent_satisfaction_level1_must_still_add_up():
+    _, found = _weights_and_codes([indicator("数量", weight=70),
+                                   indicator("效益", level1="效益指标", level2="社会效益指标", weight=30)])
+    assert sorted(found) == ["weight-nonstandard", "weight-sum-mismatch"]  # 110: not a move of 满意度's 10
+
+
+@pytest.mark.parametrize(("typed", "level1", "weight"), [
+    ("产出指标(50分)", "产出指标", 50), ("产出指标（50分）", "产出指标", 50), ("产出指标 50分", "产出指标", 50),
+    ("产出指标【50分】", "产出指标", 50), ("  产出指标（分值：50分） ", "产出指标", 50), ("产出指标(12.5)", "产出指标", 12.5),
+    ("效果指标(30分)", "效益指标", 30), ("效果", "效益指标", None), ("满意度指标", "满意度指标", None),
+    ("产出指标2", "产出指标2", None),
+])
+def test_level1_labels_as_printed_on_the_official_form(typed, level1, weight):
+    assert normalise_level1(typed) == level1 and level1_weight(typed) == weight
+
+
+@pytest.mark.parametrize(("typed", "level2"), [
+    ("满意度指标", "服务对象满意度指标"), ("满意度", "服务对象满意度指标"), ("服务对象满意度指标等", "服务对象满意度指标"),
+    ("环境效益指标", "生态效益指标"), ("环境效益", "生态效益指标"), ("数量指标（20分）", "数量指标"), ("数量 ", "数量指标"),
+])
+def test_level2_labels_as_printed_on_the_official_form(typed, level2):
+    assert normalise_level2(typed) == level2

@@ -519,7 +519,8 @@ def build_table(path: Path) -> None:
     c = _row(table, 0.55)
     set_cell(c[0], "", vmerge="continue")
     set_cell(c[1], "年度资金总额", label, span_to=c[2])
-    for cell, key in zip(c[3:], ("initial", "adjusted", "executed", "weight", "rate", "score"), strict=True):
+    # score_cell: the rule score, or the department's and the rule's when they differ
+    for cell, key in zip(c[3:], ("initial", "adjusted", "executed", "weight", "rate", "score_cell"), strict=True):
         set_cell(cell, "{{ funds_total." + key + " }}")
     c = _row(table)
     set_cell(c[0], "", vmerge="continue")
@@ -560,7 +561,7 @@ def build_table(path: Path) -> None:
     set_cell(c[4], "{{ row.target }}")
     set_cell(c[5], "{{ row.actual }}")
     set_cell(c[6], "{{ row.weight }}")
-    set_cell(c[7], "{{ row.score }}")
+    set_cell(c[7], "{{ row.score_cell }}")
     set_cell(c[8], "{{ row.note }}", long)
     c = _row(table)
     set_cell(c[0], "", vmerge="continue")
@@ -578,8 +579,8 @@ def build_table(path: Path) -> None:
     c = _row(table, 0.55)
     set_cell(c[0], "总分", label, span_to=c[5])
     set_cell(c[6], "{{ total_weight }}", label)
-    set_cell(c[7], "{{ total_score }}", label)
-    set_cell(c[8], "自评等级：{{ grade }}", label)
+    set_cell(c[7], "{{ total_cell }}", label)
+    set_cell(c[8], "{{ grade_cell }}", label)
 
     add_par(doc, "填报人：{{ contact_name }}　　联系电话：{{ contact_phone }}　　填报日期：{{ report_date_cn }}", "表注")
     save_reproducible(doc, path)

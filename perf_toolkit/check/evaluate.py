@@ -16,11 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from .. import findings as catalogue
+from .. import values
 from ..config import RosterEntry
 from ..model import (
     AMOUNT_FIELDS,
     Amounts,
     Evaluation,
+    FieldPath,
     FileResult,
     Finding,
     FundSource,
@@ -164,18 +166,41 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
         funds = {source: replace(a, **{c: None for s, c in unknown if s == source}) for source, a in funds.items()}
     rate_known, scored = bool(r["rate_known"]), bool(r["scored"])
     pending = {i.level1 for i in indicators if not i.scored}  # 一级 whose score is not known
+    execution_score = float(r["execution_score"]) if rate_known else None
+    claimed_execution, claimed_total = _claimed(item, p, indicators, execution_score)
     return ScoredProject(
         file=item.file or "", index=p, year=sub.year, department=sub.department, submitted=project,
         funds=funds, unreadable_amounts=unreadable, unknown_amounts=unknown,
         total=Amounts(*(None if c in {column for _, column in unknown} else float(r[c]) for c in AMOUNT_FIELDS)),
         execution_rate=_finite(r["execution_rate"]) if rate_known else None, budget_weight=profile.budget_weight,
-        execution_score=float(r["execution_score"]) if rate_known else None,
+        execution_score=execution_score,
         indicator_weight=float(r["indicator_weight"]),
         indicator_score=float(r["indicator_score"]) if not pending else None,
         level1_scores={level1: None if level1 in pending else float(r[f"score_{level1}"]) for level1 in TAXONOMY},
         total_score=round2(r["total_score"]) if scored else None, grade=str(r["grade"]) if scored else PENDING,
         grade_capped=bool(r["grade_capped"]) and scored, indicators=indicators, findings=(), file_findings=(),
+        claimed_execution_score=claimed_execution, claimed_total=claimed_total,
     )
+
+
+def _claimed(item: SourcedSubmission, p: int, indicators: tuple[ScoredIndicator, ...],
+             execution_score: float | None) -> tuple[float | None, float | None]:
+    """The department's own budget score and total, as its form shows them (the outputs print both
+    when the rules differ): a number typed over the formula, else what the formula gives (the budget
+    score + Σ claimed scores). A total is claimed only when every indicator that carries weight has a
+    claimed score: a form left partly blank claims no total (the bureau's score is then the only one), nor
+    does one whose budget score neither is typed nor can be computed (an amount is unknown)."""
+    def typed(name: str) -> float | None:
+        raw = item.overrides.get(str(FieldPath.of(p, name)))
+        return values.parse_weight(raw)[0] if raw is not None else None
+
+    claimed_execution, total = typed("execution_score"), typed("total_score")
+    claims = [i.claimed_score for i in indicators if i.claimed_score is not None]
+    weighted = [i for i in indicators if i.weight > 0]
+    if total is None and claims and all(i.claimed_score is not None for i in weighted):
+        budget = claimed_execution if claimed_execution is not None else round2(execution_score)
+        total = budget + math.fsum(claims) if budget is not None else None
+    return claimed_execution, total
 
 
 def _with_findings(r: FileResult, projects: list[ScoredProject]) -> tuple[ScoredProject, ...]:

@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 
 from .. import findings, values
-from ..model import FieldPath, Finding, SourcedSubmission
-from ..numbers import Rate, percent, points, round2, weight_text
+from ..model import FULL_MARKS, WEIGHT_TOLERANCE, FieldPath, Finding, SourcedSubmission
+from ..numbers import Rate, budget_cut, percent, points, round2, weight_text
 from ..profile import Profile
 from ..spec import (
     DEPARTMENT_FIELDS,
     FUND_COLUMNS,
     INDICATOR_COLUMNS,
+    LEVEL2_NAMES,
     PROJECT_FIELDS,
     TAXONOMY,
     YEAR_FIELD,
@@ -33,8 +34,19 @@ from ..spec import (
 )
 from .score import Scores
 
-#: An indicator that restates the budget execution rate, which is already scored on its own.
-EXECUTION_INDICATOR = re.compile(r"(预算|资金|经费|项目)(支出)?(执行|支出)(率|进度)")
+#: An indicator that restates the budget execution rate, which is already scored on its own: the
+#: share of the money spent, paid or disbursed, or the spending progress, in whatever words
+#: (预算执行率, 资金支付完成率, 经费足额拨付率, 资金执行在预算范围内, 支出进度 …). Only a few words
+#: of amount or period may stand between the money and the act (足额, 实际, 累计 …): 资金使用合规率,
+#: 经费按规定执行率 and 资金拨付及时率 judge compliance or timing, not the amount. 资金到位率 (funds
+#: received ÷ funds budgeted, a 过程 indicator of the 2020 framework) is the financing side, not
+#: spending, and is not counted; 拨付到位率 (disbursed in full) is.
+EXECUTION_INDICATOR = re.compile(
+    r"(预算|资金|经费|项目|支出)(足额|实际|累计|全年|年度|总体|整体|当年)?"
+    r"(支出|执行|支付|拨付|使用)(完成率|到位率|率|进度)"
+    r"|(资金|经费|预算|支出)(执行|支出|使用)?(控制)?在预算(范围|额度)?[以之]?内"
+    r"|(执行|支出|支付|拨付)进度"
+    r"|^\s*执行率\s*$")
 #: Phrases saying "no deviation" / "all done", contradicted when the numbers show otherwise.
 NO_DEVIATION = ("未偏离", "无偏离", "没有偏离", "无偏差", "没有偏差", "未出现偏差", "全部完成", "均已完成",
                 "全面完成", "均完成", "圆满完成")
@@ -254,16 +266,18 @@ def _blank(value: object) -> bool:
 
 
 def check_weights(ctx: Context) -> Iterator[Located]:
+    """Weights are scored as typed; a sum other than 100 and a 一级 split other than the profile's are
+    reported (each on its own), so an over-weighted table is never silently scaled."""
     prof = ctx.profile
     for row in _rows(ctx.scores.projects):
         if row.n_indicators == 0 or (row.s, row.p) in ctx.unknown_weights:
             continue
         total = prof.budget_weight + row.indicator_weight
         where = f"{FieldPath.of(row.p)}.indicators"
-        if abs(total - 100) > 0.01:
+        if abs(total - FULL_MARKS) > WEIGHT_TOLERANCE:
             yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=(prof.budget_weight),
                          indicator_weights=(row.indicator_weight), total=(total))
-            continue
+        # a wrong sum does not hide a 一级 split that differs too: both are reported
         if not prof.level1_weights:
             continue
         found = ctx.level1_weights.get((row.s, row.p), {})
@@ -272,10 +286,12 @@ def check_weights(ctx: Context) -> Iterator[Located]:
         if "成本指标" in found_cmp and "成本指标" not in prof.level1_weights:
             found_cmp["产出指标"] = found_cmp.get("产出指标", 0) + found_cmp.pop("成本指标")
         expected = prof.level1_weights
-        same = all(abs(found_cmp.get(k, 0) - v) <= 0.01 for k, v in expected.items())
-        # with no 满意度 indicator, its weight may be moved to 产出/效益
-        moved = (found_cmp.get("满意度指标", 0) == 0 and "满意度指标" in expected and all(
-            found_cmp.get(k, 0) >= v - 0.01 for k, v in expected.items() if k != "满意度指标"))
+        tol = WEIGHT_TOLERANCE
+        same = all(abs(found_cmp.get(k, 0) - v) <= tol for k, v in expected.items())
+        # with no 满意度 indicator, its weight may be moved to 产出/效益 (moved, not added)
+        moved = (found_cmp.get("满意度指标", 0) == 0 and "满意度指标" in expected
+                 and abs(sum(found_cmp.values()) - sum(expected.values())) <= tol
+                 and all(found_cmp.get(k, 0) >= v - tol for k, v in expected.items() if k != "满意度指标"))
         if not same and not moved:
             yield ctx.at(row.s, where, "weight-nonstandard", row.code,
                          found="、".join(f"{k}{weight_text(v)}分" for k, v in found.items()),
@@ -288,7 +304,7 @@ def check_taxonomy(ctx: Context) -> Iterator[Located]:
         if row.level1 and row.level1 not in TAXONOMY:
             yield ctx.at(row.s, f"{base}.level1", "indicator-taxonomy", row.project_code,
                          reason=f"一级指标“{row.level1}”不在指标体系中（应为{'、'.join(TAXONOMY)}）")
-        elif row.level2 and not any(row.level2 in v for v in TAXONOMY.values()):
+        elif row.level2 and row.level2 not in LEVEL2_NAMES:
             yield ctx.at(row.s, f"{base}.level2", "indicator-taxonomy", row.project_code,
                          reason=f"二级指标“{row.level2}”不在指标体系中")
         elif row.level1 and row.level2 and row.level2 not in TAXONOMY[row.level1]:
@@ -436,9 +452,9 @@ def _rule_text(row, profile: Profile) -> str:
 
 
 def check_narrative(ctx: Context) -> Iterator[Located]:
-    proj = ctx.scores.projects
-    known = proj["execution_rate"].where(proj["rate_known"]) if not proj.empty else proj["execution_rate"]
-    rates = dict(zip(zip(proj["s"], proj["p"], strict=True), known, strict=True))
+    """Texts left as placeholders; "未偏离"/"全部完成" against the figures (unmet indicators, a low rate, a
+    budget cut over the profile's threshold); an achievement naming another kind of thing than the targets."""
+    projects = {(row.s, row.p): row for row in _rows(ctx.scores.projects)}
     for s, item in enumerate(ctx.items):
         for p, project in enumerate(item.submission.projects):
             code = project.code
@@ -454,23 +470,99 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
                         yield ctx.at(s, f"{FieldPath.of(p)}.indicators[{i}].{key}", "placeholder-text", code,
                                      label=INDICATOR_LABEL[key], value=text)
             unmet = ctx.unmet.get((s, p), [])
-            rate = rates.get((s, p), np.nan)
-            evidence = []
-            if unmet:
-                evidence.append(f"有{len(unmet)}个指标未完成（如“{unmet[0].name}”）")
-            if not np.isnan(rate) and rate < ctx.profile.execution_low:
-                evidence.append(f"预算执行率仅为 {percent(rate)}")
+            evidence, figures = _deviation_evidence(projects.get((s, p)), unmet, ctx.profile)
             for key, label in (("deviation_reason", "偏离绩效目标的原因分析"), ("achievement", "实际完成情况")):
                 phrase = _said(getattr(project, key))
                 if phrase and evidence:
                     yield ctx.at(s, f"{FieldPath.of(p)}.{key}", "narrative-contradiction", code, label=label,
-                                 phrase=phrase, evidence="，".join(evidence))
+                                 phrase=phrase, evidence="，".join(evidence), **figures)
             for row in unmet:
                 phrase = _said(project.indicators[row.i].deviation_note)
                 if phrase:
                     yield ctx.at(s, f"{FieldPath.of(p)}.indicators[{row.i}].deviation_note",
                                  "narrative-contradiction", code, label="偏差原因分析及改进措施", phrase=phrase,
                                  evidence=f"该指标未完成（{_unmet_detail(row)}）")
+            targets = [project.name, project.goal, *(one.name for one in project.indicators)]
+            for found, named in term_mismatches(targets, project.achievement):
+                yield ctx.at(s, f"{FieldPath.of(p)}.achievement", "achievement-term-mismatch", code,
+                             found=found, expected="、".join(named))
+
+
+def _deviation_evidence(row, unmet: list, profile: Profile) -> tuple[list[str], dict]:
+    """What in the numbers says the project deviated from its targets: sentences, and their figures. An
+    unknown amount (a formula with no saved result) says nothing: no rate or cut judged on it."""
+    evidence: list[str] = []
+    figures: dict = {}
+    if unmet:
+        evidence.append(f"有{len(unmet)}个指标未完成（如“{unmet[0].name}”）")
+        figures["unmet"] = len(unmet)
+    if row is None:
+        return evidence, figures
+    rate = row.execution_rate
+    if row.rate_known and not np.isnan(rate) and rate < profile.execution_low:
+        evidence.append(f"预算执行率仅为 {percent(rate)}")
+        figures["rate"] = Rate(rate)
+    initial, budget = row.initial_budget, row.adjusted_budget
+    cut = budget_cut(initial, budget)
+    unknown = {c for _, c in row.unknown_amounts} & {"initial_budget", "adjusted_budget"}
+    if (not (row.initial_budget_bad or row.adjusted_budget_bad or unknown) and cut is not None
+            and cut > profile.budget_adjusted):
+        evidence.append(f"全年预算数由年初的 {weight_text(initial)} 万元调减为 {weight_text(budget)} 万元"
+                        f"（调减 {percent(cut)}，超过 {percent(profile.budget_adjusted)}）")
+        figures.update(initial=float(initial), adjusted=float(budget), cut=Rate(cut))
+    return evidence, figures
+
+
+# ------------------------------------------------------------------ key terms: goal and indicators vs achievement
+
+#: Stems of the things a project pays for whose two preceding characters name the kind
+#: (养老保险 · 医疗保险, 生活补助 · 交通补助, 资助资金 · 奖励资金). 项目 is left out: what stands
+#: before it is mostly a verb or a pronoun (完成该项目, 本项目), not a kind.
+TERM_STEMS = ("保险", "补贴", "补助", "津贴", "救助", "资金")
+#: Two characters before a stem that name no kind: the umbrella (社会保险), levels and channels of
+#: money (中央资金, 结余资金), and the verbs and adverbs that precede the thing paid (发放补贴, 足额补助).
+NOT_A_KIND = frozenset((
+    "社会 财政 专项 配套 结余 结转 上级 中央 省级 市级 区级 县级 本级 地方 项目 预算 相关 有关 各类 各项 剩余 "
+    "全部 部分 上述 发放 补缴 缴纳 领取 申领 享受 落实 拨付 支付 兑付 兑现 给予 购买 参加 办理 安排 下达 使用 "
+    "提供 获得 申请 补发 核发 足额 按时 及时 到位 统筹 整合 共计 合计 累计 人均 每人 投入 筹措 筹集 争取 收回 "
+    "节约 盘活 下拨 预拨 到账 用于 完成 实现 支持 扶持 申报 审核 审批 核实 核定 清算 结算 支出").split())
+#: A character that makes the two before a stem the end of a phrase, not a qualifier (该笔资金, 的补贴).
+FUNCTION_CHARS = frozenset("的了和与及或等为对在以将已共该本此各其这那每笔批些个名元万亿年月日次户")
+#: How far before a stem in the goal or indicators the achievement's qualifier may stand
+#: (耕地地力保护补贴 names 地力补贴).
+TERM_WINDOW = 6
+
+
+def _kinds(text: str, stem: str) -> list[str]:
+    """The qualifiers of `stem` in `text`: the two Chinese characters right before it, when they name a kind."""
+    out = []
+    for m in re.finditer(stem, text):
+        q = text[max(0, m.start() - 2):m.start()]
+        if (len(q) == 2 and all("\u4e00" <= c <= "\u9fff" and c not in FUNCTION_CHARS for c in q)
+                and q not in NOT_A_KIND):
+            out.append(q)
+    return out
+
+
+def term_mismatches(targets: Sequence[str], achievement: str) -> list[tuple[str, list[str]]]:
+    """Kinds the achievement names that the targets (name, goal, indicator names) do not.
+
+    For each stem of TERM_STEMS the targets qualify with a kind: every qualifier+stem of the
+    achievement whose qualifier stands nowhere in the TERM_WINDOW characters before that stem in
+    the targets, as (its pair, the targets' pairs). A stem the targets name without a kind
+    (社会保险, 资金) sets nothing to disagree with.
+    """
+    texts = [str(t or "") for t in targets]
+    out = []
+    for stem in TERM_STEMS:
+        named = list(dict.fromkeys(q + stem for t in texts for q in _kinds(t, stem)))
+        if not named:
+            continue
+        windows = [t[max(0, m.start() - TERM_WINDOW):m.start()] for t in texts for m in re.finditer(stem, t)]
+        for q in dict.fromkeys(_kinds(str(achievement or ""), stem)):
+            if not any(q in w for w in windows):
+                out.append((q + stem, named))
+    return out
 
 
 def _said(text: str) -> str | None:

@@ -21,6 +21,7 @@ from ..profile import Profile
 from ..spec import (
     TAXONOMY,
     clean_label,
+    level1_weight,
     normalise_direction,
     normalise_level1,
     normalise_level2,
@@ -193,7 +194,7 @@ def _indicator_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
                     "s": s, "p": p, "i": i, "project_code": project.code,
                     "level1": level1, "level2": level2, "name": ind.name,
                     "target": ind.target, "actual": ind.actual, "unit": ind.unit,
-                    "typed_weight": weight, "weight_note": weight_note,
+                    "typed_weight": weight, "weight_note": weight_note, "header_weight": level1_weight(ind.level1),
                     "claimed": np.nan if claimed is None else claimed, "claimed_note": claimed_note,
                     "explained": bool(values.meaningful_text(ind.deviation_note)),
                     "band": None, "unknown": tuple(unknown.get((p, i), ())),
@@ -209,29 +210,37 @@ def _indicator_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
 
 
 def _weights(ind: pd.DataFrame, profile: Profile) -> pd.Series:
-    """Each indicator's weight: as typed, or (split profiles) its 一级's weight shared equally.
+    """Each indicator's weight: as typed, always (the department's typed weights were approved with
+    its targets, rules.md §3). An indicator with no typed weight gets an equal share of what its 一级's
+    weight leaves after the typed ones (never below 0); that 一级 weight is the one printed in the
+    一级 label ("产出指标(50分)", the form's own header), else, in a split profile, the profile's.
 
     Split: 成本指标 as its own 一级 (财预〔2021〕101号) shares 产出指标's weight, and the weight of a
     standard 一级 the project has no indicator in (typically 满意度指标) moves to the ones it has, in
-    proportion. Typed weights are kept when they add up exactly to their 一级's weight.
+    proportion. With neither a printed nor a profile weight, an untyped indicator weighs 0 (and a
+    typed profile reports the empty cell).
     """
     typed = ind["typed_weight"].astype(float)
-    if profile.indicator_weights == "typed" or ind.empty:
+    if ind.empty:
         return typed.fillna(0.0)
-    standard = profile.level1_weights
-    group = ind["level1"].where(~ind["level1"].eq("成本指标") | ("成本指标" in standard), "产出指标")
-    level_weight = group.map(standard).astype(float)
-    project = [ind["s"], ind["p"]]
-    first_of_group = ~pd.DataFrame({"s": ind["s"], "p": ind["p"], "g": group}).duplicated()
-    present = level_weight.where(first_of_group, 0.0).fillna(0.0).groupby(project).transform("sum")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        level_weight = level_weight * np.where(present > 0, sum(standard.values()) / present, 0.0)
+    header = ind["header_weight"].astype(float)
+    standard = profile.level1_weights if profile.indicator_weights == "split" else {}
+    fold_cost = ind["level1"].eq("成本指标") & header.isna() & bool(standard) & ("成本指标" not in standard)
+    group = ind["level1"].where(~fold_cost, "产出指标")
     keys = [ind["s"], ind["p"], group]
-    count = ind.groupby(keys)["i"].transform("size")
-    typed_sum = typed.groupby(keys).transform("sum")
-    all_typed = typed.notna().groupby(keys).transform("all")
-    use_typed = all_typed & np.isclose(typed_sum, level_weight)
-    return pd.Series(np.where(use_typed, typed, level_weight / count), index=ind.index).fillna(0.0)
+    level_weight = header.groupby(keys).transform("first")  # the first weight printed in the 一级's labels
+    if standard:
+        scaled = group.map(standard).astype(float)
+        first_of_group = ~pd.DataFrame({"s": ind["s"], "p": ind["p"], "g": group}).duplicated()
+        present = scaled.where(first_of_group, 0.0).fillna(0.0).groupby([ind["s"], ind["p"]]).transform("sum")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = scaled * np.where(present > 0, sum(standard.values()) / present, 0.0)
+        level_weight = level_weight.fillna(scaled)
+    untyped = typed.isna()
+    left = (level_weight - typed.fillna(0.0).groupby(keys).transform("sum")).clip(lower=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = left / untyped.groupby(keys).transform("sum")
+    return typed.fillna(share).fillna(0.0)
 
 
 def _quantitative(ind: pd.DataFrame, profile: Profile) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -328,7 +337,8 @@ def _score_projects(proj: pd.DataFrame, ind: pd.DataFrame, profile: Profile) -> 
     pending = ind[ind["unknown"].map(len) > 0].groupby(keys).size() if not ind.empty else {}
     proj["indicators_known"] = proj.set_index(keys).index.map(pending).isna() if len(pending) else True
     proj["scored"] = proj["rate_known"] & proj["indicators_known"]
-    proj["total_score"] = np.minimum(proj["execution_score"] + proj["indicator_score"], 100.0)
+    # not capped at 100: weights that add up to more are reported and scored as typed (rules.md §3)
+    proj["total_score"] = proj["execution_score"] + proj["indicator_score"]
     proj["total_display"] = proj["total_score"].map(round2)
     grade = proj["total_display"].map(profile.grade)
     rank = {g: n for n, (g, _) in enumerate(profile.grades)}
@@ -364,11 +374,11 @@ def _frame(rows: list[dict], columns: list[str], numbers: tuple[str, ...]) -> pd
 
 
 _PROJECT_NUMBERS = ("initial_budget", "adjusted_budget", "executed")
-_INDICATOR_NUMBERS = ("typed_weight", "claimed", "A", "B")
+_INDICATOR_NUMBERS = ("typed_weight", "header_weight", "claimed", "A", "B")
 _PROJECT_COLUMNS = ["s", "p", "file", "year", "dept_code", "dept_name", "code", "name", "unknown_amounts",
                     "initial_budget", "adjusted_budget", "executed"]
 _INDICATOR_COLUMNS = ["s", "p", "i", "project_code", "level1", "level2", "name", "target", "actual", "unit",
-                      "typed_weight", "weight_note", "claimed", "claimed_note", "explained", "band",
+                      "typed_weight", "weight_note", "header_weight", "claimed", "claimed_note", "explained", "band",
                       "typed_direction", "direction_conflict", "direction_missing", "t_kind", "a_kind",
                       "t_unit", "a_unit", "t_note", "a_note", "A", "B", "strict", "unit_mismatch",
                       "percent_fixed", "scored_as", "direction", "actual_band_text", "unknown"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ import click
 from .. import __version__
 from ..config import Campaign, ConfigError, load_config
 from ..findings import SEVERITY_ZH
-from ..numbers import known, money_grouped, number_or_none, percent, points
+from ..numbers import known, money_grouped, number_or_none, percent, points, weight_text
 from ..profile import ProfileError, load_profile
 from ..text import display_width
 from ..workbook.guard import Limits
@@ -48,11 +49,30 @@ def _profile(value: str | None, campaign: Campaign | None = None):
         raise OperatorError(str(exc)) from exc
 
 
-def _campaign(path: Path | None) -> Campaign:
+def _campaign(path: Path | None, year: int | None = None) -> Campaign:
+    """The round's config; --year wins over its year. Without a file nothing of the round is known."""
     try:
-        return load_config(path)
+        campaign = load_config(path)
     except ConfigError as exc:
         raise OperatorError(str(exc)) from exc
+    return replace(campaign, year=year) if year is not None else campaign
+
+
+def _round_year(campaign: Campaign, evaluation: Evaluation) -> Campaign:
+    """The campaign with the round's year: given, else the submissions' one year (several: an error)."""
+    try:
+        return campaign.with_year_of(r.submission.year for r in evaluation.counted)
+    except ConfigError as exc:
+        raise OperatorError(str(exc)) from exc
+
+
+def _warn_missing_facts(campaign: Campaign) -> None:
+    """Once per command: which facts of the round documents will show as 【待填写】."""
+    missing = campaign.missing_facts()
+    if missing:
+        where = f"配置文件 {campaign.source}" if campaign.source else "配置文件（--config perf.toml）"
+        click.echo(f"注意：{where}中没有本轮的{'、'.join(missing)}，报告和汇总表中以“【待填写：…】”标出，"
+                   "请补全配置后重新生成。", err=True)
 
 
 profile_option = click.option(
@@ -64,8 +84,10 @@ jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=N
 json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出完整结果（与库函数的结果相同）。")
 config_option = click.option(
     "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="本轮自评的配置文件 perf.toml（默认使用内置的示例配置）。",
+    help="本轮自评的配置文件 perf.toml；省略时评价年度取自填报表，通知、财政局等在报告中标为【待填写】。",
 )
+year_option = click.option("--year", "round_year", type=click.IntRange(2000, 2100), default=None, metavar="年度",
+                           help="本轮的评价年度，如 2023（优先于配置文件中的 year）。")
 paths_argument = click.argument("paths", nargs=-1, required=True, metavar="路径...",
                                 type=click.Path(exists=True, path_type=Path))
 
@@ -169,10 +191,12 @@ def _evaluate(paths, profile_name: str | None, campaign: Campaign, jobs: int | N
 @json_option
 @profile_option
 @config_option
+@year_option
 @jobs_option
 @click.option("--markup", "markup_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               metavar="文件夹", help="同时为每个有问题的填报表生成审核意见（标出问题的填报表副本），保存到该文件夹。")
 def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, config_path: Path | None,
+          round_year: int | None,
           jobs: int | None, markup_dir: Path | None) -> None:
     """审核填报表，列出每个问题及其所在的工作表和单元格。
 
@@ -186,7 +210,7 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
       perf-toolkit check 单位.xlsx --json > 审核结果.json
       perf-toolkit check 收件箱/ --markup 审核意见/
     """
-    result = _evaluate(paths, profile_name, _campaign(config_path), jobs)
+    result = _evaluate(paths, profile_name, _campaign(config_path, round_year), jobs)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -195,7 +219,7 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
         from ..workbook.markup import write_markups
 
         try:
-            markups = write_markups(result, markup_dir, campaign=_campaign(config_path), jobs=jobs)
+            markups = write_markups(result, markup_dir, campaign=_campaign(config_path, round_year), jobs=jobs)
         except OSError as exc:
             raise OperatorError(f"无法写入审核意见文件夹 {markup_dir}：{exc.strerror or exc}") from exc
         _print_markups(markups, markup_dir, err=as_json)  # stdout stays pure JSON with --json
@@ -209,8 +233,10 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
               help="另存评分结果为 Excel 工作簿（.xlsx）。")
 @profile_option
 @config_option
+@year_option
 @jobs_option
 def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_name: str | None,
+          round_year: int | None,
           config_path: Path | None, jobs: int | None) -> None:
     """按评分规则计算每个项目的执行率、各指标得分、总分和等级。
 
@@ -220,7 +246,7 @@ def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_n
       perf-toolkit score 单位.xlsx --json
       perf-toolkit score 收件箱/ -o 评分结果.xlsx --profile sichuan
     """
-    result = _evaluate(paths, profile_name, _campaign(config_path), jobs)
+    result = _evaluate(paths, profile_name, _campaign(config_path, round_year), jobs)
     if output is not None:
         from ..summary.scoresheet import write_scores
 
@@ -248,10 +274,11 @@ def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_n
 @click.option("--pdf", is_flag=True, help="同时用 LibreOffice 转换为 PDF（需已安装 soffice 和中文字体）。")
 @profile_option
 @config_option
+@year_option
 @jobs_option
 def report(paths: tuple[Path, ...], output: Path | None, report_template: Path | None,
            table_template: Path | None, pdf: bool, profile_name: str | None, config_path: Path | None,
-           jobs: int | None) -> None:
+           round_year: int | None, jobs: int | None) -> None:
     """为每个项目生成绩效自评报告和项目支出绩效自评表（Word，可选 PDF）。
 
     文件名为“单位名称-项目名称-绩效自评报告.docx”和“单位名称-项目名称-自评表.docx”。
@@ -275,7 +302,7 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
         render_reports,
     )
 
-    campaign = _campaign(config_path)
+    campaign = _campaign(config_path, round_year)
     try:  # templates and soffice are checked before any file is read or written
         for custom in (report_template, table_template):
             if custom is not None:
@@ -285,6 +312,8 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
     except (ReportTemplateError, PdfError) as exc:
         raise OperatorError(str(exc)) from exc
     result = _evaluate(paths, profile_name, campaign, jobs)
+    campaign = _round_year(campaign, result)
+    _warn_missing_facts(campaign)
     output = output or campaign.output_dir
     try:
         written = render_reports(result, output, campaign=campaign, report_template=report_template,
@@ -322,9 +351,10 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
 @click.option("--no-history", is_flag=True, help="不读写历年结果数据库。")
 @profile_option
 @config_option
+@year_option
 @jobs_option
 def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: bool, profile_name: str | None,
-        config_path: Path | None, jobs: int | None) -> None:
+        config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
     """完成一轮自评：审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
 
     输出文件夹中依次写入：审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、审核意见/（标出问题的填报表副本，可发回各单位修改）；本轮结果同时记入历年结果数据库。
@@ -340,16 +370,18 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
     from ..run import MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
     from ..summary.history import HistoryError
 
-    campaign = _campaign(config_path)
+    campaign = _campaign(config_path, round_year)
     profile = _profile(profile_name, campaign)
     try:
         if pdf:
             find_soffice()
         result = run_round(paths, campaign, profile, output, pdf=pdf, history=not no_history, jobs=jobs)
-    except (RoundLocked, HistoryError, PdfError) as exc:
+    except (RoundLocked, HistoryError, PdfError, ConfigError) as exc:
         raise OperatorError(str(exc)) from exc
-    evaluation = result.evaluation
-    click.echo(f"{campaign.district}{campaign.year}年度项目支出绩效自评（评分规则：{profile.title}）")
+    evaluation, campaign = result.evaluation, result.campaign
+    _warn_missing_facts(campaign)
+    year = f"{campaign.year}年度" if campaign.year else ""
+    click.echo(f"{campaign.fact('district')}{year}项目支出绩效自评（评分规则：{profile.title}）")
     click.echo("")
     click.echo("■ 审核")
     rows = [["文件", "单位", "错误", "警告"]]
@@ -438,6 +470,11 @@ def _replaced(r) -> str:
     return f"（已被 {Path(r.superseded_by).name} 替代）" if r.superseded_by else ""
 
 
+def _out_of(p) -> str:
+    """Beside a total whose weights do not add up to 100: what it is out of."""
+    return f"（分值合计{weight_text(p.total_weight)}）" if p.weight_sum_wrong else ""
+
+
 def _score_table(result: Evaluation, indent: str = "") -> None:
     rows = [["单位", "项目", "全年预算数(万元)", "全年执行数(万元)", "执行率", "预算执行得分", "指标得分", "总分",
              "等级"]]
@@ -448,7 +485,7 @@ def _score_table(result: Evaluation, indent: str = "") -> None:
                      known(money_grouped(p.total.executed), p.column_known("executed")),
                      known(percent(p.execution_rate), p.rate_known), known(points(p.execution_score), p.rate_known),
                      known(points(p.indicator_score), p.indicator_score is not None),
-                     known(points(p.total_score), p.scored), p.grade])
+                     known(points(p.total_score) + _out_of(p), p.scored), p.grade])
     if len(rows) > 1:
         for line in _table(rows, indent=indent):
             click.echo(line)
@@ -478,9 +515,10 @@ def _print_scores(result: Evaluation) -> None:
 @click.option("--no-history", is_flag=True, help="不记录本轮结果，也不做历年对比。")
 @profile_option
 @config_option
+@year_option
 @jobs_option
 def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | None, no_history: bool,
-            profile_name: str | None, config_path: Path | None, jobs: int | None) -> None:
+            profile_name: str | None, config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
     """汇总各单位的填报表，生成全区绩效自评情况汇总表（Excel，含图表）。
 
     同一单位报送了多个文件时，以修改时间最新的一份为准，其余列为“被替代”。
@@ -494,8 +532,10 @@ def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | N
     from ..summary.consolidate import summarize
     from ..summary.history import HistoryError
 
-    campaign = _campaign(config_path)
+    campaign = _campaign(config_path, round_year)
     result = _evaluate(paths, profile_name, campaign, jobs)
+    campaign = _round_year(campaign, result)
+    _warn_missing_facts(campaign)
     output = output or campaign.output_dir / "汇总.xlsx"
     history_path = None if no_history else (history_path or campaign.history_in(output.parent))
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -556,16 +596,13 @@ def rollup(summaries: tuple[Path, ...], output: Path, name: str | None, config_p
     示例：
       perf-toolkit rollup 东川区汇总.xlsx 盘龙区汇总.xlsx -o 全市汇总.xlsx --name 昆明市
     """
-    from dataclasses import replace
-
     from ..summary.rollup import NothingToRollUp, rollup
 
     campaign = _campaign(config_path)
     if config_path is None:
         campaign = replace(campaign, district="全市", bureau="")
     try:
-        accepted, rejected = rollup(summaries, output, campaign, name=name, jobs=jobs,
-                                    year=campaign.year if config_path else None)
+        accepted, rejected = rollup(summaries, output, campaign, name=name, jobs=jobs, year=campaign.year)
     except NothingToRollUp as exc:
         raise OperatorError(str(exc)) from exc
     for file, reason in rejected:
@@ -591,12 +628,14 @@ def init(folder: Path, year: int | None, district: str | None, bureau: str | Non
       perf-toolkit init 2023年度自评/ --year 2023 --district 东川区
       perf-toolkit init 2024年度自评/ --config 2023年度自评/perf.toml --year 2024
     """
-    from dataclasses import replace
-
     from ..config import CONFIG_FILE, ROSTER_FILE, init_folder, write_roster
 
     campaign = _campaign(config_path)
-    changes = {k: v for k, v in (("year", year), ("district", district), ("bureau", bureau)) if v is not None}
+    if year is not None and year != campaign.year:  # a new round: last round's notice and deadline do not carry
+        campaign = replace(campaign, year=year, notice_title="", notice_number="", deadline=None)
+    if campaign.year is None and not (folder / CONFIG_FILE).exists():
+        raise OperatorError("请用 --year 指定本轮的评价年度，如 --year 2023。")
+    changes = {k: v for k, v in (("district", district), ("bureau", bureau)) if v is not None}
     campaign = replace(campaign, **changes)
     written, kept = init_folder(folder, campaign)
     if config_path is not None and folder / ROSTER_FILE in written and campaign.roster:

@@ -17,9 +17,9 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..config import DEFAULT, Campaign
+from ..config import DEFAULT, Campaign, placeholder
 from ..model import FundSource, ScoredIndicator, ScoredProject
-from ..numbers import PENDING, known, money, percent, points, round2, share, weight_text
+from ..numbers import PENDING, budget_cut, known, money, percent, points, round2, share, weight_text
 from ..spec import FUND_ROWS, INDICATOR_COLUMNS, TAXONOMY
 from ..text import clean_text
 from ..values import meaningful_text
@@ -107,6 +107,22 @@ def _strip_numbering(text: str) -> str:
                   r"[一二三四五六七八九十]{1,2}、)\s*", "", text)
 
 
+def claimed_and_ruled(claimed: float | None, ruled: float | None) -> str:
+    """A score as the outputs print it: the rule score, or both when the department claimed another
+    ("自评18.00分，按规则核定16.00分"): a score is never changed silently. A rule score not known yet
+    (None: the project is not scored) is 待核实, with nothing to compare the claim with."""
+    if ruled is None:
+        return PENDING
+    if not _differs(claimed, ruled):
+        return points(ruled)
+    return f"自评{points(claimed)}分，按规则核定{points(ruled)}分"
+
+
+def _differs(claimed: float | None, ruled: float | None) -> bool:
+    """The department claimed another score than the rules give (only a known rule score is compared)."""
+    return claimed is not None and ruled is not None and round2(claimed) != round2(ruled)
+
+
 # ------------------------------------------------------------------ the context
 
 #: Every top-level key of the context (a template may use these and only these).
@@ -117,7 +133,8 @@ CONTEXT_KEYS = frozenset({
     "contact_email", "profile_name", "profile_title", "budget_document", "goal", "achievement", "funds_total",
     "fund_rows", "initial_budget", "adjusted_budget", "executed", "execution_rate", "execution_score",
     "budget_weight", "indicator_score", "indicator_weight", "level1_scores", "total_score", "total_weight",
-    "grade", "grade_capped", "indicators", "indicator_groups", "table_rows", "findings", "has_errors",
+    "grade", "grade_capped", "claimed_total", "claimed_grade", "total_cell", "grade_cell", "indicators",
+    "indicator_groups", "table_rows", "findings", "has_errors",
     "opening", "budget_paragraphs", "targets_intro", "duties_intro", "duties", "goal_paragraphs",
     "indicators_intro", "funds_paragraphs", "achievement_intro", "achievement_paragraphs", "indicators_summary",
     "conclusion", "deviation_paragraphs", "improvement_paragraphs", "result_use_paragraphs",
@@ -129,12 +146,12 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
     """The template context of one scored project (pure: no I/O). Keys: docs/report-context.md."""
     project, dep = scored.submitted, scored.department
 
-    year = scored.year or campaign.year
+    year = scored.year or campaign.year or placeholder("评价年度")
     unit = one_line(dep.name) or "（单位名称未填写）"
     name = one_line(project.name) or "（项目名称未填写）"
     label = name if name.endswith("项目") else name + "项目"
-    notice_title = one_line(campaign.notice_title).strip("《》")
-    notice_number = one_line(campaign.notice_number)
+    notice_title = one_line(campaign.fact("notice_title")).strip("《》")
+    notice_number = one_line(campaign.fact("notice_number"))
     notice = (f"《{notice_title}》" if notice_title else "") + (f"（{notice_number}）" if notice_number else "")
 
     indicators = _indicators(scored.indicators, profile)
@@ -145,7 +162,9 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         i["analysis"] = _analysis(n, i, profile)
 
     funds = _funds(scored)
-    weights_known = all(i.value_known("weight") for i in scored.indicators)
+    weights_known = scored.weights_known
+    claimed_grade = profile.grade(round2(scored.claimed_total)) if scored.claimed_total is not None else ""
+    total_differs = _differs(scored.claimed_total, scored.total_score)
     level1_scores = []
     for g in groups:
         if g["items"]:
@@ -162,12 +181,12 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "title": f"{unit}{label}支出绩效自评报告",
         "supervisor": one_line(dep.supervisor) or unit,
         "implementer": one_line(project.implementer) or unit,
-        "bureau": one_line(campaign.bureau),
-        "district": one_line(campaign.district),
+        "bureau": one_line(campaign.fact("bureau")),
+        "district": one_line(campaign.fact("district")),
         "notice_title": notice_title,
         "notice_number": notice_number,
         "notice": notice,
-        "portal": one_line(campaign.portal),
+        "portal": one_line(campaign.fact("portal")),
         "evaluation_unit": one_line(dep.evaluation_unit),
         "evaluation_start_cn": chinese_date(dep.evaluation_start),
         "evaluation_end_cn": chinese_date(dep.evaluation_end),
@@ -192,9 +211,14 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "indicator_weight": known(weight_text(scored.indicator_weight), weights_known),
         "level1_scores": level1_scores,
         "total_score": known(points(scored.total_score), scored.scored),
-        "total_weight": known(weight_text(scored.budget_weight + scored.indicator_weight), weights_known),
+        "total_weight": known(weight_text(scored.total_weight), weights_known),
         "grade": scored.grade,
         "grade_capped": scored.grade_capped,
+        "claimed_total": points(scored.claimed_total) if scored.claimed_total is not None else "",
+        "claimed_grade": claimed_grade,
+        "total_cell": claimed_and_ruled(scored.claimed_total, scored.total_score),
+        "grade_cell": (f"自评等级：{claimed_grade}；按规则核定：{scored.grade}"
+                       if total_differs and claimed_grade != scored.grade else f"自评等级：{scored.grade}"),
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
@@ -232,6 +256,9 @@ def _funds(scored: ScoredProject) -> dict:
            for key, c in (("initial", "initial_budget"), ("adjusted", "adjusted_budget"), ("executed", "executed"))},
         "rate": known(percent(scored.execution_rate), scored.rate_known),
         "score": known(points(scored.execution_score), scored.rate_known),
+        "claimed": points(scored.claimed_execution_score) if scored.claimed_execution_score is not None else "",
+        "score_cell": claimed_and_ruled(scored.claimed_execution_score,
+                                        scored.execution_score if scored.rate_known else None),
     }
     return {"total": total, "rows": rows}
 
@@ -263,6 +290,9 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
             "weight": known(weight_text(r.weight), r.value_known("weight")),
             "weight_value": r.weight if r.value_known("weight") else None,
             "score": known(points(r.score), r.scored), "score_value": r.score,
+            "claimed": points(r.claimed_score) if r.claimed_score is not None else "",
+            "score_differs": _differs(r.claimed_score, r.score),
+            "score_cell": claimed_and_ruled(r.claimed_score, r.score),
             "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
             "completion": percent(r.completion), "scored_as": r.scored_as,
             "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
@@ -367,12 +397,16 @@ def _analysis(n: int, i: dict, profile) -> str:
     target = _stated("年度指标值", i["target"])
     actual_word = "全年实际完成情况" if i["scored_as"] == "qual" else "全年实际完成值"
     actual = _stated(actual_word, i["actual"])
-    score = f"得{i['score']}分（分值{_pts(i['weight'])}）"
+    weight = f"（分值{_pts(i['weight'])}）"
+    score = (f"自评{i['claimed']}分，按规则核定{i['score']}分{weight}" if i["score_differs"]
+             else f"得{i['score']}分{weight}")
     text = f"{n}.{flag}三级指标“{i['name']}”（{i['level2']}）：{target}，{actual}，"
-    if i["flag"] and i["score_value"] is None:
-        text += f"{i['flag']}（分值{_pts(i['weight'])}）。"
+    if i["flag"] and i["score_value"] is None:  # not scored (an unknown value): no score to state
+        text += f"{i['flag']}{weight}。"
     elif i["flag"]:
-        text += f"{i['flag']}，暂计{i['score']}分（分值{_pts(i['weight'])}）。"
+        provisional = (f"自评{i['claimed']}分，暂按规则计{i['score']}分" if i["score_differs"]
+                       else f"暂计{i['score']}分")
+        text += f"{i['flag']}，{provisional}{weight}。"
     elif i["scored_as"] == "qual":
         text += f"{i['band_label']}，{score}。"
     elif i["met"]:
@@ -407,7 +441,8 @@ def _table_rows(groups: list[dict]) -> list[dict]:
                     "level1_first": first1, "level2_first": first2, "level1": g["level1"],
                     "level1_label": f"{g['level1']}({_pts(g['weight'])})", "level2": x["level2"],
                     "name": i["name"], "target": i["target"], "actual": i["actual"], "weight": i["weight"],
-                    "score": i["score"], "status": i["status"], "note": note,
+                    "score": i["score"], "claimed": i["claimed"], "score_cell": i["score_cell"],
+                    "status": i["status"], "note": note,
                 })
                 first1 = first2 = False
     return rows
@@ -435,7 +470,7 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     elif start or end:
         window = f"于{start or end}"
     organiser = f"组织{ctx['evaluation_unit']}开展" if ctx["evaluation_unit"] else "组织开展"
-    basis = f"根据{ctx['notice']}要求，" if ctx["notice"] else ""
+    basis = f"根据{ctx['notice']}要求，"
     out["opening"] = (f"{basis}{unit}{window}{organiser}{year}年度{label}支出绩效自评工作，"
                       "现将绩效自评工作开展情况报告如下：")
 
@@ -454,6 +489,11 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
         change = "调增" if adjusted > initial else "调减"
         budget.append(f"年度执行中预算{change}{money(abs(adjusted - initial))}万元，全年预算数为"
                       f"{money(adjusted)}万元，{_by_source(ctx, 'adjusted')}。")
+        spent_readable = (not any(c == "executed" for _, c in scored.unreadable_amounts)
+                          and scored.column_known("executed"))
+        if initial > 0 and spent_readable:  # the rate is on the adjusted budget: say what it means for the initial
+            budget.append(f"全年执行数{money(scored.total.executed)}万元，占年初预算数的"
+                          f"{percent(scored.total.executed / initial)}。")
     note = split_paragraphs(meaningful_text(project.budget_note))
     if note:
         budget.append("预算调整及执行情况说明：" + _sentence(note[0]))
@@ -465,7 +505,7 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["budget_paragraphs"] = budget
 
     # 一（二）
-    bureau = ctx["bureau"] or "财政部门"
+    bureau = ctx["bureau"]
     out["targets_intro"] = f"{bureau}对{unit}{year}年度{label}支出绩效目标批复如下："
     duties = [_strip_numbering(d) for d in (clean_text(x) for x in dep.duties)]
     duties = [d for d in duties if d]
@@ -486,24 +526,35 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     ]
     rate = scored.execution_rate
     bw = ctx["budget_weight"]
+    execution_score = (f"自评{ctx['funds_total']['claimed']}分，按规则核定{ctx['execution_score']}分"
+                       if _differs(scored.claimed_execution_score, scored.execution_score)
+                       else _pts(ctx["execution_score"]))
     if not scored.rate_known:
         funds.append(f"预算执行情况：{UNKNOWN_AMOUNTS}，预算执行率和预算执行得分（分值{bw}分）待核实。")
     elif rate is None:  # no budget
-        funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{ctx['execution_score']}分"
+        funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{execution_score}"
                      f"（分值{bw}分）。")
     elif rate > 1:
         funds.append(f"预算执行情况：全年执行数超过全年预算数，预算执行率为{ctx['execution_rate']}，"
-                     f"预算执行得分按分值计{ctx['execution_score']}分（分值{bw}分）。")
+                     f"预算执行得分按分值计{execution_score}（分值{bw}分）。")
     else:
         low = f"，低于{share(profile.execution_low)}" if rate < profile.execution_low else ""
         funds.append(f"预算执行情况：预算执行率为{ctx['execution_rate']}{low}，按“分值×预算执行率”计算，"
-                     f"预算执行得分{ctx['execution_score']}分（分值{bw}分）。")
+                     f"预算执行得分{execution_score}（分值{bw}分）。")
     out["funds_paragraphs"] = funds
 
     # 二（二）
-    out["achievement_intro"] = (f"根据{ctx['notice']}要求，对照" if ctx["notice"] else "对照") + \
+    out["achievement_intro"] = f"根据{ctx['notice']}要求，对照" + \
         f"{year}年度项目支出绩效目标，全年工作完成情况如下："
-    out["achievement_paragraphs"] = split_paragraphs(project.achievement) or ["单位未填写年度总体目标实际完成情况。"]
+    achievement = split_paragraphs(project.achievement) or ["单位未填写年度总体目标实际完成情况。"]
+    said = _finding_on(scored, "narrative-contradiction", "achievement")
+    if said is not None:
+        achievement.append(f"{VERIFY}完成情况称“{said.params.get('phrase', '')}”，但本项目"
+                           f"{'，'.join(_deviations(ctx, scored, profile))}，详见三（一）。")
+    for f in _findings_on(scored, "achievement-term-mismatch", "achievement"):
+        achievement.append(f"{VERIFY}完成情况写的是“{f.params.get('found', '')}”，项目名称、年度目标和绩效指标写的是"
+                           f"“{f.params.get('expected', '')}”，二者不一致。")
+    out["achievement_paragraphs"] = achievement
 
     # 二（三）
     out["indicators_summary"] = _summary(ctx)
@@ -514,17 +565,30 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
                  else "预算执行率无法计算（全年预算数为0）")
     indicator_text = (f"绩效指标得分{_pts(ctx['indicator_score'])}（分值{_pts(ctx['indicator_weight'])}），其中{parts}"
                       if parts else "未设置绩效指标，指标得分0.00分")
-    capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
-              else f"自评等级为“{ctx['grade']}”")
-    total = (f"自评总分{ctx['total_score']}分，{capped}" if scored.scored else
-             "有数值是公式且文件中没有保存其计算结果，暂不评分，自评总分和等级待核实")
-    out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{_pts(ctx['execution_score'])}"
+    # weights that do not add up to 100 are scored as typed: the total says what it is out of
+    out_of = f"（分值合计{ctx['total_weight']}分）" if scored.weight_sum_wrong else ""
+    if not scored.scored:  # no total to state, to compare with the claimed one or to put beside a weight sum
+        total = "有数值是公式且文件中没有保存其计算结果，暂不评分，自评总分和等级待核实"
+    elif _differs(scored.claimed_total, scored.total_score):
+        capped = (f"受预算执行率限制，核定等级为“{ctx['grade']}”" if ctx["grade_capped"]
+                  else f"核定等级为“{ctx['grade']}”")
+        total = (f"单位自评总分{ctx['claimed_total']}分（自评等级“{ctx['claimed_grade']}”），"
+                 f"按规则核定总分{ctx['total_score']}分{out_of}，{capped}")
+    else:
+        capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
+                  else f"自评等级为“{ctx['grade']}”")
+        total = f"自评总分{ctx['total_score']}分{out_of}，{capped}"
+    out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{execution_score}"
                          f"（分值{bw}分）；{indicator_text}；{total}。")
 
     # 三
     deviation = split_paragraphs(meaningful_text(project.deviation_reason))
+    said = _finding_on(scored, "narrative-contradiction", "deviation_reason")
+    if said is not None:  # the department says 未偏离 while the figures below say otherwise
+        deviation.append(f"{VERIFY}单位称“{said.params.get('phrase', '')}”，与以下情况不符：")
     unmet = [i for i in ctx["indicators"] if i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")]
     low_rate = rate is not None and rate < profile.execution_low
+    cut = _cut(scored, profile)
     if unmet:
         deviation.append(f"未完全达到年度指标值的指标共{len(unmet)}个，情况如下：")
         for k, i in enumerate(unmet, start=1):
@@ -537,9 +601,13 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
         note = meaningful_text(project.budget_note)
         deviation.append(f"预算执行率为{ctx['execution_rate']}，低于{share(profile.execution_low)}。"
                          + (f"原因：{_sentence(one_line(note))}" if note else "单位未说明执行率偏低的原因。"))
+    if cut is not None:
+        note = meaningful_text(project.budget_note)
+        deviation.append(f"{_cut_text(ctx, cut)}，超过{share(profile.budget_adjusted)}。"
+                         + (f"原因：{_sentence(one_line(note))}" if note else "单位未说明预算调减的原因。"))
     if not deviation:
         deviation = ["本项目预算执行和各项绩效指标均达到年度目标，未偏离绩效目标。"]
-    elif not meaningful_text(project.deviation_reason) and (unmet or low_rate):
+    elif not meaningful_text(project.deviation_reason) and (unmet or low_rate or cut is not None):
         deviation.insert(0, "单位未填写偏离绩效目标的原因分析。")
     out["deviation_paragraphs"] = deviation
     out["improvement_paragraphs"] = split_paragraphs(meaningful_text(project.improvement)) or \
@@ -549,10 +617,50 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["result_use_paragraphs"] = split_paragraphs(meaningful_text(project.result_use)) or [
         f"根据{year}年度项目支出绩效自评情况，进一步掌握资金使用情况和取得的效果，总结项目管理经验，"
         "查找存在的问题和不足，作为以后年度预算安排和改进项目管理的重要依据。"]
-    portal = ctx["portal"] or "政府门户网站"
+    portal = ctx["portal"]
     out["disclosure_paragraphs"] = split_paragraphs(meaningful_text(project.disclosure)) or [
         f"{year}年度项目支出绩效自评报告将按照{bureau}的时间要求在{portal}公开，接受社会监督。"]
     out["other_paragraphs"] = split_paragraphs(project.other_notes) or ["无。"]
+    return out
+
+
+def _findings_on(scored: ScoredProject, code: str, field: str) -> list:
+    """The project's findings of `code` about its own field `field` (not an indicator's)."""
+    return [f for f in scored.findings
+            if f.code == code and f.field_path.indicator is None and f.field_path.name == field]
+
+
+def _finding_on(scored: ScoredProject, code: str, field: str):
+    found = _findings_on(scored, code, field)
+    return found[0] if found else None
+
+
+def _cut(scored: ScoredProject, profile) -> float | None:
+    """The share of the initial budget cut, when over the profile's threshold and both amounts are readable
+    and known."""
+    if any(c in ("initial_budget", "adjusted_budget") for _, c in scored.unreadable_amounts | scored.unknown_amounts):
+        return None
+    cut = budget_cut(scored.total.initial_budget, scored.total.adjusted_budget)
+    return cut if cut is not None and cut > profile.budget_adjusted else None
+
+
+def _cut_text(ctx: dict, cut: float) -> str:
+    return (f"全年预算数由年初的{ctx['initial_budget']}万元调减为{ctx['adjusted_budget']}万元，"
+            f"调减{percent(cut)}")
+
+
+def _deviations(ctx: dict, scored: ScoredProject, profile) -> list[str]:
+    """What in the figures departs from the targets, in a few words each (for a sentence)."""
+    out = []
+    unmet = sum(i["status"] in ("未完成", "部分达成", "未达成") for i in ctx["indicators"])
+    if unmet:
+        out.append(f"有{unmet}个指标未完全达到年度指标值")
+    rate = scored.execution_rate
+    if rate is not None and rate < profile.execution_low:
+        out.append(f"预算执行率为{ctx['execution_rate']}，低于{share(profile.execution_low)}")
+    cut = _cut(scored, profile)
+    if cut is not None:
+        out.append(_cut_text(ctx, cut))
     return out
 
 

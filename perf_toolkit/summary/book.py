@@ -53,7 +53,7 @@ def column_kind(name: str) -> str:
         return "pct_delta" if "率" in name else "score_delta"
     if name.endswith("率") or "占比" in name:
         return "pct"
-    if "得分" in name or "总分" in name or name == "分值":
+    if "得分" in name or "总分" in name or name.startswith("分值"):
         return "score"
     if name.endswith("时间"):
         return "datetime"

@@ -32,7 +32,20 @@ from .. import findings as catalogue
 from ..check.intake import file_mtime
 from ..config import Campaign
 from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource, ScoredProject
-from ..numbers import PENDING, cents, mean, minimum, money_sum, ratio, round_half_up
+from ..numbers import (
+    PENDING,
+    budget_cut,
+    cents,
+    mean,
+    minimum,
+    money,
+    money_sum,
+    percent,
+    ratio,
+    round_half_up,
+    share,
+    weight_text,
+)
 from ..spec import TAXONOMY
 from . import history as db
 from .book import write_summary
@@ -67,6 +80,7 @@ from .tables import (
     SUMMARY_SCHEMA,
     TOTAL,
     WARNINGS,
+    WEIGHT_SUM,
     Counts,
     Meta,
     Tables,
@@ -117,10 +131,12 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
         for level1 in TAXONOMY:
             score = p.level1_scores[level1]
             row[f"{level1}得分"] = _known(round_half_up(score), score is not None)
-        row.update({SCORE: _known(p.total_score, p.scored), GRADE: p.grade,
+        row.update({SCORE: _known(p.total_score, p.scored),
+                    WEIGHT_SUM: _known(round_half_up(p.total_weight), p.weights_known), GRADE: p.grade,
                     ERRORS: sum(f.severity == "error" for f in found),
                     WARNINGS: sum(f.severity == "warning" for f in found),
-                    CODES: _joined(f.code for f in found), FLAGS: _flags(p, campaign.low_execution_rate)})
+                    CODES: _joined(f.code for f in found),
+                    FLAGS: _flags(p, campaign.low_execution_rate)})
         for source in FundSource:
             amounts = p.funds.get(source)
             row[f"{source}·全年预算数（万元）"] = _known(cents(amounts.adjusted_budget) if amounts else None, money)
@@ -131,7 +147,7 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, INITIAL, BUDGET, SPENT, RATE, EXEC_SCORE, SCORE,
-                                     GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
+                                     WEIGHT_SUM, GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
     frame = frame.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     # 成本指标 as its own 一级 exists only under the 2021 rules: show it only when used
     if "成本指标得分" in frame and not frame["成本指标得分"].map(lambda v: v == PENDING or bool(v)).any():
@@ -140,6 +156,8 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
 
 
 def _flags(p: ScoredProject, threshold: float) -> str:
+    """What a reader of the row should notice: a project not scored, the execution rate, a capped grade,
+    weights not adding up to 100 (what a known total is out of)."""
     r = displayed_rate(p.execution_rate)
     out = [] if p.scored else [UNSCORED]
     if p.rate_known:  # else the rate is not known either
@@ -151,6 +169,8 @@ def _flags(p: ScoredProject, threshold: float) -> str:
             out.append("超预算执行")
     if p.grade_capped:
         out.append("等级受执行率限制")
+    if p.weight_sum_wrong and p.scored:  # beside a known total only (the 分值合计 column still shows the sum)
+        out.append(f"分值合计{weight_text(p.total_weight)}分（不是100分）")
     return "；".join(out)
 
 
@@ -253,7 +273,11 @@ def _missing_table(campaign: Campaign, submitted: set[str]) -> pd.DataFrame:
 
 def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History | None = None, *,
                    generated: dt.datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of the district summary (pure; `history` holds the years before campaign.year)."""
+    """Every table of the district summary (pure; `history` holds the years before campaign.year).
+
+    Without a year in the campaign the round's year is the submissions' one year (several: ConfigError).
+    """
+    campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     grades = tuple(g for g, _ in evaluation.profile.grades)
     order = _dept_order(campaign)
     projects = _project_table(evaluation, campaign, order)
@@ -267,8 +291,8 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
         unknown=int((departments[IN_ROSTER] == "否").sum()) if len(departments) else 0, missing=len(missing),
         files=len(evaluation.files), unreadable=sum(r.state == REJECTED for r in evaluation.files),
         superseded=sum(r.state == SUPERSEDED for r in evaluation.files), skipped=len(evaluation.skipped))
-    meta = Meta(LEVEL_DISTRICT, campaign.district, campaign.year, campaign.bureau, evaluation.profile.title,
-                grades, campaign.low_execution_rate)
+    meta = Meta(LEVEL_DISTRICT, campaign.fact("district"), campaign.year, campaign.fact("bureau"),
+                evaluation.profile.title, grades, campaign.low_execution_rate, evaluation.profile.budget_adjusted)
     tables = Tables(projects, departments, indicators, problems, missing, counts)
     return assemble(tables, meta, history, generated=generated)
 
@@ -278,7 +302,7 @@ def assemble(t: Tables, meta: Meta, history: History | None = None, *,
     """The summary's frames from its row tables: overview blocks, totals rows, result use, history, metadata."""
     previous = history.previous_year if history is not None else None
     low_grades = meta.grades[-2:]
-    result_use = _result_use(t.projects, low_grades, meta.threshold)
+    result_use = _result_use(t.projects, low_grades, meta.threshold, meta.budget_cut)
     frames: dict[str, pd.DataFrame] = {}
     frames.update(overview_frames(t, meta, previous_figures(history), len(result_use), previous))
     projects, departments = t.projects, t.departments
@@ -330,9 +354,12 @@ def total_row(table: pd.DataFrame, projects: pd.DataFrame, grades: tuple[str, ..
     return row
 
 
-def _result_use(projects: pd.DataFrame, low_grades: tuple[str, ...], threshold: float) -> pd.DataFrame:
-    """Projects for 结果应用: a low grade, or an execution rate under the threshold (or none at all), and
-    those not scored (待核实), to be decided once their figures are known."""
+def _result_use(projects: pd.DataFrame, low_grades: tuple[str, ...], threshold: float,
+                cut_threshold: float | None = None) -> pd.DataFrame:
+    """Projects for 结果应用: a low grade, an execution rate under the threshold (or none at all), or a
+    full-year budget cut from the initial one by more than `cut_threshold` (the budget was set far above
+    the need: next year's should follow what was spent); and those not scored (待核实), to be decided
+    once their figures are known. An amount that is 待核实 judges nothing."""
     rows = []
     group = [DISTRICT] if DISTRICT in projects else []
     for r in projects.to_dict("records"):
@@ -347,6 +374,10 @@ def _result_use(projects: pd.DataFrame, low_grades: tuple[str, ...], threshold: 
                 reasons.append("执行率无法计算（全年预算数为空或为0）")
             elif shown < threshold:
                 reasons.append(f"执行率 {shown:.2%} 低于 {threshold:.0%}")
+        cut = budget_cut(r[INITIAL], r[BUDGET])  # None when either is 待核实 (text)
+        if cut_threshold is not None and cut is not None and cut > cut_threshold:
+            reasons.append(f"全年预算数由年初的 {money(r[INITIAL])} 万元调减为 {money(r[BUDGET])} 万元，"
+                           f"调减 {percent(cut)}，超过 {share(cut_threshold)}")
         if reasons:
             rows.append({**{c: r[c] for c in group}, CODE: r[CODE], NAME: r[NAME], P_CODE: r[P_CODE],
                          P_NAME: r[P_NAME], BUDGET: r[BUDGET], SPENT: r[SPENT], RATE: r[RATE], SCORE: r[SCORE],
@@ -364,7 +395,7 @@ def _meta_frame(meta: Meta, counts: Counts, previous: int | None, frames: dict[s
     generated = generated or dt.datetime.now().replace(microsecond=0)
     rows = [("格式", SUMMARY_SCHEMA), ("层级", meta.level), ("名称", meta.name), ("年度", meta.year),
             ("财政局", meta.bureau), ("评分规则", meta.profile), ("等级", ",".join(meta.grades)),
-            ("低执行率阈值", meta.threshold)]
+            ("低执行率阈值", meta.threshold), ("预算调减阈值", meta.budget_cut)]
     rows += [(label, getattr(counts, attr)) for attr, label in Counts.LABELS]
     rows += [("对比年度", previous), ("生成时间", generated.isoformat(sep=" ")), ("工具版本", __version__)]
     rows += [(f"行数:{name}", len(frame)) for name, frame in frames.items() if name in SHEETS]
@@ -403,6 +434,9 @@ def summarize(evaluation: Evaluation, campaign: Campaign, output, *,
 
     `history_path` None means no history at all (neither read nor written).
     """
+    campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
+    if campaign.year is None:  # nothing readable: no year to compare with or to record under
+        history_path = None
     earlier = db.load(history_path, before=campaign.year) if history_path is not None else None
     frames = summary_frames(evaluation, campaign, earlier)
     write_summary(frames, output)

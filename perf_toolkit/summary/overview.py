@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import SEVERITY_ZH
-from ..numbers import PENDING, difference, is_missing, mean, money_sum, ratio, weighted_mean
+from ..numbers import PENDING, difference, is_missing, mean, money_sum, ratio, share, weighted_mean
 from .tables import (
     BUDGET,
     CODE,
@@ -57,7 +57,9 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         ("错误数", len(by_sev["错误"]), f"涉及 {_count_units(by_sev['错误'])} 个单位"),
         ("警告数", len(by_sev["警告"]), f"涉及 {_count_units(by_sev['警告'])} 个单位"),
         ("列入结果应用的项目数", result_use,
-         f"等级为{'、'.join(meta.grades[-2:])}或执行率低于{meta.threshold:.0%}" + ("，或得分待核实" if pending else "")),
+         f"等级为{'、'.join(meta.grades[-2:])}或执行率低于{meta.threshold:.0%}"
+         + (f"，或全年预算数比年初预算数调减超过{share(meta.budget_cut)}" if meta.budget_cut is not None else "")
+         + ("，或得分待核实" if pending else "")),
     ]
     if previous is None:
         key = pd.DataFrame([(a, b, d) for a, b, d in figures], columns=["指标", "数值", "说明"])

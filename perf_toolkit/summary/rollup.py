@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..check.intake import file_mtime
 from ..config import Campaign
-from ..numbers import PENDING, mean, minimum, money_sum, ratio
+from ..numbers import PENDING, mean, minimum, money_sum, number_or_none, ratio
 from ..workbook.guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
 from ..workbook.xlsx import col_letters
 from .consolidate import assemble
@@ -158,6 +158,9 @@ def read_summary(path: str | Path, loaded: RawWorkbook | Rejection) -> DistrictS
         raise SummaryFormatError(f"汇总表格式为“{found or '未知'}”，本工具只能读取“{SUMMARY_SCHEMA}”格式的区县汇总表")
     if meta.get("层级") != LEVEL_DISTRICT:
         raise SummaryFormatError(f"这是{meta.get('层级') or '未知层级'}汇总表，不是区县汇总表，不能再次汇总")
+    if "【待填写" in str(meta.get("名称") or "【待填写"):
+        raise SummaryFormatError("汇总表没有写明区县名称（生成时未配置 district），无法分辨是哪个区县的；"
+                                 "请在 perf.toml 中设置 district 后重新生成该区县的汇总表")
     tables = {name: _table(loaded, name, meta) for name in REQUIRED}
     return DistrictSummary(str(path), meta, tables)
 
@@ -181,16 +184,27 @@ def read_summaries(paths: Iterable[str | Path], *, limits: Limits = ROLLUP_LIMIT
         for s in [s for s in accepted if s.year != year]:
             accepted.remove(s)
             rejected.append((s.file, f"评价年度为 {s.year}，与本次汇总的 {year} 年度不同"))
-    by_name: dict[str, DistrictSummary] = {}
-    for s in accepted:  # one summary per district: the newest file counts
-        other = by_name.get(s.name)
-        if other is None:
-            by_name[s.name] = s
+    groups: dict[str, list[DistrictSummary]] = {}
+    for s in accepted:  # one summary per district and year
+        groups.setdefault(s.name, []).append(s)
+    kept = []
+    for name, group in groups.items():
+        newest = max(group, key=lambda x: file_mtime(x.file) or dt.datetime.min)
+        if all(_same_content(newest, s) for s in group):  # copies of one summary: the newest file stands
+            kept.append(newest)
+            rejected.extend((s.file, f"与 {newest.file} 是同一份{name}汇总表（内容相同），已按 {newest.file} 汇总")
+                            for s in group if s is not newest)
             continue
-        old, new = sorted((other, s), key=lambda x: file_mtime(x.file) or dt.datetime.min)
-        by_name[s.name] = new
-        rejected.append((old.file, f"与 {new.file} 同为{s.name}的汇总表，以修改时间较新的 {new.file} 为准"))
-    return list(by_name.values()), rejected
+        for s in group:  # different summaries claim one district: nobody can say which is right
+            others = "、".join(o.file for o in group if o is not s)
+            rejected.append((s.file, f"与 {others} 都是{name}{s.year}年度的汇总表但内容不同，无法确定以哪一份为准，"
+                                     "都未汇总；请删除错误的一份后重新汇总"))
+    return kept, rejected
+
+
+def _same_content(a: DistrictSummary, b: DistrictSummary) -> bool:
+    """Two summaries hold the same rows (the generation time in 元数据 may differ)."""
+    return all(a.tables[name].equals(b.tables[name]) for name in REQUIRED)
 
 
 # ------------------------------------------------------------------ one level up
@@ -237,8 +251,10 @@ def rollup_frames(summaries: Sequence[DistrictSummary], campaign: Campaign, *, n
     districts = pd.DataFrame([_district_row(s, grades_t) for s in summaries])
     profiles = "、".join(dict.fromkeys(str(s.meta.get("评分规则") or "") for s in summaries)) or ""
     year = summaries[0].year if summaries else campaign.year
+    # each district's threshold for budget cuts (its profile's); the lowest lists every cut a district would
+    cuts = [c for s in summaries if (c := number_or_none(s.meta.get("预算调减阈值"))) is not None]
     meta = Meta(LEVEL_CITY, name or campaign.district, year or campaign.year, campaign.bureau, profiles, grades_t,
-                campaign.low_execution_rate)
+                campaign.low_execution_rate, min(cuts) if cuts else None)
     t = Tables(tables["项目明细"], tables["部门汇总"], tables["指标明细"], tables["问题清单"], tables["未报送单位"],
                counts, districts)
     return assemble(t, meta, None, generated=generated)

@@ -30,7 +30,8 @@ def score_tables(result: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
         "执行率": _known(round_half_up(p.execution_rate, 4), p.rate_known),
         "预算执行得分": _known(round2(p.execution_score), p.rate_known),
         "指标得分": _known(round2(p.indicator_score), p.indicator_score is not None),
-        "总分": _known(p.total_score, p.scored), "等级": p.grade,
+        "总分": _known(p.total_score, p.scored), "分值合计": _known(round2(p.total_weight), p.weights_known),
+        "等级": p.grade,
     } for p in result.projects], columns=PROJECT_COLUMNS)
     indicators = pd.DataFrame([{
         "项目名称": p.name, "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name,
@@ -45,7 +46,7 @@ def score_tables(result: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 PROJECT_COLUMNS = ["文件", "单位编码", "单位名称", "项目编码", "项目名称", "年初预算数（万元）", "全年预算数（万元）",
-                   "全年执行数（万元）", "执行率", "预算执行得分", "指标得分", "总分", "等级"]
+                   "全年执行数（万元）", "执行率", "预算执行得分", "指标得分", "总分", "分值合计", "等级"]
 INDICATOR_COLUMNS = ["项目名称", "一级指标", "二级指标", "三级指标", "指标方向", "年度指标值", "实际完成值", "分值",
                      "自评得分", "得分", "完成率"]
 

@@ -21,6 +21,7 @@ CODE, NAME, IN_ROSTER = "单位编码", "单位名称", "名单内"
 P_CODE, P_NAME = "项目编码", "项目名称"
 INITIAL, BUDGET, SPENT = "年初预算数（万元）", "全年预算数（万元）", "全年执行数（万元）"
 RATE, EXEC_SCORE, SCORE, GRADE = "执行率", "预算执行得分", "总分", "等级"
+WEIGHT_SUM = "分值合计"  # what 总分 is out of: 100 unless the typed weights add up otherwise
 PROJECTS, MEAN, MIN_SCORE = "项目数", "平均得分", "最低得分"
 ERRORS, WARNINGS, CODES, FLAGS = "错误数", "警告数", "问题", "标记"
 FILE, MODIFIED, REPLACED_FILES = "报送文件", "文件修改时间", "被替代的文件"
@@ -45,7 +46,7 @@ RATE_BANDS: tuple[tuple[str, str], ...] = (
 RULES = (
     "金额单位为万元。每笔金额按分（0.000001万元）取整后计入汇总，各合计数为这些金额的精确合计，表中显示两位小数；任一列的合计与“合计”行、总览数值一致到分。",
     "执行率 = 全年执行数 ÷ 全年预算数；单位和全区的执行率按金额加权（执行数合计 ÷ 预算数合计）。",
-    "项目得分为各项目的总分（按评分规则精确计算后四舍五入保留两位小数）；平均得分为这些得分的算术平均，加权平均以全年预算数为权数（不含全年预算数为0的项目）。",
+    "项目得分为各项目的总分（按评分规则精确计算后四舍五入保留两位小数；各指标按单位填写的分值计分，分值合计不是100分的项目不折算，“分值合计”列和“标记”列注明）；平均得分为这些得分的算术平均，加权平均以全年预算数为权数（不含全年预算数为0的项目）。",
     "执行率区间按显示的执行率（精确到0.01%）划分：" + "；".join(f"{n}：{d}" for n, d in RATE_BANDS) + "。",
     "同一单位报送多个文件时，以文件修改时间最新的一份计入汇总（修改时间相同时以排在后面的为准），其余列为“被替代”；无法读取的文件不计入已报送单位。",
     "问题数包括各单位计入汇总的文件、被替代提示和无法读取的文件。",
@@ -96,15 +97,17 @@ class Meta:
 
     level: str  # LEVEL_DISTRICT | LEVEL_CITY
     name: str  # the district (or city)
-    year: int
+    year: int | None  # None: no readable submission said which year
     bureau: str
     profile: str
     grades: tuple[str, ...]
     threshold: float  # campaign.low_execution_rate
+    budget_cut: float | None = None  # the profile's budget_adjusted: a larger cut goes to 结果应用 (None: not checked)
 
     @property
     def title(self) -> str:
-        return f"{self.name}{self.year}年度预算绩效自评情况汇总"
+        year = f"{self.year}年度" if self.year else "【待填写：评价年度】"
+        return f"{self.name}{year}预算绩效自评情况汇总"
 
 
 @dataclass

@@ -30,6 +30,7 @@ from .. import spec
 from ..findings import CATALOGUE, SEVERITY_ZH, title
 from ..fsutil import atomic_write
 from ..model import Finding
+from ..numbers import PENDING, points, round2
 from ..text import display_width, safe_name, scrub
 from . import pool
 from .guard import Limits
@@ -82,6 +83,7 @@ class _Job:
     bureau: str
     deadline: dt.date | None
     today: dt.date
+    scores: tuple[str, ...] = ()  # the bureau's total and grade of each project, one line each (score_lines)
 
 
 # ------------------------------------------------------------------ public API
@@ -116,6 +118,25 @@ def markup_name(file: str, taken: set[str]) -> str:
 # ------------------------------------------------------------------ the batch
 
 
+def score_lines(result: FileResult) -> tuple[str, ...]:
+    """The bureau's total and grade of each project of a file, as the 审核意见 sheet states them: the
+    department's own total beside it when the rules give another, and a word when errors keep it open;
+    a project not scored (an unknown value) says so instead of a total."""
+    lines = []
+    for p in result.projects:
+        name = scrub(p.name).strip() or "（未填写项目名称）"
+        code = f"（{scrub(p.code).strip()}）" if p.code.strip() else ""
+        if not p.scored:  # a value it is computed from is unknown: nothing to state or compare yet
+            line = f"项目“{name}”{code}：有数值是公式且文件中没有保存其计算结果，暂不评分，总分和等级{PENDING}"
+        else:
+            line = f"项目“{name}”{code}：按评分规则核定总分 {points(p.total_score)} 分，等级“{p.grade}”"
+            if p.claimed_total is not None and round2(p.claimed_total) != round2(p.total_score):
+                line += f"（单位自评总分 {points(p.claimed_total)} 分）"
+        line += "；有错误未改正，改正后重新核定。" if p.has_errors else "。"
+        lines.append(line)
+    return tuple(lines)
+
+
 def _refusal(result: FileResult) -> str:
     """Why a file gets no copy, or "" when it gets one."""
     if result.sourced is None:
@@ -138,7 +159,8 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
         plan.append((r, None if _refusal(r) else markup_name(r.file, taken)))
     tasks = [
         pool.Task(_Job(r.file, r.sha256, tuple(r.findings), r.sourced.submission.department.name,
-                        campaign.bureau if campaign else "", campaign.deadline if campaign else None, today))
+                        campaign.bureau if campaign else "", campaign.deadline if campaign else None, today,
+                        score_lines(r)))
         if name else None
         for r, name in plan
     ]
@@ -185,7 +207,7 @@ def _build(job: _Job) -> bytes | str | _Failed:
         if job.sha256 and hashlib.sha256(data).hexdigest() != job.sha256:
             return "未生成：文件在审核之后被改动过，请重新审核"
         return mark_workbook(data, job.findings, file_name=Path(job.file).name, unit=job.unit,
-                             bureau=job.bureau, deadline=job.deadline, today=job.today)
+                             bureau=job.bureau, deadline=job.deadline, today=job.today, scores=job.scores)
     except Exception as exc:  # openpyxl raises many types on a hostile workbook; MemoryError included
         detail = scrub(str(exc)).strip()[:200]
         return _Failed(f"{type(exc).__name__}{': ' + detail if detail else ''}")
@@ -195,8 +217,10 @@ def _build(job: _Job) -> bytes | str | _Failed:
 
 
 def mark_workbook(data: bytes, findings: Iterable[Finding], *, file_name: str, unit: str = "",
-                  bureau: str = "", deadline: dt.date | None = None, today: dt.date | None = None) -> bytes:
-    """The bytes of the workbook `data` with `findings` marked and the 审核意见 sheet first (in memory)."""
+                  bureau: str = "", deadline: dt.date | None = None, today: dt.date | None = None,
+                  scores: Sequence[str] = ()) -> bytes:
+    """The bytes of the workbook `data` with `findings` marked and the 审核意见 sheet first (in memory);
+    `scores` are the lines stating the bureau's total and grade of each project (`score_lines`)."""
     from openpyxl import load_workbook
 
     with warnings.catch_warnings():  # "extension not supported" and the like: the copy is a courtesy
@@ -212,7 +236,7 @@ def mark_workbook(data: bytes, findings: Iterable[Finding], *, file_name: str, u
     ordered = sorted(findings, key=lambda f: f.severity != "error")  # stable: the report's order in a level
     targets = _mark_cells(wb, ordered)
     _review_sheet(wb, ordered, targets, file_name=file_name, unit=unit, bureau=bureau, deadline=deadline,
-                  today=today or dt.date.today())
+                  today=today or dt.date.today(), scores=scores)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -309,7 +333,7 @@ def _date(d: dt.date) -> str:
 
 
 def _review_sheet(wb, findings: list[Finding], targets: dict[int, str], *, file_name: str, unit: str,
-                  bureau: str, deadline: dt.date | None, today: dt.date) -> None:
+                  bureau: str, deadline: dt.date | None, today: dt.date, scores: Sequence[str] = ()) -> None:
     from openpyxl.styles import Alignment, Border, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.hyperlink import Hyperlink
@@ -341,10 +365,14 @@ def _review_sheet(wb, findings: list[Finding], targets: dict[int, str], *, file_
            align=Alignment(horizontal="center", vertical="center", wrap_text=True), minimum=32)
     facts = [f"填报表：{file_name}", f"审核日期：{_date(today)}"] + ([f"审核单位：{bureau}"] if bureau else [])
     banner(2, "　　".join(facts) + f"\n共发现问题 {errors + warns} 个：错误 {errors} 个、警告 {warns} 个。")
-    banner(3, "标红的单元格有错误，必须改正；标黄的单元格有警告，请核实，确有问题的请改正或在相应的说明栏中说明原因。"
+    row = 3
+    if scores:  # the bureau's result, before the list of what to correct
+        banner(row, "审核结果（按评分规则核定）：\n" + "\n".join(scores), font=_font(base, bold=True))
+        row += 1
+    banner(row, "标红的单元格有错误，必须改正；标黄的单元格有警告，请核实，确有问题的请改正或在相应的说明栏中说明原因。"
               "在填报表中把鼠标移到标出的单元格上可以看到批注；点击下表“单元格”一栏可以跳转到该单元格。",
            font=_font(base, color="595959"))
-    head = 4
+    head = row + 1
     for c, text in enumerate(HEADERS, 1):
         cell = ws.cell(head, c)
         _put(cell, text)
