@@ -313,11 +313,6 @@ class ScoredIndicator:
         what scoring assumed; every output prints an unknown value as 待核实."""
         return name not in self.unknown
 
-    @property
-    def path(self) -> FieldPath:
-        """Where this indicator sits; its findings' paths are under it."""
-        return FieldPath("indicators", self.index)
-
 
 @dataclass(frozen=True)
 class ScoredProject:
@@ -363,10 +358,6 @@ class ScoredProject:
     @property
     def name(self) -> str:
         return self.submitted.name
-
-    @property
-    def path(self) -> FieldPath:
-        return FieldPath.of(self.index)
 
     @property
     def total_weight(self) -> float:

@@ -35,7 +35,7 @@ from ..model import (
 )
 from ..numbers import PENDING, number_or_none, round2
 from ..profile import Profile, load_profile
-from ..spec import TAXONOMY, normalise_source
+from ..spec import TAXONOMY
 from ..workbook.guard import Limits
 from ..workbook.read import WorkbookRead, read_workbooks
 from ..workbook.xlsx import cell_order
@@ -144,8 +144,9 @@ def _indicator(r: dict, typed) -> ScoredIndicator:
         completion=_finite(r["completion"]) if known else None,
         met=None if met is None or _nan(met) or not known else bool(met), unknown=tuple(r["unknown"]),
         band=r["band"] if isinstance(r["band"], str) else None, overachieved=bool(r["overachieved"]),
-        target_number=_finite(r["A"]), actual_number=_finite(r["B"]), target_kind=r["t_kind"], actual_kind=r["a_kind"], target_unit=r["t_unit"] or "",
-        actual_unit=r["a_unit"] or "", unit_mismatch=bool(r["unit_mismatch"]),
+        target_number=_finite(r["A"]), actual_number=_finite(r["B"]), target_kind=r["t_kind"],
+        actual_kind=r["a_kind"], target_unit=r["t_unit"] or "", actual_unit=r["a_unit"] or "",
+        unit_mismatch=bool(r["unit_mismatch"]),
     )
 
 
@@ -157,11 +158,10 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
         source: Amounts(*(r[f"{c}_by_source"].get(source.value) for c in AMOUNT_FIELDS))
         for source in FundSource if any(source.value in r[f"{c}_by_source"] for c in AMOUNT_FIELDS)
     }
-    unreadable = frozenset(
-        (FundSource(source), c) for c in AMOUNT_FIELDS for j, _ in r[f"{c}_bad"]
-        if (source := normalise_source(project.funds[j].source)) is not None)
-    unknown = frozenset((FundSource(source), c) for j, c in r["unknown_amounts"]
-                        if (source := normalise_source(project.funds[j].source)) is not None)
+    sources = r["fund_sources"]  # canonical, per fund row (scoring normalised them once)
+    unreadable = frozenset((FundSource(sources[j]), c) for c in AMOUNT_FIELDS for j, _ in r[f"{c}_bad"]
+                           if sources[j] is not None)
+    unknown = frozenset((FundSource(sources[j]), c) for j, c in r["unknown_amounts"] if sources[j] is not None)
     if unknown:  # an amount nobody knows: its source's and its column's totals are not known either
         funds = {source: replace(a, **{c: None for s, c in unknown if s == source}) for source, a in funds.items()}
     rate_known, scored = bool(r["rate_known"]), bool(r["scored"])

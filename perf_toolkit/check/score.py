@@ -88,6 +88,7 @@ def _project_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
                 "code": project.code, "name": project.name, "unknown_amounts": unknown.get((p,), []),
             }
             sources = [normalise_source(fund.source) for fund in project.funds]
+            row["fund_sources"] = sources  # canonical, None for a source the form does not have
             row["unknown_sources"] = [j for j, source in enumerate(sources) if source is None]
             for column in ("initial_budget", "adjusted_budget", "executed"):
                 total, bad, by_source = 0.0, [], {}

@@ -33,6 +33,7 @@ from ..model import (
     Indicator,
     Location,
     Project,
+    Skipped,
     SourcedSubmission,
     Submission,
     Typed,
@@ -56,14 +57,6 @@ class WorkbookRead:
     findings: list[Finding]
     format: str | None = None
     sha256: str = ""
-
-
-@dataclass
-class Skipped:
-    """A path not read at all, with the reason in Chinese."""
-
-    path: str
-    reason: str
 
 
 class ExportError(ValueError):
