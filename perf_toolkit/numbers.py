@@ -1,8 +1,8 @@
 """Numbers as the forms print them: compute exactly, round once, half up; one place for every format.
 
 Money is in 万元 with two decimals, scores (points) with two decimals, weights without trailing
-zeros, rates as percentages with two decimals, a difference of two rates in 个百分点. A missing
-value (None, NaN, text) prints "—". Light: no pandas, so the CLI can format without the scoring stack.
+zeros, rates as percentages with two decimals. A missing value (None, NaN, text) prints "—";
+a value that cannot be known yet prints 待核实. Light: no pandas, so the CLI can format without the scoring stack.
 """
 
 from __future__ import annotations
@@ -137,16 +137,6 @@ def percent(rate: object) -> str:
 def share(rate: float) -> str:
     """A threshold as a percentage without trailing zeros (0.9 → 90%, 1.3 → 130%)."""
     return weight_text(rate * 100) + "%"
-
-
-def percentage_points(change: object) -> str:
-    """A difference of two rates in 个百分点, signed (−0.0782 → "-7.82个百分点")."""
-    value = number_or_none(change)
-    if value is None:
-        return MISSING
-    text = percent(abs(value))[:-1]
-    sign = "-" if value < 0 and text != "0.00" else "+" if value > 0 and text != "0.00" else ""
-    return f"{sign}{text}个百分点"
 
 
 class Rate(float):
