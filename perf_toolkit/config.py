@@ -44,6 +44,24 @@ def placeholder(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """The round's mail accounts ([mail] in perf.toml); the password only ever comes from the environment."""
+
+    imap: str = ""  # imap://USER@HOST[:PORT]/FOLDER or imaps://…: where departments' mails arrive
+    smtp: str = ""  # smtp://USER@HOST:PORT or smtps://…: how feedback and reminders are sent
+    starttls: bool = False  # upgrade a plain smtp:// connection with STARTTLS
+    sender: str = ""  # From: of every mail the bureau sends ("from" in perf.toml)
+    cc: tuple[str, ...] = ()  # copied on every mail sent
+    receipts: bool = False  # also send "已通过审核" to departments whose submission has no findings
+
+
+#: The environment variable holding the mail password (never a file, never the command line).
+PASSWORD_ENV = "PERF_TOOLKIT_MAIL_PASSWORD"
+#: The round's own database (manifest of received files, what was sent), in the output folder.
+ROUND_DB = "round.sqlite"
+
+
+@dataclass(frozen=True)
 class Campaign:
     year: int | None = None  # None: taken from the submissions (see with_year_of)
     district: str = ""
@@ -59,10 +77,15 @@ class Campaign:
     output_dir: Path = Path("output")
     source: Path | None = None  # the file it was read from
     roster: tuple[RosterEntry, ...] = field(default=())
+    mail: MailSettings = field(default_factory=MailSettings)
 
     def history_in(self, output_dir: Path) -> Path:
         """The history database: the configured one, else history.sqlite beside the round's outputs."""
         return self.history_path if self.history_path is not None else Path(output_dir) / "history.sqlite"
+
+    def round_db_in(self, output_dir: Path) -> Path:
+        """The round's database (received files, mails sent), beside the round's outputs."""
+        return Path(output_dir) / ROUND_DB
 
     @property
     def expected_year(self) -> int | None:
@@ -123,7 +146,7 @@ def load_config(path: str | Path | None = None) -> Campaign:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"配置文件 {path} 格式有误：{exc}") from exc
     section = data.get("campaign", data)
-    unknown = sorted(set(section) - set(_KEYS) - {"campaign"})
+    unknown = sorted(set(section) - set(_KEYS) - ({"campaign", "mail"} if section is data else set()))
     if unknown:
         raise ConfigError(f"配置文件 {path} 中有无法识别的设置项：{'、'.join(unknown)}")
     values: dict = {"source": path}
@@ -143,6 +166,7 @@ def load_config(path: str | Path | None = None) -> Campaign:
                 values[attr] = kind(raw)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"配置文件 {path} 中 {key} 的值“{raw}”不正确") from exc
+    values["mail"] = _mail_settings(data.get("mail", {}), path)
     campaign = replace(DEFAULT, **values)
     if campaign.year is not None and not 2000 <= campaign.year <= 2100:
         raise ConfigError(f"配置文件 {path} 中 year 的值“{campaign.year}”不正确，应为评价年度，如 2023")
@@ -151,6 +175,29 @@ def load_config(path: str | Path | None = None) -> Campaign:
     if campaign.roster_path is not None:
         campaign = replace(campaign, roster=tuple(load_roster(campaign.roster_path)))
     return campaign
+
+
+_MAIL_KEYS = {"imap": str, "smtp": str, "starttls": bool, "from": str, "cc": list, "receipts": bool}
+
+
+def _mail_settings(section: object, path: Path) -> MailSettings:
+    """The [mail] table: account URLs, sender, copies; a password here is refused (environment only)."""
+    if not isinstance(section, dict):
+        raise ConfigError(f"配置文件 {path} 中 [mail] 应为一个设置表")
+    if "password" in section:
+        raise ConfigError(f"配置文件 {path} 中不能写邮箱密码：请把密码放在环境变量 {PASSWORD_ENV} 中。")
+    unknown = sorted(set(section) - set(_MAIL_KEYS))
+    if unknown:
+        raise ConfigError(f"配置文件 {path} 的 [mail] 中有无法识别的设置项：{'、'.join(unknown)}")
+    for key, kind in _MAIL_KEYS.items():
+        if key in section and not isinstance(section[key], kind):
+            raise ConfigError(f"配置文件 {path} 中 [mail] 的 {key} 的值“{section[key]}”不正确")
+    cc = section.get("cc", [])
+    if not all(isinstance(a, str) for a in cc):
+        raise ConfigError(f"配置文件 {path} 中 [mail] 的 cc 应为邮箱地址的列表")
+    return MailSettings(imap=section.get("imap", "").strip(), smtp=section.get("smtp", "").strip(),
+                        starttls=section.get("starttls", False), sender=section.get("from", "").strip(),
+                        cc=tuple(a.strip() for a in cc if a.strip()), receipts=section.get("receipts", False))
 
 
 _ROSTER_COLUMNS = {"单位编码": "code", "单位名称": "name", "联系人": "contact", "电子邮箱": "email"}

@@ -79,11 +79,26 @@ output = "/abs/out"
     ("low_execution_rate = 90\n", "low_execution_rate"),
     ("deadline = \"五月十日\"\n", "deadline"),
     ("year = \n", "格式有误"),
+    ("[campaign]\nyear = 2023\n[mail]\npassword = \"x\"\n", "PERF_TOOLKIT_MAIL_PASSWORD"),
+    ("[campaign]\nyear = 2023\n[mail]\nsmtp_host = \"x\"\n", "无法识别的设置项：smtp_host"),
+    ("[campaign]\nyear = 2023\n[mail]\ncc = \"a@b.cn\"\n", "cc"),
+    ("year = 2023\nmail = 5\n", "设置表"),
+    ("[campaign]\nyear = 2023\nmail = 5\n", "无法识别的设置项：mail"),
 ])
 def test_load_config_bad_values_are_config_errors(tmp_path, text, message):
     path = write(tmp_path / "perf.toml", text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_load_config_reads_the_mail_table(tmp_path):
+    path = write(tmp_path / "perf.toml", '[campaign]\nyear = 2023\n[mail]\nimap = "imaps://jx@mail.gov.cn/绩效自评"\n'
+                 'smtp = "smtp://jx@mail.gov.cn:25"\nstarttls = true\nfrom = "jx@mail.gov.cn"\n'
+                 'cc = ["ke@mail.gov.cn", " "]\nreceipts = true\n')
+    mail = load_config(path).mail
+    assert (mail.imap, mail.smtp, mail.starttls, mail.sender, mail.cc, mail.receipts) == (
+        "imaps://jx@mail.gov.cn/绩效自评", "smtp://jx@mail.gov.cn:25", True, "jx@mail.gov.cn", ("ke@mail.gov.cn",), True)
+    assert load_config(write(tmp_path / "bare.toml", "year = 2023\n")).mail.smtp == ""
 
 
 def test_load_config_missing_file_names_it(tmp_path):
