@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from .numbers import round2, round_half_up
+from .values import unused_indicator
 
 if TYPE_CHECKING:
     from .profile import Profile
@@ -220,6 +221,14 @@ class SourcedSubmission:
     prefilled: dict[str, Typed] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
 
+    def indicators(self, p: int) -> list[tuple[int, Indicator]]:
+        """Project p's indicators with their indexes, without the rows nobody used (`unused_indicator`:
+        a placeholder "指标1" with weight 0); a row with a formula whose value is unknown is used."""
+        unknown = {FieldPath.parse(path).indicator for path in self.unknown
+                   if FieldPath.parse(path).project == p}
+        return [(i, ind) for i, ind in enumerate(self.submission.projects[p].indicators)
+                if i in unknown or not unused_indicator(ind)]
+
     def where(self, path: str | FieldPath) -> Location:
         """The location of a field path, or of its nearest located parent."""
         parts = path if isinstance(path, FieldPath) else FieldPath.parse(path)
@@ -299,6 +308,9 @@ class ScoredIndicator:
     unit_mismatch: bool
     findings: tuple[Finding, ...] = ()
     unknown: tuple[str, ...] = ()  # its fields whose values are unknown ("actual" …): not scored
+    # False: the form does not show whether it was met (no readable number, units that cannot be
+    # compared, a text outside the bands); its score is the claimed one, provisionally (待核实)
+    verifiable: bool = True
 
     @property
     def name(self) -> str:
@@ -399,6 +411,16 @@ class ScoredProject:
     def scored(self) -> bool:
         """Every value the score is computed from is known: the total and the grade are final."""
         return self.rate_known and all(i.scored for i in self.indicators)
+
+    @property
+    def unverified(self) -> tuple[ScoredIndicator, ...]:
+        """Its indicators scored on their claimed scores because the form does not show their result."""
+        return tuple(i for i in self.indicators if i.scored and not i.verifiable)
+
+    @property
+    def provisional(self) -> bool:
+        """Scored, but on claimed scores for indicators nobody could verify: total and grade are 待核实."""
+        return self.scored and bool(self.unverified)
 
     @property
     def unknown_paths(self) -> list[FieldPath]:
@@ -556,6 +578,7 @@ def _project_dict(p: ScoredProject) -> dict[str, Any]:
         "grade": p.grade,
         "grade_capped": p.grade_capped,
         "scored": p.scored,
+        "provisional": p.provisional,
         "unknown": [str(path) for path in p.unknown_paths],
         "complete": not p.has_errors,
         "indicators": [
@@ -564,6 +587,7 @@ def _project_dict(p: ScoredProject) -> dict[str, Any]:
                 "target": i.submitted.target, "actual": i.submitted.actual, "unit": i.submitted.unit,
                 "weight": round2(i.weight), "claimed_score": round2(i.claimed_score), "score": round2(i.score),
                 "completion": round_half_up(i.completion, 4), "met": i.met, "band": i.band,
+                "verifiable": i.verifiable,
             }
             for i in p.indicators
         ],

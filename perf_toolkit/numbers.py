@@ -121,6 +121,11 @@ def weight_text(x: object) -> str:
     return MISSING if text is None else text.rstrip("0").rstrip(".")
 
 
+def provisional(text: str, is_provisional: bool) -> str:
+    """A total or grade as printed, marked when it rests on claimed scores nobody has verified yet."""
+    return f"{text}（{PENDING}）" if is_provisional else text
+
+
 def known(text: str, is_known: bool) -> str:
     """`text` (a figure as printed), or PENDING when the figure cannot be known yet."""
     return text if is_known else PENDING

@@ -258,6 +258,16 @@ def is_placeholder(text) -> bool:
     return bool(s) and _PLACEHOLDER_RE.fullmatch(s) is not None
 
 
+def unused_indicator(indicator) -> bool:
+    """A row of the indicator table nobody used: its name, target, actual and texts empty or placeholders
+    ("指标1", "……"), no weight or score but 0 (the 一级/二级/方向 dropdowns may still be set). It is no
+    indicator: not scored, not checked, not reported."""
+    texts = (indicator.name, indicator.target, indicator.actual, indicator.basis, indicator.deviation_note)
+    if any(meaningful_text(t) for t in texts):
+        return False
+    return all(v is None or v == 0 or str(v).strip() in ("", "0") for v in (indicator.weight, indicator.claimed_score))
+
+
 def meaningful_text(text) -> str:
     """The stripped text when it says something, "" when empty, a placeholder or a bare 无/暂无."""
     s = "" if text is None else str(text).strip()

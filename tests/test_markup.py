@@ -207,6 +207,7 @@ def test_markup_review_sheet_states_the_bureau_total_and_grade_of_each_project(t
         "项目“退役士兵社会保险配套经费”（530113-2023-001）：按评分规则核定总分 100.00 分，等级“优”"
         "（单位自评总分 98.00 分）。",
         f"项目“第二个项目”（P-2）：按评分规则核定总分 {other.total_score:.2f} 分，等级“{other.grade}”"
+        f"，其中{len(other.unverified)}项指标的完成情况无法从填报内容核实、暂按自评得分计，总分和等级待核实"
         "；有错误未改正，改正后重新核定。",
     ]
 

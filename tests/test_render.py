@@ -278,7 +278,7 @@ def test_report_unmet_qualitative_and_unparseable_are_said_not_hidden(tmp_path):
     assert "超额完成（完成率150.00%）" in by_name["覆盖乡镇数"] and "指标值可能设定偏低" in by_name["覆盖乡镇数"]
     assert by_name["验收合格率"].startswith("3.【需核实】") and "“约九成”无法识别为数值" in by_name["验收合格率"]
     assert "部分达成年度指标并具有一定效果，得13.00分（分值20分）。单位未说明偏差原因。" in by_name["群众知晓度"]
-    assert "【需核实】" in by_name["生态改善"] and "无法对应评分档次，需人工确认" in by_name["生态改善"]
+    assert "【需核实】" in by_name["生态改善"] and "无法对应评分档次，未填自评得分，暂按0分计（分值20分），待核实" in by_name["生态改善"]
     groups = section(paras, "3.项目支出绩效指标", "二、绩效目标完成情况分析")
     assert "（3）满意度指标。本项目未设置满意度指标。" in groups
     deviation = section(paras, "（一）偏离绩效目标原因分析", "（二）下一步改进措施")
@@ -332,7 +332,10 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
     assert grid[header][0] == ("绩效指标", "restart", 1)
     rows = grid[header + 1:-1]
-    assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" for i in proj.indicators]
+    # an indicator the form cannot verify keeps its claimed score, marked 待核实
+    assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" + ("" if i.verifiable else "（待核实）")
+                                           for i in proj.indicators]
+    assert not all(i.verifiable for i in proj.indicators)
     assert [row[0][1] for row in rows] == ["continue"] * 6
     assert [(row[1][0], row[1][1]) for row in rows] == [
         ("产出指标(50分)", "restart"), ("", "continue"), ("", "continue"), ("", "continue"),
@@ -343,7 +346,9 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     assert rows[2][8][0].startswith("【需核实】实际完成值“约九成”无法识别为数值")
     total = grid[-1]
     assert total[0] == ("总分", None, 6)
-    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_score:.2f}", f"自评等级：{proj.grade}"]
+    # the total rests on claimed scores nobody verified: it and the grade say so
+    assert proj.provisional
+    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_score:.2f}（待核实）", f"自评等级：{proj.grade}（待核实）"]
 
 
 def test_table_example_values_and_grade(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from builders import example_dict, funds, submission
+from builders import example_dict, funds, standard_indicators, submission
 from click.testing import CliRunner
 from docx import Document
 
@@ -144,3 +144,37 @@ def test_claimed_total_is_what_the_form_shows_when_every_weighted_indicator_is_c
     assert by_file["改.xlsx"].claimed_total == 95.0
     report = evaluation.to_dict()
     assert [p["claimed_total"] for f in report["files"] for p in f["projects"]] == [98.0, None, 95.0]
+
+
+def test_unverifiable_indicators_follow_one_rule_and_make_the_total_provisional_everywhere(tmp_path):
+    """A quantitative actual with no number and a qualitative text outside the bands are treated alike:
+    the claimed score within the weight, the total and grade 待核实; a placeholder row "指标1" with weight
+    0 is no indicator at all."""
+    inds = standard_indicators(actual="待验收", claimed_score=8)  # 数量, weight 20: no number to compare
+    inds[4].update(direction="定性", target="明显提高", actual="有所提高", claimed_score=25)  # weight 30
+    inds.append(dict(inds[0], name="指标1", target="", actual="", weight=0, claimed_score=None, basis="",
+                     deviation_note="", direction=""))
+    path = write(tmp_path / "in", "单位.xlsx", submission(inds))
+    result = pt.evaluate_paths([path])
+    [project] = result.projects
+    assert [i.name for i in project.indicators] == ["数量", "质量", "时效", "成本", "社会效益", "满意度"]
+    quantity, social = project.indicators[0], project.indicators[4]
+    assert (quantity.verifiable, quantity.score, social.verifiable, social.score) == (False, 8.0, False, 25.0)
+    assert project.unverified == (quantity, social) and project.provisional and project.scored
+    assert project.total_score == 10 + 8 + 10 + 10 + 10 + 25 + 10
+    assert {f.code for f in project.findings} >= {"indicator-unparseable", "qualitative-unrecognised"}
+
+    [rendered] = pt.render_reports(result, tmp_path / "reports")
+    text = "\n".join(p.text for p in Document(rendered.report).paragraphs)
+    assert f"自评总分{project.total_score:.2f}分，自评等级为“{project.grade}”。其中2项指标（“数量”、“社会效益”）的完成情况无法从填报内容核实，暂按自评得分计，总分和等级待核实" in text
+    assert "暂按自评得分8.00分计（分值20分），待核实" in text and "“指标1”" not in text
+    cells = [c.text for t in Document(rendered.table).tables for row in t.rows for c in row.cells]
+    assert f"{project.total_score:.2f}（待核实）" in cells and f"自评等级：{project.grade}（待核实）" in cells
+
+    report = result.to_dict()["files"][0]["projects"][0]
+    assert report["provisional"] is True and [i["verifiable"] for i in report["indicators"]] == [
+        False, True, True, True, False, True]
+
+    pt.summarize(result, Campaign(year=2023), tmp_path / "汇总.xlsx", history_path=None)
+    rows = list(openpyxl.load_workbook(tmp_path / "汇总.xlsx")["项目明细"].iter_rows(values_only=True))
+    assert any("总分和等级待核实（2项指标无法核实，暂按自评得分计）" in str(c) for r in rows for c in r if c)

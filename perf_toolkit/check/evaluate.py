@@ -146,7 +146,7 @@ def _indicator(r: dict, typed) -> ScoredIndicator:
         band=r["band"] if isinstance(r["band"], str) else None, overachieved=bool(r["overachieved"]),
         target_number=_finite(r["A"]), actual_number=_finite(r["B"]), target_kind=r["t_kind"],
         actual_kind=r["a_kind"], target_unit=r["t_unit"] or "", actual_unit=r["a_unit"] or "",
-        unit_mismatch=bool(r["unit_mismatch"]),
+        unit_mismatch=bool(r["unit_mismatch"]), verifiable=bool(r["verifiable"]),
     )
 
 

@@ -140,10 +140,10 @@ def check_required(ctx: Context) -> Iterator[Located]:
                              other=f"{other.sheet or ''}{other.cell or ''}" or "前面的项目")
             elif code.strip():
                 seen[code.strip()] = p
-            if not project.indicators:
+            if not item.indicators(p):
                 yield ctx.at(s, f"{FieldPath.of(p)}.indicators", "required-value", code, label="绩效指标",
                              advice="每个项目至少填写一条绩效指标。")
-            for i, ind in enumerate(project.indicators):
+            for i, ind in item.indicators(p):
                 base = f"{FieldPath.of(p)}.indicators[{i}]"
                 keys = ["level1", "level2", "name", "target", "actual"]
                 keys += ["weight"] if ctx.profile.indicator_weights == "typed" else []
@@ -463,7 +463,7 @@ def check_narrative(ctx: Context) -> Iterator[Located]:
                 if values.is_placeholder(text) or (field.key == "goal" and _only_number(text)):
                     yield ctx.at(s, f"{FieldPath.of(p)}.{field.key}", "placeholder-text", code,
                                  label=field.label, value=text)
-            for i, one in enumerate(project.indicators):
+            for i, one in item.indicators(p):
                 for key in ("name", "basis", "deviation_note"):
                     text = getattr(one, key)
                     if values.is_placeholder(text):

@@ -187,7 +187,7 @@ def _indicator_rows(items: Sequence[SourcedSubmission]) -> list[dict]:
         year = item.submission.year
         unknown = _unknown(item)
         for p, project in enumerate(item.submission.projects):
-            for i, ind in enumerate(project.indicators):
+            for i, ind in item.indicators(p):
                 weight, weight_note = values.parse_weight(ind.weight)
                 claimed, claimed_note = values.parse_weight(ind.claimed_score)
                 level1, level2 = normalise_level1(ind.level1), normalise_level2(ind.level2)
@@ -282,18 +282,24 @@ def _qualitative(ind: pd.DataFrame, profile: Profile) -> tuple[pd.Series, pd.Ser
     cap = np.where(ind["band"].eq(top), high, high - 0.01)
     default = np.where(ind["band"].eq(top), high, (low + high) / 2)
     in_band = np.where(claimed.isna(), default, np.clip(claimed, low, cap))
-    unknown = np.where(claimed.isna(), 0.0, np.clip(claimed, 0, w))
-    qual = ind["scored_as"].eq("qual")
-    score = np.where(qual, np.where(ind["band"].notna(), in_band, unknown), np.nan)
+    score = np.where(ind["scored_as"].eq("qual") & ind["band"].notna(), in_band, np.nan)
     return pd.Series(score, index=ind.index), low, pd.Series(cap, index=ind.index)
 
 
 def _score_indicators(ind: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """Every indicator's score. One rule for what cannot be verified from the form, quantitative or
+    qualitative alike (a value with no readable number, units that cannot be compared, a text outside
+    the bands): it earns the department's claimed score, within its weight (0 when none is claimed),
+    provisionally: its project's total and grade are 待核实 until the bureau verifies it."""
     ind["weight"] = _weights(ind, profile)
     q_score, met, completion = _quantitative(ind, profile)
     l_score, band_low, band_cap = _qualitative(ind, profile)
     ind["band_low"], ind["band_cap"] = band_low, band_cap
-    ind["score"] = np.minimum(q_score.fillna(l_score).fillna(0.0).clip(lower=0), ind["weight"])
+    ind["verifiable"] = ind["scored_as"].isin(["number", "date"]) | (
+        ind["scored_as"].eq("qual") & ind["band"].notna())
+    provisional = ind["claimed"].clip(lower=0).fillna(0.0)
+    ruled = q_score.fillna(l_score).clip(lower=0)
+    ind["score"] = np.minimum(ruled.where(ind["verifiable"], provisional).fillna(0.0), ind["weight"])
     # a qualitative indicator is met in the top band; with no band nobody can say yet
     qual_met = ind["band"].map(lambda band: None if band is None else band == "达成")
     ind["met"] = met.where(ind["scored_as"].ne("qual"), qual_met)

@@ -14,7 +14,7 @@ import click
 from .. import __version__
 from ..config import Campaign, ConfigError, load_config
 from ..findings import SEVERITY_ZH
-from ..numbers import known, money_grouped, number_or_none, percent, points, weight_text
+from ..numbers import known, money_grouped, number_or_none, percent, points, provisional, weight_text
 from ..profile import ProfileError, load_profile
 from ..text import display_width
 from ..workbook.guard import Limits
@@ -330,7 +330,7 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
         click.echo(f"已为 {len(written)} 个项目生成绩效自评报告和自评表（{kinds}），保存在 {output}：")
         for w in written:
             note = "；填报表有错误，报告中的数据请核实" if w.has_errors else ""
-            total = known(points(w.total_score), w.total_score is not None)
+            total = provisional(known(points(w.total_score), w.total_score is not None), w.provisional)
             click.echo(f"  {w.report.name[:-len('-绩效自评报告.docx')]}（总分 {total}，"
                        f"等级 {w.grade}{note}）")
     for r in result.files:
@@ -485,7 +485,8 @@ def _score_table(result: Evaluation, indent: str = "") -> None:
                      known(money_grouped(p.total.executed), p.column_known("executed")),
                      known(percent(p.execution_rate), p.rate_known), known(points(p.execution_score), p.rate_known),
                      known(points(p.indicator_score), p.indicator_score is not None),
-                     known(points(p.total_score) + _out_of(p), p.scored), p.grade])
+                     provisional(known(points(p.total_score) + _out_of(p), p.scored), p.provisional),
+                     provisional(p.grade, p.provisional)])
     if len(rows) > 1:
         for line in _table(rows, indent=indent):
             click.echo(line)

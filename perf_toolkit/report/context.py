@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT, Campaign, placeholder
 from ..model import FundSource, ScoredIndicator, ScoredProject
-from ..numbers import PENDING, budget_cut, known, money, percent, points, round2, share, weight_text
+from ..numbers import (
+    PENDING,
+    budget_cut,
+    known,
+    money,
+    percent,
+    points,
+    provisional,
+    round2,
+    share,
+    weight_text,
+)
 from ..spec import FUND_ROWS, INDICATOR_COLUMNS, TAXONOMY
 from ..text import clean_text
 from ..values import meaningful_text
@@ -133,7 +144,7 @@ CONTEXT_KEYS = frozenset({
     "contact_email", "profile_name", "profile_title", "budget_document", "goal", "achievement", "funds_total",
     "fund_rows", "initial_budget", "adjusted_budget", "executed", "execution_rate", "execution_score",
     "budget_weight", "indicator_score", "indicator_weight", "level1_scores", "total_score", "total_weight",
-    "grade", "grade_capped", "claimed_total", "claimed_grade", "total_cell", "grade_cell", "indicators",
+    "grade", "provisional", "grade_capped", "claimed_total", "claimed_grade", "total_cell", "grade_cell", "indicators",
     "indicator_groups", "table_rows", "findings", "has_errors",
     "opening", "budget_paragraphs", "targets_intro", "duties_intro", "duties", "goal_paragraphs",
     "indicators_intro", "funds_paragraphs", "achievement_intro", "achievement_paragraphs", "indicators_summary",
@@ -213,12 +224,14 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "total_score": known(points(scored.total_score), scored.scored),
         "total_weight": known(weight_text(scored.total_weight), weights_known),
         "grade": scored.grade,
+        "provisional": scored.provisional,
         "grade_capped": scored.grade_capped,
         "claimed_total": points(scored.claimed_total) if scored.claimed_total is not None else "",
         "claimed_grade": claimed_grade,
-        "total_cell": claimed_and_ruled(scored.claimed_total, scored.total_score),
-        "grade_cell": (f"自评等级：{claimed_grade}；按规则核定：{scored.grade}"
-                       if total_differs and claimed_grade != scored.grade else f"自评等级：{scored.grade}"),
+        "total_cell": provisional(claimed_and_ruled(scored.claimed_total, scored.total_score), scored.provisional),
+        "grade_cell": provisional(f"自评等级：{claimed_grade}；按规则核定：{scored.grade}"
+                                  if total_differs and claimed_grade != scored.grade else f"自评等级：{scored.grade}",
+                                  scored.provisional),
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
@@ -292,7 +305,7 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
             "score": known(points(r.score), r.scored), "score_value": r.score,
             "claimed": points(r.claimed_score) if r.claimed_score is not None else "",
             "score_differs": _differs(r.claimed_score, r.score),
-            "score_cell": claimed_and_ruled(r.claimed_score, r.score),
+            "score_cell": provisional(claimed_and_ruled(r.claimed_score, r.score), r.scored and not r.verifiable),
             "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
             "completion": percent(r.completion), "scored_as": r.scored_as,
             "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
@@ -309,17 +322,27 @@ def _flag(r: ScoredIndicator) -> str:
     if not r.scored:
         labels = "、".join(INDICATOR_LABELS[name] for name in r.unknown)
         return f"{labels}是公式，文件中没有保存其计算结果，值无法确定，得分待核实"
-    if r.scored_as == "qual" and r.band is None:
-        return f"实际完成情况“{one_line(raw.actual) or '未填写'}”无法对应评分档次，需人工确认"
-    if r.scored_as != "none":
+    if r.verifiable:
         return ""
-    if r.unit_mismatch:
-        return f"实际完成值的计量单位（{r.actual_unit}）与年度指标值（{r.target_unit}）不一致，无法换算"
-    if r.target_kind == "empty" or r.actual_kind == "empty":
-        return "无法计分"  # the sentence around it already says which value is missing
-    if r.target_kind not in ("number", "date"):
-        return f"年度指标值“{one_line(raw.target)}”中没有可识别的数值，无法计分"
-    return f"实际完成值“{one_line(raw.actual)}”无法识别为数值，无法计分"
+    if r.scored_as == "qual":
+        why = f"实际完成情况“{one_line(raw.actual) or '未填写'}”无法对应评分档次"
+    elif r.unit_mismatch:
+        why = f"实际完成值的计量单位（{r.actual_unit}）与年度指标值（{r.target_unit}）不一致，无法换算"
+    elif r.target_kind == "empty" or r.actual_kind == "empty":
+        why = "无法判断完成情况"  # the sentence around it already says which value is missing
+    elif r.target_kind not in ("number", "date"):
+        why = f"年度指标值“{one_line(raw.target)}”中没有可识别的数值，无法判断完成情况"
+    else:
+        why = f"实际完成值“{one_line(raw.actual)}”无法识别为数值，无法判断完成情况"
+    return f"{why}，{_provisional_basis(r)}，{PENDING}"
+
+
+def _provisional_basis(r: ScoredIndicator) -> str:
+    """How an indicator nobody could verify was scored (the one rule: the claimed score, within its weight)."""
+    weight = f"（分值{weight_text(r.weight)}分）"
+    if r.claimed_score is None:
+        return f"未填自评得分，暂按0分计{weight}"
+    return f"暂按自评得分{points(r.score)}分计{weight}"
 
 
 def _status(i: dict) -> str:
@@ -403,10 +426,8 @@ def _analysis(n: int, i: dict, profile) -> str:
     text = f"{n}.{flag}三级指标“{i['name']}”（{i['level2']}）：{target}，{actual}，"
     if i["flag"] and i["score_value"] is None:  # not scored (an unknown value): no score to state
         text += f"{i['flag']}{weight}。"
-    elif i["flag"]:
-        provisional = (f"自评{i['claimed']}分，暂按规则计{i['score']}分" if i["score_differs"]
-                       else f"暂计{i['score']}分")
-        text += f"{i['flag']}，{provisional}{weight}。"
+    elif i["flag"]:  # scored provisionally: the flag says on what
+        text += f"{i['flag']}。"
     elif i["scored_as"] == "qual":
         text += f"{i['band_label']}，{score}。"
     elif i["met"]:
@@ -578,6 +599,10 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
         capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
                   else f"自评等级为“{ctx['grade']}”")
         total = f"自评总分{ctx['total_score']}分{out_of}，{capped}"
+    if scored.provisional:  # the figures above rest on claimed scores: the sentence says which and why
+        names = "、".join(f"“{one_line(i.name) or '未命名指标'}”" for i in scored.unverified)
+        total += (f"。其中{len(scored.unverified)}项指标（{names}）的完成情况无法从填报内容核实，暂按自评得分计，"
+                  f"总分和等级{PENDING}")
     out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{execution_score}"
                          f"（分值{bw}分）；{indicator_text}；{total}。")
 

@@ -258,12 +258,13 @@ class RenderedProject:
     project: str
     code: str
     total_score: float | None  # None: not scored (the grade is 待核实)
-    grade: str
+    grade: str  # as printed (marked 待核实 when provisional)
     has_errors: bool
     report: Path
     table: Path
     report_pdf: Path | None = None
     table_pdf: Path | None = None
+    provisional: bool = False  # the total rests on claimed scores nobody could verify
 
 
 def _clean_context(value: Any) -> Any:
@@ -303,7 +304,8 @@ def render_reports(evaluation: Evaluation, output_dir: str | Path, *, campaign: 
             with atomic_write(path) as fh:
                 fh.write(data)
         results.append(RenderedProject(project.file, c["unit"], c["project_name"], c["project_code"],
-                                       project.total_score, c["grade"], c["has_errors"], *paths))
+                                       project.total_score, c["grade"], c["has_errors"], *paths,
+                                       provisional=project.provisional))
     if soffice and results:
         pdfs = convert_to_pdf([p for r in results for p in (r.report, r.table)], out, soffice=soffice)
         for r in results:

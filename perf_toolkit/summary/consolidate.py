@@ -160,6 +160,8 @@ def _flags(p: ScoredProject, threshold: float) -> str:
     weights not adding up to 100 (what a known total is out of)."""
     r = displayed_rate(p.execution_rate)
     out = [] if p.scored else [UNSCORED]
+    if p.provisional:
+        out.append(f"总分和等级待核实（{len(p.unverified)}项指标无法核实，暂按自评得分计）")
     if p.rate_known:  # else the rate is not known either
         if r is None:
             out.append("执行率无法计算")

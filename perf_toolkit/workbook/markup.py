@@ -132,6 +132,9 @@ def score_lines(result: FileResult) -> tuple[str, ...]:
             line = f"项目“{name}”{code}：按评分规则核定总分 {points(p.total_score)} 分，等级“{p.grade}”"
             if p.claimed_total is not None and round2(p.claimed_total) != round2(p.total_score):
                 line += f"（单位自评总分 {points(p.claimed_total)} 分）"
+            if p.provisional:
+                line += (f"，其中{len(p.unverified)}项指标的完成情况无法从填报内容核实、暂按自评得分计，"
+                         f"总分和等级{PENDING}")
         line += "；有错误未改正，改正后重新核定。" if p.has_errors else "。"
         lines.append(line)
     return tuple(lines)
