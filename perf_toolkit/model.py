@@ -299,6 +299,10 @@ class ScoredIndicator:
     unit_mismatch: bool
     findings: tuple[Finding, ...] = ()
     unknown: tuple[str, ...] = ()  # its fields whose values are unknown ("actual" …): not scored
+    #: ("actual" | "target", unit): that value was typed without a unit and read in the other's ("95" as 万元)
+    unit_assumed: tuple[str, str] | None = None
+    #: ("actual" | "target", percent): that bare decimal was read as a percentage (0.95 against ≥90% is 95 %)
+    percent_fixed: tuple[str, float] | None = None
 
     @property
     def name(self) -> str:
