@@ -7,7 +7,7 @@ import datetime as dt
 import subprocess
 
 import pytest
-from builders import example_dict
+from builders import example_dict, saved_formula, standard_indicators, submission
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
@@ -528,8 +528,6 @@ def test_read_unreadable_year_finding_is_about_the_year(tmp_path):
 
 def test_read_number_in_a_percent_formatted_cell_as_excel_shows_it(tmp_path):
     """0.93 in a cell Excel shows as 93% is 93%, whatever the format's decimals; other formats are left alone."""
-    from builders import standard_indicators, submission
-
     path = _write(tmp_path, submission(standard_indicators(target="≥90%", actual="95%")))
     wb = load_workbook(path)
     ws = wb["项目1"]
@@ -554,8 +552,6 @@ def test_read_number_in_a_percent_formatted_cell_as_excel_shows_it(tmp_path):
 
 
 def test_read_percent_formatted_formula_result_reads_as_shown(tmp_path):
-    from builders import saved_formula
-
     path = _write(tmp_path, example_dict())
     wb = load_workbook(path)
     wb["项目1"]["G18"].number_format = "0%"

@@ -6,12 +6,15 @@ import math
 
 import pytest
 from builders import example_dict, funds, indicator, sourced, standard_indicators, submission
+from openpyxl import load_workbook
 
-from perf_toolkit.check.evaluate import evaluate_submissions
+from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions
 from perf_toolkit.check.score import qualitative_band, score_submissions
+from perf_toolkit.model import submission_from_dict
 from perf_toolkit.numbers import round2, round_half_up
 from perf_toolkit.profile import ProfileError, builtin_profile_text, load_profile
 from perf_toolkit.spec import level1_weight, normalise_level1, normalise_level2
+from perf_toolkit.workbook.template import write_template
 
 NATIONAL = load_profile("national-2020")
 
@@ -259,6 +262,13 @@ def test_year_month_dates_are_compared_by_month(target, actual, days_late, score
     assert max(0, row.B - row.A) == days_late
     assert round2(row.score) == score
     assert bool(row.met) is (days_late == 0)
+
+
+def test_a_number_with_a_unit_is_never_read_as_a_date_serial():
+    row, _ = score_one({"direction": "≥", "target": "≥90%", "actual": "2023-12-01"})
+    assert row.scored_as == "none"  # not 1900-03-30 against 2023-12-01
+    row, _ = score_one({"direction": "≤", "target": "2023-12-31", "actual": 45280})  # a date pasted as its serial
+    assert row.scored_as == "date" and row.score == 20
 
 
 def test_late_date_finding_states_the_window_rule():
@@ -518,3 +528,36 @@ def test_level1_labels_as_printed_on_the_official_form(typed, level1, weight):
 ])
 def test_level2_labels_as_printed_on_the_official_form(typed, level2):
     assert normalise_level2(typed) == level2
+
+
+# ------------------------------------------------------------------ the same, from a workbook as returned
+
+
+def test_units_percentages_and_dates_read_from_a_real_workbook(tmp_path):
+    """Each case typed into the standard workbook, read back, scored and checked in one batch."""
+    cases = [  # (name, direction, target, actual, weight)
+        ("成本", "≤", "≤90万元", "95", 10),
+        ("长度", "≥", "≥5厘米", "4厘米", 10),
+        ("人均", "≤", "≤300元/人·月", "400元/人*月", 10),
+        ("资金", "≤", "≤1万元", "12500元", 10),
+        ("人次", "≥", "≥100人", "120次", 10),
+        ("完工", "≤", "2023.12", "2024年2月", 10),
+        ("按时", "≤", "2023年12月", "2023-12-20", 10),
+        ("满意度", "≥", "≥90%", "95%", 20),  # the actual becomes 0.93 in a cell formatted 0%
+    ]
+    inds = [indicator(name, direction=d, target=t, actual=a, weight=w, note="原因") for name, d, t, a, w in cases]
+    path = write_template(tmp_path / "单位.xlsx", submission_from_dict(submission(inds)))
+    wb = load_workbook(path)
+    wb["项目1"]["G25"].value, wb["项目1"]["G25"].number_format = 0.93, "0%"  # row 18 + 7
+    wb.save(path)
+    result = evaluate_paths([path])
+    got = {i.name: i for i in result.projects[0].indicators}
+    assert round2(got["成本"].score) == round2(10 * 90 / 95) and got["成本"].unit_assumed == ("actual", "万元")
+    assert (got["长度"].score, got["人均"].score, got["资金"].score) == (8.0, 7.5, 8.0)
+    assert got["人次"].unit_mismatch and got["人次"].scored_as == "none"
+    assert got["完工"].scored_as == "date" and round2(got["完工"].score) == 3.33  # 60 days late: 10 × (1 − 60/90)
+    assert got["按时"].scored_as == "date" and got["按时"].score == 10
+    assert got["满意度"].submitted.actual == "93%" and got["满意度"].score == 20
+    where = {f.code: f.cell for f in result.findings if f.code.startswith("indicator-")}
+    assert where["indicator-unit-assumed"] == "G18" and where["indicator-unit-mismatch"] == "G22"
+    assert "indicator-percent-ambiguous" not in where and "indicator-unparseable" not in where

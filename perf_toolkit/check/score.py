@@ -188,6 +188,8 @@ def _date_of(value, raw) -> tuple[dt.date | None, bool]:
     month = values.year_month(raw)
     if month:
         return values.month_end(*month), True
+    if value.unit or value.operator:  # "≥90%" is no date
+        return None, False
     return values.excel_serial_to_date(value.number), False  # a date pasted as a number
 
 
