@@ -382,7 +382,7 @@ def _unit_info(t: str) -> tuple[str, Decimal] | None:
     m = re.fullmatch(r"([十百千万亿]+)(.*)", t)
     if m and (rest := _unit_info(m[2])) is not None:
         return rest[0], rest[1] * math.prod(_MULTIPLIERS[c] for c in m[1])
-    if t and t[0] not in _NOT_UNIT and _GENERIC_UNIT_RE.fullmatch(t) and not _PRE.keys() & {t} \
+    if t and t[0] not in _NOT_UNIT and _GENERIC_UNIT_RE.fullmatch(t) and t not in _PRE \
             and not any(t.endswith(p) for p in _POST):
         return t, _ONE  # an unlisted unit (艘, 人·月 …): compatible only with itself
     return None
