@@ -3,7 +3,7 @@
 Run: python bench/bench_read.py [--files 50] [--rounds 5]
 
 Generates department-like workbooks (4 project sheets, ~30 indicator rows x 12
-columns, long Chinese texts, formulas, defined names; written by xlsxwriter so
+columns, long Chinese texts, formulas, defined names, half the actuals numbers in %-formatted cells; written by xlsxwriter so
 strings are shared as in Excel-saved files) in a temp dir, then, in one run,
 times the same files through:
   (a)  openpyxl read-only, full read of the area
@@ -46,6 +46,7 @@ LEVELS = [("产出指标", "数量指标"), ("产出指标", "质量指标"), ("
 def make_workbook(path: Path, rng: random.Random) -> None:
     """One department's file: 4 project sheets with a header block, a funds block and ~30 indicators."""
     wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False})
+    percent, rate = wb.add_format({"num_format": "0%"}), wb.add_format({"num_format": "0.00%"})
     for p in range(1, 5):
         name = f"项目{p}"
         ws = wb.add_worksheet(name)
@@ -60,7 +61,7 @@ def make_workbook(path: Path, rng: random.Random) -> None:
                 ws.write_number(6 + r, 1 + c, round(rng.uniform(1, 500), 2))
         ws.write_formula(9, 1, "=SUM(B7:B9)")
         ws.write_formula(9, 2, "=SUM(C7:C9)")
-        ws.write_formula(9, 3, "=IF(C10=0,0,D10/C10)")
+        ws.write_formula(9, 3, "=IF(C10=0,0,D10/C10)", rate)
         headers = ["一级指标", "二级指标", "三级指标", "指标方向", "年度指标值", "计量单位", "实际完成值",
                    "分值", "自评得分", "指标设定依据", "偏差原因分析及改进措施", "备注"]
         for c, h in enumerate(headers):
@@ -72,6 +73,8 @@ def make_workbook(path: Path, rng: random.Random) -> None:
                    "%", f"{rng.randint(70, 100)}%"]
             for c, v in enumerate(row):
                 ws.write_string(12 + r, c, v)
+            if r % 2:  # an actual typed as a number in a cell formatted as %, as Excel shows 93%
+                ws.write_number(12 + r, 6, rng.randint(70, 100) / 100, percent)
             ws.write_number(12 + r, 7, rng.choice((5, 10, 15)))
             ws.write_formula(12 + r, 8, f"=H{13 + r}*0.9")
             ws.write_string(12 + r, 9, TEXT[: rng.randint(20, 60)])

@@ -72,6 +72,8 @@ _CODES = [
          "{label}“{value}”中没有可识别的数值，无法计算完成情况。请填写数值（可带单位，如“95%”“120人”）；定性指标请将方向选为“定性”。"),
     Code("indicator-unit-mismatch", "error", "指标", "计量单位不一致",
          "年度指标值的单位“{target_unit}”与实际完成值的单位“{actual_unit}”不一致且无法换算。请使用相同的计量单位。"),
+    Code("indicator-unit-assumed", "warning", "指标", "一侧未填计量单位",
+         "{label}“{value}”没有填写计量单位，已按{other}“{other_value}”的单位“{unit}”计算。请补填计量单位；如两者单位确实不同，请改正。"),
     Code("indicator-kind-mismatch", "warning", "指标", "定性定量表述不一致",
          "{reason}。请让年度指标值和实际完成值的表述方式一致。"),
     Code("indicator-percent-ambiguous", "warning", "指标", "百分数写成小数",

@@ -311,6 +311,10 @@ class ScoredIndicator:
     # False: the form does not show whether it was met (no readable number, units that cannot be
     # compared, a text outside the bands); its score is the claimed one, provisionally (待核实)
     verifiable: bool = True
+    #: ("actual" | "target", unit): that value was typed without a unit and read in the other's ("95" as 万元)
+    unit_assumed: tuple[str, str] | None = None
+    #: ("actual" | "target", percent): that bare decimal was read as a percentage (0.95 against ≥90% is 95 %)
+    percent_fixed: tuple[str, float] | None = None
 
     @property
     def name(self) -> str:

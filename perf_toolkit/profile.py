@@ -41,7 +41,7 @@ class Profile:
     budget_weight: float
     indicator_weights: str  # typed | split
     reverse_formula: str  # ratio | linear
-    date_late: str  # ratio | zero
+    date_late: str  # days (points lost by days late over the window) | zero
     level1_weights: dict[str, float]
     bands: tuple[Band, ...]
     grades: tuple[tuple[str, float], ...]  # (grade, min), highest first
@@ -51,6 +51,7 @@ class Profile:
     score_tolerance: float = 0.1
     execution_note_max_chars: int = 0
     execution_caps: tuple[ExecutionCap, ...] = field(default=())
+    date_late_window_days: int = 90  # a date this many days late (or more) earns nothing
 
     def grade(self, total: float) -> str:
         """The grade of a (rounded) total score."""
@@ -94,6 +95,17 @@ def load_profile(name_or_path: str | Path | None = None) -> Profile:
     return _profile_from_dict(data, spec)
 
 
+#: "ratio", the spelling of profiles written before the window rule, means the same thing: points lost when late.
+_DATE_LATE_SPELLINGS = {"days": "days", "ratio": "days", "zero": "zero"}
+
+
+def _positive_int(value: object, key: str, source: str) -> int:
+    """A setting that must be a whole number of days above 0 (TOML gives an int; 90.0 or "90" is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ProfileError(f"评分规则 {source} 有误：{key} 须为正整数（天数），现为“{value}”")
+    return value
+
+
 def _profile_from_dict(data: dict, source: str) -> Profile:
     def need(cond: bool, what: str) -> None:
         if not cond:
@@ -118,7 +130,7 @@ def _profile_from_dict(data: dict, source: str) -> Profile:
             budget_weight=float(data["budget_weight"]),
             indicator_weights=str(data.get("indicator_weights", "typed")),
             reverse_formula=str(data.get("reverse_formula", "ratio")),
-            date_late=str(data.get("date_late", "ratio")),
+            date_late=_DATE_LATE_SPELLINGS.get(str(data.get("date_late", "days")), str(data.get("date_late"))),
             level1_weights={str(k): float(v) for k, v in data.get("level1_weights", {}).items()},
             bands=bands,
             grades=grades,
@@ -128,12 +140,14 @@ def _profile_from_dict(data: dict, source: str) -> Profile:
             score_tolerance=float(thresholds.get("score_tolerance", 0.1)),
             execution_note_max_chars=int(thresholds.get("execution_note_max_chars", 0)),
             execution_caps=caps,
+            date_late_window_days=_positive_int(data.get("date_late_window_days", 90), "date_late_window_days",
+                                                source),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"评分规则 {source} 缺少或写错了设置项：{exc}") from exc
     need(profile.indicator_weights in ("typed", "split"), "indicator_weights 只能是 typed 或 split")
     need(profile.reverse_formula in ("ratio", "linear"), "reverse_formula 只能是 ratio 或 linear")
-    need(profile.date_late in ("ratio", "zero"), "date_late 只能是 ratio 或 zero")
+    need(profile.date_late in ("days", "zero"), "date_late 只能是 days（按逾期天数扣分）或 zero（逾期不得分）")
     need({b.band for b in bands} == {"达成", "部分达成", "未达成"}, "qualitative_bands 须有 达成/部分达成/未达成 三档")
     need(all(0 <= b.low < b.high <= 1 for b in bands), "qualitative_bands 的 low/high 须在 0 到 1 之间且 low < high")
     need(bool(grades) and grades[-1][1] <= 0, "grades 须从高到低列出，且最低一档的 min 为 0")

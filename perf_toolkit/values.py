@@ -17,12 +17,16 @@ Chinese, so the caller can raise a finding naming the cell. A text is read in st
    known unit or nothing, so 一般 stays text. Fillers (约, 左右, 全年, 累计, 完成 …) are
    accepted, labels are not ("完成率98%" is text). Otherwise the note is
    "区间值，请填写单一数值", "没有数字", "包含多个数字" or "数字前后有无法识别的文字".
-5. Units: `_UNITS` maps spellings to a canonical unit. Money is canonical in 元 (万元
-   ×1e4); other units keep their name (1.2万亩 is 12000 亩) and `convert` moves within a
-   `_FAMILIES` family. An unlisted one-character count unit (艘) matches only itself.
+5. Units: any text after the number is its unit (厘米, 元/人·月, 艘 …): `_UNITS` maps known
+   spellings to a canonical unit, an unlisted one is kept as typed and matches only itself
+   (元/人*月 and 元/人·月 are one unit). Money is canonical in 元 (万元 ×1e4); other units keep
+   their name (1.2万亩 is 12000 亩) and `convert` moves only within a `_FAMILIES` family
+   (money, %/‰, area, length, mass): 人 and 次 never convert. `unit_text` keeps the unit as
+   written, so `assume_unit` can read a bare "95" in the other side's 万元.
 6. Dates: a month without a day is its last day (a target month means "by the end of"),
-   "2023年"/"2023年底" is 31 December, "2023-12" a month but "2023.12" a decimal;
-   前/以前/之前 give ≤. Without a year in the text `year` is used, else "缺少年份".
+   `month_only` says so; "2023年"/"2023年底" is 31 December, "2023-12" a month but
+   "2023.12" a decimal (`year_month` reads it as a month for a caller that knows the other
+   side is a date); 前/以前/之前 give ≤. Without a year in the text `year` is used, else "缺少年份".
 
 Numbers never become dates ("45291" stays a number: `excel_serial_to_date` is for a
 caller that knows the other side is a date), and "0.95" stays 0.95 (not 95 %).
@@ -35,7 +39,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 
@@ -51,6 +55,8 @@ class Value:
     text: str = ""  # the value as typed, stripped
     note: str = ""  # Chinese reason when kind is "text" or "error"
     strict: bool = False  # the operator excludes the number itself (>, <, 大于, 低于 …)
+    unit_text: str = ""  # the unit as written after the number ("万元", a bare multiplier "万"), or the column's
+    month_only: bool = False  # a date typed without a day ("2023年12月", "2023年底"): `date` is the month's last day
 
 
 # ------------------------------------------------------------------ units (data)
@@ -64,13 +70,13 @@ _COUNT_UNITS = (*"人户个次件项家名位所座条台套场期批辆处篇�
 _UNITS: dict[str, tuple[str, Decimal]] = {
     "": ("", _ONE),
     **{u: (u, _ONE) for u in _COUNT_UNITS},
-    **{u: (u, _ONE) for u in ("元", "%", "‰", "个百分点", "平方米", "平方公里", "亩", "公顷", "米",
-                              "千米", "千克", "克", "吨", "立方米", "天", "月", "年", "周", "小时", "分钟")},
+    **{u: (u, _ONE) for u in ("元", "%", "‰", "个百分点", "平方米", "平方公里", "亩", "公顷", "米", "厘米",
+                              "毫米", "千米", "千克", "克", "吨", "立方米", "天", "月", "年", "周", "小时", "分钟")},
     "千元": ("元", Decimal(10**3)), "万元": ("元", Decimal(10**4)), "亿元": ("元", Decimal(10**8)),
     "百分比": ("%", _ONE), "百分率": ("%", _ONE), "百分点": ("个百分点", _ONE),
     "平米": ("平方米", _ONE), "m2": ("平方米", _ONE), "平方千米": ("平方公里", _ONE),
     "km2": ("平方公里", _ONE), "hm2": ("公顷", _ONE), "m3": ("立方米", _ONE),
-    "m": ("米", _ONE), "公里": ("千米", _ONE), "km": ("千米", _ONE),
+    "m": ("米", _ONE), "公里": ("千米", _ONE), "km": ("千米", _ONE), "cm": ("厘米", _ONE), "mm": ("毫米", _ONE),
     "公斤": ("千克", _ONE), "kg": ("千克", _ONE), "g": ("克", _ONE), "t": ("吨", _ONE),
     "日": ("天", _ONE), "个月": ("月", _ONE), "h": ("小时", _ONE),
 }
@@ -79,12 +85,18 @@ _UNITS: dict[str, tuple[str, Decimal]] = {
 _FAMILIES: dict[str, tuple[str, Decimal]] = {
     "平方米": ("面积", _ONE), "亩": ("面积", Decimal(10000) / 15), "公顷": ("面积", Decimal(10**4)),
     "平方公里": ("面积", Decimal(10**6)),
-    "米": ("长度", _ONE), "千米": ("长度", Decimal(1000)),
+    "米": ("长度", _ONE), "千米": ("长度", Decimal(1000)), "厘米": ("长度", Decimal("0.01")),
+    "毫米": ("长度", Decimal("0.001")),
     "克": ("质量", Decimal("0.001")), "千克": ("质量", _ONE), "吨": ("质量", Decimal(1000)),
+    "%": ("比率", _ONE), "‰": ("比率", Decimal("0.1")),
 }
 _MULTIPLIERS = {"十": 10, "百": 100, "千": 1000, "万": 10**4, "亿": 10**8}
 #: Single characters that follow a number but are no unit (100余人, 5左右 …).
 _NOT_UNIT = frozenset("余多来几整左右约近内前后上下及或以之共达的是为和与率")
+#: An unlisted unit: letters and CJK with the separators of compound units (元/人·月, 人*次, m³).
+_GENERIC_UNIT_RE = re.compile(r"[A-Za-z\u4e00-\u9fff][A-Za-z\u4e00-\u9fff/·²³]{0,11}")
+#: The separators people type between the parts of a compound unit: one spelling (元/人*月 is 元/人·月).
+_UNIT_SEPARATORS = str.maketrans({"*": "·", "×": "·", "・": "·", "•": "·", "‧": "·", "∙": "·", "⋅": "·"})
 
 # ------------------------------------------------------------------ words (data)
 
@@ -172,16 +184,16 @@ def parse_value(raw, *, unit: str = "", year: int | None = None) -> Value:
     operator, strict = (ops[0][0], any(st for _, st in ops)) if ops else (None, False)
     dated = _match_date(core, year)
     if dated is not None:
-        day, note = dated
+        day, note, month_only = dated
         if day is None:
             return Value("text", text=text, note=note)
-        return Value("date", date=day, operator=operator, strict=strict, text=text)
+        return Value("date", date=day, operator=operator, strict=strict, text=text, month_only=month_only)
     m = _NUMBER_RE.fullmatch(core)
     if m and (found := _unit_info(m[2])) is not None:
-        return _number(Decimal(m[1]), found, unit, operator, strict, text)
+        return _number(Decimal(m[1]), found, unit, operator, strict, text, m[2])
     m = _CN_NUMBER_RE.fullmatch(core)
     if m and m[2] in _UNITS and (n := _cn_number(m[1])) is not None:
-        return _number(Decimal(n), _UNITS[m[2]], unit, operator, strict, text)
+        return _number(Decimal(n), _UNITS[m[2]], unit, operator, strict, text, m[2])
     return Value("text", text=text, note=_why_unreadable(core))
 
 
@@ -220,6 +232,45 @@ def convert(value: Value, to_unit: str) -> float | None:
     if fam_src != fam_dst:
         return None
     return float(Decimal(repr(value.number)) * f_src * base_src / (f_dst * base_dst))
+
+
+def assume_unit(bare: Value, like: Value) -> Value:
+    """`bare`, a number typed without a unit, read in the unit `like` was written in ("95" against
+    "≤90万元" is 95 万元; "9万" against it is 9万元). The caller says so: never a silent ×10000."""
+    if bare.kind != "number" or bare.number is None or bare.unit or like.kind != "number" or not like.unit:
+        return bare
+    if bare.unit_text:  # a bare multiplier ("9万"): the number is already in the canonical unit
+        return replace(bare, unit=like.unit, unit_text=bare.unit_text + like.unit)
+    canonical, factor = _unit_key(like.unit_text or like.unit)
+    return replace(bare, number=float(Decimal(repr(bare.number)) * factor), unit=canonical,
+                   unit_text=like.unit_text or like.unit)
+
+
+def year_month(raw) -> tuple[int, int] | None:
+    """(year, month) of a value typed as "2023.12" (text or number), for a caller that knows the other
+    side is a date; None otherwise. A number 2023.1 may have been typed 2023.10: it is no month."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        return None
+    if isinstance(raw, float):
+        text = repr(raw)
+        if text.endswith(".1"):
+            return None  # 2023.1 or 2023.10: Excel kept no trailing zero, so nobody can say
+    else:
+        text = normalise_text(raw)
+    m = re.fullmatch(r"(\d{4})\.(\d{1,2})", _peel(text)[0] if text else "")
+    if not m or not 1900 <= int(m[1]) <= 2200 or not 1 <= int(m[2]) <= 12:
+        return None
+    return int(m[1]), int(m[2])
+
+
+def month_end(year: int, month: int) -> dt.date:
+    """The last day of a month (a month as a deadline means its end)."""
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def excel_percent_text(n: float) -> str:
+    """A number in a cell formatted as a percentage, as the clerk reads it: 0.93 -> "93%", 0.935 -> "93.5%"."""
+    return f"{format(Decimal(repr(n)).scaleb(2).normalize(), 'f')}%"
 
 
 def comparable_units(a: str, b: str) -> bool:
@@ -301,8 +352,8 @@ def _peel(s: str) -> tuple[str, list[tuple[str, bool]]]:
             ops.append((op, strict))
 
 
-def _match_date(s: str, year: int | None) -> tuple[dt.date | None, str] | None:
-    """(date, "") for a date, (None, reason) for a broken one, None when `s` has no date shape."""
+def _match_date(s: str, year: int | None) -> tuple[dt.date | None, str, bool] | None:
+    """(date, "", no day given) for a date, (None, reason, …) for a broken one, None when `s` has no date shape."""
     for pattern in _DATE_SHAPES:
         m = pattern.fullmatch(s)
         if not m:
@@ -313,22 +364,26 @@ def _match_date(s: str, year: int | None) -> tuple[dt.date | None, str] | None:
         explicit = g.get("y") or g.get("yo")
         y = int(explicit) if explicit else year
         if y is None:
-            return None, "缺少年份"
+            return None, "缺少年份", False
         month = int(g.get("m") or g.get("m2") or 12)
         try:  # calendar.IllegalMonthError is a ValueError too
             day = int(g["d"]) if g.get("d") else calendar.monthrange(y, month)[1]
-            return (dt.date(y, month, day), "") if 1900 <= y <= 2200 else (None, "日期无效")
+            return (dt.date(y, month, day), "", not g.get("d")) if 1900 <= y <= 2200 else (None, "日期无效", False)
         except ValueError:
-            return None, "日期无效"
+            return None, "日期无效", False
     return None
 
 
 def _unit_info(t: str) -> tuple[str, Decimal] | None:
-    """(canonical unit, factor) for a unit text with an optional 十/百/千/万/亿 multiplier, or None."""
+    """(canonical unit, factor) for a unit text with an optional 十/百/千/万/亿 multiplier, or None.
+
+    Known spellings first, then per-unit costs (元/人), a multiplier (万亩), and any other unit-like
+    text as a unit of its own (厘米 is listed, 人·月 is not): kept as typed, matching only itself."""
+    t = t.translate(_UNIT_SEPARATORS)
     key = t.lower() if t.isascii() and len(t) > 1 else t  # KM, Kg; but a lone M is not 米
     if key in _UNITS:
         return _UNITS[key]
-    if "/" in t:  # per-unit costs: 元/人, 万元/公里
+    if "/" in t:  # per-unit costs: 元/人, 万元/公里, 元/人·月
         num, _, den = t.partition("/")
         top, bottom = _unit_info(num), _unit_info(den)
         if top and bottom and top[0] and bottom[0] and bottom[1] == 1:
@@ -337,17 +392,24 @@ def _unit_info(t: str) -> tuple[str, Decimal] | None:
     m = re.fullmatch(r"([十百千万亿]+)(.*)", t)
     if m and (rest := _unit_info(m[2])) is not None:
         return rest[0], rest[1] * math.prod(_MULTIPLIERS[c] for c in m[1])
-    if len(t) == 1 and "\u4e00" <= t <= "\u9fff" and t not in _NOT_UNIT:
-        return t, _ONE  # an unlisted count unit (艘, 枚 …): compatible only with itself
+    if t and t[0] not in _NOT_UNIT and _GENERIC_UNIT_RE.fullmatch(t) and t not in _PRE \
+            and not any(t.endswith(p) for p in _POST):
+        return t, _ONE  # an unlisted unit (艘, 人·月 …): compatible only with itself
     return None
+
+
+def _clean_unit(unit: str) -> str:
+    """A unit column's text as a unit: NFKC, no spaces or brackets; "" for a dash."""
+    u = re.sub(r"\s+", "", unicodedata.normalize("NFKC", unit or "")).strip("()[]")
+    return "" if u in _DASHES else u
 
 
 def _unit_key(unit: str) -> tuple[str, Decimal]:
     """A unit column's (canonical unit, factor); unrecognised text is kept as its own unit."""
-    u = re.sub(r"\s+", "", unicodedata.normalize("NFKC", unit or "")).strip("()[]")
-    if u in _DASHES:
+    u = _clean_unit(unit)
+    if not u:
         return "", _ONE
-    return _unit_info(u) or (u, _ONE)
+    return _unit_info(u) or (u.translate(_UNIT_SEPARATORS), _ONE)
 
 
 def _not_plain(v: Value, what: str) -> str:
@@ -365,7 +427,7 @@ def _family(unit: str) -> str:
 
 
 def _number(num: Decimal, found: tuple[str, Decimal], column: str, operator: str | None,
-            strict: bool, text: str) -> Value:
+            strict: bool, text: str, unit_text: str = "") -> Value:
     """A number Value in its canonical unit; the column's unit applies when the text has none."""
     unit, factor = found
     if not unit:  # the text has no unit of its own: the 计量单位 column applies
@@ -373,10 +435,14 @@ def _number(num: Decimal, found: tuple[str, Decimal], column: str, operator: str
         if factor != 1 and col_factor != 1:
             return Value("text", text=text, note=f"数值中的倍数与计量单位“{column}”重复")
         unit, factor = col_unit, factor * col_factor
+        if col_unit:
+            unit_text += _clean_unit(column)
     number = float(num * factor)
     if not math.isfinite(number):
         return Value("text", text=text, note="数值超出范围")
-    return Value("number", number=number, unit=unit, operator=operator, strict=strict, text=text)
+    return Value("number", number=number, unit=unit, operator=operator, strict=strict, text=text,
+                 unit_text=unit_text)
+
 
 
 def _cn_number(s: str) -> int | None:

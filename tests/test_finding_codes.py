@@ -210,6 +210,8 @@ CASES = [
          ("年度指标值", "按时完成")),
     Case("indicator-unit-mismatch", filled(first(target="100人", actual="100次")), P1, "G18", "100次",
          ("“人”", "“次”")),
+    Case("indicator-unit-assumed", filled(first(direction="≤", target="≤90万元", actual="95", deviation_note="涨价")),
+         P1, "G18", "95", ("“95”", "“万元”")),
     Case("indicator-kind-mismatch", filled(first(target="100%", unit="%", actual="已完成")), P1, "G18", "已完成",
          ("100%", "已完成")),
     Case("indicator-percent-ambiguous", filled(first(target="95%", unit="%", actual="0.96")), P1, "G18",

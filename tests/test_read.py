@@ -7,7 +7,7 @@ import datetime as dt
 import subprocess
 
 import pytest
-from builders import example_dict
+from builders import example_dict, saved_formula, standard_indicators, submission
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
@@ -521,3 +521,42 @@ def test_read_unreadable_year_finding_is_about_the_year(tmp_path):
     wb.save(path)
     [finding] = read_workbook(path).findings
     assert (finding.code, finding.path, finding.cell) == ("value-unreadable", "year", where.cell)
+
+
+# ------------------------------------------------------------------ cells formatted as a percentage
+
+
+def test_read_number_in_a_percent_formatted_cell_as_excel_shows_it(tmp_path):
+    """0.93 in a cell Excel shows as 93% is 93%, whatever the format's decimals; other formats are left alone."""
+    path = _write(tmp_path, submission(standard_indicators(target="≥90%", actual="95%")))
+    wb = load_workbook(path)
+    ws = wb["项目1"]
+    cases = {  # cell -> (value, number format, read as)
+        "G18": (0.93, "0%", "93%"),
+        "G19": (0.935, "0.0%", "93.5%"),
+        "G20": (1, "0.00%", "100%"),
+        "G21": (0.93, '"完成"0.00"%"', 0.93),  # a quoted % shows no percentage
+        "G22": (0.93, "General", 0.93),
+        "E22": (0.9, "[Red]0%;[Blue]-0%", "90%"),
+    }
+    for cell, (value, fmt, _) in cases.items():
+        ws[cell].value, ws[cell].number_format = value, fmt
+    ws["G23"].number_format = "0%"  # a text typed into a % cell stays the text
+    wb.save(path)
+    read = read_workbook(path)
+    inds = read.sourced.submission.projects[0].indicators
+    got = {"G18": inds[0].actual, "G19": inds[1].actual, "G20": inds[2].actual, "G21": inds[3].actual,
+           "G22": inds[4].actual, "E22": inds[4].target}
+    assert got == {cell: shown for cell, (_, _, shown) in cases.items()}
+    assert inds[5].actual == "95%"
+
+
+def test_read_percent_formatted_formula_result_reads_as_shown(tmp_path):
+    path = _write(tmp_path, example_dict())
+    wb = load_workbook(path)
+    wb["项目1"]["G18"].number_format = "0%"
+    wb.save(path)
+    saved_formula(path, "项目1", "G18", "=186/200", 0.93)
+    read = read_workbook(path)
+    assert read.sourced.submission.projects[0].indicators[0].actual == "93%"
+    assert [f.code for f in read.findings] == ["value-formula"]

@@ -619,3 +619,64 @@ def test_report_a_file_level_error_makes_every_project_has_errors_as_json_comple
     report = evaluation.to_dict()
     assert [c["has_errors"] for c in contexts] == [not p["complete"] for p in report["files"][0]["projects"]] \
         == [True, True]
+
+
+# ------------------------------------------------------------------ values as the clerk typed and saw them
+
+
+def _indicator_row(path: Path, name: str) -> list[str]:
+    """The texts of the 自评表 row of the indicator `name`, from its name on (name, target, actual …)."""
+    row = next([c[0] for c in row] for row in table_grid(path) if any(c[0] == name for c in row))
+    return row[row.index(name):]
+
+
+def test_percent_formatted_cell_is_printed_as_excel_shows_it(tmp_path):
+    """0.93 in a cell formatted '0%' is 93% in the report and the 自评表, and nobody is told it was a decimal."""
+    data = submission(indicators=[
+        indicator("满意度", level1="满意度指标", level2="服务对象满意度指标", target="≥90%", actual="95%", weight=10),
+        indicator("数量", weight=50), indicator("社会效益", level1="效益指标", level2="社会效益指标", weight=30),
+    ])
+    path = write_template(tmp_path / "单位.xlsx", submission_from_dict(data))
+    wb = openpyxl.load_workbook(path)
+    wb["项目1"]["G18"].value, wb["项目1"]["G18"].number_format = 0.93, "0%"
+    wb.save(path)
+    evaluation = evaluate_paths([path])
+    assert "indicator-percent-ambiguous" not in [f.code for f in evaluation.findings]
+    assert evaluation.projects[0].indicators[0].score == 10
+    [r] = render.render_reports(evaluation, tmp_path / "out")
+    analysis = next(t for t in texts(r.report) if "三级指标“满意度”" in t and "全年实际完成值" in t)
+    assert "全年实际完成值为93%" in analysis and "0.93" not in analysis
+    assert _indicator_row(r.table, "满意度")[1:3] == ["≥90%", "93%"]
+
+
+def test_decimal_typed_for_a_percentage_is_printed_as_typed_with_how_it_was_read(tmp_path):
+    """0.95 typed in a plain cell against ≥90% (unit column %): scored as 95 % with its finding,
+    printed "0.95（按95%计）", never "0.95%"."""
+    data = submission(indicators=[
+        indicator("满意度", level1="满意度指标", level2="服务对象满意度指标", target="≥90", unit="%",
+                  actual=0.95, weight=10),
+        indicator("数量", weight=50), indicator("社会效益", level1="效益指标", level2="社会效益指标", weight=30),
+    ])
+    evaluation = evaluate(data)
+    assert "indicator-percent-ambiguous" in [f.code for f in evaluation.findings]
+    [r] = render.render_reports(evaluation, tmp_path / "out")
+    analysis = next(t for t in texts(r.report) if "三级指标“满意度”" in t and "全年实际完成值" in t)
+    assert "全年实际完成值为0.95（按95%计）" in analysis and "0.95%" not in analysis
+    assert _indicator_row(r.table, "满意度")[2] == "0.95（按95%计）"
+
+
+def test_unit_on_one_side_only_is_named_in_the_report_and_table(tmp_path):
+    """"≤90万元" against "95": scored as 95 万元 (unmet), and the documents say the unit was assumed."""
+    data = submission(indicators=[
+        indicator("成本", level2="成本指标", direction="≤", target="≤90万元", actual="95", weight=50,
+                  note="材料涨价"),
+        indicator("社会效益", level1="效益指标", level2="社会效益指标", weight=30),
+        indicator("满意度", level1="满意度指标", level2="服务对象满意度指标", weight=10),
+    ])
+    evaluation = evaluate(data)
+    assert [f.code for f in evaluation.findings if f.code.startswith("indicator-unit")] == ["indicator-unit-assumed"]
+    [r] = render.render_reports(evaluation, tmp_path / "out")
+    analysis = next(t for t in texts(r.report) if "三级指标“成本”" in t and "全年实际完成值" in t)
+    assert "全年实际完成值为95（未填写计量单位，按“万元”计）" in analysis
+    assert "未完成" in analysis and "47.37分" in analysis  # 50 × 90/95
+    assert _indicator_row(r.table, "成本")[2] == "95（未填写计量单位，按“万元”计）"

@@ -6,12 +6,15 @@ import math
 
 import pytest
 from builders import example_dict, funds, indicator, sourced, standard_indicators, submission
+from openpyxl import load_workbook
 
-from perf_toolkit.check.evaluate import evaluate_submissions
+from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions
 from perf_toolkit.check.score import qualitative_band, score_submissions
+from perf_toolkit.model import submission_from_dict
 from perf_toolkit.numbers import round2, round_half_up
 from perf_toolkit.profile import ProfileError, builtin_profile_text, load_profile
 from perf_toolkit.spec import level1_weight, normalise_level1, normalise_level2
+from perf_toolkit.workbook.template import write_template
 
 NATIONAL = load_profile("national-2020")
 
@@ -153,6 +156,60 @@ def test_fraction_percent_is_read_as_percent_and_reported():
     assert "indicator-percent-ambiguous" in codes(data)
 
 
+def test_unit_on_one_side_only_is_read_in_the_other_side_unit_and_reported():
+    # "≤90万元" against "95": 95 万元, not 95 元 against 900000 元 (unmet: 20 × 90/95)
+    row, _ = score_one({"direction": "≤", "target": "≤90万元", "actual": "95", "deviation_note": "原因"})
+    assert row.scored_as == "number" and (row.A, row.B) == (900000, 950000)
+    assert bool(row.met) is False and round2(row.score) == round2(20 * 90 / 95)
+    assert tuple(row.unit_assumed) == ("actual", "万元")
+    data = submission(standard_indicators(direction="≤", target="≤90万元", actual="95", deviation_note="原因"))
+    result = evaluate_submissions([sourced(data)])
+    found = [f for f in result.findings if f.code == "indicator-unit-assumed"]
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert found[0].path.endswith("indicators[0].actual") and "“万元”" in found[0].message
+    assert result.projects[0].indicators[0].unit_assumed == ("actual", "万元")
+    # the bare side may be the target; a bare multiplier ("9万") keeps its own 万
+    row, _ = score_one({"direction": "≥", "target": "100", "actual": "120人"})
+    assert tuple(row.unit_assumed) == ("target", "人") and row.score == 20
+    row, _ = score_one({"direction": "≤", "target": "≤90万元", "actual": "9万"})
+    assert row.B == 90000 and tuple(row.unit_assumed) == ("actual", "元")
+
+
+def test_column_unit_applies_to_bare_values_without_a_finding():
+    data = submission(standard_indicators(direction="≤", target="≤90", unit="万元", actual="95", deviation_note="原因"))
+    result = evaluate_submissions([sourced(data)])
+    assert "indicator-unit-assumed" not in [f.code for f in result.findings]
+    one = result.projects[0].indicators[0]
+    assert (one.target_number, one.actual_number, one.unit_assumed) == (900000, 950000, None)
+
+
+@pytest.mark.parametrize(
+    ("direction", "target", "actual", "score"),
+    [
+        ("≥", "≥5厘米", "4厘米", 16.0),  # any unit text is a unit
+        ("≥", "≥5cm", "40毫米", 16.0),  # and converts inside its family
+        ("≤", "≤300元/人·月", "400元/人*月", 15.0),  # one unit however the dot is typed
+        ("≤", "≤1万元", "12500元", 16.0),  # 元 ↔ 万元
+        ("≤", "≤0.1亿元", "1250万元", 16.0),
+        ("≤", "≤5‰", "0.4%", 20.0),
+        ("≥", "≥10个工作日", "8个工作日", 16.0),
+    ],
+)
+def test_units_parse_and_compare(direction, target, actual, score):
+    row, _ = score_one({"direction": direction, "target": target, "actual": actual, "deviation_note": "原因"})
+    assert row.scored_as == "number" and not row.unit_mismatch and row.unit_assumed is None
+    assert round2(row.score) == score
+
+
+def test_counting_units_do_not_convert():
+    data = submission(standard_indicators(target="≥100人", actual="120次", claimed_score=20))
+    result = evaluate_submissions([sourced(data)])
+    one = result.projects[0].indicators[0]
+    assert one.unit_mismatch and one.scored_as == "none"
+    found = [f.code for f in result.findings if f.path and f.path.startswith("projects[0].indicators[0]")]
+    assert "indicator-unit-mismatch" in found and "indicator-unparseable" not in found  # one finding, not two
+
+
 def test_overachievement_keeps_full_score_but_asks_why():
     row, _ = score_one({"target": "100", "actual": "130"})
     assert row.score == 20 and bool(row.overachieved)
@@ -171,11 +228,93 @@ def test_date_target_met_when_not_later():
     assert row.scored_as == "date" and row.score == 20
 
 
-def test_date_target_late_scores_by_days():
-    row, _ = score_one({"direction": "≤", "target": "2023年12月", "actual": "2024-01-31", "deviation_note": "延误"})
-    # day 365 vs day 396 counted from 2023-01-01: 20 × 365/396
-    assert round2(row.score) == round2(20 * 365 / 396) == 18.43
-    assert bool(row.met) is False
+def test_date_target_late_scores_by_days_over_the_window():
+    # a day target: 2023-12-31 against 2024-01-30 is 30 days late: 20 × (1 − 30/90)
+    row, _ = score_one({"direction": "≤", "target": "2023-12-31", "actual": "2024-01-30", "deviation_note": "延误"})
+    assert row.scored_as == "date" and row.B - row.A == 30
+    assert round2(row.score) == round2(20 * (1 - 30 / 90)) == 13.33
+    assert bool(row.met) is False and math.isnan(row.completion)  # a day count is no completion rate
+    # the same lateness in another part of the year costs the same (no day-of-year ratio)
+    row, _ = score_one({"direction": "≤", "target": "2023-03-01", "actual": "2023-03-31", "deviation_note": "延误"})
+    assert round2(row.score) == 13.33
+    # 90 days late or more: nothing
+    row, _ = score_one({"direction": "≤", "target": "2023-01-01", "actual": "2023-04-01", "deviation_note": "延误"})
+    assert row.score == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "actual", "days_late", "score"),
+    [
+        ("2023.12", "2024年2月", 60, 6.67),  # a year-month, not the numbers 2023.12 and 2024.02
+        ("2023年12月", "2024.2", 60, 6.67),
+        ("2023.12", "2024.02", 60, 6.67),  # both year-months
+        ("2023-12", "2024年1月", 31, 13.11),
+        ("2023年12月", "2024-01-31", 31, 13.11),  # a month against a day: compared by month
+        ("2023.12", "2023-12-28", 0, 20.0),
+        ("2023-12-15", "2023年12月", 0, 20.0),  # by month: on time
+        ("2023.12", "2023年11月", 0, 20.0),
+        ("12月底前", "2023.12", 0, 20.0),
+    ],
+)
+def test_year_month_dates_are_compared_by_month(target, actual, days_late, score):
+    row, _ = score_one({"direction": "", "target": target, "actual": actual, "deviation_note": "原因"})
+    assert row.scored_as == "date"
+    assert max(0, row.B - row.A) == days_late
+    assert round2(row.score) == score
+    assert bool(row.met) is (days_late == 0)
+
+
+def test_a_number_with_a_unit_is_never_read_as_a_date_serial():
+    row, _ = score_one({"direction": "≥", "target": "≥90%", "actual": "2023-12-01"})
+    assert row.scored_as == "none"  # not 1900-03-30 against 2023-12-01
+    row, _ = score_one({"direction": "≤", "target": "2023-12-31", "actual": 45280})  # a date pasted as its serial
+    assert row.scored_as == "date" and row.score == 20
+
+
+def test_late_date_finding_states_the_window_rule():
+    data = submission(standard_indicators(target="2023.12", actual="2024年2月", claimed_score=10))
+    result = evaluate_submissions([sourced(data)])
+    mismatch = next(f for f in result.findings if f.code == "score-mismatch")
+    assert "晚于指标值60天" in mismatch.message and "÷90" in mismatch.message
+    assert "indicator-unmet-unexplained" in [f.code for f in result.findings]
+    assert result.projects[0].indicators[0].score == pytest.approx(20 / 3)
+
+
+def test_date_late_window_from_the_profile(tmp_path):
+    path = tmp_path / "window.toml"
+    path.write_text(builtin_profile_text("national-2020").replace("date_late_window_days = 90",
+                                                                   "date_late_window_days = 30"), encoding="utf-8")
+    profile = load_profile(str(path))
+    assert profile.date_late_window_days == 30
+    row, _ = score_one({"direction": "≤", "target": "2023-12-01", "actual": "2023-12-16", "deviation_note": "延误"},
+                       profile)
+    assert round2(row.score) == 10.0  # 20 × (1 − 15/30)
+    path.write_text(builtin_profile_text("national-2020").replace('date_late = "days"', 'date_late = "zero"'),
+                    encoding="utf-8")
+    row, _ = score_one({"direction": "≤", "target": "2023-12-01", "actual": "2023-12-02", "deviation_note": "延误"},
+                       load_profile(str(path)))
+    assert row.score == 0
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "30.5", '"90"', "true"])
+def test_date_late_window_must_be_a_positive_integer(tmp_path, bad):
+    path = tmp_path / "bad.toml"
+    path.write_text(builtin_profile_text("national-2020").replace("date_late_window_days = 90",
+                                                                   f"date_late_window_days = {bad}"), encoding="utf-8")
+    with pytest.raises(ProfileError, match="date_late_window_days 须为正整数"):
+        load_profile(str(path))
+
+
+def test_date_late_older_spelling_ratio_is_the_window_rule(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text(builtin_profile_text("national-2020").replace('date_late = "days"', 'date_late = "ratio"')
+                    .replace("date_late_window_days = 90", ""), encoding="utf-8")
+    profile = load_profile(str(path))
+    assert (profile.date_late, profile.date_late_window_days) == ("days", 90)
+    path.write_text(builtin_profile_text("national-2020").replace('date_late = "days"', 'date_late = "later"'),
+                    encoding="utf-8")
+    with pytest.raises(ProfileError, match="date_late 只能是 days"):
+        load_profile(str(path))
 
 
 def test_date_target_without_year_uses_evaluation_year():
@@ -389,3 +528,36 @@ def test_level1_labels_as_printed_on_the_official_form(typed, level1, weight):
 ])
 def test_level2_labels_as_printed_on_the_official_form(typed, level2):
     assert normalise_level2(typed) == level2
+
+
+# ------------------------------------------------------------------ the same, from a workbook as returned
+
+
+def test_units_percentages_and_dates_read_from_a_real_workbook(tmp_path):
+    """Each case typed into the standard workbook, read back, scored and checked in one batch."""
+    cases = [  # (name, direction, target, actual, weight)
+        ("成本", "≤", "≤90万元", "95", 10),
+        ("长度", "≥", "≥5厘米", "4厘米", 10),
+        ("人均", "≤", "≤300元/人·月", "400元/人*月", 10),
+        ("资金", "≤", "≤1万元", "12500元", 10),
+        ("人次", "≥", "≥100人", "120次", 10),
+        ("完工", "≤", "2023.12", "2024年2月", 10),
+        ("按时", "≤", "2023年12月", "2023-12-20", 10),
+        ("满意度", "≥", "≥90%", "95%", 20),  # the actual becomes 0.93 in a cell formatted 0%
+    ]
+    inds = [indicator(name, direction=d, target=t, actual=a, weight=w, note="原因") for name, d, t, a, w in cases]
+    path = write_template(tmp_path / "单位.xlsx", submission_from_dict(submission(inds)))
+    wb = load_workbook(path)
+    wb["项目1"]["G25"].value, wb["项目1"]["G25"].number_format = 0.93, "0%"  # row 18 + 7
+    wb.save(path)
+    result = evaluate_paths([path])
+    got = {i.name: i for i in result.projects[0].indicators}
+    assert round2(got["成本"].score) == round2(10 * 90 / 95) and got["成本"].unit_assumed == ("actual", "万元")
+    assert (got["长度"].score, got["人均"].score, got["资金"].score) == (8.0, 7.5, 8.0)
+    assert got["人次"].unit_mismatch and got["人次"].scored_as == "none"
+    assert got["完工"].scored_as == "date" and round2(got["完工"].score) == 3.33  # 60 days late: 10 × (1 − 60/90)
+    assert got["按时"].scored_as == "date" and got["按时"].score == 10
+    assert got["满意度"].submitted.actual == "93%" and got["满意度"].score == 20
+    where = {f.code: f.cell for f in result.findings if f.code.startswith("indicator-")}
+    assert where["indicator-unit-assumed"] == "G18" and where["indicator-unit-mismatch"] == "G22"
+    assert "indicator-percent-ambiguous" not in where and "indicator-unparseable" not in where

@@ -10,15 +10,19 @@ import pytest
 
 from perf_toolkit.values import (
     Value,
+    assume_unit,
     comparable_units,
     convert,
+    excel_percent_text,
     excel_serial_to_date,
     is_placeholder,
     meaningful_text,
+    month_end,
     normalise_text,
     parse_money,
     parse_value,
     parse_weight,
+    year_month,
 )
 
 D = dt.date
@@ -70,6 +74,16 @@ NUMBERS = [
     ("5个百分点", 5.0, "个百分点", None, False),
     ("≤500元/人", 500.0, "元/人", "≤", False),
     ("3艘", 3.0, "艘", None, False),  # an unlisted count unit is kept as typed
+    # any unit text after the number is its unit, kept as typed when unlisted
+    ("5厘米", 5.0, "厘米", None, False),
+    ("≤300元/人·月", 300.0, "元/人·月", "≤", False),
+    ("≤300元/人*月", 300.0, "元/人·月", "≤", False),  # one spelling of the compound unit
+    ("≤300元/人×月", 300.0, "元/人·月", "≤", False),
+    ("1.5万元/人·年", 15000.0, "元/人·年", None, False),
+    ("10个工作日内", 10.0, "个工作日", "≤", False),
+    ("3套设备", 3.0, "套设备", None, False),
+    ("20cm", 20.0, "厘米", None, False),
+    ("5‰", 5.0, "‰", None, False),
     ("20分", 20.0, "分", None, False),
     # operators before and after, strict ones, fillers
     ("＞＝90", 90.0, "", "≥", False),
@@ -255,6 +269,8 @@ NOT_NUMBERS = [
     ("≥", "text", "没有数字"),
     ("完成率98%，较上年提高", "text", "数字前后有无法识别的文字"),
     ("100余人", "text", "数字前后有无法识别的文字"),
+    ("100%覆盖", "text", "数字前后有无法识别的文字"),  # a word after a % is no unit
+    ("5/人", "text", "数字前后有无法识别的文字"),
     ("98%较上年提高2个百分点", "text", "包含多个数字"),
     ("4 508 00", "text", "包含多个数字"),  # spaced digits are not glued
     ("1,2", "text", "包含多个数字"),  # not a thousands group
@@ -418,11 +434,82 @@ def test_parse_weight_cases(raw, expected):
         ("5", "%", None),
         ("5个百分点", "%", None),
         ("5元", "人", None),
+        ("5厘米", "米", 0.05),
+        ("40毫米", "厘米", 4.0),
+        ("5‰", "%", 0.5),
+        ("400元/人*月", "元/人·月", 400.0),
+        ("400元/人·月", "元/人", None),
+        ("3套设备", "套", None),
     ],
 )
 def test_convert_within_families_only(typed, to_unit, expected):
     result = convert(parse_value(typed, year=2023), to_unit)
     assert result == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("bare", "like", "number", "unit", "unit_text"),
+    [
+        ("95", "≤90万元", 950000.0, "元", "万元"),  # 95 万元, never 95 元 against 900000 元
+        ("9万", "≤90万元", 90000.0, "元", "万元"),  # a bare multiplier keeps its own 万
+        ("95", "≥90%", 95.0, "%", "%"),
+        ("120", "≥100人", 120.0, "人", "人"),
+        ("2", "≥1.5亿元", 200000000.0, "元", "亿元"),
+        ("5", "≥3公里", 5.0, "千米", "公里"),
+    ],
+)
+def test_assume_unit_reads_a_bare_number_in_the_other_side_unit(bare, like, number, unit, unit_text):
+    read = assume_unit(parse_value(bare), parse_value(like))
+    assert (read.number, read.unit, read.unit_text) == (number, unit, unit_text)
+
+
+@pytest.mark.parametrize(("bare", "like"), [("95人", "≤90万元"), ("95", "90"), ("完成", "90万元")])
+def test_assume_unit_leaves_what_is_not_one_sided(bare, like):
+    assert assume_unit(parse_value(bare), parse_value(like)) == parse_value(bare)
+
+
+def test_column_unit_is_the_unit_as_written():
+    v = parse_value("90", unit="万元")
+    assert (v.number, v.unit, v.unit_text) == (900000.0, "元", "万元")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2023.12", (2023, 12)),
+        ("２０２３．１２", (2023, 12)),
+        ("2023.1", (2023, 1)),  # text keeps what was typed
+        ("≤2023.12", (2023, 12)),
+        (2023.12, (2023, 12)),
+        (2024.02, (2024, 2)),
+        (2024.2, (2024, 2)),
+        (2023.1, None),  # a number: typed 2023.1 or 2023.10, nobody can say
+        ("2023.13", None),
+        ("2023.0", None),
+        ("1850.12", None),
+        ("45.08", None),
+        ("2023.125", None),
+        (2023, None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_year_month_of_a_decimal_typed_as_a_month(raw, expected):
+    assert year_month(raw) == expected
+
+
+def test_month_only_dates_and_month_end():
+    assert parse_value("2023年12月").month_only and parse_value("2023-12").month_only
+    assert parse_value("12月底前", year=2023).month_only and parse_value("2023年").month_only
+    assert not parse_value("2023-12-20").month_only and not parse_value("2023年12月20日").month_only
+    assert month_end(2024, 2) == D(2024, 2, 29) and month_end(2023, 12) == D(2023, 12, 31)
+
+
+@pytest.mark.parametrize(("n", "text"), [(0.93, "93%"), (0.935, "93.5%"), (1, "100%"), (0, "0%"), (1.2, "120%"),
+                                         (0.07, "7%"), (-0.05, "-5%"), (0.123456, "12.3456%")])
+def test_excel_percent_text_as_the_clerk_reads_it(n, text):
+    assert excel_percent_text(n) == text
+    assert parse_value(text).number == pytest.approx(n * 100)
 
 
 def test_convert_target_and_actual_compare_in_yuan():
@@ -460,6 +547,11 @@ def test_convert_non_number_is_none():
         ("%", "个百分点", False),
         ("元", "亩", False),
         ("元/人", "万元/人", True),
+        ("%", "‰", True),
+        ("厘米", "米", True),
+        ("元/人·月", "元/人*月", True),
+        ("元/人·月", "元/人", False),
+        ("人·月", "人", False),
     ],
 )
 def test_comparable_units_table(a, b, expected):

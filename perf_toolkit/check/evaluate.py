@@ -147,6 +147,8 @@ def _indicator(r: dict, typed) -> ScoredIndicator:
         target_number=_finite(r["A"]), actual_number=_finite(r["B"]), target_kind=r["t_kind"],
         actual_kind=r["a_kind"], target_unit=r["t_unit"] or "", actual_unit=r["a_unit"] or "",
         unit_mismatch=bool(r["unit_mismatch"]), verifiable=bool(r["verifiable"]),
+        unit_assumed=tuple(r["unit_assumed"]) if r["unit_assumed"] else None,
+        percent_fixed=tuple(r["percent_fixed"]) if r["percent_fixed"] else None,
     )
 
 

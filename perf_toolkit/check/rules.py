@@ -334,7 +334,7 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
             continue
         if row.t_kind in ("number", "date") and row.typed_direction != "定性":
             if row.a_kind == "error" or (row.a_kind == "text" and not row.actual_band_text) or (
-                    row.scored_as == "none" and row.a_kind not in ("empty",)):
+                    row.scored_as == "none" and row.a_kind != "empty" and not row.unit_mismatch):
                 yield ctx.at(row.s, f"{base}.actual", "indicator-unparseable", code, label="实际完成值",
                              value=row.actual)
             elif row.actual_band_text:
@@ -350,6 +350,12 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
         if row.unit_mismatch:
             yield ctx.at(row.s, f"{base}.actual", "indicator-unit-mismatch", code,
                          target_unit=row.t_unit or "无", actual_unit=row.a_unit or "无")
+        if row.unit_assumed:
+            side, unit = row.unit_assumed
+            other = "target" if side == "actual" else "actual"
+            yield ctx.at(row.s, f"{base}.{side}", "indicator-unit-assumed", code, label=INDICATOR_LABEL[side],
+                         value=getattr(row, side), other=INDICATOR_LABEL[other], other_value=getattr(row, other),
+                         unit=unit)
         if row.percent_fixed:
             side, percent = row.percent_fixed
             key = "actual" if side == "actual" else "target"
@@ -441,7 +447,10 @@ def check_scores(ctx: Context) -> Iterator[Located]:
 
 def _rule_text(row, profile: Profile) -> str:
     if row.scored_as == "date":
-        return "完成时间晚于指标值，按天数比例计分" if profile.date_late == "ratio" else "完成时间晚于指标值，不得分"
+        if profile.date_late == "zero":
+            return "完成时间晚于指标值，不得分"
+        window = profile.date_late_window_days
+        return f"完成时间晚于指标值{weight_text(row.B - row.A)}天，按逾期天数计分：分值×(1−逾期天数÷{window})"
     if row.direction == "≤":
         return ("反向指标：分值×指标值÷实际值" if profile.reverse_formula == "ratio"
                 else "反向指标：分值×(1−(实际值−指标值)÷指标值)")

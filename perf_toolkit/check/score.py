@@ -116,15 +116,16 @@ def _classify(ind, year: int | None) -> dict:
         "typed_direction": typed_dir, "direction_conflict": None, "direction_missing": False,
         "t_kind": target.kind, "a_kind": actual.kind, "t_unit": target.unit, "a_unit": actual.unit,
         "t_note": target.note, "a_note": actual.note, "A": np.nan, "B": np.nan, "strict": target.strict,
-        "unit_mismatch": False, "percent_fixed": None, "scored_as": "none", "direction": typed_dir or "",
-        "actual_band_text": False,
+        "unit_mismatch": False, "unit_assumed": None, "percent_fixed": None, "scored_as": "none",
+        "direction": typed_dir or "", "actual_band_text": False,
     }
     if typed_dir == "定性" or (typed_dir is None and target.kind == "text"):
         row["scored_as"] = "qual"
         row["direction"] = "定性"
         return row
-    if target.kind == "date" or (target.kind == "number" and actual.kind == "date"):
-        return _classify_date(row, target, actual)
+    if target.kind == "date" or (target.kind == "number" and actual.kind == "date") or (
+            target.kind == actual.kind == "number" and values.year_month(ind.target) and values.year_month(ind.actual)):
+        return _classify_date(row, ind, target, actual)
     if target.kind != "number":
         # declared quantitative but the target has no number: scored by the actual's band if it has one
         row["scored_as"] = "qual" if target.kind == "text" else "none"
@@ -139,6 +140,15 @@ def _classify(ind, year: int | None) -> dict:
         a_num, b_num, a_unit, b_unit = target.number, actual.number, target.unit, actual.unit
         a_num, b_num, fixed = _fix_fraction_percent(ind, a_num, b_num, a_unit, b_unit)
         row["percent_fixed"] = fixed
+        if fixed is None and bool(a_unit) != bool(b_unit):
+            # a unit on one side only: the bare side is read in the other's unit, and a finding says so
+            side, bare, like = ("actual", actual, target) if a_unit else ("target", target, actual)
+            read = values.assume_unit(bare, like)
+            row["unit_assumed"] = (side, read.unit_text.removeprefix(bare.unit_text))  # "9万" + "元"
+            if side == "actual":
+                b_num, b_unit = read.number, read.unit
+            else:
+                a_num, a_unit = read.number, read.unit
         if a_unit and b_unit and a_unit != b_unit:
             converted = values.convert(actual, a_unit)
             if converted is None:
@@ -151,22 +161,36 @@ def _classify(ind, year: int | None) -> dict:
     return row
 
 
-def _classify_date(row: dict, target, actual) -> dict:
-    """Dates as targets are `≤` on dates: met when the actual is not later."""
+def _classify_date(row: dict, ind, target, actual) -> dict:
+    """Dates as targets are `≤` on dates: met when the actual is not later. A number beside a date is a
+    year-month ("2023.12") or an Excel serial; a month without a day (a target month is its end) makes
+    the comparison one of months: both sides count as their month's last day. A and B are day numbers
+    from the start of the target's year, so B − A is the number of days late."""
     row["direction"] = "≤"
-    t_date = target.date
-    if t_date is None:  # a number target with a date actual: a serial typed as a number
-        t_date = values.excel_serial_to_date(target.number)
-    a_date = actual.date
-    if a_date is None and actual.kind == "number":
-        a_date = values.excel_serial_to_date(actual.number)
+    t_date, t_month = _date_of(target, ind.target)
+    a_date, a_month = _date_of(actual, ind.actual)
     if t_date is None or a_date is None:
         row["scored_as"] = "none"
         return row
+    if t_month or a_month:
+        t_date, a_date = (values.month_end(d.year, d.month) for d in (t_date, a_date))
     start = dt.date(t_date.year, 1, 1)
-    # days counted from the start of the target's year, the first day being day 1
     row.update(scored_as="date", A=float((t_date - start).days + 1), B=float((a_date - start).days + 1))
     return row
+
+
+def _date_of(value, raw) -> tuple[dt.date | None, bool]:
+    """(the date a target or actual stands for, whether it is a month without a day)."""
+    if value.kind == "date":
+        return value.date, value.month_only
+    if value.kind != "number":
+        return None, False
+    month = values.year_month(raw)
+    if month:
+        return values.month_end(*month), True
+    if value.unit or value.operator:  # "≥90%" is no date
+        return None, False
+    return values.excel_serial_to_date(value.number), False  # a date pasted as a number
 
 
 def _fix_fraction_percent(ind, a: float, b: float, a_unit: str, b_unit: str):
@@ -261,11 +285,13 @@ def _quantitative(ind: pd.DataFrame, profile: Profile) -> tuple[pd.Series, pd.Se
             ratio_down = np.where(a > 0, np.clip(1 - (b - a) / a, 0.0, 1.0), 0.0)
         else:
             ratio_down = np.where(b > 0, np.minimum(a / b, 1.0), 0.0)
-        if profile.date_late == "zero":
-            ratio_down = np.where(is_date, 0.0, ratio_down)
+        # a late date loses its points over the profile's window of days (B − A is the days late)
+        late = 0.0 if profile.date_late == "zero" else np.clip(1 - (b - a) / profile.date_late_window_days, 0.0, 1.0)
+        ratio_down = np.where(is_date, late, ratio_down)
         ratio = np.where(met, 1.0, np.where(up, ratio_up, ratio_down))
         completion = np.where(up, np.where(a > 0, b / a, np.where(met, 1.0, 0.0)),
                               np.where(b > 0, a / b, 1.0))
+        completion = np.where(is_date, np.nan, completion)  # a day count is no rate of completion
     quant = ind["scored_as"].isin(["number", "date"])
     score = pd.Series(np.where(quant, w * ratio, np.nan), index=ind.index)
     return score, pd.Series(np.where(quant, met, None), index=ind.index), \
@@ -388,4 +414,4 @@ _INDICATOR_COLUMNS = ["s", "p", "i", "project_code", "level1", "level2", "name",
                       "typed_weight", "weight_note", "header_weight", "claimed", "claimed_note", "explained", "band",
                       "typed_direction", "direction_conflict", "direction_missing", "t_kind", "a_kind",
                       "t_unit", "a_unit", "t_note", "a_note", "A", "B", "strict", "unit_mismatch",
-                      "percent_fixed", "scored_as", "direction", "actual_band_text", "unknown"]
+                      "unit_assumed", "percent_fixed", "scored_as", "direction", "actual_band_text", "unknown"]

@@ -298,8 +298,7 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
             "i": r.index, "level1": one_line(r.level1) or "（一级指标未填写）",
             "level2": one_line(r.level2) or "（二级指标未填写）", "name": one_line(raw.name) or "（三级指标名称未填写）",
             "direction": r.direction, "unit": one_line(raw.unit),
-            **{key: PENDING if key in r.unknown else typed_value(getattr(raw, key), raw.unit)
-               for key in ("target", "actual")},
+            **{key: _value_text(r, key) for key in ("target", "actual")},
             "weight": known(weight_text(r.weight), r.value_known("weight")),
             "weight_value": r.weight if r.value_known("weight") else None,
             "score": known(points(r.score), r.scored), "score_value": r.score,
@@ -314,6 +313,20 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
         item["status"] = _status(item)
         out.append(item)
     return out
+
+
+def _value_text(r: ScoredIndicator, key: str) -> str:
+    """A target or actual as typed, with how the rules read it when they had to assume: a decimal read
+    as a percentage ("0.95（按95%计）", never "0.95%"), or a unit taken from the other side."""
+    if key in r.unknown:
+        return PENDING
+    raw = getattr(r.submitted, key)
+    if r.percent_fixed and r.percent_fixed[0] == key:
+        return f"{typed_value(raw)}（按{weight_text(r.percent_fixed[1])}%计）"
+    text = typed_value(raw, r.submitted.unit)
+    if r.unit_assumed and r.unit_assumed[0] == key and text:
+        return f"{text}（未填写计量单位，按“{r.unit_assumed[1]}”计）"
+    return text
 
 
 def _flag(r: ScoredIndicator) -> str:

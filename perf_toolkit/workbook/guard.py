@@ -61,6 +61,7 @@ class RawSheet:
     formulas: set[Coord] = field(default_factory=set)  # cells holding a formula (values not trusted)
     cached: dict[Coord, Any] = field(default_factory=dict)  # a formula cell's saved result ("" kept), if it has one
     errors: dict[Coord, str] = field(default_factory=dict)  # Excel error values, e.g. "#DIV/0!"
+    percent: set[Coord] = field(default_factory=set)  # cells whose number format shows a percentage (.xlsx only)
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # min_row, min_col, max_row, max_col
     outside_count: int = 0  # non-empty cells beyond the read area (not read)
     outside_first: str | None = None  # A1 reference of the first of them
@@ -295,15 +296,16 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
     with zipfile.ZipFile(path) as zf:
         sheets, names = xs.book(zf)
         book.names = [DefinedName(*n) for n in names]
+        percent = xs.percent_styles(zf)
         scans = {}
         for name, part, hidden in sheets:
             if part is not None:
                 with zf.open(part) as stream:
-                    scans[name] = (xs.Scan(limits.max_rows, limits.max_cols).parse(stream), hidden)
+                    scans[name] = (xs.Scan(limits.max_rows, limits.max_cols, percent).parse(stream), hidden)
     with contextlib.ExitStack() as stack:  # one handle per reader: they move the file position
         cal = opx = None
         for name, (scan, hidden) in scans.items():
-            sheet = RawSheet(name, formulas=scan.formulas, errors=scan.errors, merged=scan.merged,
+            sheet = RawSheet(name, formulas=scan.formulas, errors=scan.errors, merged=scan.merged, percent=scan.percent,
                              outside_count=scan.outside_count, outside_first=scan.outside_first, hidden=hidden)
             if scan.last_row * scan.last_col <= CALAMINE_CELL_BUDGET:
                 cal = cal or CalamineWorkbook.from_filelike(stack.enter_context(open(path, "rb")))

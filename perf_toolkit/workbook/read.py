@@ -9,6 +9,8 @@ sheet and cell. A formula in an input cell is read as the result the file saved 
 with a warning (`value-formula`); with no saved result (a file written by a program that
 does not compute) its value is unknown: an error, and the field path goes to `unknown`.
 Computed cells (totals, rate, score) are never read: the toolkit computes them itself.
+A 年度指标值/实际完成值 that is a number in a cell formatted as a percentage reads as Excel shows
+it (0.93 → "93%"); only .xlsx/.xlsm say which cells are (.xls/.xlsb/.ods give the bare number).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from ..model import (
     Typed,
     submission_to_dict,
 )
-from ..values import excel_serial_to_date
+from ..values import excel_percent_text, excel_serial_to_date
 from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw, load_raw_many
 from .xlsx import a1, col_number
 
@@ -530,6 +532,10 @@ def _indicator_header(reader: _Reader, grid: _Grid) -> Table | None:
     return None
 
 
+#: Indicator values read as Excel shows them when their cell is formatted as a percentage (.xlsx).
+PERCENT_READ = frozenset({"target", "actual"})
+
+
 def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project, table: Table | None) -> None:
     """The indicator rows: from the header down to a section label in the first column or 3 empty rows past
     the table."""
@@ -561,6 +567,8 @@ def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project, table: T
                 rc = (merge[0], merge[1])  # a 一级/二级 merged down applies to every row of the merge
             label = COLUMN_HEADERS[key]
             value = reader.value(grid, rc, f"{base}[{k}].{key}", label)
+            if key in PERCENT_READ and rc in grid.sheet.percent and isinstance(value, (int, float)):
+                value = excel_percent_text(value)  # 0.93 in a cell Excel shows as 93% is what the clerk typed: 93%
             values[key] = value if key in TYPED_INDICATOR_FIELDS else _text(value)
         reader.locate(f"{base}[{k}]", grid, (r, min(cols.values())))
         project.indicators.append(Indicator(**values))

@@ -61,10 +61,14 @@ def cell_order(ref: str | None) -> Coord:
 
 class Scan:
     """One streaming pass over a worksheet part: formulas (and which have a saved result), error values,
-    merges, extent, data outside the area."""
+    merges, extent, data outside the area, and the cells formatted as a percentage (`percent_styles`:
+    the style indices whose number format shows one, from `percent_styles(zf)`)."""
 
-    def __init__(self, max_rows: int, max_cols: int):
+    def __init__(self, max_rows: int, max_cols: int, percent_styles: frozenset[str] = frozenset()):
         self.max_rows, self.max_cols = max_rows, max_cols
+        self.percent_styles = percent_styles
+        self.percent: set[Coord] = set()  # cells of the area whose number format shows a percentage (93%)
+        self.in_percent = False
         self.formulas: set[Coord] = set()
         self.cached: set[Coord] = set()  # formula cells with a saved result (a writer that does not compute saves none)
         self.errors: dict[Coord, str] = {}
@@ -111,6 +115,7 @@ class Scan:
             else:
                 self.col += 1
             self.in_cell, self.cell_type = True, attrs.get("t", "n")
+            self.in_percent = bool(self.percent_styles) and attrs.get("s") in self.percent_styles
             self.filled = self.formula = False
             self.text = []
         elif tag == "row" and self.in_data:
@@ -144,7 +149,10 @@ class Scan:
         if row > self.max_rows or col > self.max_cols:
             self.outside_count += 1
             self.outside_first = self.outside_first or f"{col_letters(col)}{row}"
-        elif self.formula:
+            return
+        if self.in_percent and self.cell_type == "n":  # a number shown as a percentage
+            self.percent.add((row, col))
+        if self.formula:
             self.formulas.add((row, col))
             # a saved result: any text, or a string result (even ""); openpyxl writes an empty <v></v>
             if self.filled and (self.text or self.cell_type in ("str", "s", "inlineStr")):
@@ -158,6 +166,45 @@ class Scan:
 def local_name(tag: str) -> str:
     """"{namespace}name" -> "name": transitional and strict OOXML differ only there."""
     return tag.rpartition("}")[2]
+
+
+#: Excel's built-in number formats that show a percentage: 9 is "0%", 10 is "0.00%".
+_BUILTIN_PERCENT = frozenset({"9", "10"})
+#: What in a format code is no format character: quoted text, escaped characters, [colour]/[$-804] parts.
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+def is_percent_format(code: str) -> bool:
+    """Whether a number format code shows a number as a percentage (a % outside quotes and escapes)."""
+    return "%" in _FORMAT_LITERALS.sub("", code)
+
+
+def percent_styles(zf: zipfile.ZipFile) -> frozenset[str]:
+    """The cell style indices (the `s` of a cell, as text) whose number format shows a percentage.
+
+    Read from the styles part (cellXfs → numFmtId → built-in 9/10 or a custom code with %), so a
+    cell Excel shows as 93% can be read as 93 % whichever parser gives its value. Empty without one."""
+    from defusedxml.ElementTree import fromstring
+
+    part = "xl/styles.xml"
+    if "xl/_rels/workbook.xml.rels" in zf.namelist():
+        for el in fromstring(zf.read("xl/_rels/workbook.xml.rels")).iter():
+            if local_name(el.tag) == "Relationship" and el.get("Type", "").endswith("/styles"):
+                target = el.get("Target", "")
+                part = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+    if part not in zf.namelist():
+        return frozenset()
+    root = fromstring(zf.read(part))
+    percent_ids = set(_BUILTIN_PERCENT)
+    styles: list[str | None] = []
+    for el in root:
+        name = local_name(el.tag)
+        if name == "numFmts":
+            percent_ids |= {f.get("numFmtId") for f in el if is_percent_format(f.get("formatCode", ""))}
+            percent_ids -= {f.get("numFmtId") for f in el if not is_percent_format(f.get("formatCode", ""))}
+        elif name == "cellXfs":
+            styles = [xf.get("numFmtId", "0") for xf in el if local_name(xf.tag) == "xf"]
+    return frozenset(str(i) for i, fmt in enumerate(styles) if fmt in percent_ids)
 
 
 def book(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str | None, bool]], list[tuple[str, str | None, str]]]:
