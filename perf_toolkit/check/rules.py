@@ -327,7 +327,7 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
                          direction=row.typed_direction, target=row.target, operator=row.direction_conflict)
         if row.t_kind == "error" or (declared_number and row.t_kind == "text"):
             yield ctx.at(row.s, f"{base}.target", "indicator-unparseable", code, label="年度指标值",
-                         value=row.target)
+                         value=row.target, consequence=_provisional(row))
             if row.a_kind == "number":
                 yield ctx.at(row.s, f"{base}.actual", "indicator-kind-mismatch", code,
                              reason=f"年度指标值“{row.target}”是文字，实际完成值“{row.actual}”却是数值")
@@ -336,7 +336,7 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
             if row.a_kind == "error" or (row.a_kind == "text" and not row.actual_band_text) or (
                     row.scored_as == "none" and row.a_kind != "empty" and not row.unit_mismatch):
                 yield ctx.at(row.s, f"{base}.actual", "indicator-unparseable", code, label="实际完成值",
-                             value=row.actual)
+                             value=row.actual, consequence=_provisional(row))
             elif row.actual_band_text:
                 yield ctx.at(row.s, f"{base}.actual", "indicator-kind-mismatch", code,
                              reason=f"年度指标值“{row.target}”是数值，实际完成值“{row.actual}”却是文字，已按定性指标计分")
@@ -346,10 +346,11 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
                              reason=f"这是定性指标，实际完成值“{row.actual}”却是数值")
             elif row.a_kind == "error":
                 yield ctx.at(row.s, f"{base}.actual", "indicator-unparseable", code, label="实际完成值",
-                             value=row.actual)
+                             value=row.actual, consequence=_provisional(row))
         if row.unit_mismatch:
             yield ctx.at(row.s, f"{base}.actual", "indicator-unit-mismatch", code,
-                         target_unit=row.t_unit or "无", actual_unit=row.a_unit or "无")
+                         target_unit=row.t_unit or "无", actual_unit=row.a_unit or "无",
+                         consequence=_provisional(row))
         if row.unit_assumed:
             side, unit = row.unit_assumed
             other = "target" if side == "actual" else "actual"
@@ -367,6 +368,13 @@ def check_indicator_values(ctx: Context) -> Iterator[Located]:
                              actual=row.actual, target=row.target)
             if row.B < 0:
                 yield ctx.at(row.s, f"{base}.actual", "indicator-negative-actual", code, actual=row.actual)
+
+
+def _provisional(row) -> str:
+    """What an indicator nobody can verify from the form is scored at (the one rule: its claimed score)."""
+    if row.verifiable:
+        return ""
+    return f"，暂按自评得分 {weight_text(row.score)} 分计，总分和等级待核实"
 
 
 def _unmet_detail(row) -> str:
