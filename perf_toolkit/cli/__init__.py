@@ -663,7 +663,8 @@ def _source_text(origin: str, within: str) -> str:
         return f"{Path(origin).parent.name or Path(origin).parent}/"
     else:
         head = Path(origin).name or origin
-    return " › ".join([head, *within.split(" › ")[:-1]])
+    inside = within.split(" › ")[:-1]
+    return " › ".join([head, *(inside[1:] if inside[:1] == [head] else inside)])
 
 
 @cli.command("collect")
