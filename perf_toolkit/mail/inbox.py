@@ -381,7 +381,7 @@ def _zip(data: bytes, name: str, mail: _Mail, budget: _Budget, *, depth: int) ->
     for info in members:
         inner = zip_entry_name(info)
         short = re.split(r"[\\/]", inner)[-1] or inner
-        entry = _Mail(mail.origin, f"{mail.key}!{info.header_offset}", f"{_join(mail.within, name)} › {inner}",
+        entry = _Mail(mail.origin, f"{mail.key}!{info.header_offset}", f"{mail.within or name} › {inner}",
                       mail.message_id, mail.sender, mail.mail_date)
         if short.startswith(".") or inner.startswith("__MACOSX/"):
             continue  # macOS resource forks and dot files: not anyone's submission
