@@ -114,7 +114,10 @@ _CODES = [
     Code("department-unknown", "warning", "报送", "单位不在报送名单",
          "单位编码“{dept_code}”（{dept_name}）不在本轮报送名单中，已计入汇总。请核对单位编码是否填写正确；如该单位确需报送，请把它加入报送名单。"),
     Code("superseded", "warning", "报送", "被新报送的文件替代",
-         "本单位另有更新的填报文件“{newer}”，本文件（修改时间 {modified}）已被替代，不计入汇总。如应以本文件为准，请移除较新的文件后重新汇总。"),
+         "本单位另有更新的填报文件“{newer}”，本文件（{basis} {modified}）已被替代，不计入汇总。如应以本文件为准，请移除较新的文件后重新汇总。"),
+    Code("sender-mismatch", "warning", "报送", "发件人与单位不符",
+         "本文件由 {sender} 发来，报送名单中该邮箱属于“{sender_name}”（{sender_code}），而填报表的单位是“{dept_name}”（{dept_code}）。"
+         "请核实是否代为报送，或单位编码填错。"),
 ]
 
 

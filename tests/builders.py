@@ -99,3 +99,28 @@ def saved_formula(path, sheet: str, cell: str, formula: str, result=None, *, err
         for info, data in parts.items():
             out.writestr(info, data)
     shutil.move(tmp, path)
+
+
+def saved_by_office(path, user: str = "王芳", later_minutes: int = 60) -> None:
+    """Rewrite a workbook's docProps/core.xml as Excel or WPS does when someone saves it: their name
+    in lastModifiedBy and a later modified time (the rest of the file as it was)."""
+    import datetime as dt
+    import re
+    import shutil
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        parts = {info: zf.read(info) for info in zf.infolist()}
+    for info, data in parts.items():
+        if info.filename == "docProps/core.xml":
+            xml = data.decode("utf-8")
+            modified = re.search(r"<dcterms:modified[^>]*>([^<]+)<", xml)[1]
+            when = dt.datetime.fromisoformat(modified.replace("Z", "+00:00")) + dt.timedelta(minutes=later_minutes)
+            xml = re.sub(r"(<dcterms:modified[^>]*>)[^<]+", r"\g<1>" + when.strftime("%Y-%m-%dT%H:%M:%SZ"), xml)
+            xml = re.sub(r"<cp:lastModifiedBy>[^<]*</cp:lastModifiedBy>", f"<cp:lastModifiedBy>{user}</cp:lastModifiedBy>", xml)
+            parts[info] = xml.encode("utf-8")
+    tmp = Path(str(path) + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, data in parts.items():
+            out.writestr(info, data)
+    shutil.move(tmp, path)

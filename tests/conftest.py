@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 INSTALL_HINT = "run `make install-pdf` as root (LibreOffice, CJK fonts, poppler-utils, python3-uno)"
 
@@ -57,3 +60,16 @@ def uno_python(soffice) -> str:
                                                           capture_output=True).returncode == 0:
             return exe
     return require(None, "LibreOffice's Python UNO bindings (python3-uno)")
+
+
+@pytest.fixture(scope="session")
+def example_files(tmp_path_factory) -> list[Path]:
+    """The example inbox's workbooks as the round evaluates them: collected from its mails, mailbox and
+    zip into a store (each department's current version, and the broken attachment)."""
+    from perf_toolkit.config import load_config
+    from perf_toolkit.mail.store import collect, current_files
+
+    campaign = load_config(ROOT / "examples" / "perf.toml")
+    out = tmp_path_factory.mktemp("collected")
+    collect([ROOT / "examples" / "inbox"], campaign, out)
+    return [f.path for f in current_files(campaign.round_db_in(out))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from builders import ROOT, example_dict, funds, indicator, sourced, standard_indicators, submission
+from builders import example_dict, funds, indicator, sourced, standard_indicators, submission
 
 from perf_toolkit import findings
 from perf_toolkit.check.evaluate import evaluate_paths, evaluate_submissions
@@ -352,12 +352,12 @@ def test_achievement_term_mismatch_reads_the_indicator_names_as_targets():
     assert [(f.params["found"], f.params["expected"]) for f in hits] == [("失业保险", "医疗保险")]
 
 
-def test_example_inbox_other_departments_have_no_new_narrative_warnings():
+def test_example_inbox_other_departments_have_no_new_narrative_warnings(example_files):
     """The new rules flag the reference report's project and nothing in the other example departments."""
-    result = evaluate_paths([ROOT / "examples" / "inbox"])
+    result = evaluate_paths(example_files)
     new = {"achievement-term-mismatch", "execution-indicator-duplicated"}
     flagged = {(f.file.rsplit("/", 1)[-1], f.code) for f in result.findings if f.code in new}
-    assert flagged == {("示例-退役军人事务局.xlsx", "achievement-term-mismatch"),
-                       ("示例-退役军人事务局.xlsx", "execution-indicator-duplicated")}
+    veterans = "东川区退役军人事务局-自评填报表.xlsx"
+    assert flagged == {(veterans, "achievement-term-mismatch"), (veterans, "execution-indicator-duplicated")}
     cut = [f for f in result.findings if f.code == "narrative-contradiction" and "调减" in f.message]
-    assert [f.file.rsplit("/", 1)[-1] for f in cut] == ["示例-退役军人事务局.xlsx"]
+    assert [f.file.rsplit("/", 1)[-1] for f in cut] == [veterans]

@@ -49,20 +49,25 @@ def test_score_json_on_example_gives_the_done_when_figures():
         "narrative-contradiction"]
 
 
-def test_json_output_is_exactly_the_library_report():
-    result = run("check", INBOX, "--json")
-    assert json.loads(result.output) == evaluate_paths([INBOX]).to_dict()
+def test_json_output_is_exactly_the_library_report(example_files):
+    result = run("check", *example_files, "--json")
+    assert json.loads(result.output) == evaluate_paths(example_files).to_dict()
 
 
-def test_check_human_output_groups_by_file_and_exits_1_on_errors():
-    result = run("check", INBOX)
+def test_check_human_output_groups_by_file_and_exits_1_on_errors(example_files):
+    result = run("check", *example_files)
     assert result.exit_code == 1
     out = result.output
-    assert "■ " + str(INBOX / "示例-退役军人事务局.xlsx") in out
+    veterans = next(p for p in example_files if p.name == "东川区退役军人事务局-自评填报表.xlsx")
+    assert "■ " + str(veterans) in out
     assert "警告  budget-adjusted-unexplained     项目1!D13" in out
     assert "（附件损坏）.xlsx（无法读取）" in out and "file-unreadable" in out
-    assert "跳过 1 个文件（~$东川区教育体育局-自评填报表.xlsx）" in out
     assert out.rstrip().splitlines()[-1].startswith("合计：4 个文件，3 个项目；错误 ")
+
+
+def test_check_lists_what_is_no_workbook_in_a_folder_of_mails():
+    result = run("check", INBOX)
+    assert "跳过 4 个文件（Foxmail导出-绩效自评.mbox、~$东川区教育体育局-自评填报表.xlsx、" in result.output
 
 
 def test_check_exit_0_without_errors():

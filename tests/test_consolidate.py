@@ -448,12 +448,11 @@ def test_summary_two_years_of_history(tmp_path):
     assert list(records[0]["dept_code"]) == ["D001", "D002", "D003"]
 
 
-def test_summary_command_on_the_example_inbox(tmp_path):
-    inbox = ROOT / "examples" / "inbox"
-    assert inbox.is_dir(), "examples/inbox is shipped with the repository (make example regenerates it)"
+def test_summary_command_on_the_example_inbox(tmp_path, example_files):
     out, db = tmp_path / "汇总.xlsx", tmp_path / "h.sqlite"
-    result = CliRunner().invoke(cli, ["summary", str(inbox), "--config", str(ROOT / "examples" / "perf.toml"),
-                                      "-o", str(out), "--history", str(db), "-j", "2"])
+    result = CliRunner().invoke(cli, ["summary", *map(str, example_files), "--config",
+                                      str(ROOT / "examples" / "perf.toml"), "-o", str(out), "--history", str(db),
+                                      "-j", "2"])
     assert result.exit_code == 0, result.output
     assert f"已生成汇总表：{out}" in result.output and "未报送" in result.output
     roster = load_config(ROOT / "examples" / "perf.toml").roster

@@ -9,7 +9,8 @@ written file holds the offending value there), and a Chinese message naming the 
 
 Batches (one fixture each): `national` (the default profile, no round year); `sichuan_2023`
 (the sichuan profile and the round's year 2023: `execution-note-too-long`, `year-mismatch`);
-`rostered` (a roster of departments: `department-unknown`, `superseded`).
+`rostered` (a roster of departments: `department-unknown`, `superseded`); `mailed` (a roster with
+mail addresses and the address each file was mailed from: `sender-mismatch`).
 """
 
 from __future__ import annotations
@@ -252,11 +253,16 @@ CASES = [
     # the roster of the round (evaluate_paths(..., roster=...))
     Case("department-unknown", filled(other_department("DC-UNKNOWN", "昆明市东川区某某局")), DEPT, "B3",
          "DC-UNKNOWN", ("DC-UNKNOWN", "昆明市东川区某某局"), batch="rostered"),
-    Case("superseded", resubmitted, DEPT, "B3", DEPT_CODE, ("superseded-newer.xlsx", "2024-05-01"),
+    Case("superseded", resubmitted, DEPT, "B3", DEPT_CODE, ("superseded-newer.xlsx", "修改时间 2024-05-01"),
          batch="rostered"),
+    # the mail it came in (evaluate_paths(..., senders=...)): sent from another department's address
+    Case("sender-mismatch", filled(submission()), DEPT, "B3", DEPT_CODE,
+         ("JYTYJ@example.gov.cn", "昆明市东川区教育体育局", "DC-JYTYJ", DEPT_CODE), batch="mailed"),
 ]
 
 ROSTER = (RosterEntry(DEPT_CODE, "昆明市东川区退役军人事务局"),)
+MAIL_ROSTER = (RosterEntry(DEPT_CODE, "昆明市东川区退役军人事务局", email="tyjrswj@example.gov.cn"),
+               RosterEntry("DC-JYTYJ", "昆明市东川区教育体育局", email="王芳 <x@example.gov.cn>; jytyj@example.gov.cn"))
 
 
 # ------------------------------------------------------------------ one evaluation per batch
@@ -272,7 +278,7 @@ def _evaluate_batch(tmp_path_factory, name: str, **kw) -> Batch:
     for case in CASES:
         if case.batch == name:
             case.build(folder / f"{case.code}.xlsx")
-    evaluation = evaluate_paths([folder], **kw)
+    evaluation = evaluate_paths([folder], **{k: v(folder) if callable(v) else v for k, v in kw.items()})
     assert evaluation.skipped == []
     by_file: dict[str, list[Finding]] = {}
     for f in evaluation.findings:
@@ -293,6 +299,12 @@ def sichuan_2023(tmp_path_factory) -> Batch:
 @pytest.fixture(scope="module")
 def rostered(tmp_path_factory) -> Batch:
     return _evaluate_batch(tmp_path_factory, "rostered", roster=ROSTER)
+
+
+@pytest.fixture(scope="module")
+def mailed(tmp_path_factory) -> Batch:
+    return _evaluate_batch(tmp_path_factory, "mailed", roster=MAIL_ROSTER, senders=lambda folder: {
+        str(folder / "sender-mismatch.xlsx"): "JYTYJ@example.gov.cn"})
 
 
 def _hits(request, case: Case) -> list[Finding]:

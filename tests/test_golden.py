@@ -1,6 +1,7 @@
 """The example round's outputs, compared as text projections with tests/golden/ (see its README).
 
-One round on examples/inbox per session, as `make reports` runs it; each output file is
+One round on examples/inbox per session: its mails, mailbox and zip collected into the store
+(`collect`), then the round on the current files (`run_round`); each output file is
 projected to text (never compared as bytes), the parts that vary between runs are replaced
 by placeholders, and the text must equal the golden file of the same name plus “.txt”.
 `pytest --update-golden` rewrites the golden files instead.
@@ -23,7 +24,8 @@ from builders import ROOT
 from docx import Document
 from docx.table import Table, _Cell
 
-from perf_toolkit.config import load_config
+from perf_toolkit.config import ROUND_DB, load_config
+from perf_toolkit.mail.store import STORE_DIR, collect, current_files
 from perf_toolkit.profile import load_profile
 from perf_toolkit.run import LOCK_FILE, MARKUP_DIR, REPORT_JSON, REPORTS_DIR, SUMMARY_XLSX, run_round
 
@@ -32,7 +34,7 @@ INBOX = ROOT / "examples" / "inbox"
 CONFIG = ROOT / "examples" / "perf.toml"
 GOLDENS = sorted(p.relative_to(GOLDEN).as_posix().removesuffix(".txt") for p in GOLDEN.rglob("*.txt"))
 HISTORY = "history.sqlite"
-NOT_PROJECTED = {LOCK_FILE, HISTORY}  # binary state, not a deliverable; any other new output needs a projection
+NOT_PROJECTED = {LOCK_FILE, HISTORY, ROUND_DB}  # binary state, not a deliverable; any other new output needs a projection
 DIFF_LINES = 60  # a longer diff is cut: the golden file and `--update-golden` show the rest
 
 
@@ -141,7 +143,9 @@ def _volatile(out: Path, started: dt.datetime, finished: dt.datetime) -> list[tu
     stamp = "%Y-%m-%d %H:%M:%S"
     seconds = int((finished - started).total_seconds())
     mtimes = {dt.datetime.fromtimestamp(p.stat().st_mtime).strftime(stamp) for p in INBOX.rglob("*")}
+    hashes = sorted(p.name for p in (out / STORE_DIR).iterdir())  # change whenever `make example` rewrites the inbox
     return [
+        *((h, "<sha256>") for h in hashes),  # the store's folder of each workbook: its content's hash
         (str(out), "<out>"),  # the tmp output folder
         (str(ROOT), "<repo>"),  # where the clone is: input paths in the findings and the summary
         *((m, "<mtime>") for m in sorted(mtimes)),  # the inbox files' mtimes (checkout time): 部门汇总
@@ -157,11 +161,15 @@ def example_round(tmp_path_factory, request) -> ExampleRound:
     out = tmp_path_factory.mktemp("round") / "output"
     campaign = dataclasses.replace(load_config(CONFIG), history_path=out / HISTORY)
     started = dt.datetime.now().replace(microsecond=0)
-    run_round([INBOX], campaign, load_profile(campaign.profile), out)
+    collect([INBOX], campaign, out)
+    files = current_files(campaign.round_db_in(out))
+    run_round([f.path for f in files], campaign, load_profile(campaign.profile), out)
     finished = dt.datetime.now()
     outputs, unprojected = [], []
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         name = path.relative_to(out).as_posix()
+        if name.startswith(f"{STORE_DIR}/"):
+            continue  # the received workbooks themselves, byte for byte (tests/test_collect.py)
         try:
             projector(name)
             outputs.append(name)

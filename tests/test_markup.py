@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
-from builders import funds, standard_indicators, submission
+from builders import funds, saved_by_office, standard_indicators, submission
 from click.testing import CliRunner
 
 from perf_toolkit.check.evaluate import evaluate_paths
@@ -153,6 +153,10 @@ def test_markup_copy_reads_back_as_the_same_submission_and_findings(tmp_path):
     assert again.sourced.submission == original.sourced.submission
     assert again.sourced.locations == original.sourced.locations
     assert again.sourced.overrides == original.sourced.overrides
+    # as written it is the toolkit's output, never a submission; once the department has saved it, it is one
+    as_written = evaluate_paths([out])
+    assert as_written.files == [] and "审核意见表" in as_written.skipped[0].reason
+    saved_by_office(out)
     codes = [(f.code, f.sheet, f.cell) for f in evaluate_paths([out]).files[0].findings]
     assert codes == [(f.code, f.sheet, f.cell) for f in result.findings]
 
@@ -306,6 +310,7 @@ def test_markup_names_are_safe_and_unique_when_stems_collide(tmp_path):
 
 def test_markup_of_a_returned_marked_copy_replaces_the_old_marks(tmp_path):
     _, _, out = marked(tmp_path)
+    saved_by_office(out)  # the department opened the copy, fixed nothing, saved it and mailed it back
     again = evaluate_paths([out]).files[0]
     second = write_markup(again, tmp_path / "again")
     wb = openpyxl.load_workbook(second)

@@ -7,9 +7,10 @@ read and scored once and every stage sees the same numbers. The result is typed
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,28 +54,33 @@ def evaluate_submissions(items: Sequence[SourcedSubmission], profile: Profile | 
 
 def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, *,
                    limits: Limits = Limits(), jobs: int | None = None, year: int | None = None,
-                   roster: Sequence[RosterEntry] = ()) -> Evaluation:
+                   roster: Sequence[RosterEntry] = (), submitted_at: Mapping[str, dt.datetime] | None = None,
+                   senders: Mapping[str, str] | None = None) -> Evaluation:
     """Read workbooks (and submission JSON files) from files and folders, then score and check them.
 
     `year` is the round's evaluation year: a submission for another year is an error. With a
     `roster`, a department not on it is reported; without, only resubmissions are sorted out.
+    `submitted_at` and `senders`, keyed by file path as given (FileResult.file), are when and
+    from which address a file was mailed (the mail stage's manifest): the newest submission of a
+    department counts, by its mail's Date where known, else by its modification time.
     """
     paths = [Path(p) for p in paths]
     json_paths = [p for p in paths if p.suffix.lower() == ".json" and p.is_file()]
     others = [p for p in paths if p not in json_paths]
     reads, skipped = read_workbooks(others, limits=limits, jobs=jobs) if others else ([], [])
     files = [_from_read(r) for r in reads] + [_from_json(p) for p in json_paths]
-    return _evaluate(files, skipped, profile or load_profile(), year, roster)
+    return _evaluate(files, skipped, profile or load_profile(), year, roster, submitted_at, senders)
 
 
 def _evaluate(files: list[FileResult], skipped: list[Skipped], profile: Profile, year: int | None,
-              roster: Sequence[RosterEntry]) -> Evaluation:
+              roster: Sequence[RosterEntry], submitted_at: Mapping[str, dt.datetime] | None = None,
+              senders: Mapping[str, str] | None = None) -> Evaluation:
     readable = [r for r in files if r.sourced is not None]
     items = [r.sourced for r in readable]
     scores = score_submissions(items, profile)
     for r, found in zip(readable, check_submissions(items, scores, profile, year), strict=True):
         r.findings.extend(found)
-    check_intake(files, roster)
+    check_intake(files, roster, submitted_at=submitted_at, senders=senders)
     for r in files:
         r.findings.sort(key=_finding_order)
     for r, projects in zip(readable, _scored_projects(items, scores, profile), strict=True):

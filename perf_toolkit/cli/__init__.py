@@ -649,6 +649,127 @@ def init(folder: Path, year: int | None, district: str | None, bureau: str | Non
         click.echo(f"请打开 {folder / CONFIG_FILE} 核对各项设置，并在 {folder / ROSTER_FILE} 中填写应报送单位。")
 
 
+# ------------------------------------------------------------------ collect / history (the mail round: receiving)
+
+
+def _round_output(campaign: Campaign, output: Path | None) -> Path:
+    return output if output is not None else campaign.output_dir
+
+
+def _source_text(origin: str, within: str) -> str:
+    """Where an input came from, short: the source's file name and the way inside it (mail, zip)."""
+    if "://" in origin:
+        head = origin
+    elif not within:  # a workbook file itself: its folder
+        return f"{Path(origin).parent.name or Path(origin).parent}/"
+    else:
+        head = Path(origin).name or origin
+    inside = within.split(" › ")[:-1]
+    return " › ".join([head, *(inside[1:] if inside[:1] == [head] else inside)])
+
+
+@cli.command("collect")
+@click.argument("sources", nargs=-1, metavar="[来源...]")
+@config_option
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="本轮的输出文件夹（收到的原件保存在其中的 原件/，记录在 round.sqlite）；省略时为配置中的输出文件夹（默认 output）。")
+def collect_command(sources: tuple[str, ...], config_path: Path | None, output: Path | None) -> None:
+    """收取各单位报送的填报表，原样保存，并列出每份文件的处理结果。
+
+    来源可以是文件夹（含子文件夹）、.xlsx/.xlsm 文件、邮件（.eml）、邮箱文件（.mbox）、Maildir 邮件文件夹、
+    .zip 压缩包（含嵌套的和邮件附件中的），或 IMAP 邮箱文件夹 imap://用户名@服务器/文件夹（imaps:// 为加密连接，
+    密码只从环境变量 PERF_TOOLKIT_MAIL_PASSWORD 读取）。不给来源时读取 perf.toml 中 [mail] 的 imap。
+
+    每份填报表按内容识别单位，原样保存在输出文件夹的 原件/ 中；同一单位报送多份的，以邮件日期最新的一份为准。
+    来源中的文件和邮件不会被改动；重复运行只收取新到的文件。
+
+    \b
+    示例：
+      perf-toolkit collect 收件箱/ --config perf.toml
+      perf-toolkit collect 导出的邮件.mbox 附件.zip -o output/
+      perf-toolkit collect imaps://czj@mail.example.gov.cn/绩效自评 --config perf.toml
+    """
+    from ..mail.store import STATE_ZH, STATES, CollectError, collect, format_time, settings_sources
+
+    campaign = _campaign(config_path)
+    folder = _round_output(campaign, output)
+    try:
+        result = collect(settings_sources(campaign, sources), campaign, folder)
+    except (CollectError, ConfigError) as exc:
+        raise OperatorError(str(exc)) from exc
+    rows = [["状态", "文件", "来源", "发件人", "邮件日期", "单位", "说明"]]
+    for e in result.entries:
+        note = e.reason if e.new else "此前已收取" + (f"；{e.reason}" if e.reason else "")
+        rows.append([e.state_zh, e.name, _source_text(e.origin, e.within), e.sender or "—", format_time(e.mail_date),
+                     e.dept_name or e.dept_code or "—", note])
+    if len(rows) > 1:
+        for line in _table(rows):
+            click.echo(line)
+    for e in result.changed:
+        click.echo(f"  此前收到的 {e.name}（{e.dept_name or e.dept_code}）现为“{e.state_zh}”：{e.reason}")
+    for e in result.entries:
+        for f in e.findings:
+            click.echo(f"  注意：{e.name}：{f.message}")
+    counts = result.counts()
+    parts = "，".join(f"{STATE_ZH[s]} {counts[s]}" for s in STATES)
+    click.echo(f"合计：{len(result.entries)} 份（其中新收到 {len(result.new)} 份）：{parts}。")
+    click.echo(f"原件保存在 {result.store}/，收取记录在 {result.db_path}。")
+
+
+@cli.command("history")
+@click.argument("code", metavar="单位编码")
+@config_option
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="本轮的输出文件夹（collect 保存原件和 round.sqlite 的文件夹）；省略时为配置中的输出文件夹（默认 output）。")
+def history_command(code: str, config_path: Path | None, output: Path | None) -> None:
+    """列出一个单位本轮报送的各个版本，以及前后两版之间改动了哪些单元格。
+
+    \b
+    示例：
+      perf-toolkit history DC-JYTYJ --config perf.toml
+    """
+    from ..mail.history import CompareError, changed_cells, versions
+    from ..mail.store import DUPLICATE, REJECTED, format_time
+
+    campaign = _campaign(config_path)
+    db = campaign.round_db_in(_round_output(campaign, output))
+    found = versions(db, code)
+    if not found:
+        raise OperatorError(f"本轮没有收到单位编码为“{code}”的填报表（收取记录：{db}）。请先运行 perf-toolkit collect。")
+    name = next((v.dept_name for v in reversed(found) if v.dept_name), code)
+    click.echo(f"{name}（{code}）本轮共收到 {len(found)} 份：")
+    rows = [["序号", "日期", "发件人", "文件", "状态"]]
+    for n, v in enumerate(found, start=1):
+        when = format_time(v.mail_date) if v.mail_date else f"{format_time(v.arrived_at)}（收取时间）"
+        state = v.state_zh + (f"（{v.reason}）" if v.state in (DUPLICATE, REJECTED) else "")
+        rows.append([str(n), when, v.sender or "—", v.name, state])
+    for line in _table(rows):
+        click.echo(line)
+    readable = [(n, v) for n, v in enumerate(found, start=1) if v.state not in (DUPLICATE, REJECTED)]
+    for (a, old), (b, new) in zip(readable, readable[1:], strict=False):
+        click.echo("")
+        try:
+            changes = changed_cells(old.stored, new.stored)
+        except CompareError as exc:
+            click.echo(f"■ 第{a}份 → 第{b}份：无法比较（{exc}）")
+            continue
+        if not changes:
+            click.echo(f"■ 第{a}份 → 第{b}份：填报内容没有改动")
+            continue
+        click.echo(f"■ 第{a}份 → 第{b}份：改动了 {len(changes)} 个单元格")
+        table = [["工作表", "单元格", "原内容", "新内容"]]
+        for c in changes:
+            table.append([c.sheet, c.cell, _shown_value(c.old), _shown_value(c.new)])
+        for line in _table(table):
+            click.echo(line)
+
+
+def _shown_value(value: object) -> str:
+    text = "（空）" if value in (None, "") else str(value).replace("\n", " ")
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+
 def main() -> None:
     """Entry point: click's own exit codes for usage (2), 3 for a failure of the tool itself."""
     try:

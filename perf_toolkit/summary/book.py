@@ -18,6 +18,7 @@ import xlsxwriter
 
 from ..fsutil import atomic_write
 from ..text import display_width
+from ..workbook import marker
 from .scoresheet import SAFE_WRITER
 from .tables import (
     DISTRICT,
@@ -413,6 +414,7 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
         wb = xlsxwriter.Workbook(fh, {**SAFE_WRITER, "default_date_format": "yyyy-mm-dd hh:mm"})
         wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
                            "comments": "由 perf-toolkit 生成"})
+        wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
         styles = _Styles(wb)
         _overview(wb, styles, frames, meta, title)
         for name, frame in frames.items():

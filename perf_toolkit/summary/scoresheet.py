@@ -9,6 +9,7 @@ import pandas as pd
 from ..fsutil import atomic_write
 from ..model import Evaluation
 from ..numbers import PENDING, round2, round_half_up
+from ..workbook import marker
 
 #: xlsxwriter options for any text that came from a department: never a formula, never a link.
 SAFE_WRITER = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -69,4 +70,5 @@ def write_scores(result: Evaluation, path: str | Path) -> Path:
                 sheet.autofilter(0, 0, len(frame), len(frame.columns) - 1)
                 for c, column in enumerate(frame.columns):
                     sheet.set_column(c, c, min(40, max(10, 2 * len(str(column)) + 2)))
+            writer.book.set_custom_property(marker.PROPERTY, marker.stamp(marker.SCORES))
     return path

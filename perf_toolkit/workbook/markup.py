@@ -32,7 +32,7 @@ from ..fsutil import atomic_write
 from ..model import Finding
 from ..numbers import PENDING, points, round2
 from ..text import display_width, safe_name, scrub
-from . import pool
+from . import marker, pool
 from .guard import Limits
 from .xlsx import a1, parse_a1
 
@@ -240,9 +240,20 @@ def mark_workbook(data: bytes, findings: Iterable[Finding], *, file_name: str, u
     targets = _mark_cells(wb, ordered)
     _review_sheet(wb, ordered, targets, file_name=file_name, unit=unit, bureau=bureau, deadline=deadline,
                   today=today or dt.date.today(), scores=scores)
+    _mark_as_output(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _mark_as_output(wb) -> None:
+    """The toolkit's mark (marker.py): a scan skips this copy until someone saves it again."""
+    from openpyxl.packaging.custom import StringProperty
+
+    props = wb.custom_doc_props
+    props.props = [p for p in props.props if p.name != marker.PROPERTY]  # a returned copy: the old stamp goes
+    props.append(StringProperty(name=marker.PROPERTY, value=marker.stamp(marker.MARKUP)))
+    wb.properties.lastModifiedBy = marker.AUTHOR
 
 
 def _resolve(ws, cell: str | None) -> tuple[str, list[tuple[int, int]]] | None:

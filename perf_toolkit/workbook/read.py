@@ -43,6 +43,7 @@ from ..model import (
 )
 from ..values import excel_percent_text, excel_serial_to_date
 from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw, load_raw_many
+from .marker import output_mark
 from .xlsx import a1, col_number
 
 Coord = tuple[int, int]
@@ -70,13 +71,21 @@ class ExportError(ValueError):
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 
 
-def _skip_reason(path: Path) -> str | None:
-    name = path.name
+def lock_file_reason(name: str) -> str | None:
+    """Why a file of this name is an office program's lock file and no workbook (None: it is not one)."""
     if name.startswith("~$"):
         return "Office 临时锁定文件（文件名以 ~$ 开头，文件正在被打开时产生），已跳过"
     if name.startswith(".~lock.") and name.endswith("#"):
         return "LibreOffice/WPS 锁定文件，已跳过"
     return None
+
+
+def _skip_reason(path: Path) -> str | None:
+    reason = lock_file_reason(path.name)
+    if reason is None and path.suffix.lower() in (".xlsx", ".xlsm"):
+        mark = output_mark(path)  # the toolkit's own summary, score sheet or marked-up copy
+        reason = mark.reason if mark else None
+    return reason
 
 
 def discover(paths) -> tuple[list[Path], list[Skipped]]:
@@ -101,11 +110,12 @@ def discover(paths) -> tuple[list[Path], list[Skipped]]:
                     skipped.append(Skipped(str(Path(root) / d), "隐藏文件夹，已跳过"))
                 for name in sorted(files):
                     child = Path(root) / name
-                    reason = _skip_reason(child)
+                    reason = lock_file_reason(name)
                     if reason is None and name.startswith("."):
                         reason = "隐藏文件，已跳过"
                     if reason is None and child.suffix.lower() not in WORKBOOK_SUFFIXES:
                         reason = f"不是电子表格文件（扩展名“{child.suffix or '无'}”），已跳过"
+                    reason = reason or _skip_reason(child)
                     if reason:
                         skipped.append(Skipped(str(child), reason))
                     else:
