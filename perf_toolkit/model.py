@@ -8,6 +8,7 @@ job of `values`, judging them the job of `check`. After scoring, a project is on
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -462,6 +463,8 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     projects: tuple[ScoredProject, ...] = ()
     superseded_by: str | None = None  # the newer file of the same department that counts instead
+    submitted_at: dt.datetime | None = None  # the mail's Date, else the file's modification time (check_intake)
+    submitted_basis: str = ""  # which of the two: 邮件日期 or 修改时间
 
     @property
     def submission(self) -> Submission | None:

@@ -1,4 +1,4 @@
-"""A whole round in one call: read → check → score → render → consolidate (`perf-toolkit run`).
+"""A whole round in one call: collect → check → score → render → consolidate (`perf-toolkit run`).
 
 One output folder per round, written under a lock so two runs cannot interleave
 their files; every file inside is itself written atomically.
@@ -16,6 +16,7 @@ from pathlib import Path
 from .check.evaluate import evaluate_paths
 from .config import Campaign
 from .fsutil import atomic_write
+from .mail.store import Collection, collect, current_files, senders, submission_times
 from .model import Evaluation
 from .profile import Profile
 from .report.render import RenderedProject, render_reports
@@ -36,6 +37,7 @@ class RoundLocked(Exception):
 @dataclass
 class RoundResult:
     campaign: Campaign  # with the round's year (given, or the submissions' one year)
+    collection: Collection  # every input of this run and its state (stored, superseded, skipped …)
     evaluation: Evaluation
     output: Path
     report_json: Path
@@ -67,16 +69,24 @@ def output_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile, output: str | Path | None = None,
-              *, pdf: bool = False, history: bool = True, jobs: int | None = None) -> RoundResult:
-    """Evaluate every submission, then write the check report, the Word reports and the summary.
+def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profile, output: str | Path | None = None,
+              *, pdf: bool = False, history: bool = True, jobs: int | None = None,
+              messages: Iterable[tuple[str, bytes]] = ()) -> RoundResult:
+    """Collect what arrived in `sources` (folders, files, mail, zips, imap:// folders) into the round's
+    store, evaluate every stored version, then write the check report, the Word reports and the summary.
 
-    Without a year in the campaign the round's year is the submissions' one year; submissions of
-    several years are a ConfigError, raised before anything is written.
+    Versions are dated by their mails (a file's modification time is no evidence); the round reads
+    the store, never the sources, so what it scored is kept byte for byte. Without a year in the
+    campaign the round's year is the submissions' one year; submissions of several years are a
+    ConfigError, raised before any report is written.
     """
     output = Path(output) if output is not None else campaign.output_dir
     with output_lock(output):
-        evaluation = evaluate_paths(paths, profile, jobs=jobs, year=campaign.expected_year, roster=campaign.roster)
+        collection = collect(sources, campaign, output, messages=messages)
+        stored = current_files(collection.db_path)  # earlier versions: listed by the collection, not scored
+        evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
+                                    roster=campaign.roster, submitted_at=submission_times(stored),
+                                    senders=senders(stored))
         campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
         report_json = output / REPORT_JSON
         with atomic_write(report_json) as fh:
@@ -87,4 +97,4 @@ def run_round(paths: Iterable[str | Path], campaign: Campaign, profile: Profile,
         frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
         markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
-    return RoundResult(campaign, evaluation, output, report_json, reports, summary, frames, earlier, history_path, markups)
+    return RoundResult(campaign, collection, evaluation, output, report_json, reports, summary, frames, earlier, history_path, markups)

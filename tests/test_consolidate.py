@@ -271,7 +271,7 @@ def test_summary_newest_file_of_a_department_counts(tmp_path):
     frames = summary_frames(evaluate_submissions(items), campaign(1))
     d = frames["部门汇总"]
     assert d["报送文件"].iloc[0] == str(files[0]) and d["被替代的文件"].iloc[0] == "旧.json"
-    assert d["文件修改时间"].iloc[0].year == 2033
+    assert d["报送时间"].iloc[0].year == 2033
     expected = cents(input_sum([new], "adjusted_budget"))
     assert cents(frames["项目明细"]["全年预算数（万元）"].iloc[-1]) == expected
     superseded = frames["问题清单"][frames["问题清单"]["代码"] == "superseded"]
@@ -397,7 +397,7 @@ def test_summary_from_real_workbooks_written_by_the_template(tmp_path):
     assert cents(figures["全年预算数合计（万元）"]) == cents(input_sum(datas, "adjusted_budget"))
     d = sheet(path, "部门汇总")
     assert set(d["报送文件"].iloc[:-1]) == {str(inbox / f"{x['department']['name']}.xlsx") for x in datas}
-    assert d["文件修改时间"].iloc[:-1].notna().all()
+    assert d["报送时间"].iloc[:-1].notna().all()
     problems = sheet(path, "问题清单")
     unmet = problems[(problems["代码"] == "indicator-unmet-unexplained") & (problems["单位编码"] == "D002")]
     assert len(unmet) == 1 and unmet["工作表"].iloc[0] == "项目1" and unmet["单元格"].iloc[0][0].isalpha()

@@ -65,6 +65,8 @@ def check_intake(files: Sequence[FileResult], roster: Sequence[RosterEntry] = ()
         if r.sourced is not None:
             code = r.sourced.submission.department.code.strip()
             groups.setdefault(code or f"#{i}", []).append(i)  # no code: a file is its own department
+    for i, r in enumerate(files):
+        r.submitted_at, r.submitted_basis = when[i]
     known = {e.code for e in roster}
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     for members in groups.values():

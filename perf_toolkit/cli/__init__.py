@@ -344,7 +344,7 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
 
 
 @cli.command()
-@paths_argument
+@click.argument("sources", nargs=-1, metavar="[来源...]")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="输出文件夹；省略时为配置中的输出文件夹（默认 output）。")
 @click.option("--pdf", is_flag=True, help="报告同时转换为 PDF（需已安装 LibreOffice 和中文字体）。")
@@ -353,11 +353,13 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
 @config_option
 @year_option
 @jobs_option
-def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: bool, profile_name: str | None,
+def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bool, profile_name: str | None,
         config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
-    """完成一轮自评：审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
+    """完成一轮自评：收取、审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
 
-    输出文件夹中依次写入：审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、审核意见/（标出问题的填报表副本，可发回各单位修改）；本轮结果同时记入历年结果数据库。
+    来源与 collect 相同：文件夹、填报表、邮件（.eml）、邮箱文件（.mbox）、Maildir、.zip 或 IMAP 邮箱文件夹；不给来源时读取 perf.toml 中 [mail] 的 imap。收到的填报表先原样保存到输出文件夹的 原件/，之后只读这些原件。
+
+    输出文件夹中依次写入：原件/ 和 round.sqlite（收到的文件及其处理结果）、审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、审核意见/（标出问题的填报表副本，可发回各单位修改）；本轮结果同时记入历年结果数据库。
 
     填报表中的错误不影响生成（报告中会标注），退出码 0 表示各项结果均已生成。
 
@@ -366,6 +368,7 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
       perf-toolkit run 收件箱/ --config perf.toml
       perf-toolkit run 收件箱/ -o 2023年度结果/ --pdf
     """
+    from ..mail.store import CollectError, settings_sources
     from ..report.render import PdfError, find_soffice
     from ..run import MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
     from ..summary.history import HistoryError
@@ -375,13 +378,17 @@ def run(paths: tuple[Path, ...], output: Path | None, pdf: bool, no_history: boo
     try:
         if pdf:
             find_soffice()
-        result = run_round(paths, campaign, profile, output, pdf=pdf, history=not no_history, jobs=jobs)
-    except (RoundLocked, HistoryError, PdfError, ConfigError) as exc:
+        result = run_round(settings_sources(campaign, sources), campaign, profile, output, pdf=pdf,
+                           history=not no_history, jobs=jobs)
+    except (RoundLocked, HistoryError, PdfError, ConfigError, CollectError) as exc:
         raise OperatorError(str(exc)) from exc
     evaluation, campaign = result.evaluation, result.campaign
     _warn_missing_facts(campaign)
     year = f"{campaign.year}年度" if campaign.year else ""
     click.echo(f"{campaign.fact('district')}{year}项目支出绩效自评（评分规则：{profile.title}）")
+    click.echo("")
+    click.echo("■ 收取")
+    _print_collection(result.collection, indent="  ", brief=True)
     click.echo("")
     click.echo("■ 审核")
     rows = [["文件", "单位", "错误", "警告"]]
@@ -689,31 +696,42 @@ def collect_command(sources: tuple[str, ...], config_path: Path | None, output: 
       perf-toolkit collect 导出的邮件.mbox 附件.zip -o output/
       perf-toolkit collect imaps://czj@mail.example.gov.cn/绩效自评 --config perf.toml
     """
-    from ..mail.store import STATE_ZH, STATES, CollectError, collect, format_time, settings_sources
+    from ..mail.store import CollectError, collect, settings_sources
+    from ..run import RoundLocked, output_lock
 
     campaign = _campaign(config_path)
     folder = _round_output(campaign, output)
     try:
-        result = collect(settings_sources(campaign, sources), campaign, folder)
-    except (CollectError, ConfigError) as exc:
+        with output_lock(folder):
+            result = collect(settings_sources(campaign, sources), campaign, folder)
+    except (CollectError, ConfigError, RoundLocked) as exc:
         raise OperatorError(str(exc)) from exc
+    _print_collection(result)
+
+
+def _print_collection(result, *, indent: str = "", brief: bool = False) -> None:
+    """What a collect met: every input with its state (brief: only those not simply received), the totals."""
+    from ..mail.store import ACCEPTED, STATE_ZH, STATES, format_time
+
     rows = [["状态", "文件", "来源", "发件人", "邮件日期", "单位", "说明"]]
     for e in result.entries:
+        if brief and e.state == ACCEPTED and not e.findings:
+            continue
         note = e.reason if e.new else "此前已收取" + (f"；{e.reason}" if e.reason else "")
         rows.append([e.state_zh, e.name, _source_text(e.origin, e.within), e.sender or "—", format_time(e.mail_date),
                      e.dept_name or e.dept_code or "—", note])
     if len(rows) > 1:
-        for line in _table(rows):
+        for line in _table(rows, indent=indent):
             click.echo(line)
     for e in result.changed:
-        click.echo(f"  此前收到的 {e.name}（{e.dept_name or e.dept_code}）现为“{e.state_zh}”：{e.reason}")
+        click.echo(f"{indent}此前收到的 {e.name}（{e.dept_name or e.dept_code}）现为“{e.state_zh}”：{e.reason}")
     for e in result.entries:
         for f in e.findings:
-            click.echo(f"  注意：{e.name}：{f.message}")
+            click.echo(f"{indent}注意：{e.name}：{f.message}")
     counts = result.counts()
     parts = "，".join(f"{STATE_ZH[s]} {counts[s]}" for s in STATES)
-    click.echo(f"合计：{len(result.entries)} 份（其中新收到 {len(result.new)} 份）：{parts}。")
-    click.echo(f"原件保存在 {result.store}/，收取记录在 {result.db_path}。")
+    click.echo(f"{indent}合计：{len(result.entries)} 份（其中新收到 {len(result.new)} 份）：{parts}。")
+    click.echo(f"{indent}原件保存在 {result.store}/，收取记录在 {result.db_path}。")
 
 
 @cli.command("history")

@@ -29,7 +29,6 @@ import pandas as pd
 
 from .. import __version__
 from .. import findings as catalogue
-from ..check.intake import file_mtime
 from ..config import Campaign
 from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource, ScoredProject
 from ..numbers import (
@@ -248,13 +247,18 @@ def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: 
         row = {CODE: code, NAME: dep.name, IN_ROSTER: ("是" if code in roster else "否") if roster else "—"}
         row.update(_money_figures(by_file.get((code, r.file), empty), grades))
         row.update({ERRORS: counts[(key, ERRORS)], WARNINGS: counts[(key, WARNINGS)],
-                    FILE: r.file, MODIFIED: file_mtime(r.file), REPLACED_FILES: "、".join(replaced.get(r.file, [])),
+                    FILE: r.file, MODIFIED: _wall_clock(r.submitted_at), REPLACED_FILES: "、".join(replaced.get(r.file, [])),
                     "_order": (order.get(code, len(order)), code, n)})
         rows.append(row)
     if not rows:
         return pd.DataFrame(columns=[CODE, NAME, IN_ROSTER, PROJECTS, INITIAL, BUDGET, SPENT, RATE, MEAN, MIN_SCORE,
                                      *grades, ERRORS, WARNINGS, FILE, MODIFIED, REPLACED_FILES])
     return pd.DataFrame(rows).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def _wall_clock(when: dt.datetime | None) -> dt.datetime | None:
+    """A time as the sheet shows it (Excel has no time zones): a mail's Date in its own wall-clock time."""
+    return when.replace(tzinfo=None) if when is not None else None
 
 
 def _money_figures(projects: pd.DataFrame, grades: tuple[str, ...]) -> dict:
