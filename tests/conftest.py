@@ -1,9 +1,10 @@
-"""Shared test options and the LibreOffice requirement.
+"""Shared test options and the outside tools some tests need: LibreOffice and a real IMAP server.
 
-Tests that need LibreOffice ask for the `soffice`, `poppler` or `uno_python` fixture. Locally
-a missing tool skips the test with a reason naming it and `make install-pdf`; in CI (the
-environment variable CI set, as `.ci/run` does) it fails, so a CI machine without LibreOffice
-cannot pass by skipping those tests.
+Tests that need LibreOffice ask for the `soffice`, `poppler` or `uno_python` fixture; tests that
+need an IMAP server ask for `dovecot` (a private Dovecot on loopback, see mailservers.py) or
+`imap_account` (a fresh mailbox on it). Locally a missing tool skips the test with a reason
+naming it and the make target that installs it; in CI (the environment variable CI set, as
+`.ci/run` does) it fails, so a CI machine without the tool cannot pass by skipping those tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 
 import pytest
+from mailservers import DOVECOT_HINT, DovecotError, dovecot_executable, start_dovecot
 
 INSTALL_HINT = "run `make install-pdf` as root (LibreOffice, CJK fonts, poppler-utils, python3-uno)"
 
@@ -27,13 +29,13 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def require(found: str | None, what: str) -> str:
+def require(found: str | None, what: str, hint: str = INSTALL_HINT) -> str:
     """`found`, else skip (locally) or fail (in CI) naming what is missing and how to get it."""
     if found:
         return found
-    message = f"{what} is not installed: {INSTALL_HINT}"
+    message = f"{what} is not installed: {hint}"
     if in_ci():
-        pytest.fail(f"CI must run the LibreOffice tests, but {message}", pytrace=False)
+        pytest.fail(f"CI must run the tests that need it, but {message}", pytrace=False)
     pytest.skip(message)
 
 
@@ -57,3 +59,21 @@ def uno_python(soffice) -> str:
                                                           capture_output=True).returncode == 0:
             return exe
     return require(None, "LibreOffice's Python UNO bindings (python3-uno)")
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A private Dovecot on loopback for the whole session (mailservers.Dovecot); stopped at the end."""
+    executable = require(dovecot_executable(), "Dovecot (dovecot-imapd)", DOVECOT_HINT)
+    try:
+        server = start_dovecot(executable)
+    except DovecotError as exc:  # installed but not startable here: a real failure, never a skip
+        pytest.fail(f"the test Dovecot did not start: {exc}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imap_account(dovecot):
+    """A new, empty mailbox on the test Dovecot (mailservers.ImapTestAccount): url(), append(), flags()…"""
+    return dovecot.account()
