@@ -218,7 +218,7 @@ def test_imap_messages_goes_on_past_a_message_that_vanished(imap_account, db, wo
     assert [raw for _, raw in messages] == [raws[2]]
 
     assert len(skipped) == 1 and skipped[0][0].endswith(f"UID={uids[1]}")
-    assert "未能提供这封邮件" in skipped[0][1]
+    assert "已从服务器上删除" in skipped[0][1]
 
 
 @pytest.mark.parametrize("password", ["绩效-口令2023", 'pa"ss\\wo rd'])  # SASL PLAIN; LOGIN with quoting

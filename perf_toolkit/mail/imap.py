@@ -295,7 +295,8 @@ def _fetch(client: imaplib.IMAP4, uid: int) -> tuple[bytes | None, str]:
             # skip unsolicited FETCH responses (flag changes of other messages) the server may mix in
             if isinstance(item, tuple) and b"BODY[]" in item[0] and re.search(rb"\bUID %d\b" % uid, item[0]):
                 return item[1], ""
-    return None, f"服务器未能提供这封邮件（可能在读取时已被删除或移走；服务器答复：{_text(data)}），未读取。"
+        return None, "这封邮件在读取时已从服务器上删除或移走，未读取。"
+    return None, f"服务器未能提供这封邮件（服务器答复：{_text(data)}），未读取。"
 
 
 def _folder_names(client: imaplib.IMAP4, limit: int = 30) -> list[str]:
