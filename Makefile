@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 INBOX  := examples/inbox
 CONFIG := examples/perf.toml
 
-.PHONY: install test reports lint bench example install-pdf clean
+.PHONY: install test reports lint bench example install-pdf install-mail clean
 
 install: $(STAMP)
 
@@ -44,6 +44,12 @@ example: $(STAMP)
 install-pdf:
 	apt-get update -qq
 	apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui fonts-noto-cjk poppler-utils python3-uno
+
+# Dovecot for the IMAP tests: they start a private instance with its own config on loopback, so no
+# system service is needed (Debian/Ubuntu, as root).
+install-mail:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

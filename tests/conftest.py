@@ -1,9 +1,10 @@
-"""Shared test options and the LibreOffice requirement.
+"""Shared test options and the outside tools some tests need: LibreOffice and a real IMAP server.
 
-Tests that need LibreOffice ask for the `soffice`, `poppler` or `uno_python` fixture. Locally
-a missing tool skips the test with a reason naming it and `make install-pdf`; in CI (the
-environment variable CI set, as `.ci/run` does) it fails, so a CI machine without LibreOffice
-cannot pass by skipping those tests.
+Tests that need LibreOffice ask for the `soffice`, `poppler` or `uno_python` fixture; tests that
+need an IMAP server ask for `dovecot` (a private Dovecot on loopback, see mailservers.py) or
+`imap_account` (a fresh mailbox on it). Locally a missing tool skips the test with a reason
+naming it and the make target that installs it; in CI (the environment variable CI set, as
+`.ci/run` does) it fails, so a CI machine without the tool cannot pass by skipping those tests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from mailservers import DOVECOT_HINT, DovecotError, dovecot_executable, start_dovecot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,13 +32,13 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def require(found: str | None, what: str) -> str:
+def require(found: str | None, what: str, hint: str = INSTALL_HINT) -> str:
     """`found`, else skip (locally) or fail (in CI) naming what is missing and how to get it."""
     if found:
         return found
-    message = f"{what} is not installed: {INSTALL_HINT}"
+    message = f"{what} is not installed: {hint}"
     if in_ci():
-        pytest.fail(f"CI must run the LibreOffice tests, but {message}", pytrace=False)
+        pytest.fail(f"CI must run the tests that need it, but {message}", pytrace=False)
     pytest.skip(message)
 
 
@@ -73,3 +75,21 @@ def example_files(tmp_path_factory) -> list[Path]:
     out = tmp_path_factory.mktemp("collected")
     collect([ROOT / "examples" / "inbox"], campaign, out)
     return [f.path for f in current_files(campaign.round_db_in(out))]
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A private Dovecot on loopback for the whole session (mailservers.Dovecot); stopped at the end."""
+    executable = require(dovecot_executable(), "Dovecot (dovecot-imapd)", DOVECOT_HINT)
+    try:
+        server = start_dovecot(executable)
+    except DovecotError as exc:  # installed but not startable here: a real failure, never a skip
+        pytest.fail(f"the test Dovecot did not start: {exc}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imap_account(dovecot):
+    """A new, empty mailbox on the test Dovecot (mailservers.ImapTestAccount): url(), append(), flags()…"""
+    return dovecot.account()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import mmap
 import os
 import random
 import struct
@@ -538,7 +539,13 @@ def test_load_raw_many_worker_recycled_after_n_files(tmp_path, monkeypatch):
 def test_load_raw_many_worker_recycled_when_memory_grew(tmp_path, monkeypatch):
     paths = copies(tmp_path, "a.xlsx", "b.xlsx", "c.xlsx")
     kept = []
-    stub_parse(monkeypatch, lambda name: kept.append(b"\1" * 8 * 2**20))  # 8 MiB touched and never freed
+    def grow(name):  # 8 MiB of new pages, touched and never freed (a bytes object could reuse pages the
+        # worker inherited from a long-lived parent, already resident: its RSS would not grow)
+        pages = mmap.mmap(-1, 8 * 2**20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        pages.write(b"\1" * len(pages))
+        kept.append(pages)
+
+    stub_parse(monkeypatch, grow)
     monkeypatch.setattr(guard, "RECYCLE_RSS_GROWTH", 4 * 2**20)
     pids = [book.format for _, book in load_raw_many(paths, SMALL, jobs=1)]
     assert len(set(pids)) == 3

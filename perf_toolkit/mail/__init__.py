@@ -1,0 +1,1 @@
+"""The mail round: submissions collected from mail, feedback and reminders sent back."""

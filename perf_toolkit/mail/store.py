@@ -28,11 +28,12 @@ from pathlib import Path
 
 from .. import findings as catalogue
 from ..check.intake import department_of_address
-from ..config import PASSWORD_ENV, Campaign, ConfigError, RosterEntry
+from ..config import Campaign, ConfigError, RosterEntry
 from ..fsutil import atomic_write
 from ..model import Finding
 from ..text import safe_name
 from ..workbook.read import read_workbooks
+from .errors import MailError
 from .inbox import Arrival, Ignored, InboxLimits, Item, arrivals_from_message, read_sources
 from .rounddb import connect, ensure
 
@@ -185,14 +186,18 @@ def _items(paths: list, output: Path, messages: Iterable[tuple[str, bytes]], url
 
 
 def _imap_items(url: str, conn, limits: InboxLimits) -> Iterator[Item]:
-    """The mails of an IMAP folder not fetched before (mail/imap.py, read-only)."""
-    password = os.environ.get(PASSWORD_ENV, "")
-    if not password:
-        raise CollectError(f"读取邮箱 {url} 需要密码：请把密码放在环境变量 {PASSWORD_ENV} 中后重新运行。")
-    from . import imap  # the IMAP client (mail/imap.py)
+    """The mails of an IMAP folder not fetched before (mail/imap.py, read-only); a message the server
+    could not deliver is listed as skipped, with its reason."""
+    from .imap import imap_messages, mail_password
 
-    for origin, raw in imap.imap_messages(url, password, conn):
-        yield from arrivals_from_message(raw, origin, limits=limits)
+    skipped: list[tuple[str, str]] = []
+    try:
+        for origin, raw in imap_messages(url, mail_password(), conn, skipped=skipped):
+            yield from arrivals_from_message(raw, origin, limits=limits)
+    except MailError as exc:
+        raise CollectError(str(exc)) from exc
+    for origin, reason in skipped:
+        yield Ignored("（整封邮件）", origin, reason, key=origin)
 
 
 def _record(conn, items: Iterable[Item], output: Path, now: dt.datetime) -> tuple[list[int], list[int]]:
