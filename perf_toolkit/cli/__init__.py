@@ -556,9 +556,11 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
 
     click.echo(f"{indent}已生成汇总表：{output}")
     expected = figures.get("应报送单位数")
-    line = f"  已报送 {n('已报送单位数')} 个单位"
+    notes = dict(zip(frames["总览"]["指标"], frames["总览"]["说明"], strict=True))
+    submitted = f"（{notes['已报送单位数']}）" if notes.get("已报送单位数") else ""
+    line = f"  已报送 {n('已报送单位数')} 个单位{submitted}"
     if number_or_none(expected) is not None:
-        line = f"  应报送 {int(expected)} 个单位，已报送 {n('已报送单位数')} 个，未报送 {n('未报送单位数')} 个"
+        line = f"  应报送 {int(expected)} 个单位，已报送 {n('已报送单位数')} 个{submitted}，未报送 {n('未报送单位数')} 个"
     missing = frames["未报送单位"]
     if len(missing):
         names = "、".join(str(x) for x in missing["单位名称"].head(8))
@@ -566,7 +568,6 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
     click.echo(indent + line + "。")
     rate = figures.get("总体预算执行率")
     mean_text = points(figures.get("平均得分（简单平均）"))
-    notes = dict(zip(frames["总览"]["指标"], frames["总览"]["说明"], strict=True))
     pending = f"（{notes['参评项目数']}）" if notes.get("参评项目数") else ""  # projects not scored, 待核实
     click.echo(f"{indent}  参评项目 {n('参评项目数')} 个{pending}；全年预算数 {money_grouped(figures.get('全年预算数合计（万元）'))} "
                f"万元，执行数 {money_grouped(figures.get('全年执行数合计（万元）'))} 万元，执行率 {percent(rate)}；"
