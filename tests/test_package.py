@@ -30,7 +30,7 @@ LIBRARY_HOMES = {
 
 #: The pipeline's order: a module may import only from its own stage or an earlier one.
 STAGES = ("perf_toolkit.workbook", "perf_toolkit.check", "perf_toolkit.report", "perf_toolkit.summary",
-          "perf_toolkit.run", "perf_toolkit.cli")
+          "perf_toolkit.mail", "perf_toolkit.run", "perf_toolkit.cli")
 
 
 def module_name(path: Path) -> str:

@@ -649,6 +649,176 @@ def init(folder: Path, year: int | None, district: str | None, bureau: str | Non
         click.echo(f"请打开 {folder / CONFIG_FILE} 核对各项设置，并在 {folder / ROSTER_FILE} 中填写应报送单位。")
 
 
+# ------------------------------------------------------------------ status / feedback (the mail round)
+
+sources_argument = click.argument("sources", nargs=-1, required=False, metavar="[来源...]",
+                                  type=click.Path(exists=True, path_type=Path))
+
+
+def _sources(sources: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The inputs to evaluate (folders, files); none given is an operator error until the mail store is wired."""
+    if not sources:
+        raise OperatorError("请给出收到的填报表所在的文件夹或文件，如 perf-toolkit status 收件箱/ --config perf.toml。")
+    return sources
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "—"
+
+
+@cli.command()
+@sources_argument
+@profile_option
+@config_option
+@year_option
+@jobs_option
+def status(sources: tuple[Path, ...], profile_name: str | None, config_path: Path | None, round_year: int | None,
+           jobs: int | None) -> None:
+    """列出报送名单中每个单位的报送情况：未报送、已报送-无法读取、已报送-有错误、已报送-有警告、已通过。
+
+    每个单位一行，写明当前有效的文件、报送时间和错误、警告个数；不在报送名单中的单位另行列出。
+    文件无法读取的单位算作已报送（须通知其重新报送），按文件名中的单位编码或单位名称认定是哪个单位。
+
+    \b
+    示例：
+      perf-toolkit status 收件箱/ --config perf.toml
+    """
+    from ..check.status import STATES, department_status
+
+    campaign = _campaign(config_path, round_year)
+    result = _evaluate(_sources(sources), profile_name, campaign, jobs)
+    campaign = _round_year(campaign, result)
+    state = department_status(result, campaign.roster)
+    year = f"{campaign.year}年度" if campaign.year else ""
+    click.echo(f"{campaign.fact('district')}{year}项目支出绩效自评报送情况")
+    if not campaign.roster:
+        click.echo("注意：没有配置报送名单（perf.toml 的 roster），无法列出未报送的单位；以下是收到的填报表中的单位。")
+
+    def rows_of(departments) -> list[list[str]]:
+        rows = [["单位编码", "单位名称", "状态", "报送文件", "报送时间", "错误", "警告", "说明"]]
+        for d in departments:
+            notes = [d.matched_by] if d.matched_by else []
+            if d.newer_unreadable:
+                notes.append(f"较新的文件 {Path(d.newer_unreadable).name} 无法读取")
+            rows.append([d.code or "（未填）", d.name or "—", d.state, Path(d.file).name if d.file else "—",
+                         _when(d.submitted_at), str(d.errors) if d.submitted else "—",
+                         str(d.warnings) if d.submitted else "—", "；".join(notes)])
+        return rows
+
+    if state.departments:
+        for line in _table(rows_of(state.departments)):
+            click.echo(line)
+    counts = state.counts()
+    if campaign.roster:
+        listed = {s: sum(d.state == s for d in state.departments) for s in STATES}
+        click.echo(f"合计：应报送 {len(state.departments)} 个单位；"
+                   + "，".join(f"{s} {listed[s]} 个" for s in STATES) + "。")
+    if state.unlisted:
+        click.echo("")
+        click.echo("不在报送名单中的单位：" if campaign.roster else "收到的单位：")
+        for line in _table(rows_of(state.unlisted)):
+            click.echo(line)
+        if not campaign.roster:
+            click.echo("合计：" + "，".join(f"{s} {counts[s]} 个" for s in STATES[1:]) + "。")
+    if state.unidentified:
+        click.echo("")
+        click.echo("无法认定报送单位的文件（请人工核对）：")
+        for u in state.unidentified:
+            sender = f"，发件人 {u.sender}" if u.sender else ""
+            click.echo(f"  {Path(u.file).name}（{_when(u.submitted_at)}{sender}）：{u.reason}")
+    for skipped in result.skipped:
+        click.echo(f"已跳过 {Path(skipped.path).name}：{skipped.reason}")
+
+
+FEEDBACK_DIR = "反馈邮件"
+
+
+@cli.command()
+@sources_argument
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="文件夹",
+              help=f"审核意见表和邮件草稿（.eml）的保存位置；省略时为配置中输出文件夹下的“{FEEDBACK_DIR}”。")
+@click.option("--send", is_flag=True,
+              help="通过配置的发信服务器（[mail] smtp）直接发送；已发送过且内容没有变化的邮件不再重发。")
+@profile_option
+@config_option
+@year_option
+@jobs_option
+def feedback(sources: tuple[Path, ...], output: Path | None, send: bool, profile_name: str | None,
+             config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
+    """为每个单位生成反馈邮件：有问题的发审核意见（附标出问题的填报表），未报送的发催报通知，已通过的按配置发回执。
+
+    不加 --send 时只生成邮件草稿（.eml，可用 Outlook、Foxmail 等打开后发送）；加 --send 时通过 [mail] smtp 发送，
+    邮箱密码只从环境变量 PERF_TOOLKIT_MAIL_PASSWORD 读取。发送记录保存在输出文件夹的 round.sqlite 中，
+    再次发送时只发送内容有变化的邮件。
+
+    \b
+    示例：
+      perf-toolkit feedback 收件箱/ --config perf.toml
+      perf-toolkit feedback 收件箱/ --config perf.toml --send
+    """
+    import os
+
+    from ..config import PASSWORD_ENV
+    from ..mail.feedback import KIND_ZH, compose_feedback, write_drafts
+    from ..workbook.markup import write_markups
+
+    campaign = _campaign(config_path, round_year)
+    result = _evaluate(_sources(sources), profile_name, campaign, jobs)
+    campaign = _round_year(campaign, result)
+    _warn_missing_facts(campaign)
+    folder = output or campaign.output_dir / FEEDBACK_DIR
+    owned = output is None  # our own folder: drafts and copies of departments that have since passed go
+    try:
+        markups = write_markups(result, folder, campaign=campaign, jobs=jobs, prune=owned)
+        outgoing = compose_feedback(result, campaign, markups)
+        drafts = write_drafts(outgoing, folder, prune=owned)
+    except OSError as exc:
+        raise OperatorError(f"无法写入文件夹 {folder}：{exc.strerror or exc}") from exc
+    if campaign.deadline is None:
+        click.echo("注意：配置中没有报送截止日期（deadline），邮件中以“【待填写：报送截止日期】”标出，请补全后重新生成。", err=True)
+    if not send:
+        click.echo(f"已生成 {len(drafts)} 封邮件草稿，保存在 {folder}/（用 Outlook、Foxmail 等邮件程序打开后即可发送）：")
+        rows = [["单位", "邮件", "收件人", "附件"]]
+        rows += [[o.name or o.code, KIND_ZH[o.kind], "、".join(o.recipients), o.attachment.name if o.attachment else "—"]
+                 for o in outgoing if not o.reason]
+        if len(rows) > 1:
+            for line in _table(rows):
+                click.echo(line)
+        if not campaign.mail.sender:
+            click.echo("注意：配置中没有发件人（[mail] from），草稿没有发件人，用邮件程序发送时由其填写。")
+    for o in outgoing:
+        if o.reason:
+            click.echo(f"未生成邮件：{o.name or o.code}：{o.reason}")
+    if not send:
+        return
+    from ..mail.rounddb import connect
+    from ..mail.send import MailError, send_all
+
+    db_path = campaign.round_db_in(campaign.output_dir)
+    db = connect(db_path)
+    try:
+        report = send_all(outgoing, campaign.mail, os.environ.get(PASSWORD_ENV, ""), db)
+    except MailError as exc:
+        raise OperatorError(str(exc)) from exc
+    finally:
+        db.close()
+    click.echo(f"已发送 {len(report.sent)} 封邮件：")
+    for d in report.sent:
+        click.echo(f"  {d.item.name or d.item.code}  {KIND_ZH[d.item.kind]}  → {'、'.join(d.recipients)}")
+    resent = [(o, why) for o, why in report.skipped if not o.reason]
+    if resent:
+        click.echo(f"未重复发送 {len(resent)} 封（已发送过，内容没有变化）：")
+        for o, _ in resent:
+            click.echo(f"  {o.name or o.code}  {KIND_ZH[o.kind]}")
+    if report.failed:
+        click.echo(f"发送失败 {len(report.failed)} 处：")
+        for _, why in report.failed:
+            click.echo(f"  {why}")
+    click.echo(f"发送记录保存在 {db_path}。")
+    sys.exit(EXIT_FINDINGS if report.failed else EXIT_OK)
+
+
+
 def main() -> None:
     """Entry point: click's own exit codes for usage (2), 3 for a failure of the tool itself."""
     try:
