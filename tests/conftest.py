@@ -27,13 +27,13 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def require(found: str | None, what: str) -> str:
+def require(found: str | None, what: str, hint: str = INSTALL_HINT) -> str:
     """`found`, else skip (locally) or fail (in CI) naming what is missing and how to get it."""
     if found:
         return found
-    message = f"{what} is not installed: {INSTALL_HINT}"
+    message = f"{what} is not installed: {hint}"
     if in_ci():
-        pytest.fail(f"CI must run the LibreOffice tests, but {message}", pytrace=False)
+        pytest.fail(f"CI must run the tests that need it, but {message}", pytrace=False)
     pytest.skip(message)
 
 

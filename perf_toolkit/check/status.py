@@ -185,20 +185,19 @@ def _tie(file: str, sender: str, roster: Sequence[RosterEntry]) -> tuple[RosterE
         rf"(?<![0-9a-z]){re.escape(e.code.casefold())}(?![0-9a-z])", stem)]
     if len(by_code) == 1:
         return by_code[0], BY_CODE, ""
-    best: dict[int, list[RosterEntry]] = {}
+    by_name = []
     for e in roster:
         others = [o.name for o in roster if o is not e]
         usable = [k for k in name_keys(e.name) if not any(k in o for o in others)]  # a key naming one department
-        found = max((len(k) for k in usable if k.casefold() in stem), default=0)
-        if found:
-            best.setdefault(found, []).append(e)
-    if best and len(best[max(best)]) == 1:
-        return best[max(best)][0], BY_NAME, ""
+        if any(k.casefold() in stem for k in usable):
+            by_name.append(e)
+    if len(by_name) == 1:
+        return by_name[0], BY_NAME, ""
     if sender:
         by_sender = [e for e in roster if e.email and e.email.strip().casefold() == sender.casefold()]
         if len(by_sender) == 1:
             return by_sender[0], BY_SENDER, ""
-    if len(by_code) > 1 or (best and len(best[max(best)]) > 1):
+    if len(by_code) > 1 or len(by_name) > 1:
         return None, "", "文件无法读取，文件名与报送名单中的多个单位相符，无法认定是哪个单位报送的"
     return None, "", ("文件无法读取，文件名" + ("和发件人地址" if sender else "") + "与报送名单中的单位都对不上，"
                       "无法认定是哪个单位报送的")

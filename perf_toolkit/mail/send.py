@@ -185,6 +185,8 @@ def _why(exc: BaseException) -> str:
         return f"加密连接失败：{exc.reason or exc}"
     if isinstance(exc, ConnectionRefusedError):
         return "服务器拒绝连接，请核对服务器地址和端口"
+    if isinstance(exc, ConnectionError) and exc.args and isinstance(exc.args[0], str):
+        return exc.args[0]  # reconnecting failed: MailError's Chinese text
     if isinstance(exc, socket.gaierror):
         return "找不到该服务器，请核对服务器地址"
     if isinstance(exc, OSError):
@@ -227,11 +229,12 @@ class _Connection:
 
     def send(self, item: Outgoing, sender: str, recipients: tuple[str, ...]) -> dict:
         """Send one mail over the session (reopened if it dropped); the recipients the server refused."""
-        if self._smtp is None:
+        if self._smtp is None or self._smtp.sock is None:  # dropped (or closed by smtplib after a 421)
+            self._drop()
             try:
                 self.open()
             except MailError as exc:
-                raise smtplib.SMTPServerDisconnected(str(exc)) from None
+                raise ConnectionError(str(exc)) from None
         try:
             return self._smtp.send_message(item.message, from_addr=sender, to_addrs=list(recipients))
         except (smtplib.SMTPServerDisconnected, OSError):
