@@ -3,12 +3,18 @@ sender (or to nobody), departments not on the roster; the summary and `status` u
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import os
 from pathlib import Path
 
-from builders import funds, standard_indicators, submission
+from builders import (
+    DC_ROSTER,
+    broken_workbook,
+    clean_submission,
+    faulty_submission,
+    warned_submission,
+    write_workbook,
+)
 from click.testing import CliRunner
 
 from perf_toolkit.check.evaluate import evaluate_paths
@@ -27,55 +33,11 @@ from perf_toolkit.check.status import (
 )
 from perf_toolkit.cli import cli
 from perf_toolkit.config import Campaign, RosterEntry
-from perf_toolkit.model import submission_from_dict
 from perf_toolkit.summary.consolidate import summary_frames
-from perf_toolkit.workbook.template import write_template
 
-ROSTER = (
-    RosterEntry("DC-TYJRSWJ", "昆明市东川区退役军人事务局", "李明", "tyjrswj@example.gov.cn"),
-    RosterEntry("DC-JYTYJ", "昆明市东川区教育体育局", "王芳", "jytyj@example.gov.cn"),
-    RosterEntry("DC-NYNCJ", "昆明市东川区农业农村局", "赵强", "nyncj@example.gov.cn"),
-    RosterEntry("DC-WSJKJ", "昆明市东川区卫生健康局", "陈静", "wsjkj@example.gov.cn"),
-    RosterEntry("DC-MZJ", "昆明市东川区民政局", "刘洋", "mzj@example.gov.cn"),
-)
-
-
-def department(code: str, name: str, **project) -> dict:
-    data = submission(**project)
-    data["department"].update(code=code, name=name)
-    return data
-
-
-def clean(code="DC-TYJRSWJ", name="昆明市东川区退役军人事务局") -> dict:
-    return department(code, name)
-
-
-def warned(code="DC-JYTYJ", name="昆明市东川区教育体育局") -> dict:
-    return department(code, name, goal="……")  # placeholder-text: a warning
-
-
-def faulty(code="DC-NYNCJ", name="昆明市东川区农业农村局") -> dict:
-    data = submission(standard_indicators(actual="80", claimed_score=20), fund_rows=funds(100, 70, 50))
-    data["department"].update(code=code, name=name)
-    return data
-
-
-def workbook(folder: Path, name: str, data: dict, when: int | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = write_template(folder / name, submission_from_dict(copy.deepcopy(data)))
-    if when is not None:
-        os.utime(path, (when, when))
-    return path
-
-
-def broken(folder: Path, name: str, when: int | None = None) -> Path:
-    """A file mailed as a workbook whose bytes are no workbook (a transfer cut it short)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_bytes(b"PK\x03\x04 not a whole zip")
-    if when is not None:
-        os.utime(path, (when, when))
-    return path
+ROSTER = tuple(RosterEntry(*row) for row in DC_ROSTER)
+clean, warned, faulty = clean_submission, warned_submission, faulty_submission
+workbook, broken = write_workbook, broken_workbook
 
 
 def status_of(folder: Path, roster=ROSTER, **kwargs):

@@ -87,12 +87,12 @@ def compose_feedback(evaluation: Evaluation, campaign: Campaign, markups: Sequen
         contact = d.result.submission.department.contact.email if d.result is not None else ""
         to, reason = _recipients(d.entry.email if d.entry else "", contact, sender)
         if d.state == NOT_SUBMITTED:
-            kind, subject, body, version = REMINDER, *_reminder(d.name, campaign)
+            kind, subject, body, version = REMINDER, *_reminder(d.name, campaign, now.date())
             attachment = None
         elif d.state == PASSED:
             if not campaign.mail.receipts:
                 continue
-            kind, subject, body, version = RECEIPT, *_receipt(d.name, d.result, campaign)
+            kind, subject, body, version = RECEIPT, *_receipt(d.name, d.result, campaign, now.date())
             attachment = None
         else:
             kind = FEEDBACK
@@ -100,7 +100,7 @@ def compose_feedback(evaluation: Evaluation, campaign: Campaign, markups: Sequen
             made = marked.get(result.file)
             attachment = made.path if made is not None and made.path is not None else None
             why_none = made.reason if made is not None and made.path is None else ""
-            subject, body, version = _feedback(d.name, result, d.state, campaign, attachment, why_none)
+            subject, body, version = _feedback(d.name, result, d.state, campaign, attachment, why_none, now.date())
         if reason:
             reason = f"{reason}，未生成{KIND_ZH[kind]}邮件"
         message = _message(subject, body, campaign, to, d.name, now, attachment)
@@ -167,12 +167,11 @@ def _file_label(result: FileResult) -> str:
 
 
 def _feedback(name: str, result: FileResult, state: str, campaign: Campaign, attachment: Path | None,
-              no_copy: str) -> tuple[str, str, str]:
+              no_copy: str, today: dt.date) -> tuple[str, str, str]:
     """(subject, body, version) of a feedback mail: the findings of the department's current file."""
     deadline, year = _deadline(campaign), _year(campaign)
     errors = sum(f.severity == "error" for f in result.findings)
     warnings = sum(f.severity == "warning" for f in result.findings)
-    today = dt.date.today()
     if state == UNREADABLE:
         subject = f"【绩效自评】{name}{year}自评填报表无法读取（请于{_deadline(campaign, short=True)}前重新报送）"
         lead = (f"你单位报送的《{_file_label(result)}》无法读取，未能审核。问题如下：\n\n{_listing(result.findings)}\n\n"
@@ -199,7 +198,7 @@ def _feedback(name: str, result: FileResult, state: str, campaign: Campaign, att
     return subject, body, version
 
 
-def _reminder(name: str, campaign: Campaign) -> tuple[str, str, str]:
+def _reminder(name: str, campaign: Campaign, today: dt.date) -> tuple[str, str, str]:
     deadline, year = _deadline(campaign), _year(campaign)
     subject = f"【绩效自评】请{name}于{_deadline(campaign, short=True)}前报送{year}项目支出绩效自评填报表"
     notice = ""
@@ -209,18 +208,18 @@ def _reminder(name: str, campaign: Campaign) -> tuple[str, str, str]:
     body = (f"{name}：\n\n{notice}各单位应于{deadline}前报送{year}项目支出绩效自评填报表。"
             "截至目前，我局尚未收到你单位的填报表，请抓紧填报，按时报送（回复本邮件并添加填报表附件即可）。"
             "如已报送，请回复告知报送时间和发件邮箱，以便核查。\n\n如有疑问，请与我局联系。"
-            f"{_signature(campaign, dt.date.today())}")
+            f"{_signature(campaign, today)}")
     # one reminder per deadline: a new deadline (an extension) is a new reminder
     return subject, body, _version(REMINDER, campaign.year, campaign.deadline.isoformat() if campaign.deadline else "")
 
 
-def _receipt(name: str, result: FileResult, campaign: Campaign) -> tuple[str, str, str]:
+def _receipt(name: str, result: FileResult, campaign: Campaign, today: dt.date) -> tuple[str, str, str]:
     year = _year(campaign)
     subject = f"【绩效自评】{name}{year}自评填报表已通过审核"
     scores = score_lines(result)
     scored = "\n\n审核结果（按评分规则核定）：\n" + "\n".join(f"  {s}" for s in scores) if scores else ""
     body = (f"{name}：\n\n你单位报送的《{_file_label(result)}》已通过审核，未发现问题，无需重新报送。{scored}"
-            f"\n\n如有疑问，请与我局联系。{_signature(campaign, dt.date.today())}")
+            f"\n\n如有疑问，请与我局联系。{_signature(campaign, today)}")
     return subject, body, _version(RECEIPT, result.sha256)
 
 
@@ -240,7 +239,7 @@ def _message(subject: str, body: str, campaign: Campaign, to: tuple[str, ...], n
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now if now.tzinfo else now.astimezone())
     domain = parseaddr(sender)[1].rpartition("@")[2] if sender else ""
-    msg["Message-ID"] = make_msgid("perf-toolkit", domain=domain or None)
+    msg["Message-ID"] = make_msgid(domain=domain or None)
     msg.set_content(body, charset="utf-8", cte="base64")
     if attachment is not None:
         msg.make_mixed()

@@ -162,7 +162,7 @@ def _send_one(connection: _Connection, item: Outgoing, sender: str, to: tuple[st
         report.failed.append((item, f"{who}：收件人 {address} 被邮件服务器拒收（{code} {_text(text)}）"))
     accepted = tuple(a for a in to + cc if a not in refused)
     when = (now or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
-    message_id = str(item.message["Message-ID"])
+    message_id = str(item.message["Message-ID"]).strip()
     with db:
         db.executemany(
             "INSERT INTO sent (department, name, kind, version, recipient, role, message_id, subject, sent_at)"
@@ -217,6 +217,9 @@ class _Connection:
             except BaseException:
                 smtp.close()
                 raise
+        except UnicodeEncodeError:  # smtplib sends user and password as ASCII only
+            raise MailError(f"发信服务器 {s.label} 的用户名或密码中有汉字等非 ASCII 字符，smtplib 无法登录；"
+                            "请改用只含英文字母、数字和符号的密码（如邮箱的客户端授权码）。") from None
         except smtplib.SMTPAuthenticationError as exc:
             raise MailError(f"发信服务器 {s.label} 拒绝登录（用户 {s.user}）：请核对用户名和环境变量 {PASSWORD_ENV} 中的密码"
                             f"（服务器答复：{exc.smtp_code} {_text(exc.smtp_error)}）。") from None
