@@ -37,9 +37,12 @@ _HOMES = {
     "export_workbook": "workbook.read", "write_markups": "workbook.markup",
     # check: read → score → check
     "evaluate_paths": "check.evaluate", "evaluate_submissions": "check.evaluate",
+    "department_status": "check.status", "RoundStatus": "check.status",
     # report, summary, the whole round
     "render_reports": "report.render", "build_context": "report.context",
     "summarize": "summary.consolidate", "summary_frames": "summary.consolidate", "rollup": "summary.rollup",
+    # the round by mail
+    "compose_feedback": "mail.feedback", "write_drafts": "mail.feedback", "send_all": "mail.send",
     "run_round": "run",
 }
 
@@ -61,8 +64,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
     from .check.evaluate import evaluate_paths, evaluate_submissions  # noqa: F401
+    from .check.status import RoundStatus, department_status  # noqa: F401
     from .config import Campaign, RosterEntry, load_config  # noqa: F401
     from .findings import CATALOGUE  # noqa: F401
+    from .mail.feedback import compose_feedback, write_drafts  # noqa: F401
+    from .mail.send import send_all  # noqa: F401
     from .model import (  # noqa: F401
         Amounts,
         Department,

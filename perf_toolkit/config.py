@@ -260,6 +260,19 @@ roster = {roster}
 history = {history}
 # 输出文件夹
 output = {output}
+
+[mail]
+# 收件邮箱的文件夹（各单位把填报表发到这里），如 "imaps://用户名@邮件服务器/绩效自评"；
+# 写上后 perf-toolkit collect / run 不给来源时从这里收取
+# imap = ""
+# 发信服务器（feedback --send、run --send 用），如 "smtps://用户名@邮件服务器:465"
+# smtp = ""
+# 发件人地址，抄送地址列表
+# from = ""
+# cc = []
+# 审核通过的单位也发回执“已通过审核”
+receipts = false
+# 邮箱密码只从环境变量 PERF_TOOLKIT_MAIL_PASSWORD 读取，不要写在这里
 """
 
 ROSTER_HEADER = tuple(_ROSTER_COLUMNS)

@@ -465,6 +465,7 @@ class FileResult:
     superseded_by: str | None = None  # the newer file of the same department that counts instead
     submitted_at: dt.datetime | None = None  # the mail's Date, else the file's modification time (check_intake)
     submitted_basis: str = ""  # which of the two: 邮件日期 or 修改时间
+    sender: str = ""  # the address it was mailed from ("" when it did not come by mail)
 
     @property
     def submission(self) -> Submission | None:

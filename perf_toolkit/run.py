@@ -1,4 +1,4 @@
-"""A whole round in one call: collect → check → score → render → consolidate (`perf-toolkit run`).
+"""A whole round in one call: collect → check → score → render → consolidate → feedback (`perf-toolkit run`).
 
 One output folder per round, written under a lock so two runs cannot interleave
 their files; every file inside is itself written atomically.
@@ -16,7 +16,8 @@ from pathlib import Path
 from .check.evaluate import evaluate_paths
 from .config import Campaign
 from .fsutil import atomic_write
-from .mail.store import Collection, collect, current_files, senders, submission_times
+from .mail.feedback import Outgoing, compose_feedback, write_drafts
+from .mail.store import CollectError, Collection, collect, current_files, senders, submission_times
 from .model import Evaluation
 from .profile import Profile
 from .report.render import RenderedProject, render_reports
@@ -27,6 +28,7 @@ REPORT_JSON = "审核结果.json"
 REPORTS_DIR = "自评报告"
 SUMMARY_XLSX = "汇总.xlsx"
 MARKUP_DIR = "审核意见"
+FEEDBACK_DIR = "反馈邮件"
 LOCK_FILE = ".perf-toolkit.lock"
 
 
@@ -47,6 +49,8 @@ class RoundResult:
     earlier: object  # history.History of the previous year, or None
     history: Path | None
     markups: list[MarkupResult] = field(default_factory=list)  # one per file; .path None when none was made
+    outgoing: list[Outgoing] = field(default_factory=list)  # the round's mails (feedback, reminders, receipts)
+    drafts: list[Path] = field(default_factory=list)  # their .eml drafts in 反馈邮件/
 
 
 @contextmanager
@@ -82,11 +86,7 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
     """
     output = Path(output) if output is not None else campaign.output_dir
     with output_lock(output):
-        collection = collect(sources, campaign, output, messages=messages)
-        stored = current_files(collection.db_path)  # earlier versions: listed by the collection, not scored
-        evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
-                                    roster=campaign.roster, submitted_at=submission_times(stored),
-                                    senders=senders(stored))
+        collection, evaluation = evaluate_round(sources, campaign, profile, output, jobs=jobs, messages=messages)
         campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
         report_json = output / REPORT_JSON
         with atomic_write(report_json) as fh:
@@ -97,4 +97,24 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
         frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
         markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
-    return RoundResult(campaign, collection, evaluation, output, report_json, reports, summary, frames, earlier, history_path, markups)
+        outgoing = compose_feedback(evaluation, campaign, markups)
+        drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True)
+    return RoundResult(campaign, collection, evaluation, output, report_json, reports, summary, frames, earlier,
+                       history_path, markups, outgoing, drafts)
+
+
+def evaluate_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profile, output: Path, *,
+                   jobs: int | None = None, messages: Iterable[tuple[str, bytes]] = ()
+                   ) -> tuple[Collection | None, Evaluation]:
+    """Collect what `sources` hold (none: what the store already has), then evaluate each department's
+    current stored version, dated by its mail and checked against its sender. Call under `output_lock`."""
+    sources = list(sources)
+    collection = collect(sources, campaign, output, messages=messages) if sources or messages else None
+    stored = current_files(campaign.round_db_in(output))  # earlier versions: in the manifest, not scored
+    if collection is None and not stored:
+        raise CollectError(f"输出文件夹 {output} 中还没有收到任何填报表：请给出收件的文件夹、邮件或邮箱，"
+                           "或先运行 perf-toolkit collect。")
+    evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
+                                roster=campaign.roster, submitted_at=submission_times(stored),
+                                senders=senders(stored))
+    return collection, evaluation

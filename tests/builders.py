@@ -124,3 +124,64 @@ def saved_by_office(path, user: str = "王芳", later_minutes: int = 60) -> None
         for info, data in parts.items():
             out.writestr(info, data)
     shutil.move(tmp, path)
+
+
+# ------------------------------------------------------------------ a round of departments (status, feedback)
+
+#: The example district's roster (examples/报送名单.csv).
+DC_ROSTER = (
+    ("DC-TYJRSWJ", "昆明市东川区退役军人事务局", "李明", "tyjrswj@example.gov.cn"),
+    ("DC-JYTYJ", "昆明市东川区教育体育局", "王芳", "jytyj@example.gov.cn"),
+    ("DC-NYNCJ", "昆明市东川区农业农村局", "赵强", "nyncj@example.gov.cn"),
+    ("DC-WSJKJ", "昆明市东川区卫生健康局", "陈静", "wsjkj@example.gov.cn"),
+    ("DC-MZJ", "昆明市东川区民政局", "刘洋", "mzj@example.gov.cn"),
+)
+
+
+def of_department(data: dict, code: str, name: str, email: str = "") -> dict:
+    """`data` as department `code`'s submission (its contact's email replaced when given)."""
+    data["department"].update(code=code, name=name)
+    if email:
+        data["department"]["contact"]["email"] = email
+    return data
+
+
+def clean_submission(code="DC-TYJRSWJ", name="昆明市东川区退役军人事务局", **kw) -> dict:
+    """No finding at all."""
+    return of_department(submission(), code, name, **kw)
+
+
+def warned_submission(code="DC-JYTYJ", name="昆明市东川区教育体育局", **kw) -> dict:
+    """One warning (placeholder-text), no error."""
+    return of_department(submission(goal="……"), code, name, **kw)
+
+
+def faulty_submission(code="DC-NYNCJ", name="昆明市东川区农业农村局", actual="80", **kw) -> dict:
+    """Errors and warnings (an unmet indicator claimed in full, a low rate unexplained …)."""
+    data = submission(standard_indicators(actual=actual, claimed_score=20), fund_rows=funds(100, 70, 50))
+    return of_department(data, code, name, **kw)
+
+
+def write_workbook(folder: Path, name: str, data: dict, when: int | None = None) -> Path:
+    """The standard workbook of `data` as `folder/name` (its modification time `when`, if given)."""
+    import os
+
+    from perf_toolkit.workbook.template import write_template
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_template(folder / name, submission_from_dict(copy.deepcopy(data)))
+    if when is not None:
+        os.utime(path, (when, when))
+    return path
+
+
+def broken_workbook(folder: Path, name: str, when: int | None = None) -> Path:
+    """A file sent as a workbook whose bytes are no workbook (a transfer cut it short)."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"PK\x03\x04 not a whole zip: " + name.encode())  # each its own bytes
+    if when is not None:
+        os.utime(path, (when, when))
+    return path

@@ -1,7 +1,7 @@
 """The example round's outputs, compared as text projections with tests/golden/ (see its README).
 
-One round on examples/inbox per session: its mails, mailbox and zip collected into the store
-(`collect`), then the round on the current files (`run_round`); each output file is
+One round on examples/inbox per session (`run_round`: its mails, mailbox and zip collected into the
+store, then the round on each department's current version); each output file is
 projected to text (never compared as bytes), the parts that vary between runs are replaced
 by placeholders, and the text must equal the golden file of the same name plus “.txt”.
 `pytest --update-golden` rewrites the golden files instead.
@@ -13,6 +13,8 @@ import csv
 import dataclasses
 import datetime as dt
 import difflib
+import email
+import email.policy
 import io
 import json
 from collections.abc import Callable
@@ -25,9 +27,17 @@ from docx import Document
 from docx.table import Table, _Cell
 
 from perf_toolkit.config import ROUND_DB, load_config
-from perf_toolkit.mail.store import STORE_DIR, collect, current_files
+from perf_toolkit.mail.store import STORE_DIR
 from perf_toolkit.profile import load_profile
-from perf_toolkit.run import LOCK_FILE, MARKUP_DIR, REPORT_JSON, REPORTS_DIR, SUMMARY_XLSX, run_round
+from perf_toolkit.run import (
+    FEEDBACK_DIR,
+    LOCK_FILE,
+    MARKUP_DIR,
+    REPORT_JSON,
+    REPORTS_DIR,
+    SUMMARY_XLSX,
+    run_round,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 INBOX = ROOT / "examples" / "inbox"
@@ -105,6 +115,16 @@ def project_json(path: Path) -> str:
                       sort_keys=True) + "\n"
 
 
+def project_draft(path: Path) -> str:
+    """A mail draft as its recipient reads it: the decoded headers (not Date and Message-ID, new each run),
+    the text, and each attachment's decoded name."""
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    lines = [f"{h}: {msg[h]}" for h in ("From", "To", "Cc", "Subject", "X-Unsent") if msg[h] is not None]
+    lines += ["", msg.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip(), ""]
+    lines += [f"附件: {part.get_filename()} ({part.get_content_type()})" for part in msg.iter_attachments()]
+    return "\n".join(lines) + "\n"
+
+
 def projector(name: str) -> Callable[[Path], str]:
     """The projection for an output, by its path relative to the output folder."""
     if name == REPORT_JSON:
@@ -117,6 +137,8 @@ def projector(name: str) -> Callable[[Path], str]:
         return project_report
     if name.startswith(f"{REPORTS_DIR}/") and name.endswith("-自评表.docx"):
         return project_table
+    if name.startswith(f"{FEEDBACK_DIR}/") and name.endswith(".eml"):
+        return project_draft
     raise KeyError(name)
 
 
@@ -161,9 +183,7 @@ def example_round(tmp_path_factory, request) -> ExampleRound:
     out = tmp_path_factory.mktemp("round") / "output"
     campaign = dataclasses.replace(load_config(CONFIG), history_path=out / HISTORY)
     started = dt.datetime.now().replace(microsecond=0)
-    collect([INBOX], campaign, out)
-    files = current_files(campaign.round_db_in(out))
-    run_round([f.path for f in files], campaign, load_profile(campaign.profile), out)
+    run_round([INBOX], campaign, load_profile(campaign.profile), out)
     finished = dt.datetime.now()
     outputs, unprojected = [], []
     for path in sorted(p for p in out.rglob("*") if p.is_file()):

@@ -67,6 +67,7 @@ def check_intake(files: Sequence[FileResult], roster: Sequence[RosterEntry] = ()
             groups.setdefault(code or f"#{i}", []).append(i)  # no code: a file is its own department
     for i, r in enumerate(files):
         r.submitted_at, r.submitted_basis = when[i]
+        r.sender = senders.get(r.file, "")
     known = {e.code for e in roster}
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     for members in groups.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -349,17 +350,18 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
               help="输出文件夹；省略时为配置中的输出文件夹（默认 output）。")
 @click.option("--pdf", is_flag=True, help="报告同时转换为 PDF（需已安装 LibreOffice 和中文字体）。")
 @click.option("--no-history", is_flag=True, help="不读写历年结果数据库。")
+@click.option("--send", is_flag=True, help="最后通过配置的发信服务器（[mail] smtp）发送反馈邮件；已发送过且内容没有变化的不再重发。")
 @profile_option
 @config_option
 @year_option
 @jobs_option
-def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bool, profile_name: str | None,
-        config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
+def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bool, send: bool,
+        profile_name: str | None, config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
     """完成一轮自评：收取、审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
 
     来源与 collect 相同：文件夹、填报表、邮件（.eml）、邮箱文件（.mbox）、Maildir、.zip 或 IMAP 邮箱文件夹；不给来源时读取 perf.toml 中 [mail] 的 imap。收到的填报表先原样保存到输出文件夹的 原件/，之后只读这些原件。
 
-    输出文件夹中依次写入：原件/ 和 round.sqlite（收到的文件及其处理结果）、审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、审核意见/（标出问题的填报表副本，可发回各单位修改）；本轮结果同时记入历年结果数据库。
+    输出文件夹中依次写入：原件/ 和 round.sqlite（收到的文件及其处理结果）、审核结果.json、自评报告/（每个项目的 Word 报告和自评表）、汇总.xlsx、审核意见/（标出问题的填报表副本）、反馈邮件/（发给各单位的审核意见和催报邮件草稿，--send 时直接发送）；本轮结果同时记入历年结果数据库。
 
     填报表中的错误不影响生成（报告中会标注），退出码 0 表示各项结果均已生成。
 
@@ -368,9 +370,9 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
       perf-toolkit run 收件箱/ --config perf.toml
       perf-toolkit run 收件箱/ -o 2023年度结果/ --pdf
     """
-    from ..mail.store import CollectError, settings_sources
+    from ..mail.store import CollectError
     from ..report.render import PdfError, find_soffice
-    from ..run import MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
+    from ..run import FEEDBACK_DIR, MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
     from ..summary.history import HistoryError
 
     campaign = _campaign(config_path, round_year)
@@ -378,7 +380,7 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
     try:
         if pdf:
             find_soffice()
-        result = run_round(settings_sources(campaign, sources), campaign, profile, output, pdf=pdf,
+        result = run_round(_round_sources(campaign, sources), campaign, profile, output, pdf=pdf,
                            history=not no_history, jobs=jobs)
     except (RoundLocked, HistoryError, PdfError, ConfigError, CollectError) as exc:
         raise OperatorError(str(exc)) from exc
@@ -388,7 +390,10 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
     click.echo(f"{campaign.fact('district')}{year}项目支出绩效自评（评分规则：{profile.title}）")
     click.echo("")
     click.echo("■ 收取")
-    _print_collection(result.collection, indent="  ", brief=True)
+    if result.collection is not None:
+        _print_collection(result.collection, indent="  ", brief=True)
+    else:
+        click.echo(f"  没有给出来源，使用 {result.output} 中已收取的填报表。")
     click.echo("")
     click.echo("■ 审核")
     rows = [["文件", "单位", "错误", "警告"]]
@@ -415,6 +420,11 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
     click.echo("")
     click.echo("■ 审核意见")
     _print_markups(result.markups, result.output / MARKUP_DIR, indent="  ")
+    click.echo("")
+    click.echo("■ 反馈邮件")
+    _print_drafts(result.outgoing, result.drafts, result.output / FEEDBACK_DIR, campaign, indent="  ")
+    if send and _send(result.outgoing, campaign, indent="  "):
+        sys.exit(EXIT_FINDINGS)
 
 
 # ------------------------------------------------------------------ human output
@@ -564,9 +574,11 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
 
     click.echo(f"{indent}已生成汇总表：{output}")
     expected = figures.get("应报送单位数")
-    line = f"  已报送 {n('已报送单位数')} 个单位"
+    notes = dict(zip(frames["总览"]["指标"], frames["总览"]["说明"], strict=True))
+    submitted = f"（{notes['已报送单位数']}）" if notes.get("已报送单位数") else ""
+    line = f"  已报送 {n('已报送单位数')} 个单位{submitted}"
     if number_or_none(expected) is not None:
-        line = f"  应报送 {int(expected)} 个单位，已报送 {n('已报送单位数')} 个，未报送 {n('未报送单位数')} 个"
+        line = f"  应报送 {int(expected)} 个单位，已报送 {n('已报送单位数')} 个{submitted}，未报送 {n('未报送单位数')} 个"
     missing = frames["未报送单位"]
     if len(missing):
         names = "、".join(str(x) for x in missing["单位名称"].head(8))
@@ -574,7 +586,6 @@ def _print_summary(frames, output: Path, history_path: Path | None, earlier, ind
     click.echo(indent + line + "。")
     rate = figures.get("总体预算执行率")
     mean_text = points(figures.get("平均得分（简单平均）"))
-    notes = dict(zip(frames["总览"]["指标"], frames["总览"]["说明"], strict=True))
     pending = f"（{notes['参评项目数']}）" if notes.get("参评项目数") else ""  # projects not scored, 待核实
     click.echo(f"{indent}  参评项目 {n('参评项目数')} 个{pending}；全年预算数 {money_grouped(figures.get('全年预算数合计（万元）'))} "
                f"万元，执行数 {money_grouped(figures.get('全年执行数合计（万元）'))} 万元，执行率 {percent(rate)}；"
@@ -785,6 +796,195 @@ def history_command(code: str, config_path: Path | None, output: Path | None) ->
 def _shown_value(value: object) -> str:
     text = "（空）" if value in (None, "") else str(value).replace("\n", " ")
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+# ------------------------------------------------------------------ status / feedback (the mail round)
+
+sources_argument = click.argument("sources", nargs=-1, required=False, metavar="[来源...]")
+
+
+def _round_sources(campaign: Campaign, sources: tuple[str, ...]) -> list[str]:
+    """What to collect first: the sources given, else the round's IMAP folder, else nothing (the store as it is)."""
+    return list(sources) or ([campaign.mail.imap] if campaign.mail.imap else [])
+
+
+def _round_evaluation(sources: tuple[str, ...], profile_name: str | None, campaign: Campaign, jobs: int | None):
+    """(collection or None, evaluation) of the round's store in the config's output folder, after collecting
+    what `sources` hold; under the folder's lock."""
+    from ..mail.store import CollectError
+    from ..run import RoundLocked, evaluate_round, output_lock
+
+    profile = _profile(profile_name, campaign)
+    folder = campaign.output_dir
+    try:
+        with output_lock(folder):
+            return evaluate_round(_round_sources(campaign, sources), campaign, profile, folder, jobs=jobs)
+    except (CollectError, ConfigError, RoundLocked) as exc:
+        raise OperatorError(str(exc)) from exc
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "—"
+
+
+@cli.command()
+@sources_argument
+@profile_option
+@config_option
+@year_option
+@jobs_option
+def status(sources: tuple[str, ...], profile_name: str | None, config_path: Path | None, round_year: int | None,
+           jobs: int | None) -> None:
+    """列出报送名单中每个单位的报送情况：未报送、已报送-无法读取、已报送-有错误、已报送-有警告、已通过。
+
+    每个单位一行，写明当前有效的文件、报送时间和错误、警告个数；不在报送名单中的单位另行列出。
+    文件无法读取的单位算作已报送（须通知其重新报送），按文件名中的单位编码或单位名称认定是哪个单位。
+
+    \b
+    示例：
+      perf-toolkit status 收件箱/ --config perf.toml
+    """
+    from ..check.status import STATES, department_status
+
+    campaign = _campaign(config_path, round_year)
+    _, result = _round_evaluation(sources, profile_name, campaign, jobs)
+    campaign = _round_year(campaign, result)
+    state = department_status(result, campaign.roster)
+    year = f"{campaign.year}年度" if campaign.year else ""
+    click.echo(f"{campaign.fact('district')}{year}项目支出绩效自评报送情况")
+    if not campaign.roster:
+        click.echo("注意：没有配置报送名单（perf.toml 的 roster），无法列出未报送的单位；以下是收到的填报表中的单位。")
+
+    def rows_of(departments) -> list[list[str]]:
+        rows = [["单位编码", "单位名称", "状态", "报送文件", "报送时间", "错误", "警告", "说明"]]
+        for d in departments:
+            notes = [d.matched_by] if d.matched_by else []
+            if d.newer_unreadable:
+                notes.append(f"较新的文件 {Path(d.newer_unreadable).name} 无法读取")
+            rows.append([d.code or "（未填）", d.name or "—", d.state, Path(d.file).name if d.file else "—",
+                         _when(d.submitted_at), str(d.errors) if d.submitted else "—",
+                         str(d.warnings) if d.submitted else "—", "；".join(notes)])
+        return rows
+
+    if state.departments:
+        for line in _table(rows_of(state.departments)):
+            click.echo(line)
+    counts = state.counts()
+    if campaign.roster:
+        listed = {s: sum(d.state == s for d in state.departments) for s in STATES}
+        click.echo(f"合计：应报送 {len(state.departments)} 个单位；"
+                   + "，".join(f"{s} {listed[s]} 个" for s in STATES) + "。")
+    if state.unlisted:
+        click.echo("")
+        click.echo("不在报送名单中的单位：" if campaign.roster else "收到的单位：")
+        for line in _table(rows_of(state.unlisted)):
+            click.echo(line)
+        if not campaign.roster:
+            click.echo("合计：" + "，".join(f"{s} {counts[s]} 个" for s in STATES[1:]) + "。")
+    if state.unidentified:
+        click.echo("")
+        click.echo("无法认定报送单位的文件（请人工核对）：")
+        for u in state.unidentified:
+            sender = f"，发件人 {u.sender}" if u.sender else ""
+            click.echo(f"  {Path(u.file).name}（{_when(u.submitted_at)}{sender}）：{u.reason}")
+    for skipped in result.skipped:
+        click.echo(f"已跳过 {Path(skipped.path).name}：{skipped.reason}")
+
+
+@cli.command()
+@sources_argument
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="文件夹",
+              help="审核意见表和邮件草稿（.eml）的保存位置；省略时为配置中输出文件夹下的“反馈邮件”。")
+@click.option("--send", is_flag=True,
+              help="通过配置的发信服务器（[mail] smtp）直接发送；已发送过且内容没有变化的邮件不再重发。")
+@profile_option
+@config_option
+@year_option
+@jobs_option
+def feedback(sources: tuple[str, ...], output: Path | None, send: bool, profile_name: str | None,
+             config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
+    """为每个单位生成反馈邮件：有问题的发审核意见（附标出问题的填报表），未报送的发催报通知，已通过的按配置发回执。
+
+    不加 --send 时只生成邮件草稿（.eml，可用 Outlook、Foxmail 等打开后发送）；加 --send 时通过 [mail] smtp 发送，
+    邮箱密码只从环境变量 PERF_TOOLKIT_MAIL_PASSWORD 读取。发送记录保存在输出文件夹的 round.sqlite 中，
+    再次发送时只发送内容有变化的邮件。
+
+    \b
+    示例：
+      perf-toolkit feedback 收件箱/ --config perf.toml
+      perf-toolkit feedback 收件箱/ --config perf.toml --send
+    """
+
+    from ..mail.feedback import compose_feedback, write_drafts
+    from ..run import FEEDBACK_DIR
+    from ..workbook.markup import write_markups
+
+    campaign = _campaign(config_path, round_year)
+    _, result = _round_evaluation(sources, profile_name, campaign, jobs)
+    campaign = _round_year(campaign, result)
+    _warn_missing_facts(campaign)
+    folder = output or campaign.output_dir / FEEDBACK_DIR
+    owned = output is None  # our own folder: drafts and copies of departments that have since passed go
+    try:
+        markups = write_markups(result, folder, campaign=campaign, jobs=jobs, prune=owned)
+        outgoing = compose_feedback(result, campaign, markups)
+        drafts = write_drafts(outgoing, folder, prune=owned)
+    except OSError as exc:
+        raise OperatorError(f"无法写入文件夹 {folder}：{exc.strerror or exc}") from exc
+    if campaign.deadline is None:
+        click.echo("注意：配置中没有报送截止日期（deadline），邮件中以“【待填写：报送截止日期】”标出，请补全后重新生成。", err=True)
+    _print_drafts(outgoing, drafts, folder, campaign)
+    if send:
+        sys.exit(EXIT_FINDINGS if _send(outgoing, campaign) else EXIT_OK)
+
+
+def _print_drafts(outgoing, drafts: list[Path], folder: Path, campaign: Campaign, indent: str = "") -> None:
+    """The .eml drafts written: to whom, what kind, what is attached; and the mails nobody can be sent."""
+    from ..mail.feedback import KIND_ZH
+
+    click.echo(f"{indent}已生成 {len(drafts)} 封邮件草稿，保存在 {folder}/（用 Outlook、Foxmail 等邮件程序打开后即可发送）：")
+    rows = [["单位", "邮件", "收件人", "附件"]]
+    rows += [[o.name or o.code, KIND_ZH[o.kind], "、".join(o.recipients), o.attachment.name if o.attachment else "—"]
+             for o in outgoing if not o.reason]
+    if len(rows) > 1:
+        for line in _table(rows, indent=indent + "  "):
+            click.echo(line)
+    if not campaign.mail.sender:
+        click.echo(f"{indent}注意：配置中没有发件人（[mail] from），草稿没有发件人，用邮件程序发送时由其填写。")
+    for o in outgoing:
+        if o.reason:
+            click.echo(f"{indent}未生成邮件：{o.name or o.code}：{o.reason}")
+
+
+def _send(outgoing, campaign: Campaign, indent: str = "") -> bool:
+    """Deliver the round's mails through [mail] smtp (each version once); print what went; True if any failed."""
+    from ..config import PASSWORD_ENV
+    from ..mail.feedback import KIND_ZH
+    from ..mail.rounddb import connect
+    from ..mail.send import MailError, send_all
+
+    db_path = campaign.round_db_in(campaign.output_dir)
+    db = connect(db_path)
+    try:
+        report = send_all(outgoing, campaign.mail, os.environ.get(PASSWORD_ENV, ""), db)
+    except MailError as exc:
+        raise OperatorError(str(exc)) from exc
+    finally:
+        db.close()
+    click.echo(f"{indent}已发送 {len(report.sent)} 封邮件：")
+    for d in report.sent:
+        click.echo(f"{indent}  {d.item.name or d.item.code}  {KIND_ZH[d.item.kind]}  → {'、'.join(d.recipients)}")
+    resent = [(o, why) for o, why in report.skipped if not o.reason]
+    if resent:
+        click.echo(f"{indent}未重复发送 {len(resent)} 封（已发送过，内容没有变化）：")
+        for o, _ in resent:
+            click.echo(f"{indent}  {o.name or o.code}  {KIND_ZH[o.kind]}")
+    if report.failed:
+        click.echo(f"{indent}发送失败 {len(report.failed)} 处：")
+        for _, why in report.failed:
+            click.echo(f"{indent}  {why}")
+    click.echo(f"{indent}发送记录保存在 {db_path}。")
+    return bool(report.failed)
 
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .. import __version__
 from .. import findings as catalogue
+from ..check.status import NOT_SUBMITTED, UNREADABLE, RoundStatus, department_status
 from ..config import Campaign
 from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource, ScoredProject
 from ..numbers import (
@@ -204,15 +205,17 @@ def _indicator_table(evaluation: Evaluation, projects: pd.DataFrame) -> pd.DataF
 
 
 def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
-                    order: dict[str, int]) -> pd.DataFrame:
+                    order: dict[str, int], status: RoundStatus | None = None) -> pd.DataFrame:
+    """问题清单: every finding listed; an unreadable file under the department it was tied to (status)."""
+    tied = {f: (d.code, d.name) for d in (status.departments if status else ()) for f in d.unreadable}
     rows = []
     for n, (i, f) in enumerate(listed):
         sub = files[i].submission
-        code = sub.department.code.strip() if sub else ""
+        code, name = (sub.department.code.strip(), sub.department.name) if sub else tied.get(files[i].file, ("", ""))
         rows.append({
             "级别": catalogue.SEVERITY_ZH.get(f.severity, f.severity), "问题": catalogue.title(f.code), "代码": f.code,
             "类别": catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "",
-            CODE: code, NAME: sub.department.name if sub else "", P_CODE: f.project or "",
+            CODE: code, NAME: name, P_CODE: f.project or "",
             "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
             "_order": (f.severity != "error", order.get(code, len(order)) if code else len(order) + 1, code, n),
         })
@@ -271,9 +274,10 @@ def _money_figures(projects: pd.DataFrame, grades: tuple[str, ...]) -> dict:
     return out
 
 
-def _missing_table(campaign: Campaign, submitted: set[str]) -> pd.DataFrame:
-    rows = [{CODE: e.code, NAME: e.name, "联系人": e.contact, "电子邮箱": e.email}
-            for e in campaign.roster if e.code not in submitted]
+def _missing_table(status: RoundStatus) -> pd.DataFrame:
+    """未报送单位: the roster departments in the state 未报送 (one whose file is unreadable has submitted)."""
+    rows = [{CODE: d.code, NAME: d.name, "联系人": d.entry.contact, "电子邮箱": d.entry.email}
+            for d in status.departments if d.state == NOT_SUBMITTED]
     return pd.DataFrame(rows, columns=[CODE, NAME, "联系人", "电子邮箱"])
 
 
@@ -286,20 +290,24 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
     campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     grades = tuple(g for g, _ in evaluation.profile.grades)
     order = _dept_order(campaign)
+    status = department_status(evaluation, campaign.roster)
     projects = _project_table(evaluation, campaign, order)
-    problems = _findings_table(evaluation.files, _findings_of(evaluation.files), order)
+    problems = _findings_table(evaluation.files, _findings_of(evaluation.files), order, status)
     departments = _department_table(evaluation, projects, problems, campaign, grades, order)
     indicators = _indicator_table(evaluation, projects)
-    missing = _missing_table(campaign, set(departments[CODE]))
+    missing = _missing_table(status)
+    unreadable = status.in_state(UNREADABLE)
     roster = {e.code for e in campaign.roster}
     counts = Counts(
-        expected=len(roster) if roster else None, submitted=len(departments),
+        expected=len(roster) if roster else None, submitted=len(departments) + len(unreadable),
         unknown=int((departments[IN_ROSTER] == "否").sum()) if len(departments) else 0, missing=len(missing),
+        unreadable_departments=len(unreadable),
         files=len(evaluation.files), unreadable=sum(r.state == REJECTED for r in evaluation.files),
         superseded=sum(r.state == SUPERSEDED for r in evaluation.files), skipped=len(evaluation.skipped))
     meta = Meta(LEVEL_DISTRICT, campaign.fact("district"), campaign.year, campaign.fact("bureau"),
                 evaluation.profile.title, grades, campaign.low_execution_rate, evaluation.profile.budget_adjusted)
-    tables = Tables(projects, departments, indicators, problems, missing, counts)
+    tables = Tables(projects, departments, indicators, problems, missing, counts,
+                    unreadable=tuple(d.name for d in unreadable))
     return assemble(tables, meta, history, generated=generated)
 
 
@@ -337,7 +345,8 @@ def with_total(frame: pd.DataFrame, total: dict) -> pd.DataFrame:
 
 
 #: Count columns a 合计 row sums (grade columns are added per summary).
-COUNT_COLUMNS = (PROJECTS, ERRORS, WARNINGS, "应报送单位数", "已报送单位数", "名单外单位数", "未报送单位数")
+COUNT_COLUMNS = (PROJECTS, ERRORS, WARNINGS, "应报送单位数", "已报送单位数", "名单外单位数", "未报送单位数",
+                 "文件无法读取单位数")
 
 
 def total_row(table: pd.DataFrame, projects: pd.DataFrame, grades: tuple[str, ...],

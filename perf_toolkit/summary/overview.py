@@ -43,7 +43,7 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
     by_sev = {s: problems[problems["级别"] == s] for s in SEVERITY_ZH.values()}
     figures = [
         ("应报送单位数", c.expected, "报送名单中的单位" if c.expected is not None else "未配置报送名单"),
-        ("已报送单位数", c.submitted, f"其中名单外 {c.unknown} 个" if c.unknown else ""),
+        ("已报送单位数", c.submitted, _submitted_note(c, t.unreadable)),
         ("未报送单位数", c.missing if c.expected is not None or c.missing else None, missing_names),
         ("收到文件数", c.files, f"无法读取 {c.unreadable} 个，被替代 {c.superseded} 个（见问题清单）"
          + (f"；另跳过 {c.skipped} 个临时文件或非表格文件" if c.skipped else "")),
@@ -79,6 +79,15 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         "口径说明": pd.DataFrame({"说明": [f"{n}. {text}" for n, text in
                                          enumerate(RULES + ((UNSCORED_RULE,) if pending else ()), 1)]}),
     }
+
+
+def _submitted_note(c, unreadable: tuple[str, ...], limit: int = 12) -> str:
+    """Who among the submitted is not on the roster, and whose files could not be read (must send again)."""
+    notes = [f"其中名单外 {c.unknown} 个"] if c.unknown else []
+    if c.unreadable_departments:
+        names = "、".join(unreadable[:limit]) + ("等" if len(unreadable) > limit else "")
+        notes.append(f"其中 {c.unreadable_departments} 个单位报送的文件无法读取、须重新报送" + (f"：{names}" if names else ""))
+    return "；".join(notes)
 
 
 def _names(missing: pd.DataFrame, limit: int = 12) -> str:

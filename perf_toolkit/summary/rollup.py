@@ -218,11 +218,11 @@ def _with_district(frames: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
 
 
 def _district_row(s: DistrictSummary, grades: tuple[str, ...]) -> dict:
-    p, d, f = s.tables["项目明细"], s.tables["部门汇总"], s.tables["问题清单"]
+    p, f = s.tables["项目明细"], s.tables["问题清单"]
     budget, spent = money_sum(p[BUDGET]), money_sum(p[SPENT])
     expected = s.meta.get("应报送单位数")
     row = {DISTRICT: s.name, "应报送单位数": expected if isinstance(expected, int) else None,
-           "已报送单位数": len(d), "未报送单位数": len(s.tables["未报送单位"]), PROJECTS: len(p),
+           "已报送单位数": _submitted(s), "未报送单位数": len(s.tables["未报送单位"]), PROJECTS: len(p),
            INITIAL: money_sum(p[INITIAL]), BUDGET: budget, SPENT: spent, RATE: ratio(spent, budget),
            MEAN: mean(p[SCORE]), MIN_SCORE: minimum(p[SCORE]) if len(p) else None}
     for g in grades:
@@ -230,6 +230,13 @@ def _district_row(s: DistrictSummary, grades: tuple[str, ...]) -> dict:
     row.update({ERRORS: int((f["级别"] == "错误").sum()), WARNINGS: int((f["级别"] == "警告").sum()),
                 "汇总文件": s.file, "生成时间": s.meta.get("生成时间")})
     return row
+
+
+def _submitted(s: DistrictSummary) -> int:
+    """The district's submitted departments: as its summary counted them (departments whose files could not
+    be read included), else its 部门汇总 rows (a summary written before that count existed)."""
+    counted = s.meta.get("已报送单位数")
+    return counted if isinstance(counted, int) else len(s.tables["部门汇总"])
 
 
 def rollup_frames(summaries: Sequence[DistrictSummary], campaign: Campaign, *, name: str | None = None,
@@ -242,10 +249,10 @@ def rollup_frames(summaries: Sequence[DistrictSummary], campaign: Campaign, *, n
                 grades.append(g)
     grades_t = tuple(grades) or ("优", "良", "中", "差")
     tables = {key: _with_district([(s.name, s.tables[key]) for s in summaries]) for key in REQUIRED}
-    counts = Counts(submitted=len(tables["部门汇总"]), missing=len(tables["未报送单位"]))
+    counts = Counts(submitted=sum(_submitted(s) for s in summaries), missing=len(tables["未报送单位"]))
     expected = [s.meta.get("应报送单位数") for s in summaries]
     counts.expected = sum(expected) if expected and all(isinstance(e, int) for e in expected) else None
-    for attr in ("unknown", "files", "unreadable", "superseded", "skipped"):
+    for attr in ("unknown", "unreadable_departments", "files", "unreadable", "superseded", "skipped"):
         label = dict(Counts.LABELS)[attr]
         setattr(counts, attr, sum(int(s.meta.get(label) or 0) for s in summaries))
     districts = pd.DataFrame([_district_row(s, grades_t) for s in summaries])

@@ -48,7 +48,8 @@ RULES = (
     "执行率 = 全年执行数 ÷ 全年预算数；单位和全区的执行率按金额加权（执行数合计 ÷ 预算数合计）。",
     "项目得分为各项目的总分（按评分规则精确计算后四舍五入保留两位小数；各指标按单位填写的分值计分，分值合计不是100分的项目不折算，“分值合计”列和“标记”列注明）；平均得分为这些得分的算术平均，加权平均以全年预算数为权数（不含全年预算数为0的项目）。",
     "执行率区间按显示的执行率（精确到0.01%）划分：" + "；".join(f"{n}：{d}" for n, d in RATE_BANDS) + "。",
-    "同一单位报送多个文件时，以报送时间最新的一份计入汇总（邮件报送的按邮件日期，其他按文件修改时间；时间相同时以后收到的为准），其余列为“被替代”；无法读取的文件不计入已报送单位。",
+    "同一单位报送多个文件时，以报送时间最新的一份计入汇总（邮件报送的按邮件日期，其他按文件修改时间；时间相同时以后收到的为准），其余列为“被替代”；"
+    "报送的文件无法读取的单位（按文件名中的单位编码、单位名称或发件人地址认定）计为已报送，须重新报送，不计入部门汇总；认定不了单位的无法读取的文件只计入收到文件数。",
     "问题数包括各单位计入汇总的文件、被替代提示和无法读取的文件。",
 )
 #: Added to RULES when a project is not scored.
@@ -79,16 +80,18 @@ class Counts:
     """How many departments and files the summary covers (the 总览 and the 元数据 carry them)."""
 
     expected: int | None = None  # departments on the roster; None without a roster
-    submitted: int = 0  # departments with a counted file (on the roster or not)
+    submitted: int = 0  # departments that sent something (on the roster or not), readable or not
     unknown: int = 0  # of those, not on the roster
     missing: int = 0
+    unreadable_departments: int = 0  # of the submitted, those whose only files could not be read
     files: int = 0
     unreadable: int = 0
     superseded: int = 0
     skipped: int = 0  # lock files, hidden files, non-spreadsheets: never read
 
     LABELS = (("expected", "应报送单位数"), ("submitted", "已报送单位数"), ("unknown", "名单外单位数"),
-              ("missing", "未报送单位数"), ("files", "收到文件数"), ("unreadable", "无法读取文件数"),
+              ("missing", "未报送单位数"),
+              ("unreadable_departments", "文件无法读取单位数"), ("files", "收到文件数"), ("unreadable", "无法读取文件数"),
               ("superseded", "被替代文件数"), ("skipped", "跳过文件数"))
 
 @dataclass(frozen=True)
@@ -121,3 +124,4 @@ class Tables:
     missing: pd.DataFrame
     counts: Counts
     districts: pd.DataFrame | None = None  # the city level only
+    unreadable: tuple[str, ...] = ()  # the departments whose files could not be read, by name (district level)
