@@ -444,7 +444,7 @@ def pad(text: str, size: int) -> str:
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     sizes = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(pad(c, sizes[i]) for i, c in enumerate(r[:-1])) + "  " + r[-1] for r in rows]
+    return [(indent + "  ".join(pad(c, sizes[i]) for i, c in enumerate(r[:-1])) + "  " + r[-1]).rstrip() for r in rows]
 
 
 def _file_title(r) -> str:
@@ -721,13 +721,13 @@ def collect_command(sources: tuple[str, ...], config_path: Path | None, output: 
 
 
 def _print_collection(result, *, indent: str = "", brief: bool = False) -> None:
-    """What a collect met: every input with its state (brief: only those not simply received), the totals."""
+    """What a collect met: every input with its state (brief: only the new ones not simply received), the totals."""
     from ..mail.store import ACCEPTED, STATE_ZH, STATES, format_time
 
     rows = [["状态", "文件", "来源", "发件人", "邮件日期", "单位", "说明"]]
     for e in result.entries:
-        if brief and e.state == ACCEPTED and not e.findings:
-            continue
+        if brief and (not e.new or (e.state == ACCEPTED and not e.findings)):
+            continue  # brief: what this run brought that is not simply received
         note = e.reason if e.new else "此前已收取" + (f"；{e.reason}" if e.reason else "")
         rows.append([e.state_zh, e.name, _source_text(e.origin, e.within), e.sender or "—", format_time(e.mail_date),
                      e.dept_name or e.dept_code or "—", note])
