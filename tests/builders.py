@@ -66,12 +66,28 @@ def sourced(data: dict, file: str = "单位.xlsx", locations=None) -> SourcedSub
     return SourcedSubmission(submission_from_dict(copy.deepcopy(data)), file=file, locations=locations or {})
 
 
+def rewrite_part(path, part: str, edit) -> None:
+    """Rewrite one XML part of a workbook in place (`edit`: its text → the new text), the rest as it was."""
+    import shutil
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        parts = {info: zf.read(info) for info in zf.infolist()}
+    for info, data in parts.items():
+        if info.filename == part:
+            parts[info] = edit(data.decode("utf-8")).encode("utf-8")
+    tmp = Path(str(path) + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, data in parts.items():
+            out.writestr(info, data)
+    shutil.move(tmp, path)
+
+
 def saved_formula(path, sheet: str, cell: str, formula: str, result=None, *, error: bool = False) -> None:
     """Put a formula into `cell` of a written workbook the way Excel saves one: with its result
     (`result`, a number or text; an error value such as "#DIV/0!" with `error`), or, with `result`
     None, with none, as a program that does not compute (openpyxl) leaves it."""
     import re
-    import shutil
     import zipfile
     from xml.sax.saxutils import escape
 
@@ -79,7 +95,6 @@ def saved_formula(path, sheet: str, cell: str, formula: str, result=None, *, err
 
     with zipfile.ZipFile(path) as zf:
         part = next(p for name, p, _ in book(zf)[0] if name == sheet)
-        parts = {info: zf.read(info) for info in zf.infolist()}
     if result is None:
         value, kind = "", ""
     elif isinstance(result, str):
@@ -87,18 +102,14 @@ def saved_formula(path, sheet: str, cell: str, formula: str, result=None, *, err
     else:
         value, kind = f"<v>{result!r}</v>", ""
     new = f'<c r="{cell}"\\1{kind}><f>{escape(formula)}</f>{value}</c>'
-    for info, data in parts.items():
-        if info.filename == part:
-            xml = data.decode("utf-8")
-            # the cell as openpyxl wrote it (its style kept, its type and value replaced)
-            xml, n = re.subn(rf'<c r="{cell}"((?: s="\d+")?)(?: t="\w+")?(?:/>|>.*?</c>)', new, xml, count=1)
-            assert n == 1, f"{sheet}!{cell} not found"
-            parts[info] = xml.encode("utf-8")
-    tmp = Path(str(path) + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
-        for info, data in parts.items():
-            out.writestr(info, data)
-    shutil.move(tmp, path)
+
+    def edit(xml: str) -> str:
+        # the cell as openpyxl wrote it (its style kept, its type and value replaced)
+        xml, n = re.subn(rf'<c r="{cell}"((?: s="\d+")?)(?: t="\w+")?(?:/>|>.*?</c>)', new, xml, count=1)
+        assert n == 1, f"{sheet}!{cell} not found"
+        return xml
+
+    rewrite_part(path, part, edit)
 
 
 def saved_by_office(path, user: str = "王芳", later_minutes: int = 60) -> None:
@@ -106,24 +117,14 @@ def saved_by_office(path, user: str = "王芳", later_minutes: int = 60) -> None
     in lastModifiedBy and a later modified time (the rest of the file as it was)."""
     import datetime as dt
     import re
-    import shutil
-    import zipfile
 
-    with zipfile.ZipFile(path) as zf:
-        parts = {info: zf.read(info) for info in zf.infolist()}
-    for info, data in parts.items():
-        if info.filename == "docProps/core.xml":
-            xml = data.decode("utf-8")
-            modified = re.search(r"<dcterms:modified[^>]*>([^<]+)<", xml)[1]
-            when = dt.datetime.fromisoformat(modified.replace("Z", "+00:00")) + dt.timedelta(minutes=later_minutes)
-            xml = re.sub(r"(<dcterms:modified[^>]*>)[^<]+", r"\g<1>" + when.strftime("%Y-%m-%dT%H:%M:%SZ"), xml)
-            xml = re.sub(r"<cp:lastModifiedBy>[^<]*</cp:lastModifiedBy>", f"<cp:lastModifiedBy>{user}</cp:lastModifiedBy>", xml)
-            parts[info] = xml.encode("utf-8")
-    tmp = Path(str(path) + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
-        for info, data in parts.items():
-            out.writestr(info, data)
-    shutil.move(tmp, path)
+    def edit(xml: str) -> str:
+        modified = re.search(r"<dcterms:modified[^>]*>([^<]+)<", xml)[1]
+        when = dt.datetime.fromisoformat(modified.replace("Z", "+00:00")) + dt.timedelta(minutes=later_minutes)
+        xml = re.sub(r"(<dcterms:modified[^>]*>)[^<]+", r"\g<1>" + when.strftime("%Y-%m-%dT%H:%M:%SZ"), xml)
+        return re.sub(r"<cp:lastModifiedBy>[^<]*</cp:lastModifiedBy>", f"<cp:lastModifiedBy>{user}</cp:lastModifiedBy>", xml)
+
+    rewrite_part(path, "docProps/core.xml", edit)
 
 
 # ------------------------------------------------------------------ a round of departments (status, feedback)
