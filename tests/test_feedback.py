@@ -27,9 +27,10 @@ from conftest import require
 from perf_toolkit.check.evaluate import evaluate_paths
 from perf_toolkit.cli import cli
 from perf_toolkit.config import PASSWORD_ENV, Campaign, MailSettings, RosterEntry
+from perf_toolkit.mail.errors import MailError
 from perf_toolkit.mail.feedback import FEEDBACK, RECEIPT, REMINDER, compose_feedback, write_drafts
 from perf_toolkit.mail.rounddb import connect
-from perf_toolkit.mail.send import MailError, send_all
+from perf_toolkit.mail.send import send_all
 from perf_toolkit.workbook.markup import write_markups
 
 ROSTER = tuple(RosterEntry(*row) for row in DC_ROSTER)

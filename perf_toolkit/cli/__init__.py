@@ -959,9 +959,10 @@ def _print_drafts(outgoing, drafts: list[Path], folder: Path, campaign: Campaign
 def _send(outgoing, campaign: Campaign, indent: str = "") -> bool:
     """Deliver the round's mails through [mail] smtp (each version once); print what went; True if any failed."""
     from ..config import PASSWORD_ENV
+    from ..mail.errors import MailError
     from ..mail.feedback import KIND_ZH
     from ..mail.rounddb import connect
-    from ..mail.send import MailError, send_all
+    from ..mail.send import send_all
 
     db_path = campaign.round_db_in(campaign.output_dir)
     db = connect(db_path)

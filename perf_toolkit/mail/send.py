@@ -22,6 +22,7 @@ from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 from ..config import PASSWORD_ENV, MailSettings
+from .errors import MailError
 from .feedback import KIND_ZH, Outgoing
 from .rounddb import ensure
 
@@ -42,10 +43,6 @@ CREATE INDEX IF NOT EXISTS sent_version ON sent (department, kind, version);
 """
 
 TIMEOUT = 60  # seconds for connecting and for each SMTP reply
-
-
-class MailError(Exception):
-    """A mail setting or server the operator must fix (message in Chinese, never the password)."""
 
 
 @dataclass(frozen=True)
