@@ -163,7 +163,8 @@ def test_run_without_config_keeps_history_beside_its_outputs(tmp_path, monkeypat
     assert f"本轮结果已记入 {tmp_path / '结果' / 'history.sqlite'}" in result.output
     for name in ("审核结果.json", "汇总.xlsx"):
         assert (tmp_path / "结果" / name).is_file()
-    assert len(list((tmp_path / "结果" / "自评报告").glob("*.docx"))) == 2
+    # the report, the 自评表 and (the example has findings) the 审核附注
+    assert len(list((tmp_path / "结果" / "自评报告").glob("*.docx"))) == 3
 
 
 def test_outputs_into_new_folders_and_unwritable_paths_say_so_in_chinese(tmp_path):

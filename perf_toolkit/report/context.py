@@ -161,8 +161,17 @@ def _width(text: str) -> float:
 
 def title_lines(unit: str, label: str, tail: str = "支出绩效自评报告", width: float = TITLE_LINE_CHARS) -> list[str]:
     """The title in as few lines as fit, broken only between words and as evenly as the words allow
-    (the longest line as short as possible), so no word is split across lines."""
-    words = _words(unit) + _words(label) + [tail]
+    (the longest line as short as possible), so no word is split across lines. Between the unit and the
+    project when that takes no more lines than breaking inside a name."""
+    fine = _balanced(_words(unit) + _words(label) + [tail], width)
+    coarse = _balanced([unit, label, tail], width)
+    fits = all(_width(line) <= width for line in coarse)
+    return coarse if fits and len(coarse) <= len(fine) else fine
+
+
+def _balanced(words: list[str], width: float) -> list[str]:
+    """`words` in the fewest lines of at most `width`, the longest line as short as possible (a word
+    longer than a line gets a line of its own)."""
     n = len(words)
     # best[i] = (lines, longest line) for words[i:]; cut[i] = where the first of those lines ends
     best: list[tuple[int, float]] = [(0, 0.0)] * (n + 1)
