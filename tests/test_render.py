@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from builders import ROOT, example_dict, funds, indicator, sourced, submission
+from builders import ROOT, example_dict, funds, indicator, sourced, standard_indicators, submission
 from click.testing import CliRunner
 from docx import Document
 from docx.shared import Cm, Pt
@@ -23,6 +23,7 @@ from perf_toolkit.cli import cli
 from perf_toolkit.config import DEFAULT, load_config
 from perf_toolkit.model import submission_from_dict
 from perf_toolkit.numbers import round2
+from perf_toolkit.profile import load_profile
 from perf_toolkit.report import render
 from perf_toolkit.report.context import CONTEXT_KEYS, chinese_date, clean_text, money, percent, typed_value
 from perf_toolkit.workbook.template import write_template
@@ -353,13 +354,14 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     assert [c[0] for c in budget[2]][-3:] == ["—", "42.08%", "—"] and budget[2][1][0] == "其中：当年财政拨款"
     assert [row[0][1] for row in budget] == ["restart", "continue", "continue", "continue", "continue"]
     header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
-    assert grid[header][0] == ("绩效指标", "restart", 1)
+    # the header row repeats on every page: no merge crosses it; the rows under it merge among themselves
+    assert grid[header][0] == ("绩效指标", None, 1)
     rows = grid[header + 1:-1]
     # the form prints the scores by the rules; an indicator nobody could verify keeps its claimed score
     # (the 审核附注 says so, not the form)
     assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" for i in proj.indicators]
     assert not all(i.verifiable for i in proj.indicators)
-    assert [row[0][1] for row in rows] == ["continue"] * 6
+    assert [row[0][1] for row in rows] == ["restart"] + ["continue"] * 5
     assert [(row[1][0], row[1][1]) for row in rows] == [
         ("产出指标(50分)", "restart"), ("", "continue"), ("", "continue"), ("", "continue"),
         ("效益指标(40分)", "restart"), ("", "continue")]
@@ -712,3 +714,83 @@ def test_unit_on_one_side_only_is_named_in_the_report_and_table(tmp_path):
     assert "全年实际完成值为95（未填写计量单位，按“万元”计）" in analysis
     assert "未完成" in analysis and "47.37分" in analysis  # 50 × 90/95
     assert _indicator_row(r.table, "成本")[2] == "95（未填写计量单位，按“万元”计）"
+
+
+# ------------------------------------------------------------------ the department's document and the 审核附注
+
+
+REVIEW_WORDS = re.compile("需核实|待核实|单位未|未填写|按规则核定")
+
+
+def test_clean_submission_gives_a_clean_report_and_no_notes(tmp_path):
+    [r] = rendered(tmp_path, submission())
+    assert r.notes is None and not list((tmp_path / "out").glob("*审核附注*"))
+    assert not [t for t in all_texts(r.report) + all_texts(r.table) if REVIEW_WORDS.search(t)]
+
+
+def test_sparse_submission_report_omits_the_gaps_and_the_notes_list_every_one(tmp_path):
+    data = submission(indicators=[indicator("补缴人数", target="5", unit="人", actual="", weight=20, basis=""),
+                                  *standard_indicators()[1:]],
+                      goal="", achievement="", improvement="", result_use="", disclosure="", budget_document="")
+    data["department"].update(duties=[], evaluation_start="", evaluation_end="", report_date="")
+    [r] = rendered(tmp_path, data)
+    paras = texts(r.report)
+    assert not [t for t in all_texts(r.report) if REVIEW_WORDS.search(t)]
+    headings = [p.text for p in Document(r.report).paragraphs if p.style.name == "Heading 3"]
+    assert headings == ["1.项目支出绩效指标"]  # 部门职责 and 年度绩效目标 left out, the rest numbered on
+    assert "设置三级指标“补缴人数”，指标值为5人，分值20分。" in "".join(paras)  # no 设定依据 clause
+    assert section(paras, "（二）下一步改进措施", "四、绩效自评结果拟应用和公开情况") == ["无。"]
+    notes = "\n".join(all_texts(r.notes))
+    for gap in ("单位未填写自评工作的起止时间", "单位未填写报告日期", "单位未填写预算批复文件", "单位未填写部门职责",
+                "单位未填写年度绩效目标", "以下指标未填写设定依据，报告中未写：“补缴人数”",
+                "单位未填写年度总体目标实际完成情况", "指标“补缴人数”：实际完成值未填写",
+                "单位未填写下一步改进措施", "单位未填写绩效自评结果拟应用情况", "单位未填写绩效自评结果公开情况"):
+        assert gap in notes, gap
+    assert "审核发现的问题" in notes and "“实际完成值”为必填项，不能为空。" in notes
+
+
+def test_title_breaks_between_words_in_balanced_lines(tmp_path):
+    from perf_toolkit.report.context import title_lines
+
+    assert title_lines("昆明市东川区农业农村局", "高标准农田建设项目") == [
+        "昆明市东川区农业农村局", "高标准农田建设项目支出绩效自评报告"]
+    assert title_lines("昆明市东川区退役军人事务局", "退役士兵社会保险配套经费项目") == [
+        "昆明市东川区退役军人事务局退役士兵", "社会保险配套经费项目支出绩效自评报告"]
+    assert title_lines("某局", "某项目") == ["某局某项目支出绩效自评报告"]
+    [r] = rendered(tmp_path, submission())
+    title = Document(r.report).paragraphs[0]
+    assert title.text == "昆明市东川区退役军人事务局退役士兵\n社会保险配套经费项目支出绩效自评报告"
+
+
+def test_signature_centres_the_unit_over_the_date_four_characters_in(tmp_path):
+    [r] = rendered(tmp_path, submission())
+    doc = Document(r.report)
+    unit, date = doc.paragraphs[-2], doc.paragraphs[-1]
+    assert (unit.text, date.text) == ("昆明市东川区退役军人事务局", "2024年5月8日")
+    assert doc.styles["落款日期"].element.pPr.find(f"{W}ind").get(f"{W}rightChars") == "400"  # 右空四字
+    # 13 characters over a date 6 wide: the unit reaches (13 − 6) / 2 characters past the date's end
+    assert unit._p.pPr.find(f"{W}ind").get(f"{W}rightChars") == "50"
+    assert not [p for p in doc.paragraphs[-3:] if not p.text.strip()][1:]  # no blank lines after it
+
+
+def test_table_header_row_repeats_and_rows_do_not_split(tmp_path):
+    [r] = rendered(tmp_path, submission())
+    tables = Document(r.table).tables
+    assert len(tables) == 2
+    rows = tables[1]._tbl.tr_lst
+    assert rows[0].find(f"{W}trPr/{W}tblHeader") is not None
+    assert [c.text for c in tables[1].rows[0].cells][:2] == ["绩效指标", "一级指标"]
+    assert all(tr.find(f"{W}trPr/{W}cantSplit") is not None for tr in rows)
+    # the 总分 row keeps with the 填报人 line under the table
+    assert all(p.paragraph_format.keep_with_next for c in tables[1].rows[-1].cells for p in c.paragraphs)
+
+
+def test_table_has_no_weight_column_under_rules_that_split_the_weights(tmp_path):
+    inds = [dict(i, weight=None) for i in standard_indicators()]
+    evaluation = evaluate_submissions([sourced(submission(indicators=inds))], load_profile("twenty-eighty"))
+    [r] = render.render_reports(evaluation, tmp_path / "out")
+    header = next(row for row in table_grid(r.table) if row[1][0] == "一级指标")
+    assert "分值" not in [c[0] for c in header] and "得分" in [c[0] for c in header]
+    typed = evaluate_submissions([sourced(submission())], load_profile("twenty-eighty"))
+    [r] = render.render_reports(typed, tmp_path / "typed")  # the department typed weights: they are printed
+    assert "分值" in [c[0] for c in next(row for row in table_grid(r.table) if row[1][0] == "一级指标")]

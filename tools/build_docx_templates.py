@@ -609,32 +609,29 @@ def indicator_table(doc, *, weights: bool) -> None:
     last = len(widths) - 1
     heads = ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", *(["分值"] if weights else []), "得分",
              "偏差原因分析及改进措施"]
+    # the header row repeats on every page; no merge may cross it (LibreOffice then repeats nothing), so
+    # 绩效指标 heads the first column and the rows under it merge among themselves
     c = _row(table, 0.55)
     _header_row(table.rows[-1])
-    set_cell(c[0], "绩效指标", label, vmerge="restart")
+    set_cell(c[0], "绩效指标", label)
     for cell, text in zip(c[1:], heads, strict=True):
         set_cell(cell, text, label)
     c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
     set_cell(c[1], "{%tr for row in table_rows %}", span_to=c[last])
     c = _row(table, 0.55)
-    set_cell(c[0], "", vmerge="continue")
+    set_cell(c[0], "{% vm loop.first %}")
     values = ["{% vm row.level1_first %}{{ row.level1_label }}", "{% vm row.level2_first %}{{ row.level2 }}",
               "{{ row.name }}", "{{ row.target }}", "{{ row.actual }}", *(["{{ row.weight }}"] if weights else []),
               "{{ row.score_cell }}", "{{ row.note }}"]
     for k, (cell, text) in enumerate(zip(c[1:], values, strict=True)):
         set_cell(cell, text, long if k in (2, len(values) - 1) else "表格文字")
     c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
     set_cell(c[1], "{%tr endfor %}", span_to=c[last])
     c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
     set_cell(c[1], "{%tr if not table_rows %}", span_to=c[last])
     c = _row(table, 0.55)
-    set_cell(c[0], "", vmerge="continue")
     set_cell(c[1], "本项目未设置绩效指标", span_to=c[last])
     c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
     set_cell(c[1], "{%tr endif %}", span_to=c[last])
 
     c = _row(table, 0.55)
