@@ -194,3 +194,18 @@ def test_malformed_submission_json_is_an_operator_error(tmp_path):
     assert result.exit_code == 2 and "结构不对" in result.output
     result = run("check", bad, "--json")
     assert json.loads(result.output)["files"][0]["findings"][0]["code"] == "file-unreadable"
+
+
+def test_run_prints_in_a_gbk_console(tmp_path):
+    """A Chinese Windows console (GBK): the whole round prints, a character GBK lacks becomes "?"."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "gbk"}
+    done = subprocess.run([sys.executable, "-m", "perf_toolkit", "run", str(ROOT / "examples" / "inbox"),
+                           "--config", str(ROOT / "examples" / "perf.toml"), "-o", str(tmp_path / "out")],
+                          capture_output=True, env=env, cwd=ROOT, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr.decode("gbk", "replace")
+    out = done.stdout.decode("gbk")
+    assert "■ 收取" in out and "■ 反馈邮件" in out and "Foxmail导出-绩效自评.mbox ? 第2封邮件" in out
