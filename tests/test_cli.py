@@ -163,7 +163,8 @@ def test_run_without_config_keeps_history_beside_its_outputs(tmp_path, monkeypat
     assert f"本轮结果已记入 {tmp_path / '结果' / 'history.sqlite'}" in result.output
     for name in ("审核结果.json", "汇总.xlsx"):
         assert (tmp_path / "结果" / name).is_file()
-    assert len(list((tmp_path / "结果" / "自评报告").glob("*.docx"))) == 2
+    # the report, the 自评表 and (the example has findings) the 审核附注
+    assert len(list((tmp_path / "结果" / "自评报告").glob("*.docx"))) == 3
 
 
 def test_outputs_into_new_folders_and_unwritable_paths_say_so_in_chinese(tmp_path):
@@ -193,3 +194,18 @@ def test_malformed_submission_json_is_an_operator_error(tmp_path):
     assert result.exit_code == 2 and "结构不对" in result.output
     result = run("check", bad, "--json")
     assert json.loads(result.output)["files"][0]["findings"][0]["code"] == "file-unreadable"
+
+
+def test_run_prints_in_a_gbk_console(tmp_path):
+    """A Chinese Windows console (GBK): the whole round prints, a character GBK lacks becomes "?"."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "gbk"}
+    done = subprocess.run([sys.executable, "-m", "perf_toolkit", "run", str(ROOT / "examples" / "inbox"),
+                           "--config", str(ROOT / "examples" / "perf.toml"), "-o", str(tmp_path / "out")],
+                          capture_output=True, env=env, cwd=ROOT, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr.decode("gbk", "replace")
+    out = done.stdout.decode("gbk")
+    assert "■ 收取" in out and "■ 反馈邮件" in out and "Foxmail导出-绩效自评.mbox ? 第2封邮件" in out

@@ -198,7 +198,10 @@ def test_report_and_table_show_pending_never_zero(evaluation, tmp_path):
     report, table = _text(written[NO_RESULT_EXECUTED].report), _rows(written[NO_RESULT_EXECUTED].table)
     assert written[NO_RESULT_EXECUTED].total_score is None and written[NO_RESULT_EXECUTED].grade == PENDING
     assert "全年执行数待核实" in report and "预算执行率和预算执行得分（分值10分）待核实" in report
-    assert "暂不评分，自评总分和等级待核实" in report and "自评等级为" not in report
+    assert "自评总分和等级待核实" in report and "自评等级为" not in report
+    notes = _text(written[NO_RESULT_EXECUTED].notes)  # why: in the 审核附注, not in the department's report
+    assert "项目暂不评分" in notes or "项目暂不评分" in "".join(c for r in _rows(written[NO_RESULT_EXECUTED].notes)
+                                                          for c in r)
     # 年度资金总额: 年初预算数, 全年预算数, 全年执行数, 分值, 执行率, 得分; then 当年财政拨款; the 总分 row
     assert next(r for r in table if "年度资金总额" in r)[-6:] == ["45.08", "2.94", PENDING, "10", PENDING, PENDING]
     assert next(r for r in table if "其中：当年财政拨款" in r)[-6:] == ["45.08", "2.94", PENDING, "—", PENDING, "—"]
@@ -291,7 +294,7 @@ def test_not_scored_project_compares_no_claimed_total_and_states_no_weight_sum_b
     assert "weight-sum-mismatch" in [f.code for f in project.findings]  # the sum itself is still reported
     [written] = render_reports(evaluation, tmp_path / "out")
     report = _text(written.report)
-    assert "暂不评分，自评总分和等级待核实" in report
+    assert "自评总分和等级待核实" in report
     assert "按规则核定" not in report and "单位自评总分" not in report and "分值合计110" not in report
     table = _rows(written.table)
     assert next(r for r in table if r[0] == "总分")[-3:] == ["110", PENDING, "自评等级：待核实"]

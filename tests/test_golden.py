@@ -133,7 +133,7 @@ def projector(name: str) -> Callable[[Path], str]:
         return project_summary
     if name.startswith(f"{MARKUP_DIR}/") and name.endswith(".xlsx"):
         return project_markup
-    if name.startswith(f"{REPORTS_DIR}/") and name.endswith("-绩效自评报告.docx"):
+    if name.startswith(f"{REPORTS_DIR}/") and name.endswith(("-绩效自评报告.docx", "-审核附注.docx")):
         return project_report
     if name.startswith(f"{REPORTS_DIR}/") and name.endswith("-自评表.docx"):
         return project_table

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from builders import ROOT, example_dict, funds, indicator, sourced, submission
+from builders import ROOT, example_dict, funds, indicator, sourced, standard_indicators, submission
 from click.testing import CliRunner
 from docx import Document
 from docx.shared import Cm, Pt
@@ -23,6 +23,7 @@ from perf_toolkit.cli import cli
 from perf_toolkit.config import DEFAULT, load_config
 from perf_toolkit.model import submission_from_dict
 from perf_toolkit.numbers import round2
+from perf_toolkit.profile import load_profile
 from perf_toolkit.report import render
 from perf_toolkit.report.context import CONTEXT_KEYS, chinese_date, clean_text, money, percent, typed_value
 from perf_toolkit.workbook.template import write_template
@@ -60,10 +61,18 @@ def section(paragraphs: list[str], start: str, end: str | None) -> list[str]:
     return paragraphs[i + 1:j]
 
 
+def all_texts(path: Path) -> list[str]:
+    """Every non-empty paragraph of a document, in its body and in its tables' cells."""
+    doc = Document(path)
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    return [p.text for p in doc.paragraphs if p.text.strip()] + [c for c in dict.fromkeys(cells) if c.strip()]
+
+
 def table_grid(path: Path) -> list[list[tuple[str, str | None, int]]]:
-    """Each row of the 自评表 as (text, vMerge value, gridSpan) per physical cell, from the XML."""
+    """Each row of the 自评表 (its two tables, one after the other) as (text, vMerge value, gridSpan) per
+    physical cell, from the XML."""
     rows = []
-    for tr in Document(path).tables[0]._tbl.iter(f"{W}tr"):
+    for tr in (tr for t in Document(path).tables for tr in t._tbl.iter(f"{W}tr")):
         row = []
         for tc in tr.iter(f"{W}tc"):
             vm = tc.find(f"{W}tcPr/{W}vMerge")
@@ -121,9 +130,9 @@ def test_build_context_example_states_scores_the_reference_leaves_out():
     assert ctx["title"] == "昆明市东川区退役军人事务局退役士兵社会保险配套经费项目支出绩效自评报告"
     assert (ctx["execution_rate"], ctx["execution_score"], ctx["total_score"], ctx["grade"]) == \
         ("100.00%", "10.00", "100.00", "优")
-    assert ctx["opening"].startswith("根据《昆明市东川区财政局关于开展东川区2023年度部门预算绩效自评工作的通知》"
-                                     "（东财绩〔2024〕34号）要求，昆明市东川区退役军人事务局于2024年4月28日至"
-                                     "2024年5月8日组织拥军优抚科开展2023年度退役士兵社会保险配套经费项目")
+    assert ctx["notice"] == "《昆明市东川区财政局关于开展东川区2023年度部门预算绩效自评工作的通知》（东财绩〔2024〕34号）"
+    assert (ctx["evaluation_window"], ctx["evaluation_unit"]) == ("于2024年4月28日至2024年5月8日", "拥军优抚科")
+    assert ctx["title_lines"] == "昆明市东川区退役军人事务局退役士兵\n社会保险配套经费项目支出绩效自评报告"
     assert ctx["conclusion"] == (
         "综合预算执行和绩效指标完成情况，本项目预算执行率100.00%，预算执行得分10.00分（分值10分）；"
         "绩效指标得分90.00分（分值90分），其中产出指标50.00分、效益指标30.00分、满意度指标10.00分；"
@@ -131,7 +140,10 @@ def test_build_context_example_states_scores_the_reference_leaves_out():
     assert ctx["budget_paragraphs"][1] == ("年度执行中预算调减42.14万元，全年预算数为2.94万元，其中：当年财政拨款"
                                            "2.94万元，上年结转资金0.00万元，其他资金0.00万元。")
     assert ctx["budget_paragraphs"][2] == "全年执行数2.94万元，占年初预算数的6.52%。"  # 2.94 of 45.08
-    assert "单位未说明预算调整的原因和依据。" in ctx["budget_paragraphs"]
+    # what the bureau says about it is in the review notes, not in the department's report
+    assert not [t for t in ctx["budget_paragraphs"] if "单位未" in t]
+    assert ("一（一）预算资金安排情况", "全年预算数与年初预算数相差超过20%，单位未说明预算调整的原因和依据。") in \
+        [(n["part"], n["text"]) for n in ctx["review_notes"]]
     assert (ctx["claimed_total"], ctx["total_cell"], ctx["grade_cell"]) == ("100.00", "100.00", "自评等级：优")
     assert [g["paragraphs"][0][:4] for g in ctx["indicator_groups"]] == ["数量指标", "社会效益", "服务对象"]
     assert ctx["indicator_groups"][0]["paragraphs"][1].startswith("质量指标：设置2个三级指标，①“经费足额拨付率”")
@@ -161,17 +173,20 @@ def test_cli_without_config_warns_once_which_facts_are_placeholders(tmp_path):
     assert result.stderr.count("【待填写") == 1 and "通知文号" in result.stderr
 
 
-def test_build_context_uses_the_campaign_notice_and_portal():
+def test_build_context_uses_the_campaign_notice_and_portal(tmp_path):
     from dataclasses import replace
 
     campaign = replace(DEFAULT, notice_title="《某区财政局关于开展绩效自评的通知》", notice_number="某财绩〔2025〕1号",
                        portal="某区政府网站", bureau="某区财政局")
     data = example_dict()
     data["projects"][0]["disclosure"] = ""
-    ctx = context_of(evaluate(data), 0, campaign)
-    assert "根据《某区财政局关于开展绩效自评的通知》（某财绩〔2025〕1号）要求" in ctx["opening"]
-    assert ctx["disclosure_paragraphs"] == ["2023年度项目支出绩效自评报告将按照某区财政局的时间要求在某区政府网站公开，"
-                                            "接受社会监督。"]
+    [r] = render.render_reports(evaluate(data), tmp_path, campaign=campaign)
+    paras = texts(r.report)
+    assert paras[1].startswith("根据《某区财政局关于开展绩效自评的通知》（某财绩〔2025〕1号）要求")
+    # the department wrote nothing: the template's wording, and the 审核附注 says so
+    assert section(paras, "（二）绩效自评结果公开情况", "五、其他需要说明的问题") == [
+        "2023年度项目支出绩效自评报告将按照某区财政局的时间要求在某区政府网站公开，接受社会监督。"]
+    assert any("单位未填写绩效自评结果公开情况" in t for t in all_texts(r.notes))
 
 
 def test_build_context_unreadable_and_empty_amounts_are_said():
@@ -181,8 +196,10 @@ def test_build_context_unreadable_and_empty_amounts_are_said():
     first = ctx["fund_rows"][0]
     assert (first["initial"], first["adjusted"], first["executed"], first["rate"]) == ("无法识别", "10.00", "—", "—")
     assert [f["initial"] for f in ctx["fund_rows"][1:]] == ["0.00", "0.00"]  # sources not in the submission
-    assert "其中：当年财政拨款金额无法识别，上年结转资金0.00万元" in ctx["budget_paragraphs"][0]
-    assert "其中：当年财政拨款未填写" in ctx["funds_paragraphs"][1]
+    # the department's report leaves out what cannot be read or was not filled in; the notes say so
+    assert "其中：上年结转资金0.00万元，其他资金0.00万元。" in ctx["budget_paragraphs"][0]
+    assert "当年财政拨款" not in ctx["funds_paragraphs"][1]
+    assert "当年财政拨款的年初预算数无法识别，报告中未写该项金额。" in [n["text"] for n in ctx["review_notes"]]
 
 
 # ------------------------------------------------------------------ the report document
@@ -254,7 +271,7 @@ def test_report_hostile_text_renders_literally_and_opens(tmp_path):
     goal = section(paras, "2.2023年度绩效目标", "3.项目支出绩效指标")
     assert goal == [HOSTILE_SHOWN]
     assert any(p == "（1）" + HOSTILE_SHOWN + "。" for p in paras)
-    assert paras[0] == "昆明市东川区退役军人事务局项目<甲>&乙项目支出绩效自评报告"
+    assert paras[0].replace("\n", "") == "昆明市东川区退役军人事务局项目<甲>&乙项目支出绩效自评报告"
     cells = [c for row in table_grid(r.table) for c, _, _ in row]
     assert HOSTILE_SHOWN in cells and "项目<甲>&乙" in cells
     for path in (r.report, r.table):
@@ -271,19 +288,26 @@ def test_report_unmet_qualitative_and_unparseable_are_said_not_hidden(tmp_path):
     paras = texts(r.report)
     analysis = section(paras, "（三）绩效指标完成情况分析", "（四）自评结论")
     assert analysis[0].startswith("本项目共设置6个三级指标，其中已完成2个，部分达成1个，未完成1个，"
-                                  "2个需核实（无法按规则计分）。")
+                                  "其余2个的完成情况见下。")
     by_name = {re.search(r"“(.+?)”", a)[1]: a for a in analysis[1:]}
     assert "未完成（完成率84.00%），得16.80分（分值20分）。偏差原因及改进措施：受天气影响部分培训延期。" \
         in by_name["培训人次"]
-    assert "超额完成（完成率150.00%）" in by_name["覆盖乡镇数"] and "指标值可能设定偏低" in by_name["覆盖乡镇数"]
-    assert by_name["验收合格率"].startswith("3.【需核实】") and "“约九成”无法识别为数值" in by_name["验收合格率"]
-    assert "部分达成年度指标并具有一定效果，得13.00分（分值20分）。单位未说明偏差原因。" in by_name["群众知晓度"]
-    assert "【需核实】" in by_name["生态改善"] and "无法对应评分档次，未填自评得分，暂按0分计（分值20分），待核实" in by_name["生态改善"]
+    assert "超额完成（完成率150.00%）" in by_name["覆盖乡镇数"] and "指标值可能设定偏低" not in by_name["覆盖乡镇数"]
+    assert by_name["验收合格率"].startswith("3.三级指标") and "全年实际完成值为约九成，得" in by_name["验收合格率"]
+    assert by_name["群众知晓度"].endswith("部分达成年度指标并具有一定效果，得13.00分（分值20分）。")
+    # the report never speaks as the reviewer: the 审核附注 says what cannot be verified or is missing
+    assert not [t for t in paras if re.search("需核实|待核实|单位未|未填写", t)]
+    notes = "\n".join(all_texts(r.notes))
+    assert "指标“验收合格率”：实际完成值“约九成”无法识别为数值" in notes
+    assert "指标“生态改善”：实际完成情况“" in notes and "无法对应评分档次，未填自评得分，暂按0分计（分值20分），待核实" in notes
+    assert "指标“群众知晓度”未完全达到年度指标值，单位未说明偏差原因。" in notes
+    assert "指标“覆盖乡镇数”实际完成值达到指标值的130%以上，指标值可能设定偏低，单位未作说明。" in notes
     groups = section(paras, "3.项目支出绩效指标", "二、绩效目标完成情况分析")
     assert "（3）满意度指标。本项目未设置满意度指标。" in groups
     deviation = section(paras, "（一）偏离绩效目标原因分析", "（二）下一步改进措施")
-    # the example's "未偏离绩效目标" against unmet indicators and a low rate: marked, then the facts
-    assert deviation[1:3] == ["【需核实】单位称“未偏离”，与以下情况不符：", "未完全达到年度指标值的指标共4个，情况如下："]
+    # the example's "未偏离绩效目标" against unmet indicators and a low rate: the facts; the notes flag it
+    assert deviation[1] == "未完全达到年度指标值的指标有2个："
+    assert "单位称“未偏离”，但本项目有2个指标未完全达到年度指标值" in notes
     assert deviation[-1] == "预算执行率为42.08%，低于90%。原因：年中追加预算20万元。"
 
 
@@ -294,7 +318,7 @@ def test_report_without_indicators_says_so_once(tmp_path):
     [r] = rendered(tmp_path, data)
     paras = texts(r.report)
     assert section(paras, "3.项目支出绩效指标", "二、绩效目标完成情况分析") == ["本项目未设置绩效指标。"]
-    assert "全年预算数为0，无法计算预算执行率" in "".join(paras)
+    assert "全年预算数为0，预算执行得分" in "".join(paras)
     assert "昆明市东川区退役军人事务局组织开展2023年度" in paras[1]
     assert paras[-1] == "　　年　月　日"  # a blank date to fill by hand
     assert ["本项目未设置绩效指标"] in [[c for c, _, _ in row if c][-1:] for row in table_grid(r.table)]
@@ -330,25 +354,25 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     assert [c[0] for c in budget[2]][-3:] == ["—", "42.08%", "—"] and budget[2][1][0] == "其中：当年财政拨款"
     assert [row[0][1] for row in budget] == ["restart", "continue", "continue", "continue", "continue"]
     header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
-    assert grid[header][0] == ("绩效指标", "restart", 1)
+    # the header row repeats on every page: no merge crosses it; the rows under it merge among themselves
+    assert grid[header][0] == ("绩效指标", None, 1)
     rows = grid[header + 1:-1]
-    # an indicator the form cannot verify keeps its claimed score, marked 待核实
-    assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" + ("" if i.verifiable else "（待核实）")
-                                           for i in proj.indicators]
+    # the form prints the scores by the rules; an indicator nobody could verify keeps its claimed score
+    # (the 审核附注 says so, not the form)
+    assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" for i in proj.indicators]
     assert not all(i.verifiable for i in proj.indicators)
-    assert [row[0][1] for row in rows] == ["continue"] * 6
+    assert [row[0][1] for row in rows] == ["restart"] + ["continue"] * 5
     assert [(row[1][0], row[1][1]) for row in rows] == [
         ("产出指标(50分)", "restart"), ("", "continue"), ("", "continue"), ("", "continue"),
         ("效益指标(40分)", "restart"), ("", "continue")]
     assert [(row[2][0], row[2][1]) for row in rows] == [
         ("数量指标", "restart"), ("", "continue"), ("质量指标", "restart"), ("时效指标", "restart"),
         ("社会效益指标", "restart"), ("生态效益指标", "restart")]
-    assert rows[2][8][0].startswith("【需核实】实际完成值“约九成”无法识别为数值")
+    assert rows[2][8][0] == ""  # the department's column: only what the department wrote
     total = grid[-1]
     assert total[0] == ("总分", None, 6)
-    # the total rests on claimed scores nobody verified: it and the grade say so
     assert proj.provisional
-    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_score:.2f}（待核实）", f"自评等级：{proj.grade}（待核实）"]
+    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_score:.2f}", f"自评等级：{proj.grade}"]
 
 
 def test_table_example_values_and_grade(tmp_path):
@@ -364,11 +388,12 @@ def test_table_example_values_and_grade(tmp_path):
 def test_report_example_surfaces_the_reference_reports_own_mistakes():
     """The cut 45.08 → 2.94 against "未偏离绩效目标", and 医疗保险 achieved against 养老保险 targets."""
     ctx = context_of(evaluate(example_dict()), 0)
-    assert ctx["achievement_paragraphs"][-1] == (
-        "【需核实】完成情况写的是“医疗保险”，项目名称、年度目标和绩效指标写的是“养老保险”，二者不一致。")
-    assert ctx["deviation_paragraphs"][1:] == [
-        "【需核实】单位称“未偏离”，与以下情况不符：",
-        "全年预算数由年初的45.08万元调减为2.94万元，调减93.48%，超过20%。单位未说明预算调减的原因。"]
+    notes = [(n["part"], n["text"]) for n in ctx["review_notes"]]
+    assert ("二（二）总体绩效目标完成情况分析",
+            "完成情况写的是“医疗保险”，项目名称、年度目标和绩效指标写的是“养老保险”，二者不一致。") in notes
+    assert ("三（一）偏离绩效目标原因分析", "单位称“未偏离”，但本项目全年预算数由年初的45.08万元调减为2.94万元，"
+            "调减93.48%，二者不符。") in notes
+    assert ctx["deviation_paragraphs"][1:] == ["全年预算数由年初的45.08万元调减为2.94万元，调减93.48%，超过20%。"]
 
 
 def test_report_budget_cut_is_a_deviation_even_when_the_department_says_nothing():
@@ -376,10 +401,11 @@ def test_report_budget_cut_is_a_deviation_even_when_the_department_says_nothing(
                       achievement="全年任务全部完成。")
     ctx = context_of(evaluate(data), 0)
     assert ctx["deviation_paragraphs"] == [
-        "单位未填写偏离绩效目标的原因分析。",
         "全年预算数由年初的100.00万元调减为60.00万元，调减40.00%，超过20%。原因：政策调整，收回部分预算。"]
-    assert ctx["achievement_paragraphs"][-1] == (
-        "【需核实】完成情况称“全部完成”，但本项目全年预算数由年初的100.00万元调减为60.00万元，调减40.00%，详见三（一）。")
+    notes = [n["text"] for n in ctx["review_notes"]]
+    assert "单位未填写偏离绩效目标的原因分析，报告中只列出偏离的情况。" in notes
+    assert ("完成情况称“全部完成”，但本项目全年预算数由年初的100.00万元调减为60.00万元，调减40.00%，二者不符。"
+            in notes)
     clean = context_of(evaluate(submission(deviation_reason="")), 0)
     assert clean["deviation_paragraphs"] == ["本项目预算执行和各项绩效指标均达到年度目标，未偏离绩效目标。"]
 
@@ -398,26 +424,31 @@ def claimed_everywhere(first_actual: str) -> dict:
     return submission(inds)
 
 
-def test_report_and_table_show_claimed_and_rule_scores_where_they_differ(tmp_path):
-    """The department claims 20 for an indicator the rules score 16: both are printed, never the rule alone."""
+def test_report_and_table_print_rule_scores_and_the_notes_both_where_they_differ(tmp_path):
+    """The department claims 20 for an indicator the rules score 16: the documents print the rule's 16,
+    the 审核附注 both (a score is never changed silently)."""
     [r] = rendered(tmp_path, claimed_everywhere("80"))
     paragraphs = texts(r.report)
     analysis = next(t for t in paragraphs if t.startswith("1.三级指标“数量”"))
-    assert "未完成（完成率80.00%），自评20.00分，按规则核定16.00分（分值20分）。" in analysis
+    assert "未完成（完成率80.00%），得16.00分（分值20分）。" in analysis
     assert any(t.startswith("2.三级指标“质量”") and "已完成，得10.00分（分值10分）" in t for t in paragraphs)
     conclusion = next(t for t in paragraphs if t.startswith("综合预算执行和绩效指标完成情况"))
-    assert conclusion.endswith("单位自评总分100.00分（自评等级“优”），按规则核定总分96.00分，核定等级为“优”。")
+    assert conclusion.endswith("自评总分96.00分，自评等级为“优”。")
     grid = table_grid(r.table)
     header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
     scores = [row[7][0] for row in grid[header + 1:-1]]
-    assert scores == ["自评20.00分，按规则核定16.00分", "10.00", "10.00", "10.00", "30.00", "10.00"]
-    assert [c[0] for c in grid[-1]] == ["总分", "100", "自评100.00分，按规则核定96.00分", "自评等级：优"]
+    assert scores == ["16.00", "10.00", "10.00", "10.00", "30.00", "10.00"]
+    assert [c[0] for c in grid[-1]] == ["总分", "100", "96.00", "自评等级：优"]
+    notes = all_texts(r.notes)
+    assert "指标“数量”：单位自评20.00分，按规则核定16.00分，报告中写核定得分。" in notes
+    assert ("单位自评总分100.00分（自评等级“优”），按规则核定总分96.00分，核定等级“优”，报告和自评表中写核定的总分和等级。"
+            in notes)
 
 
-def test_table_grade_cell_shows_both_grades_when_they_differ(tmp_path):
+def test_table_grade_cell_is_the_rule_grade_and_the_notes_give_both(tmp_path):
     [r] = rendered(tmp_path, claimed_everywhere("30"))  # the rules: 6 of 20, total 86 (良); claimed 100 (优)
-    assert [c[0] for c in table_grid(r.table)[-1]] == [
-        "总分", "100", "自评100.00分，按规则核定86.00分", "自评等级：优；按规则核定：良"]
+    assert [c[0] for c in table_grid(r.table)[-1]] == ["总分", "100", "86.00", "自评等级：良"]
+    assert any("（自评等级“优”），按规则核定总分86.00分，核定等级“良”" in t for t in all_texts(r.notes))
 
 
 def test_table_budget_score_typed_over_its_formula_shows_both(tmp_path):
@@ -430,8 +461,9 @@ def test_table_budget_score_typed_over_its_formula_shows_both(tmp_path):
     evaluation = evaluate_paths([path])
     assert evaluation.projects[0].claimed_execution_score == 9
     [r] = render.render_reports(evaluation, tmp_path / "out")
-    assert table_grid(r.table)[3][-1][0] == "自评9.00分，按规则核定8.62分"
-    assert any("预算执行得分自评9.00分，按规则核定8.62分（分值10分）" in t for t in texts(r.report))
+    assert table_grid(r.table)[3][-1][0] == "8.62"
+    assert any("预算执行得分8.62分（分值10分）" in t for t in texts(r.report))
+    assert any("单位自评预算执行得分9.00分，按规则核定8.62分" in t for t in all_texts(r.notes))
 
 
 # ------------------------------------------------------------------ batch, names, templates
@@ -445,7 +477,8 @@ def test_render_writes_two_documents_per_project_atomically(tmp_path):
     assert len(results) == 3
     names = sorted(p.name for p in out.iterdir())
     assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")]
-    assert len(names) == 6 and "昆明市东川区退役军人事务局-退役士兵_社保_补贴_-自评表.docx" in names
+    # the example's own mistakes give each project a 审核附注 beside its report and form
+    assert len(names) == 9 and "昆明市东川区退役军人事务局-退役士兵_社保_补贴_-自评表.docx" in names
     # the same project twice (two files): the second is told apart by its code
     assert results[1].report.name == ("昆明市东川区退役军人事务局-退役士兵社会保险配套经费-530113-2023-001"
                                       "-绩效自评报告.docx")
@@ -542,7 +575,8 @@ def test_cli_report_writes_reports_and_lists_them(tmp_path):
     assert result.stdout.splitlines()[:2] == [
         f"已为 1 个项目生成绩效自评报告和自评表（Word 文件），保存在 {tmp_path}：",
         "  昆明市东川区退役军人事务局-退役士兵社会保险配套经费（总分 100.00，等级 优）"]
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".docx", ".docx"]
+    assert sorted(p.name.rsplit("-", 1)[-1] for p in tmp_path.iterdir()) == ["审核附注.docx", "绩效自评报告.docx",
+                                                                          "自评表.docx"]
 
 
 def test_cli_report_pdf_without_soffice_fails_before_writing(tmp_path, monkeypatch):
@@ -680,3 +714,83 @@ def test_unit_on_one_side_only_is_named_in_the_report_and_table(tmp_path):
     assert "全年实际完成值为95（未填写计量单位，按“万元”计）" in analysis
     assert "未完成" in analysis and "47.37分" in analysis  # 50 × 90/95
     assert _indicator_row(r.table, "成本")[2] == "95（未填写计量单位，按“万元”计）"
+
+
+# ------------------------------------------------------------------ the department's document and the 审核附注
+
+
+REVIEW_WORDS = re.compile("需核实|待核实|单位未|未填写|按规则核定")
+
+
+def test_clean_submission_gives_a_clean_report_and_no_notes(tmp_path):
+    [r] = rendered(tmp_path, submission())
+    assert r.notes is None and not list((tmp_path / "out").glob("*审核附注*"))
+    assert not [t for t in all_texts(r.report) + all_texts(r.table) if REVIEW_WORDS.search(t)]
+
+
+def test_sparse_submission_report_omits_the_gaps_and_the_notes_list_every_one(tmp_path):
+    data = submission(indicators=[indicator("补缴人数", target="5", unit="人", actual="", weight=20, basis=""),
+                                  *standard_indicators()[1:]],
+                      goal="", achievement="", improvement="", result_use="", disclosure="", budget_document="")
+    data["department"].update(duties=[], evaluation_start="", evaluation_end="", report_date="")
+    [r] = rendered(tmp_path, data)
+    paras = texts(r.report)
+    assert not [t for t in all_texts(r.report) if REVIEW_WORDS.search(t)]
+    headings = [p.text for p in Document(r.report).paragraphs if p.style.name == "Heading 3"]
+    assert headings == ["1.项目支出绩效指标"]  # 部门职责 and 年度绩效目标 left out, the rest numbered on
+    assert "设置三级指标“补缴人数”，指标值为5人，分值20分。" in "".join(paras)  # no 设定依据 clause
+    assert section(paras, "（二）下一步改进措施", "四、绩效自评结果拟应用和公开情况") == ["无。"]
+    notes = "\n".join(all_texts(r.notes))
+    for gap in ("单位未填写自评工作的起止时间", "单位未填写报告日期", "单位未填写预算批复文件", "单位未填写部门职责",
+                "单位未填写年度绩效目标", "以下指标未填写设定依据，报告中未写：“补缴人数”",
+                "单位未填写年度总体目标实际完成情况", "指标“补缴人数”：实际完成值未填写",
+                "单位未填写下一步改进措施", "单位未填写绩效自评结果拟应用情况", "单位未填写绩效自评结果公开情况"):
+        assert gap in notes, gap
+    assert "审核发现的问题" in notes and "“实际完成值”为必填项，不能为空。" in notes
+
+
+def test_title_breaks_between_words_in_balanced_lines(tmp_path):
+    from perf_toolkit.report.context import title_lines
+
+    assert title_lines("昆明市东川区农业农村局", "高标准农田建设项目") == [
+        "昆明市东川区农业农村局", "高标准农田建设项目支出绩效自评报告"]
+    assert title_lines("昆明市东川区退役军人事务局", "退役士兵社会保险配套经费项目") == [
+        "昆明市东川区退役军人事务局退役士兵", "社会保险配套经费项目支出绩效自评报告"]
+    assert title_lines("某局", "某项目") == ["某局某项目支出绩效自评报告"]
+    [r] = rendered(tmp_path, submission())
+    title = Document(r.report).paragraphs[0]
+    assert title.text == "昆明市东川区退役军人事务局退役士兵\n社会保险配套经费项目支出绩效自评报告"
+
+
+def test_signature_centres_the_unit_over_the_date_four_characters_in(tmp_path):
+    [r] = rendered(tmp_path, submission())
+    doc = Document(r.report)
+    unit, date = doc.paragraphs[-2], doc.paragraphs[-1]
+    assert (unit.text, date.text) == ("昆明市东川区退役军人事务局", "2024年5月8日")
+    assert doc.styles["落款日期"].element.pPr.find(f"{W}ind").get(f"{W}rightChars") == "400"  # 右空四字
+    # 13 characters over a date 6 wide: the unit reaches (13 − 6) / 2 characters past the date's end
+    assert unit._p.pPr.find(f"{W}ind").get(f"{W}rightChars") == "50"
+    assert not [p for p in doc.paragraphs[-3:] if not p.text.strip()][1:]  # no blank lines after it
+
+
+def test_table_header_row_repeats_and_rows_do_not_split(tmp_path):
+    [r] = rendered(tmp_path, submission())
+    tables = Document(r.table).tables
+    assert len(tables) == 2
+    rows = tables[1]._tbl.tr_lst
+    assert rows[0].find(f"{W}trPr/{W}tblHeader") is not None
+    assert [c.text for c in tables[1].rows[0].cells][:2] == ["绩效指标", "一级指标"]
+    assert all(tr.find(f"{W}trPr/{W}cantSplit") is not None for tr in rows)
+    # the 总分 row keeps with the 填报人 line under the table
+    assert all(p.paragraph_format.keep_with_next for c in tables[1].rows[-1].cells for p in c.paragraphs)
+
+
+def test_table_has_no_weight_column_under_rules_that_split_the_weights(tmp_path):
+    inds = [dict(i, weight=None) for i in standard_indicators()]
+    evaluation = evaluate_submissions([sourced(submission(indicators=inds))], load_profile("twenty-eighty"))
+    [r] = render.render_reports(evaluation, tmp_path / "out")
+    header = next(row for row in table_grid(r.table) if row[1][0] == "一级指标")
+    assert "分值" not in [c[0] for c in header] and "得分" in [c[0] for c in header]
+    typed = evaluate_submissions([sourced(submission())], load_profile("twenty-eighty"))
+    [r] = render.render_reports(typed, tmp_path / "typed")  # the department typed weights: they are printed
+    assert "分值" in [c[0] for c in next(row for row in table_grid(r.table) if row[1][0] == "一级指标")]

@@ -75,7 +75,7 @@ def test_workbook_weights_adding_to_110_are_reported_scored_and_stated_in_every_
     report = [p.text for p in Document(rendered.report).paragraphs]
     conclusion = next(p for p in report if p.startswith("综合预算执行和绩效指标完成情况"))
     assert "自评总分110.00分（分值合计110分），自评等级为“优”" in conclusion
-    total_row = [c.text for c in Document(rendered.table).tables[0].rows[-1].cells]
+    total_row = [c.text for c in Document(rendered.table).tables[-1].rows[-1].cells]
     assert total_row[0] == "总分" and total_row[6:8] == ["110", "110.00"]
 
     summarize(result, campaign(), tmp_path / "汇总.xlsx")

@@ -33,6 +33,7 @@ from docx.shared import Cm, Pt
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_NAME = "自评报告模板.docx"
 TABLE_NAME = "自评表模板.docx"
+NOTES_NAME = "审核附注模板.docx"
 
 LATIN = "Times New Roman"  # digits and Latin letters (GB/T 9704 practice)
 FANGSONG, KAITI, HEITI, SONGTI, XIAOBIAOSONG = "仿宋_GB2312", "楷体_GB2312", "黑体", "宋体", "方正小标宋简体"
@@ -335,34 +336,57 @@ def paragraphs(doc, var: str) -> None:
     loop(doc, "endfor")
 
 
-def build_report(path: Path) -> None:
-    """The self-evaluation report: rules.md §6, section by section."""
-    doc = base_document("{{ title }}")
-    official_styles(doc)
+def given_or(doc, var: str, fallback: str) -> None:
+    """The department's paragraphs of `var`, or the template's wording when it wrote none."""
+    loop(doc, f"if {var}")
+    paragraphs(doc, var)
+    loop(doc, "else")
+    add_par(doc, fallback, "Normal")
+    loop(doc, "endif")
+
+
+def signature_styles(doc) -> None:
+    """The unit and the date under it (GB/T 9704 7.3.5.1): the date 右空四字, the unit centred over the
+    date (the renderer sets the unit's right indent from the two texts' widths)."""
     sig = paragraph_style(doc, "落款", size=16, line=28, align=WD_ALIGN_PARAGRAPH.RIGHT)
-    indent_chars(sig.element.get_or_add_pPr(), 0, 16, right_chars=2)
+    indent_chars(sig.element.get_or_add_pPr(), 0, 16, right_chars=4)
     sig_date = paragraph_style(doc, "落款日期", base="落款", size=16, line=28, align=WD_ALIGN_PARAGRAPH.RIGHT)
     indent_chars(sig_date.element.get_or_add_pPr(), 0, 16, right_chars=4)
     sig_date.paragraph_format.keep_with_next = False
     sig.paragraph_format.keep_with_next = True
+
+
+def build_report(path: Path) -> None:
+    """The self-evaluation report: rules.md §6, section by section. Every fixed sentence is here (a
+    clerk edits it in Word); the paragraphs composed from the data come from the context."""
+    doc = base_document("{{ title }}")
+    official_styles(doc)
+    signature_styles(doc)
     page_setup(doc)
 
-    add_par(doc, "{{ title }}", "Title")
-    add_par(doc, "{{ opening }}", "Normal")
+    # title_lines: the title broken between words into balanced lines
+    add_par(doc, "{{ title_lines }}", "Title")
+    add_par(doc, "根据{{ notice }}要求，{{ unit }}{{ evaluation_window }}组织{{ evaluation_unit }}开展{{ year }}年度"
+                 "{{ project_label }}支出绩效自评工作，现将绩效自评工作开展情况报告如下：", "Normal")
 
     add_par(doc, "一、绩效目标分解下达情况", "Heading 1")
     add_par(doc, "（一）预算资金安排情况", "Heading 2")
     paragraphs(doc, "budget_paragraphs")
     add_par(doc, "（二）绩效目标下达情况", "Heading 2")
-    add_par(doc, "{{ targets_intro }}", "Normal")
-    add_par(doc, "1.部门职责", "Heading 3")
-    add_par(doc, "{{ duties_intro }}", "Normal", keep_next=True)
+    add_par(doc, "{{ bureau }}对{{ unit }}{{ year }}年度{{ project_label }}支出绩效目标批复如下：", "Normal")
+    # a part the department left empty is left out; section_no numbers the parts that are there
+    loop(doc, "if duties")
+    add_par(doc, "{{ section_no.duties }}.部门职责", "Heading 3")
+    add_par(doc, "{{ unit }}的主要职责是：", "Normal", keep_next=True)
     loop(doc, "for d in duties")
     add_par(doc, "{{ d.label }}{{ d.text }}", "Normal")
     loop(doc, "endfor")
-    add_par(doc, "2.{{ year }}年度绩效目标", "Heading 3")
+    loop(doc, "endif")
+    loop(doc, "if goal_paragraphs")
+    add_par(doc, "{{ section_no.goal }}.{{ year }}年度绩效目标", "Heading 3")
     paragraphs(doc, "goal_paragraphs")
-    add_par(doc, "3.项目支出绩效指标", "Heading 3")
+    loop(doc, "endif")
+    add_par(doc, "{{ section_no.indicators }}.项目支出绩效指标", "Heading 3")
     add_par(doc, "{{ indicators_intro }}", "Normal")
     loop(doc, "for g in indicator_groups")
     add_par(doc, "{{ g.heading }}", "Normal", keep_next=True)
@@ -375,8 +399,12 @@ def build_report(path: Path) -> None:
     add_par(doc, "（一）资金投入情况分析", "Heading 2")
     paragraphs(doc, "funds_paragraphs")
     add_par(doc, "（二）总体绩效目标完成情况分析", "Heading 2")
-    add_par(doc, "{{ achievement_intro }}", "Normal")
+    loop(doc, "if achievement_paragraphs")
+    add_par(doc, "根据{{ notice }}要求，对照{{ year }}年度项目支出绩效目标，全年工作完成情况如下：", "Normal")
     paragraphs(doc, "achievement_paragraphs")
+    loop(doc, "else")
+    add_par(doc, "对照{{ year }}年度项目支出绩效目标，各项绩效指标的完成情况见本部分（三）。", "Normal")
+    loop(doc, "endif")
     add_par(doc, "（三）绩效指标完成情况分析", "Heading 2")
     add_par(doc, "{{ indicators_summary }}", "Normal")
     loop(doc, "for ind in indicators")
@@ -389,16 +417,18 @@ def build_report(path: Path) -> None:
     add_par(doc, "（一）偏离绩效目标原因分析", "Heading 2")
     paragraphs(doc, "deviation_paragraphs")
     add_par(doc, "（二）下一步改进措施", "Heading 2")
-    paragraphs(doc, "improvement_paragraphs")
+    given_or(doc, "improvement_paragraphs", "无。")
 
     add_par(doc, "四、绩效自评结果拟应用和公开情况", "Heading 1")
     add_par(doc, "（一）绩效自评结果拟应用", "Heading 2")
-    paragraphs(doc, "result_use_paragraphs")
+    given_or(doc, "result_use_paragraphs", "根据{{ year }}年度项目支出绩效自评情况，进一步掌握资金使用情况和取得的效果，"
+             "总结项目管理经验，查找存在的问题和不足，作为以后年度预算安排和改进项目管理的重要依据。")
     add_par(doc, "（二）绩效自评结果公开情况", "Heading 2")
-    paragraphs(doc, "disclosure_paragraphs")
+    given_or(doc, "disclosure_paragraphs", "{{ year }}年度项目支出绩效自评报告将按照{{ bureau }}的时间要求在"
+             "{{ portal }}公开，接受社会监督。")
 
     add_par(doc, "五、其他需要说明的问题", "Heading 1")
-    paragraphs(doc, "other_paragraphs")
+    given_or(doc, "other_paragraphs", "无。")
 
     add_par(doc, "", "Normal")
     add_par(doc, "{{ unit }}", "落款")
@@ -459,6 +489,8 @@ def table_styles(doc) -> None:
     paragraph_style(doc, "表格栏目", east_asia=HEITI, size=TABLE_SIZE, line=13, align=WD_ALIGN_PARAGRAPH.CENTER,
                     first_indent_chars=0)
     paragraph_style(doc, "表注", size=12, line=18, before=4, first_indent_chars=0)
+    # between the two tables of the form: 1 pt high, so they read as one
+    paragraph_style(doc, "表间", size=1, line=1, first_indent_chars=0)
     paragraph_style(doc, "Footer", east_asia=SONGTI, latin=SONGTI, size=14, first_indent_chars=0)
     paragraph_style(doc, "Header", size=9, first_indent_chars=0)
 
@@ -492,13 +524,7 @@ def build_table(path: Path) -> None:
 
     add_par(doc, "项目支出绩效自评表", "Title")
     add_par(doc, "（{{ year }}年度）", "表格年度")
-    table = doc.add_table(rows=0, cols=len(TABLE_COLUMNS))
-    table.style = doc.styles["Table Grid"]
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
-    _cell_margins(table)
-    for column, width in zip(table.columns, TABLE_COLUMNS, strict=True):
-        column.width = Cm(width)
+    table = _grid(doc, TABLE_COLUMNS)
     label, long = "表格栏目", "表格长文字"
 
     c = _row(table, 0.55)
@@ -544,46 +570,142 @@ def build_table(path: Path) -> None:
     set_cell(c[1], "{{ goal }}", long, span_to=c[4])
     set_cell(c[5], "{{ achievement }}", long, span_to=c[8])
 
-    # 绩效指标: 一级/二级 merged vertically by perf-toolkit's {% vm EXPR %} tag
-    c = _row(table, 0.55)
-    set_cell(c[0], "绩效指标", label, vmerge="restart")
-    for cell, text in zip(c[1:], ("一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分",
-                                  "偏差原因分析及改进措施"), strict=True):
-        set_cell(cell, text, label)
-    c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
-    set_cell(c[1], "{%tr for row in table_rows %}", span_to=c[8])
-    c = _row(table, 0.55)
-    set_cell(c[0], "", vmerge="continue")
-    set_cell(c[1], "{% vm row.level1_first %}{{ row.level1_label }}")
-    set_cell(c[2], "{% vm row.level2_first %}{{ row.level2 }}")
-    set_cell(c[3], "{{ row.name }}", long)
-    set_cell(c[4], "{{ row.target }}")
-    set_cell(c[5], "{{ row.actual }}")
-    set_cell(c[6], "{{ row.weight }}")
-    set_cell(c[7], "{{ row.score_cell }}")
-    set_cell(c[8], "{{ row.note }}", long)
-    c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
-    set_cell(c[1], "{%tr endfor %}", span_to=c[8])
-    c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
-    set_cell(c[1], "{%tr if not table_rows %}", span_to=c[8])
-    c = _row(table, 0.55)
-    set_cell(c[0], "", vmerge="continue")
-    set_cell(c[1], "本项目未设置绩效指标", span_to=c[8])
-    c = _row(table)
-    set_cell(c[0], "", vmerge="continue")
-    set_cell(c[1], "{%tr endif %}", span_to=c[8])
-
-    c = _row(table, 0.55)
-    set_cell(c[0], "总分", label, span_to=c[5])
-    set_cell(c[6], "{{ total_weight }}", label)
-    set_cell(c[7], "{{ total_cell }}", label)
-    set_cell(c[8], "{{ grade_cell }}", label)
-
+    # the indicators: a table of their own, so its column header repeats on every page (tblHeader);
+    # two variants, with a 分值 column per indicator or without (rules that split the 一级 weights)
+    add_par(doc, "", "表间")
+    loop_table(doc, "if show_weights")
+    indicator_table(doc, weights=True)
+    loop_table(doc, "else")
+    indicator_table(doc, weights=False)
+    loop_table(doc, "endif")
+    # kept with the 总分 row above it: the signature line never stands alone on a page
     add_par(doc, "填报人：{{ contact_name }}　　联系电话：{{ contact_phone }}　　填报日期：{{ report_date_cn }}", "表注")
     save_reproducible(doc, path)
+
+
+def loop_table(doc, tag: str) -> None:
+    """A paragraph tag between tables (removed when rendered), in the tiny 表间 style."""
+    add_par(doc, "{%p " + tag + " %}", "表间")
+
+
+def _header_row(row) -> None:
+    """Repeat a table row at the top of every page the table runs onto."""
+    trpr = row._tr.get_or_add_trPr()
+    trpr.append(OxmlElement("w:tblHeader"))
+
+
+def _keep_with_next(cells) -> None:
+    for cell in cells:
+        for par in cell.paragraphs:
+            par.paragraph_format.keep_with_next = True
+
+
+def indicator_table(doc, *, weights: bool) -> None:
+    """绩效指标 rows: 一级/二级 merged vertically by perf-toolkit's {% vm EXPR %} tag; the 总分 row."""
+    widths = TABLE_COLUMNS if weights else (*TABLE_COLUMNS[:3], TABLE_COLUMNS[3] + TABLE_COLUMNS[6],
+                                             *TABLE_COLUMNS[4:6], *TABLE_COLUMNS[7:])
+    table = _grid(doc, widths)
+    label, long = "表格栏目", "表格长文字"
+    last = len(widths) - 1
+    heads = ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", *(["分值"] if weights else []), "得分",
+             "偏差原因分析及改进措施"]
+    # the header row repeats on every page; no merge may cross it (LibreOffice then repeats nothing), so
+    # 绩效指标 heads the first column and the rows under it merge among themselves
+    c = _row(table, 0.55)
+    _header_row(table.rows[-1])
+    set_cell(c[0], "绩效指标", label)
+    for cell, text in zip(c[1:], heads, strict=True):
+        set_cell(cell, text, label)
+    c = _row(table)
+    set_cell(c[1], "{%tr for row in table_rows %}", span_to=c[last])
+    c = _row(table, 0.55)
+    set_cell(c[0], "{% vm loop.first %}")
+    values = ["{% vm row.level1_first %}{{ row.level1_label }}", "{% vm row.level2_first %}{{ row.level2 }}",
+              "{{ row.name }}", "{{ row.target }}", "{{ row.actual }}", *(["{{ row.weight }}"] if weights else []),
+              "{{ row.score_cell }}", "{{ row.note }}"]
+    for k, (cell, text) in enumerate(zip(c[1:], values, strict=True)):
+        set_cell(cell, text, long if k in (2, len(values) - 1) else "表格文字")
+    c = _row(table)
+    set_cell(c[1], "{%tr endfor %}", span_to=c[last])
+    c = _row(table)
+    set_cell(c[1], "{%tr if not table_rows %}", span_to=c[last])
+    c = _row(table, 0.55)
+    set_cell(c[1], "本项目未设置绩效指标", span_to=c[last])
+    c = _row(table)
+    set_cell(c[1], "{%tr endif %}", span_to=c[last])
+
+    c = _row(table, 0.55)
+    if weights:
+        set_cell(c[0], "总分", label, span_to=c[5])
+        set_cell(c[6], "{{ total_weight }}", label)
+    else:
+        set_cell(c[0], "总分", label, span_to=c[5])
+    set_cell(c[last - 1], "{{ total_cell }}", label)
+    set_cell(c[last], "{{ grade_cell }}", label)
+    _keep_with_next(table.rows[-1].cells)
+
+
+def _grid(doc, widths):
+    table = doc.add_table(rows=0, cols=len(widths))
+    table.style = doc.styles["Table Grid"]
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    _cell_margins(table)
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = Cm(width)
+    return table
+
+
+# ------------------------------------------------------------------ the 审核附注
+
+NOTES_COLUMNS = (1.2, 5.2, 9.2)  # 15.6 cm: the portrait type area
+
+
+def build_notes(path: Path) -> None:
+    """The bureau's notes on one project's report (only written when there are any): what the report
+    leaves out or cannot vouch for, and the review's findings. Not part of the department's report."""
+    doc = base_document("{{ title }}审核附注")
+    official_styles(doc)
+    paragraph_style(doc, "副标题", east_asia=KAITI, size=16, line=28, after=12, align=WD_ALIGN_PARAGRAPH.CENTER,
+                    first_indent_chars=0, keep_next=True)
+    doc.styles["副标题"].paragraph_format.first_line_indent = 0
+    for name, east_asia, align in (("表格文字", FANGSONG, WD_ALIGN_PARAGRAPH.CENTER),
+                                   ("表格长文字", FANGSONG, WD_ALIGN_PARAGRAPH.LEFT),
+                                   ("表格栏目", HEITI, WD_ALIGN_PARAGRAPH.CENTER)):
+        paragraph_style(doc, name, east_asia=east_asia, size=12, line=18, align=align, first_indent_chars=0)
+        doc.styles[name].paragraph_format.first_line_indent = 0
+    signature_styles(doc)
+    page_setup(doc)
+
+    add_par(doc, "审核附注", "Title")
+    add_par(doc, "{{ title_lines }}", "副标题")
+    add_par(doc, "本附注由{{ bureau }}审核时生成，列出{{ unit }}{{ year }}年度{{ project_label }}支出绩效自评报告中"
+                 "未写入或需要核实的事项，以及审核发现的问题，供单位修改和复核时参考，不属于自评报告的内容。", "Normal")
+    add_par(doc, "一、报告中未写入或需核实的事项", "Heading 1")
+    notes_table(doc, ("序号", "涉及部分", "说明"), "n in review_notes", ("{{ n.number }}", "{{ n.part }}", "{{ n.text }}"))
+    add_par(doc, "二、审核发现的问题", "Heading 1")
+    loop(doc, "if findings")
+    notes_table(doc, ("级别", "位置", "说明"), "f in findings", ("{{ f.severity }}", "{{ f.where }}", "{{ f.message }}"))
+    loop(doc, "else")
+    add_par(doc, "未发现问题。", "Normal")
+    loop(doc, "endif")
+    save_reproducible(doc, path)
+
+
+def notes_table(doc, heads, loop_expr: str, cells) -> None:
+    """A three-column table with a repeated header row and one row per item of a loop."""
+    table = _grid(doc, NOTES_COLUMNS)
+    c = _row(table, 0.6)
+    _header_row(table.rows[-1])
+    for cell, text in zip(c, heads, strict=True):
+        set_cell(cell, text, "表格栏目")
+    c = _row(table)
+    set_cell(c[0], "{%tr for " + loop_expr + " %}", span_to=c[2])
+    c = _row(table, 0.6)
+    for k, (cell, text) in enumerate(zip(c, cells, strict=True)):
+        set_cell(cell, text, "表格长文字" if k == 2 else "表格文字")
+    c = _row(table)
+    set_cell(c[0], "{%tr endfor %}", span_to=c[2])
 
 
 def main(argv: list[str]) -> int:
@@ -592,7 +714,8 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     build_report(out / REPORT_NAME)
     build_table(out / TABLE_NAME)
-    print(f"已生成：{out / REPORT_NAME}\n已生成：{out / TABLE_NAME}")
+    build_notes(out / NOTES_NAME)
+    print(f"已生成：{out / REPORT_NAME}\n已生成：{out / TABLE_NAME}\n已生成：{out / NOTES_NAME}")
     return 0
 
 

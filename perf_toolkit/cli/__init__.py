@@ -989,8 +989,17 @@ def _send(outgoing, campaign: Campaign, indent: str = "") -> bool:
 
 
 
+def _console_safe() -> None:
+    """A Windows console in GBK (代码页 936) cannot show every character the tables use (› in a mail's
+    place, a department's rare character): those print as "?" instead of ending the command."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            stream.reconfigure(errors="replace")
+
+
 def main() -> None:
     """Entry point: click's own exit codes for usage (2), 3 for a failure of the tool itself."""
+    _console_safe()
     try:
         cli.main(prog_name="perf-toolkit", standalone_mode=True)
     except SystemExit:

@@ -1,12 +1,16 @@
 """The words and numbers of one project's report: a pure function from scores to a plain dict.
 
 `build_context` turns one scored project into the context the Word templates
-render (every key is documented in docs/report-context.md). It composes the
-sentences of the report here, in Python, so they read naturally for any number
-of indicators — none in a category, qualitative, unmet, unreadable — and the
-templates stay simple enough for a clerk to edit. Numbers come from the scores
-only, rounded once for display (`round2`), so the report agrees with
-`perf-toolkit score`.
+render (every key is documented in docs/report-context.md). The report is the
+department's document: its sentences say only what the department wrote and what
+the rules compute, in the department's voice, and leave out what is missing.
+Everything the bureau would say about it — missing parts, values that cannot be
+verified, the department's scores where the rules give others, contradictions,
+provisional totals — goes into `review_notes`, which the 审核附注 prints. Fixed
+sentences live in the templates; the sentences composed here are the ones that
+depend on the data (indicator lists, amounts by source, the conclusion). Numbers
+come from the scores only, rounded once for display (`round2`), so the report
+agrees with `perf-toolkit score`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from ..numbers import (
     money,
     percent,
     points,
-    provisional,
     round2,
     share,
     weight_text,
@@ -39,9 +42,18 @@ if TYPE_CHECKING:
     from ..profile import Profile
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
-VERIFY = "【需核实】"
-NOT_FILLED = "（未填写）"
 UNKNOWN_AMOUNTS = "预算执行情况表中有金额是公式，文件中没有保存其计算结果，金额无法确定"
+#: The parts of the report a review note is about (the outline's headings, rules.md §6).
+PART_BUDGET = "一（一）预算资金安排情况"
+PART_TARGETS = "一（二）绩效目标下达情况"
+PART_FUNDS = "二（一）资金投入情况分析"
+PART_ACHIEVEMENT = "二（二）总体绩效目标完成情况分析"
+PART_INDICATORS = "二（三）绩效指标完成情况分析"
+PART_CONCLUSION = "二（四）自评结论"
+PART_DEVIATION = "三（一）偏离绩效目标原因分析"
+PART_IMPROVEMENT = "三（二）下一步改进措施"
+PART_USE = "四、绩效自评结果拟应用和公开情况"
+PART_GENERAL = "报告首段和落款"
 INDICATOR_LABELS = {key: label for key, label, _ in INDICATOR_COLUMNS}
 
 
@@ -118,38 +130,85 @@ def _strip_numbering(text: str) -> str:
                   r"[一二三四五六七八九十]{1,2}、)\s*", "", text)
 
 
-def claimed_and_ruled(claimed: float | None, ruled: float | None) -> str:
-    """A score as the outputs print it: the rule score, or both when the department claimed another
-    ("自评18.00分，按规则核定16.00分"): a score is never changed silently. A rule score not known yet
-    (None: the project is not scored) is 待核实, with nothing to compare the claim with."""
-    if ruled is None:
-        return PENDING
-    if not _differs(claimed, ruled):
-        return points(ruled)
-    return f"自评{points(claimed)}分，按规则核定{points(ruled)}分"
-
-
 def _differs(claimed: float | None, ruled: float | None) -> bool:
     """The department claimed another score than the rules give (only a known rule score is compared)."""
     return claimed is not None and ruled is not None and round2(claimed) != round2(ruled)
+
+
+# ------------------------------------------------------------------ the title
+
+#: Where a unit's or a project's name may break: after these (the end of a word in official names).
+_BREAK_AFTER = ("省", "市", "州", "区", "县", "局", "委", "办", "厅", "院", "中心", "委员会", "经费", "资金",
+                "补助", "补贴", "保险", "建设", "工程", "项目", "专项", "配套", "士兵", "学生", "农田", "服务")
+TITLE_LINE_CHARS = 20  # 二号 (22 pt) characters on a 15.6 cm line
+
+
+def _words(name: str) -> list[str]:
+    """A name cut after the ends of words it shows (市, 区, 局, 经费 …); the pieces joined give the name."""
+    pieces, start = [], 0
+    for k in range(1, len(name)):
+        if any(name[:k].endswith(end) for end in _BREAK_AFTER) and not name[k:].startswith(("项目", "支出")):
+            pieces.append(name[start:k])
+            start = k
+    pieces.append(name[start:])
+    return [p for p in pieces if p]
+
+
+def _width(text: str) -> float:
+    """Printed width in Chinese characters (Latin letters and digits are half as wide)."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def title_lines(unit: str, label: str, tail: str = "支出绩效自评报告", width: float = TITLE_LINE_CHARS) -> list[str]:
+    """The title in as few lines as fit, broken only between words and as evenly as the words allow
+    (the longest line as short as possible), so no word is split across lines. Between the unit and the
+    project when that takes no more lines than breaking inside a name."""
+    fine = _balanced(_words(unit) + _words(label) + [tail], width)
+    coarse = _balanced([unit, label, tail], width)
+    fits = all(_width(line) <= width for line in coarse)
+    return coarse if fits and len(coarse) <= len(fine) else fine
+
+
+def _balanced(words: list[str], width: float) -> list[str]:
+    """`words` in the fewest lines of at most `width`, the longest line as short as possible (a word
+    longer than a line gets a line of its own)."""
+    n = len(words)
+    # best[i] = (lines, longest line) for words[i:]; cut[i] = where the first of those lines ends
+    best: list[tuple[int, float]] = [(0, 0.0)] * (n + 1)
+    cut = [n] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        best[i] = (n + 1, math.inf)
+        for j in range(i + 1, n + 1):
+            line = _width("".join(words[i:j]))
+            if line > width and j > i + 1:
+                break
+            lines, longest = best[j]
+            candidate = (lines + 1, max(line, longest))
+            if candidate < best[i]:
+                best[i], cut[i] = candidate, j
+    out, i = [], 0
+    while i < n:
+        out.append("".join(words[i:cut[i]]))
+        i = cut[i]
+    return out
 
 
 # ------------------------------------------------------------------ the context
 
 #: Every top-level key of the context (a template may use these and only these).
 CONTEXT_KEYS = frozenset({
-    "year", "unit", "unit_code", "project_name", "project_code", "project_label", "title", "supervisor",
-    "implementer", "bureau", "district", "notice_title", "notice_number", "notice", "portal", "evaluation_unit",
-    "evaluation_start_cn", "evaluation_end_cn", "report_date_cn", "contact_name", "contact_phone",
-    "contact_email", "profile_name", "profile_title", "budget_document", "goal", "achievement", "funds_total",
-    "fund_rows", "initial_budget", "adjusted_budget", "executed", "execution_rate", "execution_score",
-    "budget_weight", "indicator_score", "indicator_weight", "level1_scores", "total_score", "total_weight",
-    "grade", "provisional", "grade_capped", "claimed_total", "claimed_grade", "total_cell", "grade_cell", "indicators",
-    "indicator_groups", "table_rows", "findings", "has_errors",
-    "opening", "budget_paragraphs", "targets_intro", "duties_intro", "duties", "goal_paragraphs",
-    "indicators_intro", "funds_paragraphs", "achievement_intro", "achievement_paragraphs", "indicators_summary",
-    "conclusion", "deviation_paragraphs", "improvement_paragraphs", "result_use_paragraphs",
-    "disclosure_paragraphs", "other_paragraphs",
+    "year", "unit", "unit_code", "project_name", "project_code", "project_label", "title", "title_lines",
+    "supervisor", "implementer", "bureau", "district", "notice_title", "notice_number", "notice", "portal",
+    "evaluation_unit", "evaluation_window", "evaluation_start_cn", "evaluation_end_cn", "report_date_cn",
+    "contact_name", "contact_phone", "contact_email", "profile_name", "profile_title", "budget_document", "goal",
+    "achievement", "funds_total", "fund_rows", "initial_budget", "adjusted_budget", "executed", "execution_rate",
+    "execution_score", "budget_weight", "indicator_score", "indicator_weight", "level1_scores", "total_score",
+    "total_weight", "grade", "provisional", "grade_capped", "claimed_total", "claimed_grade", "total_cell",
+    "grade_cell", "indicators", "indicator_groups", "table_rows", "show_weights", "findings", "has_errors",
+    "budget_paragraphs", "duties", "section_no", "goal_paragraphs", "indicators_intro", "funds_paragraphs",
+    "achievement_paragraphs", "indicators_summary", "conclusion", "deviation_paragraphs",
+    "improvement_paragraphs", "result_use_paragraphs", "disclosure_paragraphs", "other_paragraphs",
+    "review_notes", "has_review_notes",
 })
 
 
@@ -170,18 +229,19 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
     ordered = [i for g in groups for i in g["items"]]
     for n, i in enumerate(ordered, start=1):
         i["number"] = n
-        i["analysis"] = _analysis(n, i, profile)
+        i["analysis"] = _analysis(n, i)
 
     funds = _funds(scored)
     weights_known = scored.weights_known
     claimed_grade = profile.grade(round2(scored.claimed_total)) if scored.claimed_total is not None else ""
-    total_differs = _differs(scored.claimed_total, scored.total_score)
     level1_scores = []
     for g in groups:
         if g["items"]:
             value = scored.level1_scores.get(g["level1"], g["score_value"])
             level1_scores.append({"level1": g["level1"], "score": known(points(value), value is not None),
                                   "weight": g["weight"]})
+    start, end = chinese_date(dep.evaluation_start), chinese_date(dep.evaluation_end)
+    total_score = known(points(scored.total_score), scored.scored)
     ctx: dict[str, Any] = {
         "year": year,
         "unit": unit,
@@ -190,6 +250,7 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "project_code": one_line(project.code),
         "project_label": label,
         "title": f"{unit}{label}支出绩效自评报告",
+        "title_lines": "\n".join(title_lines(unit, label)),
         "supervisor": one_line(dep.supervisor) or unit,
         "implementer": one_line(project.implementer) or unit,
         "bureau": one_line(campaign.fact("bureau")),
@@ -199,9 +260,10 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "notice": notice,
         "portal": one_line(campaign.fact("portal")),
         "evaluation_unit": one_line(dep.evaluation_unit),
-        "evaluation_start_cn": chinese_date(dep.evaluation_start),
-        "evaluation_end_cn": chinese_date(dep.evaluation_end),
-        "report_date_cn": chinese_date(dep.report_date) or chinese_date(dep.evaluation_end) or "　　年　月　日",
+        "evaluation_window": f"于{start}至{end}" if start and end else f"于{start or end}" if start or end else "",
+        "evaluation_start_cn": start,
+        "evaluation_end_cn": end,
+        "report_date_cn": chinese_date(dep.report_date) or end or "　　年　月　日",
         "contact_name": one_line(dep.contact.name),
         "contact_phone": one_line(dep.contact.phone),
         "contact_email": one_line(dep.contact.email),
@@ -221,26 +283,36 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "indicator_score": known(points(scored.indicator_score), scored.indicator_score is not None),
         "indicator_weight": known(weight_text(scored.indicator_weight), weights_known),
         "level1_scores": level1_scores,
-        "total_score": known(points(scored.total_score), scored.scored),
+        "total_score": total_score,
         "total_weight": known(weight_text(scored.total_weight), weights_known),
         "grade": scored.grade,
         "provisional": scored.provisional,
         "grade_capped": scored.grade_capped,
         "claimed_total": points(scored.claimed_total) if scored.claimed_total is not None else "",
         "claimed_grade": claimed_grade,
-        "total_cell": provisional(claimed_and_ruled(scored.claimed_total, scored.total_score), scored.provisional),
-        "grade_cell": provisional(f"自评等级：{claimed_grade}；按规则核定：{scored.grade}"
-                                  if total_differs and claimed_grade != scored.grade else f"自评等级：{scored.grade}",
-                                  scored.provisional),
+        # the 自评表's cells: what the rules compute (the department's own figures are in the review notes)
+        "total_cell": total_score,
+        "grade_cell": f"自评等级：{scored.grade}",
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
+        # a 分值 column per indicator only where the rules have typed weights or the department typed some
+        "show_weights": profile.indicator_weights == "typed"
+        or any(r.submitted.weight is not None for r in scored.indicators),
         "findings": [_finding(f) for f in scored.shown],
         # the same rule as the JSON's `complete` (negated): an error of the project or of its file
         "has_errors": scored.has_errors,
     }
-    ctx.update(_narrative(ctx, scored, profile))
+    notes: list[dict[str, str]] = []
+    ctx.update(_narrative(ctx, scored, profile, notes))
+    ctx["review_notes"] = [{"number": n, **note} for n, note in enumerate(notes, start=1)]
+    ctx["has_review_notes"] = bool(notes)
     return ctx
+
+
+def _note(notes: list[dict[str, str]], part: str, text: str) -> None:
+    """One review note: what the bureau would say about a part of the report (printed in the 审核附注)."""
+    notes.append({"part": part, "text": _sentence(text)})
 
 
 # ------------------------------------------------------------------ money
@@ -270,20 +342,16 @@ def _funds(scored: ScoredProject) -> dict:
         "rate": known(percent(scored.execution_rate), scored.rate_known),
         "score": known(points(scored.execution_score), scored.rate_known),
         "claimed": points(scored.claimed_execution_score) if scored.claimed_execution_score is not None else "",
-        "score_cell": claimed_and_ruled(scored.claimed_execution_score,
-                                        scored.execution_score if scored.rate_known else None),
+        "score_cell": known(points(scored.execution_score), scored.rate_known),
     }
     return {"total": total, "rows": rows}
 
 
 def _by_source(ctx: dict, column: str) -> str:
-    """"其中：当年财政拨款2.94万元，上年结转资金0.00万元，其他资金0.00万元" for one column."""
-    parts = []
-    for f in ctx["fund_rows"]:
-        v = f[column]
-        parts.append(f"{f['source']}金额无法识别" if v == "无法识别" else f"{f['source']}金额待核实" if v == PENDING
-                     else f"{f['source']}未填写" if v == "—" else f"{f['source']}{v}万元")
-    return "其中：" + "，".join(parts)
+    """"，其中：当年财政拨款2.94万元，上年结转资金0.00万元，其他资金0.00万元" for one column: the sources
+    with an amount (one not filled in or unreadable is left out; the review notes say so)."""
+    parts = [f"{f['source']}{_wan(f[column])}" for f in ctx["fund_rows"] if f[column] not in ("无法识别", "—")]
+    return "，其中：" + "，".join(parts) if parts else ""
 
 
 # ------------------------------------------------------------------ indicators
@@ -304,7 +372,7 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
             "score": known(points(r.score), r.scored), "score_value": r.score,
             "claimed": points(r.claimed_score) if r.claimed_score is not None else "",
             "score_differs": _differs(r.claimed_score, r.score),
-            "score_cell": provisional(claimed_and_ruled(r.claimed_score, r.score), r.scored and not r.verifiable),
+            "score_cell": known(points(r.score), r.scored),
             "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
             "completion": percent(r.completion), "scored_as": r.scored_as,
             "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
@@ -337,12 +405,13 @@ def _flag(r: ScoredIndicator) -> str:
         return f"{labels}是公式，文件中没有保存其计算结果，值无法确定，得分待核实"
     if r.verifiable:
         return ""
-    if r.scored_as == "qual":
-        why = f"实际完成情况“{one_line(raw.actual) or '未填写'}”无法对应评分档次"
+    if r.target_kind == "empty" or r.actual_kind == "empty" or not one_line(raw.actual):
+        missing = "年度指标值" if r.target_kind == "empty" else "实际完成情况" if r.scored_as == "qual" else "实际完成值"
+        why = f"{missing}未填写，无法判断完成情况"
+    elif r.scored_as == "qual":
+        why = f"实际完成情况“{one_line(raw.actual)}”无法对应评分档次"
     elif r.unit_mismatch:
         why = f"实际完成值的计量单位（{r.actual_unit}）与年度指标值（{r.target_unit}）不一致，无法换算"
-    elif r.target_kind == "empty" or r.actual_kind == "empty":
-        why = "无法判断完成情况"  # the sentence around it already says which value is missing
     elif r.target_kind not in ("number", "date"):
         why = f"年度指标值“{one_line(raw.target)}”中没有可识别的数值，无法判断完成情况"
     else:
@@ -422,43 +491,36 @@ def _group_text(g: dict) -> tuple[str, list[str]]:
 
 
 def _setting(i: dict) -> str:
-    target = _stated("指标值", i["target"])
-    basis = f"设定依据为：{i['basis']}" if i["basis"] else "设定依据未填写"
-    return f"“{i['name']}”，{target}，分值{_pts(i['weight'])}，{basis}"
-
-
-def _analysis(n: int, i: dict, profile) -> str:
-    """二（三）: one indicator's target against its actual, its status and score."""
-    flag = VERIFY if i["flag"] else ""
-    target = _stated("年度指标值", i["target"])
-    actual_word = "全年实际完成情况" if i["scored_as"] == "qual" else "全年实际完成值"
-    actual = _stated(actual_word, i["actual"])
+    """"“补缴人数”，指标值为5人，分值20分，设定依据为：…" (what is not filled in is left out)."""
+    parts = [f"“{i['name']}”"]
+    if i["target"]:
+        parts.append(_stated("指标值", i["target"]))
+    parts.append(f"分值{_pts(i['weight'])}")
+    if i["basis"]:
+        parts.append(f"设定依据为：{i['basis']}")
+    return "，".join(parts)
+def _analysis(n: int, i: dict) -> str:
+    """二（三）: one indicator's target against its actual, its status and its score by the rules."""
+    done = "全年实际完成情况" if i["scored_as"] == "qual" else "全年实际完成值"
+    parts = [_stated("年度指标值", i["target"])] if i["target"] else []
+    if i["actual"]:
+        parts.append(_stated(done, i["actual"]))
     weight = f"（分值{_pts(i['weight'])}）"
-    score = (f"自评{i['claimed']}分，按规则核定{i['score']}分{weight}" if i["score_differs"]
-             else f"得{i['score']}分{weight}")
-    text = f"{n}.{flag}三级指标“{i['name']}”（{i['level2']}）：{target}，{actual}，"
-    if i["flag"] and i["score_value"] is None:  # not scored (an unknown value): no score to state
-        text += f"{i['flag']}{weight}。"
-    elif i["flag"]:  # scored provisionally: the flag says on what
-        text += f"{i['flag']}。"
+    score = f"得{_pts(i['score'])}{weight}"
+    if i["flag"] or i["score_value"] is None:  # not verifiable: the figures and the score, nothing judged
+        status = ""
     elif i["scored_as"] == "qual":
-        text += f"{i['band_label']}，{score}。"
+        status = i["band_label"]
     elif i["met"]:
-        if i["overachieved"]:
-            text += f"超额完成（完成率{i['completion']}），{score}。"
-            if not i["deviation_note"]:
-                text += (f"实际完成值达到指标值的{share(profile.overachieved)}以上，"
-                         "指标值可能设定偏低，单位未作说明。")
-        else:
-            text += f"已完成，{score}。"
+        status = f"超额完成（完成率{i['completion']}）" if i["overachieved"] else "已完成"
     else:
         rate = f"（完成率{i['completion']}）" if i["direction"] in ("≥", "=") and i["completion"] != "—" else ""
-        text += f"未完成{rate}，{score}。"
-    unmet = i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")
+        status = f"未完成{rate}"
+    text = f"{n}.三级指标“{i['name']}”（{i['level2']}）：" + "，".join([*parts, *([status] if status else []), score])
+    text += "。"
     if i["deviation_note"]:
+        unmet = i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")
         text += ("偏差原因及改进措施：" if unmet else "说明：") + _sentence(i["deviation_note"])
-    elif unmet and not i["flag"]:
-        text += "单位未说明偏差原因。"
     return text
 
 
@@ -470,13 +532,13 @@ def _table_rows(groups: list[dict]) -> list[dict]:
         for x in g["level2s"]:
             first2 = True
             for i in x["items"]:
-                note = "；".join(t for t in (VERIFY + i["flag"] if i["flag"] else "", i["deviation_note"]) if t)
                 rows.append({
                     "level1_first": first1, "level2_first": first2, "level1": g["level1"],
                     "level1_label": f"{g['level1']}({_pts(g['weight'])})", "level2": x["level2"],
                     "name": i["name"], "target": i["target"], "actual": i["actual"], "weight": i["weight"],
                     "score": i["score"], "claimed": i["claimed"], "score_cell": i["score_cell"],
-                    "status": i["status"], "note": note,
+                    # the department's column holds the department's words only
+                    "status": i["status"], "note": i["deviation_note"],
                 })
                 first1 = first2 = False
     return rows
@@ -485,89 +547,98 @@ def _table_rows(groups: list[dict]) -> list[dict]:
 def _finding(f) -> dict:
     """A finding as the report lists it."""
     where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
-    return {"code": f.code, "severity": f.severity, "message": clean_text(f.message), "where": where}
+    return {"code": f.code, "severity": "错误" if f.severity == "error" else "警告", "message": clean_text(f.message),
+            "where": where}
 
 
 # ------------------------------------------------------------------ narrative
 
 
-def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
-    """Every sentence of the report outside the indicator lists."""
+def _narrative(ctx: dict, scored: ScoredProject, profile, notes: list[dict[str, str]]) -> dict[str, Any]:
+    """Every composed sentence of the report outside the indicator lists; what the bureau would say
+    about them goes to `notes`."""
     project, dep = scored.submitted, scored.department
     year, unit, label = ctx["year"], ctx["unit"], ctx["project_label"]
     out: dict[str, Any] = {}
 
-    window = ""
-    start, end = ctx["evaluation_start_cn"], ctx["evaluation_end_cn"]
-    if start and end:
-        window = f"于{start}至{end}"
-    elif start or end:
-        window = f"于{start or end}"
-    organiser = f"组织{ctx['evaluation_unit']}开展" if ctx["evaluation_unit"] else "组织开展"
-    basis = f"根据{ctx['notice']}要求，"
-    out["opening"] = (f"{basis}{unit}{window}{organiser}{year}年度{label}支出绩效自评工作，"
-                      "现将绩效自评工作开展情况报告如下：")
+    if not ctx["evaluation_window"]:
+        _note(notes, PART_GENERAL, "单位未填写自评工作的起止时间，首段未写时间")
+    if not one_line(dep.report_date):
+        _note(notes, PART_GENERAL, f"单位未填写报告日期，落款日期{'取自评结束日期' if ctx['evaluation_end_cn'] else '留空待手填'}")
 
     # 一（一）
     document = ctx["budget_document"]
     initial, adjusted = scored.total.initial_budget, scored.total.adjusted_budget
     lead = f"根据{document}文件，批复{unit}{year}年{label}" if document else f"{unit}{year}年{label}"
-    budget = [f"{lead}年初预算数{_wan(ctx['initial_budget'])}，{_by_source(ctx, 'initial')}。"]
+    budget = [f"{lead}年初预算数{_wan(ctx['initial_budget'])}{_by_source(ctx, 'initial')}。"]
+    if not document:
+        _note(notes, PART_BUDGET, "单位未填写预算批复文件")
+    for f in ctx["fund_rows"]:
+        for column, word in (("initial", "年初预算数"), ("adjusted", "全年预算数"), ("executed", "全年执行数")):
+            if f[column] == "无法识别":
+                _note(notes, PART_BUDGET, f"{f['source']}的{word}无法识别，报告中未写该项金额")
     compared = scored.column_known("initial_budget") and scored.column_known("adjusted_budget")
     if not compared:
-        budget.append(f"{_stated('全年预算数', _wan(ctx['adjusted_budget']))}，{_by_source(ctx, 'adjusted')}。"
-                      f"{UNKNOWN_AMOUNTS}，需核实。")
+        budget.append(f"{_stated('全年预算数', _wan(ctx['adjusted_budget']))}{_by_source(ctx, 'adjusted')}。")
+        _note(notes, PART_BUDGET, f"{UNKNOWN_AMOUNTS}，报告中写作“{PENDING}”")
     elif round2(adjusted) == round2(initial):
         budget.append(f"年度执行中未调整预算，全年预算数为{money(adjusted)}万元。")
     else:
         change = "调增" if adjusted > initial else "调减"
         budget.append(f"年度执行中预算{change}{money(abs(adjusted - initial))}万元，全年预算数为"
-                      f"{money(adjusted)}万元，{_by_source(ctx, 'adjusted')}。")
+                      f"{money(adjusted)}万元{_by_source(ctx, 'adjusted')}。")
         spent_readable = (not any(c == "executed" for _, c in scored.unreadable_amounts)
                           and scored.column_known("executed"))
         if initial > 0 and spent_readable:  # the rate is on the adjusted budget: say what it means for the initial
             budget.append(f"全年执行数{money(scored.total.executed)}万元，占年初预算数的"
                           f"{percent(scored.total.executed / initial)}。")
-    note = split_paragraphs(meaningful_text(project.budget_note))
-    if note:
-        budget.append("预算调整及执行情况说明：" + _sentence(note[0]))
-        budget.extend(_sentence(t) for t in note[1:])
+    budget_note = split_paragraphs(meaningful_text(project.budget_note))
+    if budget_note:
+        budget.append("预算调整及执行情况说明：" + _sentence(budget_note[0]))
+        budget.extend(_sentence(t) for t in budget_note[1:])
     elif compared and initial > 0 and abs(adjusted - initial) / initial > profile.budget_adjusted:
-        budget.append("单位未说明预算调整的原因和依据。")
-    if not document:
-        budget.append("（单位未填写预算批复文件。）")
+        _note(notes, PART_BUDGET, f"全年预算数与年初预算数相差超过{share(profile.budget_adjusted)}，"
+                                  "单位未说明预算调整的原因和依据")
     out["budget_paragraphs"] = budget
 
-    # 一（二）
-    bureau = ctx["bureau"]
-    out["targets_intro"] = f"{bureau}对{unit}{year}年度{label}支出绩效目标批复如下："
+    # 一（二）: a part the department left empty is left out, the parts after it numbered on
     duties = [_strip_numbering(d) for d in (clean_text(x) for x in dep.duties)]
     duties = [d for d in duties if d]
     out["duties"] = [{"label": f"（{n}）", "text": _strip_end(one_line(d)) + "。"} for n, d in enumerate(duties, start=1)]
-    out["duties_intro"] = f"{unit}的主要职责是：" if duties else f"{unit}未填写部门职责。"
-    out["goal_paragraphs"] = split_paragraphs(project.goal) or ["单位未填写年度绩效目标。"]
+    out["goal_paragraphs"] = split_paragraphs(project.goal)
+    present = [k for k, there in (("duties", duties), ("goal", out["goal_paragraphs"]), ("indicators", True)) if there]
+    out["section_no"] = {k: present.index(k) + 1 if k in present else 0 for k in ("duties", "goal", "indicators")}
+    if not duties:
+        _note(notes, PART_TARGETS, "单位未填写部门职责，报告中省略“部门职责”一节")
+    if not out["goal_paragraphs"]:
+        _note(notes, PART_TARGETS, "单位未填写年度绩效目标，报告中省略“年度绩效目标”一节")
     n = len(ctx["indicators"])
     if n:
         out["indicators_intro"] = (f"本项目共设置{n}个三级指标，分值合计{_pts(ctx['indicator_weight'])}"
                                    "（预算执行率另计" + ctx["budget_weight"] + "分），按一级、二级指标分述如下：")
     else:
         out["indicators_intro"] = "本项目未设置绩效指标。"
+        _note(notes, PART_TARGETS, "单位未设置绩效指标，指标得分计0分")
+    for what, missing in (("指标值", [i for i in ctx["indicators"] if not i["target"]]),
+                          ("设定依据", [i for i in ctx["indicators"] if not i["basis"]])):
+        if missing:
+            _note(notes, PART_TARGETS, f"以下指标未填写{what}，报告中未写：" + _names(missing))
 
     # 二（一）
     funds = [
-        f"资金收入情况：{year}年{label}全年预算数{_wan(ctx['adjusted_budget'])}，{_by_source(ctx, 'adjusted')}。",
-        f"资金支出情况：{year}年{label}全年执行数{_wan(ctx['executed'])}，{_by_source(ctx, 'executed')}。",
+        f"资金收入情况：{year}年{label}全年预算数{_wan(ctx['adjusted_budget'])}{_by_source(ctx, 'adjusted')}。",
+        f"资金支出情况：{year}年{label}全年执行数{_wan(ctx['executed'])}{_by_source(ctx, 'executed')}。",
     ]
     rate = scored.execution_rate
     bw = ctx["budget_weight"]
-    execution_score = (f"自评{ctx['funds_total']['claimed']}分，按规则核定{ctx['execution_score']}分"
-                       if _differs(scored.claimed_execution_score, scored.execution_score)
-                       else _pts(ctx["execution_score"]))
+    execution_score = _pts(ctx["execution_score"])
+    if _differs(scored.claimed_execution_score, scored.execution_score) and scored.rate_known:
+        _note(notes, PART_FUNDS, f"单位自评预算执行得分{ctx['funds_total']['claimed']}分，按规则核定"
+                                 f"{ctx['execution_score']}分（分值×预算执行率，保留两位小数），报告中写核定得分")
     if not scored.rate_known:
-        funds.append(f"预算执行情况：{UNKNOWN_AMOUNTS}，预算执行率和预算执行得分（分值{bw}分）待核实。")
+        funds.append(f"预算执行情况：预算执行率和预算执行得分（分值{bw}分）{PENDING}。")
     elif rate is None:  # no budget
-        funds.append(f"预算执行情况：全年预算数为0，无法计算预算执行率，预算执行得分{execution_score}"
-                     f"（分值{bw}分）。")
+        funds.append(f"预算执行情况：全年预算数为0，预算执行得分{execution_score}（分值{bw}分）。")
     elif rate > 1:
         funds.append(f"预算执行情况：全年执行数超过全年预算数，预算执行率为{ctx['execution_rate']}，"
                      f"预算执行得分按分值计{execution_score}（分值{bw}分）。")
@@ -578,44 +649,58 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     out["funds_paragraphs"] = funds
 
     # 二（二）
-    out["achievement_intro"] = f"根据{ctx['notice']}要求，对照" + \
-        f"{year}年度项目支出绩效目标，全年工作完成情况如下："
-    achievement = split_paragraphs(project.achievement) or ["单位未填写年度总体目标实际完成情况。"]
+    out["achievement_paragraphs"] = split_paragraphs(project.achievement)
+    if not out["achievement_paragraphs"]:
+        _note(notes, PART_ACHIEVEMENT, "单位未填写年度总体目标实际完成情况，报告中只引述各指标的完成情况")
     said = _finding_on(scored, "narrative-contradiction", "achievement")
     if said is not None:
-        achievement.append(f"{VERIFY}完成情况称“{said.params.get('phrase', '')}”，但本项目"
-                           f"{'，'.join(_deviations(ctx, scored, profile))}，详见三（一）。")
+        _note(notes, PART_ACHIEVEMENT, f"完成情况称“{said.params.get('phrase', '')}”，但本项目"
+                                       f"{'，'.join(_deviations(ctx, scored, profile))}，二者不符")
     for f in _findings_on(scored, "achievement-term-mismatch", "achievement"):
-        achievement.append(f"{VERIFY}完成情况写的是“{f.params.get('found', '')}”，项目名称、年度目标和绩效指标写的是"
-                           f"“{f.params.get('expected', '')}”，二者不一致。")
-    out["achievement_paragraphs"] = achievement
+        _note(notes, PART_ACHIEVEMENT, f"完成情况写的是“{f.params.get('found', '')}”，项目名称、年度目标和绩效指标"
+                                       f"写的是“{f.params.get('expected', '')}”，二者不一致")
 
     # 二（三）
     out["indicators_summary"] = _summary(ctx)
+    for i in ctx["indicators"]:
+        where = f"指标“{i['name']}”"
+        if i["flag"]:
+            _note(notes, PART_INDICATORS, f"{where}：{i['flag']}")
+        elif i["score_differs"]:
+            _note(notes, PART_INDICATORS, f"{where}：单位自评{i['claimed']}分，按规则核定{i['score']}分，报告中写核定得分")
+        if not i["actual"] and not i["flag"]:
+            _note(notes, PART_INDICATORS, f"{where}：单位未填写实际完成值")
+        if i["status"] in ("未完成", "部分达成", "未达成") and not i["deviation_note"]:
+            _note(notes, PART_INDICATORS, f"{where}未完全达到年度指标值，单位未说明偏差原因")
+        if i["overachieved"] and not i["deviation_note"]:
+            _note(notes, PART_INDICATORS, f"{where}实际完成值达到指标值的{share(profile.overachieved)}以上，"
+                                          "指标值可能设定偏低，单位未作说明")
 
     # 二（四）
     parts = "、".join(f"{x['level1']}{_pts(x['score'])}" for x in ctx["level1_scores"])
     rate_text = (f"预算执行率{ctx['execution_rate']}" if rate is not None or not scored.rate_known
-                 else "预算执行率无法计算（全年预算数为0）")
+                 else "全年预算数为0")
     indicator_text = (f"绩效指标得分{_pts(ctx['indicator_score'])}（分值{_pts(ctx['indicator_weight'])}），其中{parts}"
                       if parts else "未设置绩效指标，指标得分0.00分")
     # weights that do not add up to 100 are scored as typed: the total says what it is out of
     out_of = f"（分值合计{ctx['total_weight']}分）" if scored.weight_sum_wrong else ""
-    if not scored.scored:  # no total to state, to compare with the claimed one or to put beside a weight sum
-        total = "有数值是公式且文件中没有保存其计算结果，暂不评分，自评总分和等级待核实"
-    elif _differs(scored.claimed_total, scored.total_score):
-        capped = (f"受预算执行率限制，核定等级为“{ctx['grade']}”" if ctx["grade_capped"]
-                  else f"核定等级为“{ctx['grade']}”")
-        total = (f"单位自评总分{ctx['claimed_total']}分（自评等级“{ctx['claimed_grade']}”），"
-                 f"按规则核定总分{ctx['total_score']}分{out_of}，{capped}")
+    if not scored.scored:  # no total to state
+        total = f"自评总分和等级{PENDING}"
+        _note(notes, PART_CONCLUSION, "有数值是公式且文件中没有保存其计算结果，项目暂不评分，总分和等级待核实")
     else:
-        capped = (f"受预算执行率限制，自评等级为“{ctx['grade']}”" if ctx["grade_capped"]
-                  else f"自评等级为“{ctx['grade']}”")
-        total = f"自评总分{ctx['total_score']}分{out_of}，{capped}"
-    if scored.provisional:  # the figures above rest on claimed scores: the sentence says which and why
-        names = "、".join(f"“{one_line(i.name) or '未命名指标'}”" for i in scored.unverified)
-        total += (f"。其中{len(scored.unverified)}项指标（{names}）的完成情况无法从填报内容核实，暂按自评得分计，"
-                  f"总分和等级{PENDING}")
+        capped = "受预算执行率限制，" if ctx["grade_capped"] else ""
+        total = f"自评总分{ctx['total_score']}分{out_of}，{capped}自评等级为“{ctx['grade']}”"
+        if _differs(scored.claimed_total, scored.total_score):
+            _note(notes, PART_CONCLUSION, f"单位自评总分{ctx['claimed_total']}分（自评等级“{ctx['claimed_grade']}”），"
+                                          f"按规则核定总分{ctx['total_score']}分，核定等级“{ctx['grade']}”，"
+                                          "报告和自评表中写核定的总分和等级")
+    if scored.provisional:
+        _note(notes, PART_CONCLUSION, f"{len(scored.unverified)}项指标（{_names(scored.unverified)}）的完成情况无法从"
+                                      f"填报内容核实，暂按自评得分计，总分{ctx['total_score']}分和等级“{ctx['grade']}”"
+                                      f"是暂定的，{PENDING}")
+    if scored.weight_sum_wrong:
+        _note(notes, PART_CONCLUSION, f"预算执行分值与各指标分值合计为{ctx['total_weight']}分，不等于100分；"
+                                      "总分按所填分值计算，未折算")
     out["conclusion"] = (f"综合预算执行和绩效指标完成情况，本项目{rate_text}，预算执行得分{execution_score}"
                          f"（分值{bw}分）；{indicator_text}；{total}。")
 
@@ -623,43 +708,52 @@ def _narrative(ctx: dict, scored: ScoredProject, profile) -> dict[str, Any]:
     deviation = split_paragraphs(meaningful_text(project.deviation_reason))
     said = _finding_on(scored, "narrative-contradiction", "deviation_reason")
     if said is not None:  # the department says 未偏离 while the figures below say otherwise
-        deviation.append(f"{VERIFY}单位称“{said.params.get('phrase', '')}”，与以下情况不符：")
-    unmet = [i for i in ctx["indicators"] if i["flag"] or i["status"] in ("未完成", "部分达成", "未达成")]
+        _note(notes, PART_DEVIATION, f"单位称“{said.params.get('phrase', '')}”，但本项目"
+                                     f"{'，'.join(_deviations(ctx, scored, profile))}，二者不符")
+    unmet = [i for i in ctx["indicators"] if not i["flag"] and i["status"] in ("未完成", "部分达成", "未达成")]
     low_rate = rate is not None and rate < profile.execution_low
     cut = _cut(scored, profile)
     if unmet:
-        deviation.append(f"未完全达到年度指标值的指标共{len(unmet)}个，情况如下：")
+        deviation.append(f"未完全达到年度指标值的指标有{len(unmet)}个：")
         for k, i in enumerate(unmet, start=1):
-            reason = _sentence(i["deviation_note"]) if i["deviation_note"] else (
-                _sentence(i["flag"]) if i["flag"] else "单位未说明偏差原因。")
             done = "实际完成情况" if i["scored_as"] == "qual" else "实际完成值"
-            deviation.append(f"（{k}）“{i['name']}”：{_stated('年度指标值', i['target'], '为（未填写）')}，"
-                             f"{_stated(done, i['actual'], '为（未填写）')}。{reason}")
+            figures = "，".join(t for t in (_stated("年度指标值", i["target"]) if i["target"] else "",
+                                           _stated(done, i["actual"]) if i["actual"] else "") if t)
+            reason = _sentence(i["deviation_note"]) if i["deviation_note"] else ""
+            deviation.append(f"（{k}）“{i['name']}”" + (f"：{figures}。" if figures else "。") + reason)
+    budget_reason = meaningful_text(project.budget_note)
     if low_rate:
-        note = meaningful_text(project.budget_note)
         deviation.append(f"预算执行率为{ctx['execution_rate']}，低于{share(profile.execution_low)}。"
-                         + (f"原因：{_sentence(one_line(note))}" if note else "单位未说明执行率偏低的原因。"))
+                         + (f"原因：{_sentence(one_line(budget_reason))}" if budget_reason else ""))
+        if not budget_reason:
+            _note(notes, PART_DEVIATION, f"预算执行率低于{share(profile.execution_low)}，单位未说明原因")
     if cut is not None:
-        note = meaningful_text(project.budget_note)
         deviation.append(f"{_cut_text(ctx, cut)}，超过{share(profile.budget_adjusted)}。"
-                         + (f"原因：{_sentence(one_line(note))}" if note else "单位未说明预算调减的原因。"))
+                         + (f"原因：{_sentence(one_line(budget_reason))}" if budget_reason else ""))
+    if not meaningful_text(project.deviation_reason) and (unmet or low_rate or cut is not None):
+        _note(notes, PART_DEVIATION, "单位未填写偏离绩效目标的原因分析，报告中只列出偏离的情况")
     if not deviation:
-        deviation = ["本项目预算执行和各项绩效指标均达到年度目标，未偏离绩效目标。"]
-    elif not meaningful_text(project.deviation_reason) and (unmet or low_rate or cut is not None):
-        deviation.insert(0, "单位未填写偏离绩效目标的原因分析。")
+        unverified = any(i["flag"] for i in ctx["indicators"])
+        deviation = ["本项目预算执行未偏离年度目标。" if unverified
+                     else "本项目预算执行和各项绩效指标均达到年度目标，未偏离绩效目标。"]
     out["deviation_paragraphs"] = deviation
-    out["improvement_paragraphs"] = split_paragraphs(meaningful_text(project.improvement)) or \
-        ["单位未填写下一步改进措施。"]
+    out["improvement_paragraphs"] = split_paragraphs(meaningful_text(project.improvement))
+    if not out["improvement_paragraphs"]:
+        _note(notes, PART_IMPROVEMENT, "单位未填写下一步改进措施，报告中按模板的默认文字写")
 
-    # 四、五
-    out["result_use_paragraphs"] = split_paragraphs(meaningful_text(project.result_use)) or [
-        f"根据{year}年度项目支出绩效自评情况，进一步掌握资金使用情况和取得的效果，总结项目管理经验，"
-        "查找存在的问题和不足，作为以后年度预算安排和改进项目管理的重要依据。"]
-    portal = ctx["portal"]
-    out["disclosure_paragraphs"] = split_paragraphs(meaningful_text(project.disclosure)) or [
-        f"{year}年度项目支出绩效自评报告将按照{bureau}的时间要求在{portal}公开，接受社会监督。"]
-    out["other_paragraphs"] = split_paragraphs(project.other_notes) or ["无。"]
+    # 四、五: what the department left empty is written with the template's wording
+    out["result_use_paragraphs"] = split_paragraphs(meaningful_text(project.result_use))
+    out["disclosure_paragraphs"] = split_paragraphs(meaningful_text(project.disclosure))
+    for key, what in (("result_use_paragraphs", "绩效自评结果拟应用情况"), ("disclosure_paragraphs", "绩效自评结果公开情况")):
+        if not out[key]:
+            _note(notes, PART_USE, f"单位未填写{what}，报告中按模板的默认文字写")
+    out["other_paragraphs"] = split_paragraphs(project.other_notes)
     return out
+
+
+def _names(items) -> str:
+    """“甲”、“乙” for indicators (context dicts or ScoredIndicators)."""
+    return "、".join(f"“{i['name'] if isinstance(i, dict) else one_line(i.name) or '未命名指标'}”" for i in items)
 
 
 def _findings_on(scored: ScoredProject, code: str, field: str) -> list:
@@ -705,11 +799,11 @@ def _deviations(ctx: dict, scored: ScoredProject, profile) -> list[str]:
 def _summary(ctx: dict) -> str:
     inds = ctx["indicators"]
     if not inds:
-        return "本项目未设置绩效指标，无法进行指标完成情况分析，指标得分计0.00分。"
+        return "本项目未设置绩效指标，指标得分计0.00分。"
     done = sum(i["status"] in ("已完成", "超额完成", "达成") for i in inds)
     partial = sum(i["status"] == "部分达成" for i in inds)
     undone = sum(i["status"] in ("未完成", "未达成") for i in inds)
-    check = sum(i["status"] == "需核实" for i in inds)
+    other = sum(i["status"] == "需核实" for i in inds)
     n = len(inds)
     if done == n:
         counts = "均已完成" if n > 1 else "已完成"
@@ -717,12 +811,12 @@ def _summary(ctx: dict) -> str:
         bits = [f"已完成{done}个"] if done else []
         bits += [f"部分达成{partial}个"] if partial else []
         bits += [f"未完成{undone}个"] if undone else []
-        bits += [f"{check}个需核实（无法按规则计分）"] if check else []
-        counts = "其中" + "，".join(bits)
+        bits += [f"其余{other}个的完成情况见下"] if other and bits else []
+        counts = "其中" + "，".join(bits) if bits else ""
     parts = "、".join(f"{x['level1']}{_pts(x['score'])}" for x in ctx["level1_scores"])
-    return (f"本项目共设置{n}个三级指标，{counts}。指标得分合计{_pts(ctx['indicator_score'])}"
+    return (f"本项目共设置{n}个三级指标" + (f"，{counts}" if counts else "") + f"。指标得分合计{_pts(ctx['indicator_score'])}"
             f"（分值{_pts(ctx['indicator_weight'])}），其中{parts}。各指标完成情况如下：")
 
 
-__all__ = ["build_context", "chinese_date", "clean_text", "money", "percent", "points",
+__all__ = ["build_context", "chinese_date", "clean_text", "money", "percent", "points", "title_lines",
            "typed_value", "weight_text"]

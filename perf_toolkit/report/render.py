@@ -36,10 +36,12 @@ from .context import CONTEXT_KEYS, build_context
 
 REPORT_TEMPLATE = "自评报告模板.docx"
 TABLE_TEMPLATE = "自评表模板.docx"
+NOTES_TEMPLATE = "审核附注模板.docx"
 REPORT_SUFFIX = "绩效自评报告"
 TABLE_SUFFIX = "自评表"
+NOTES_SUFFIX = "审核附注"
 
-__all__ = ["REPORT_TEMPLATE", "TABLE_TEMPLATE", "PdfError", "PreparedTemplate", "RenderedProject",
+__all__ = ["NOTES_TEMPLATE", "REPORT_TEMPLATE", "TABLE_TEMPLATE", "PdfError", "PreparedTemplate", "RenderedProject",
            "ReportTemplateError", "build_context", "check_template", "convert_to_pdf", "find_soffice",
            "load_template", "output_names", "render_reports", "safe_name", "template_path"]
 
@@ -125,6 +127,7 @@ class PreparedTemplate:
             raise ReportTemplateError(f"模板 {name} 不是有效的 Word 文档（.docx）：{exc}") from exc
         self._tpl = tpl
         members = {info.filename: data for info, data in self._members}
+        self._signature_styles = _style_ids(members.get("word/styles.xml", b""), ("落款", "落款日期"))
         self._parts: list[_Part] = []
         self.variables: set[str] = set()
         # the body: rendered with the namespaces of the original document around it
@@ -185,6 +188,7 @@ class PreparedTemplate:
             if self._needs_table_fix:
                 tree = self._tpl.fix_tables(etree.tostring(tree, encoding="unicode"))
             if part.kind == "body":
+                _centre_signature(tree, *self._signature_styles)
                 for n, pr in enumerate(tree.iter("{http://schemas.openxmlformats.org/drawingml/2006/"
                                                  "wordprocessingDrawing}docPr"), start=1001):
                     pr.set("id", str(n))
@@ -200,6 +204,57 @@ class PreparedTemplate:
                 fresh.external_attr = info.external_attr
                 zf.writestr(fresh, rendered.get(info.filename, data))
         return out.getvalue()
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _style_ids(styles_xml: bytes, names: tuple[str, ...]) -> tuple[str | None, ...]:
+    """The style ids of the paragraph styles named `names` (None for one the template lacks)."""
+    if not styles_xml:
+        return tuple(None for _ in names)
+    found: dict[str, str] = {}
+    for style in etree.fromstring(styles_xml).iter(f"{_W}style"):
+        name = style.find(f"{_W}name")
+        if name is not None:
+            found[name.get(f"{_W}val")] = style.get(f"{_W}styleId")
+    return tuple(found.get(n) for n in names)
+
+
+def _text_width(text: str) -> float:
+    """Printed width in Chinese characters (digits and Latin letters are half as wide)."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def _centre_signature(tree, unit_style: str | None, date_style: str | None) -> None:
+    """GB/T 9704 7.3.5.1: the unit centred over the date (which is 右空四字, from its style): the unit's
+    right indent is the date's plus half the difference of their widths."""
+    if not unit_style or not date_style:
+        return
+    pars = list(tree.iter(f"{_W}p"))
+    for unit, date in zip(pars, pars[1:], strict=False):
+        if _pstyle(unit) != unit_style or _pstyle(date) != date_style:
+            continue
+        unit_text = "".join(t.text or "" for t in unit.iter(f"{_W}t"))
+        date_text = "".join(t.text or "" for t in date.iter(f"{_W}t"))
+        chars = max(0.0, 4 + (_text_width(date_text) - _text_width(unit_text)) / 2)
+        ppr = unit.find(f"{_W}pPr")
+        ind = ppr.find(f"{_W}ind")
+        if ind is None:
+            ind = etree.Element(f"{_W}ind")
+            after = [ppr.find(f"{_W}{tag}") for tag in ("jc", "textDirection", "textAlignment", "outlineLvl", "rPr")]
+            anchor = next((a for a in after if a is not None), None)
+            if anchor is not None:
+                anchor.addprevious(ind)
+            else:
+                ppr.append(ind)
+        ind.set(f"{_W}rightChars", str(round(chars * 100)))
+        ind.set(f"{_W}right", str(round(chars * 16 * 20)))  # 三号 (16 pt) characters in twips
+
+
+def _pstyle(par) -> str | None:
+    style = par.find(f"{_W}pPr/{_W}pStyle")
+    return None if style is None else style.get(f"{_W}val")
 
 
 _CACHE: dict[tuple[str, int, int], PreparedTemplate] = {}
@@ -265,6 +320,8 @@ class RenderedProject:
     report_pdf: Path | None = None
     table_pdf: Path | None = None
     provisional: bool = False  # the total rests on claimed scores nobody could verify
+    notes: Path | None = None  # the 审核附注 (only when the review has something to say)
+    notes_pdf: Path | None = None
 
 
 def _clean_context(value: Any) -> Any:
@@ -280,36 +337,46 @@ def _clean_context(value: Any) -> Any:
 
 def render_reports(evaluation: Evaluation, output_dir: str | Path, *, campaign: Campaign = DEFAULT,
                    report_template: str | Path | None = None, table_template: str | Path | None = None,
-                   pdf: bool = False) -> list[RenderedProject]:
-    """Write a report and a 自评表 (.docx, optionally .pdf) per scored project into output_dir.
+                   notes_template: str | Path | None = None, pdf: bool = False) -> list[RenderedProject]:
+    """Write a report and a 自评表 (.docx, optionally .pdf) per scored project into output_dir, and a
+    审核附注 for a project the review has something to say about (a clean one gets none).
 
     Projects of a superseded file (its department sent a newer one) get none: only what counts.
     """
     report_tpl = load_template(report_template or template_path(REPORT_TEMPLATE))
     table_tpl = load_template(table_template or template_path(TABLE_TEMPLATE))
-    for tpl in (report_tpl, table_tpl):
+    notes_tpl = load_template(notes_template or template_path(NOTES_TEMPLATE))
+    for tpl in (report_tpl, table_tpl, notes_tpl):
         check_template(tpl)
     soffice = find_soffice() if pdf else None
     projects = evaluation.counted_projects
     contexts = [_clean_context(build_context(p, evaluation.profile, campaign)) for p in projects]
     names = output_names([(c["unit"], c["project_name"], c["project_code"]) for c in contexts])
     # render everything before writing anything: a failing template leaves no partial batch
-    documents = [(report_tpl.render(c), table_tpl.render(c)) for c in contexts]
+    documents = [(report_tpl.render(c), table_tpl.render(c),
+                  notes_tpl.render(c) if c["has_review_notes"] or c["findings"] else None) for c in contexts]
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for project, c, name, (report, table) in zip(projects, contexts, names, documents, strict=True):
+    for project, c, name, (report, table, notes) in zip(projects, contexts, names, documents, strict=True):
         paths = (out / f"{name}-{REPORT_SUFFIX}.docx", out / f"{name}-{TABLE_SUFFIX}.docx")
-        for path, data in zip(paths, (report, table), strict=True):
-            with atomic_write(path) as fh:
-                fh.write(data)
+        notes_path = out / f"{name}-{NOTES_SUFFIX}.docx"
+        for path, data in (*zip(paths, (report, table), strict=True), (notes_path, notes)):
+            if data is not None:
+                with atomic_write(path) as fh:
+                    fh.write(data)
+            elif path.exists():  # an earlier round's notes on a project now clean
+                path.unlink()
         results.append(RenderedProject(project.file, c["unit"], c["project_name"], c["project_code"],
                                        project.total_score, c["grade"], c["has_errors"], *paths,
-                                       provisional=project.provisional))
+                                       provisional=project.provisional,
+                                       notes=notes_path if notes is not None else None))
     if soffice and results:
-        pdfs = convert_to_pdf([p for r in results for p in (r.report, r.table)], out, soffice=soffice)
+        pdfs = convert_to_pdf([p for r in results for p in (r.report, r.table, r.notes) if p is not None], out,
+                              soffice=soffice)
         for r in results:
             r.report_pdf, r.table_pdf = pdfs[r.report], pdfs[r.table]
+            r.notes_pdf = pdfs.get(r.notes) if r.notes else None
     return results
 
 
