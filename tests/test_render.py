@@ -295,8 +295,10 @@ def test_report_unmet_qualitative_and_unparseable_are_said_not_hidden(tmp_path):
     assert "超额完成（完成率150.00%）" in by_name["覆盖乡镇数"] and "指标值可能设定偏低" not in by_name["覆盖乡镇数"]
     assert by_name["验收合格率"].startswith("3.三级指标") and "全年实际完成值为约九成，得" in by_name["验收合格率"]
     assert by_name["群众知晓度"].endswith("部分达成年度指标并具有一定效果，得13.00分（分值20分）。")
-    # the report never speaks as the reviewer: the 审核附注 says what cannot be verified or is missing
-    assert not [t for t in paras if re.search("需核实|待核实|单位未|未填写", t)]
+    # the report never speaks as the reviewer: the 审核附注 says what cannot be verified or is missing;
+    # a figure that rests on a claimed score nobody verified carries only its visible mark
+    assert not [t for t in paras if REVIEW_WORDS.search(t.replace("（待核实", "（"))]
+    assert "得0.00分（待核实，分值10分）" in by_name["验收合格率"]
     notes = "\n".join(all_texts(r.notes))
     assert "指标“验收合格率”：实际完成值“约九成”无法识别为数值" in notes
     assert "指标“生态改善”：实际完成情况“" in notes and "无法对应评分档次，未填自评得分，暂按0分计（分值20分），待核实" in notes
@@ -357,9 +359,10 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     # the header row repeats on every page: no merge crosses it; the rows under it merge among themselves
     assert grid[header][0] == ("绩效指标", None, 1)
     rows = grid[header + 1:-1]
-    # the form prints the scores by the rules; an indicator nobody could verify keeps its claimed score
-    # (the 审核附注 says so, not the form)
-    assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" for i in proj.indicators]
+    # the form prints the scores by the rules; an indicator nobody could verify keeps its claimed score,
+    # marked 待核实 (the 审核附注 says why)
+    assert [row[7][0] for row in rows] == [f"{round2(i.score):.2f}" + ("" if i.verifiable else "（待核实）")
+                                           for i in proj.indicators]
     assert not all(i.verifiable for i in proj.indicators)
     assert [row[0][1] for row in rows] == ["restart"] + ["continue"] * 5
     assert [(row[1][0], row[1][1]) for row in rows] == [
@@ -372,7 +375,7 @@ def test_table_layout_merges_and_numbers_equal_the_scores(tmp_path):
     total = grid[-1]
     assert total[0] == ("总分", None, 6)
     assert proj.provisional
-    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_score:.2f}", f"自评等级：{proj.grade}"]
+    assert [c[0] for c in total[1:]] == ["100", f"{proj.total_score:.2f}（待核实）", f"自评等级：{proj.grade}（待核实）"]
 
 
 def test_table_example_values_and_grade(tmp_path):
@@ -425,20 +428,20 @@ def claimed_everywhere(first_actual: str) -> dict:
 
 
 def test_report_and_table_print_rule_scores_and_the_notes_both_where_they_differ(tmp_path):
-    """The department claims 20 for an indicator the rules score 16: the documents print the rule's 16,
-    the 审核附注 both (a score is never changed silently)."""
+    """The department claims 20 for an indicator the rules score 16: the documents print the rule's 16
+    marked 核定, the 审核附注 both (a score is never changed silently)."""
     [r] = rendered(tmp_path, claimed_everywhere("80"))
     paragraphs = texts(r.report)
     analysis = next(t for t in paragraphs if t.startswith("1.三级指标“数量”"))
-    assert "未完成（完成率80.00%），得16.00分（分值20分）。" in analysis
+    assert "未完成（完成率80.00%），得16.00分（核定，分值20分）。" in analysis
     assert any(t.startswith("2.三级指标“质量”") and "已完成，得10.00分（分值10分）" in t for t in paragraphs)
     conclusion = next(t for t in paragraphs if t.startswith("综合预算执行和绩效指标完成情况"))
-    assert conclusion.endswith("自评总分96.00分，自评等级为“优”。")
+    assert conclusion.endswith("；总分96.00分，等级为“优”（核定）。")  # not the department's own total
     grid = table_grid(r.table)
     header = next(i for i, row in enumerate(grid) if row[1][0] == "一级指标")
     scores = [row[7][0] for row in grid[header + 1:-1]]
-    assert scores == ["16.00", "10.00", "10.00", "10.00", "30.00", "10.00"]
-    assert [c[0] for c in grid[-1]] == ["总分", "100", "96.00", "自评等级：优"]
+    assert scores == ["16.00（核定）", "10.00", "10.00", "10.00", "30.00", "10.00"]
+    assert [c[0] for c in grid[-1]] == ["总分", "100", "96.00（核定）", "等级：优（核定）"]
     notes = all_texts(r.notes)
     assert "指标“数量”：单位自评20.00分，按规则核定16.00分，报告中写核定得分。" in notes
     assert ("单位自评总分100.00分（自评等级“优”），按规则核定总分96.00分，核定等级“优”，报告和自评表中写核定的总分和等级。"
@@ -447,7 +450,7 @@ def test_report_and_table_print_rule_scores_and_the_notes_both_where_they_differ
 
 def test_table_grade_cell_is_the_rule_grade_and_the_notes_give_both(tmp_path):
     [r] = rendered(tmp_path, claimed_everywhere("30"))  # the rules: 6 of 20, total 86 (良); claimed 100 (优)
-    assert [c[0] for c in table_grid(r.table)[-1]] == ["总分", "100", "86.00", "自评等级：良"]
+    assert [c[0] for c in table_grid(r.table)[-1]] == ["总分", "100", "86.00（核定）", "等级：良（核定）"]
     assert any("（自评等级“优”），按规则核定总分86.00分，核定等级“良”" in t for t in all_texts(r.notes))
 
 
@@ -461,7 +464,7 @@ def test_table_budget_score_typed_over_its_formula_shows_both(tmp_path):
     evaluation = evaluate_paths([path])
     assert evaluation.projects[0].claimed_execution_score == 9
     [r] = render.render_reports(evaluation, tmp_path / "out")
-    assert table_grid(r.table)[3][-1][0] == "8.62"
+    assert table_grid(r.table)[3][-1][0] == "8.62（核定）"
     assert any("预算执行得分8.62分（分值10分）" in t for t in texts(r.report))
     assert any("单位自评预算执行得分9.00分，按规则核定8.62分" in t for t in all_texts(r.notes))
 
@@ -719,6 +722,7 @@ def test_unit_on_one_side_only_is_named_in_the_report_and_table(tmp_path):
 # ------------------------------------------------------------------ the department's document and the 审核附注
 
 
+#: What only the reviewer says (a provisional figure's mark "（待核实）" aside, see below).
 REVIEW_WORDS = re.compile("需核实|待核实|单位未|未填写|按规则核定")
 
 
@@ -735,7 +739,9 @@ def test_sparse_submission_report_omits_the_gaps_and_the_notes_list_every_one(tm
     data["department"].update(duties=[], evaluation_start="", evaluation_end="", report_date="")
     [r] = rendered(tmp_path, data)
     paras = texts(r.report)
-    assert not [t for t in all_texts(r.report) if REVIEW_WORDS.search(t)]
+    # the empty 实际完成值 makes its indicator and so the total provisional: marked, nothing more said
+    assert not [t for t in all_texts(r.report) if REVIEW_WORDS.search(t.replace("（待核实", "（"))]
+    assert any("得0.00分（待核实，分值20分）" in t for t in paras)
     headings = [p.text for p in Document(r.report).paragraphs if p.style.name == "Heading 3"]
     assert headings == ["1.项目支出绩效指标"]  # 部门职责 and 年度绩效目标 left out, the rest numbered on
     assert "设置三级指标“补缴人数”，指标值为5人，分值20分。" in "".join(paras)  # no 设定依据 clause

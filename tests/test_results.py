@@ -166,14 +166,14 @@ def test_unverifiable_indicators_follow_one_rule_and_make_the_total_provisional_
 
     [rendered] = pt.render_reports(result, tmp_path / "reports")
     text = "\n".join(p.text for p in Document(rendered.report).paragraphs)
-    # the department's report states the total the rules give; the 审核附注 says it is provisional and why
-    assert f"自评总分{project.total_score:.2f}分，自评等级为“{project.grade}”。" in text and "待核实" not in text
+    # the report states the total the rules give, marked provisional; the 审核附注 says why
+    assert f"自评总分{project.total_score:.2f}分，自评等级为“{project.grade}”（待核实）。" in text
     notes = [c.text for t in Document(rendered.notes).tables for row in t.rows for c in row.cells]
     assert (f"2项指标（“数量”、“社会效益”）的完成情况无法从填报内容核实，暂按自评得分计，总分{project.total_score:.2f}分"
             f"和等级“{project.grade}”是暂定的，待核实。") in notes
     assert any("暂按自评得分8.00分计（分值20分），待核实" in c for c in notes) and "“指标1”" not in text
     cells = [c.text for t in Document(rendered.table).tables for row in t.rows for c in row.cells]
-    assert f"{project.total_score:.2f}" in cells and f"自评等级：{project.grade}" in cells
+    assert f"{project.total_score:.2f}（待核实）" in cells and f"自评等级：{project.grade}（待核实）" in cells
 
     report = result.to_dict()["files"][0]["projects"][0]
     assert report["provisional"] is True and [i["verifiable"] for i in report["indicators"]] == [

@@ -130,6 +130,14 @@ def _strip_numbering(text: str) -> str:
                   r"[一二三四五六七八九十]{1,2}、)\s*", "", text)
 
 
+def ruled_mark(differs: bool, pending: bool) -> str:
+    """The visible mark of a figure that is not simply the department's own: the rules gave another
+    score than it claimed (核定), or it rests on claimed scores nobody could verify (待核实). The
+    审核附注 says why; a clean submission has no mark at all."""
+    marks = [word for word, on in (("核定", differs), (PENDING, pending)) if on]
+    return f"（{'，'.join(marks)}）" if marks else ""
+
+
 def _differs(claimed: float | None, ruled: float | None) -> bool:
     """The department claimed another score than the rules give (only a known rule score is compared)."""
     return claimed is not None and ruled is not None and round2(claimed) != round2(ruled)
@@ -242,6 +250,8 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
                                   "weight": g["weight"]})
     start, end = chinese_date(dep.evaluation_start), chinese_date(dep.evaluation_end)
     total_score = known(points(scored.total_score), scored.scored)
+    total_differs = _differs(scored.claimed_total, scored.total_score)
+    total_mark = ruled_mark(total_differs, scored.provisional)
     ctx: dict[str, Any] = {
         "year": year,
         "unit": unit,
@@ -290,9 +300,10 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "grade_capped": scored.grade_capped,
         "claimed_total": points(scored.claimed_total) if scored.claimed_total is not None else "",
         "claimed_grade": claimed_grade,
-        # the 自评表's cells: what the rules compute (the department's own figures are in the review notes)
-        "total_cell": total_score,
-        "grade_cell": f"自评等级：{scored.grade}",
+        # the 自评表's cells: what the rules compute, marked where it is not the department's own figure
+        # (the department's figures are in the review notes)
+        "total_cell": total_score + total_mark,
+        "grade_cell": f"{'等级' if total_differs else '自评等级'}：{scored.grade}{total_mark}",
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
@@ -342,7 +353,8 @@ def _funds(scored: ScoredProject) -> dict:
         "rate": known(percent(scored.execution_rate), scored.rate_known),
         "score": known(points(scored.execution_score), scored.rate_known),
         "claimed": points(scored.claimed_execution_score) if scored.claimed_execution_score is not None else "",
-        "score_cell": known(points(scored.execution_score), scored.rate_known),
+        "score_cell": known(points(scored.execution_score), scored.rate_known)
+        + ruled_mark(_differs(scored.claimed_execution_score, scored.execution_score), False),
     }
     return {"total": total, "rows": rows}
 
@@ -372,7 +384,8 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
             "score": known(points(r.score), r.scored), "score_value": r.score,
             "claimed": points(r.claimed_score) if r.claimed_score is not None else "",
             "score_differs": _differs(r.claimed_score, r.score),
-            "score_cell": known(points(r.score), r.scored),
+            "score_mark": (mark := ruled_mark(_differs(r.claimed_score, r.score), r.scored and not r.verifiable)),
+            "score_cell": known(points(r.score), r.scored) + mark,
             "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
             "completion": percent(r.completion), "scored_as": r.scored_as,
             "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
@@ -506,7 +519,8 @@ def _analysis(n: int, i: dict) -> str:
     if i["actual"]:
         parts.append(_stated(done, i["actual"]))
     weight = f"（分值{_pts(i['weight'])}）"
-    score = f"得{_pts(i['score'])}{weight}"
+    # a score that is not the department's own says so inside the brackets: 得17.50分（核定，分值20分）
+    score = f"得{_pts(i['score'])}" + (f"（{i['score_mark'][1:-1]}，{weight[1:]}" if i["score_mark"] else weight)
     if i["flag"] or i["score_value"] is None:  # not verifiable: the figures and the score, nothing judged
         status = ""
     elif i["scored_as"] == "qual":
@@ -689,7 +703,10 @@ def _narrative(ctx: dict, scored: ScoredProject, profile, notes: list[dict[str, 
         _note(notes, PART_CONCLUSION, "有数值是公式且文件中没有保存其计算结果，项目暂不评分，总分和等级待核实")
     else:
         capped = "受预算执行率限制，" if ctx["grade_capped"] else ""
-        total = f"自评总分{ctx['total_score']}分{out_of}，{capped}自评等级为“{ctx['grade']}”"
+        differs = _differs(scored.claimed_total, scored.total_score)
+        mark = ruled_mark(differs, scored.provisional)
+        own = "" if differs else "自评"  # a total the rules changed is not the department's own
+        total = f"{own}总分{ctx['total_score']}分{out_of}，{capped}{own}等级为“{ctx['grade']}”{mark}"
         if _differs(scored.claimed_total, scored.total_score):
             _note(notes, PART_CONCLUSION, f"单位自评总分{ctx['claimed_total']}分（自评等级“{ctx['claimed_grade']}”），"
                                           f"按规则核定总分{ctx['total_score']}分，核定等级“{ctx['grade']}”，"
