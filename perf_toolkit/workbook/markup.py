@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import math
 import os
 import re
@@ -109,7 +110,7 @@ def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Camp
 def markup_name(file: str, taken: set[str]) -> str:
     """“{stem}-审核意见.xlsx”, made safe, unique (case-insensitively) against and added to `taken`."""
     stem = safe_name(Path(file).stem, "填报表", 150)
-    candidates = [f"{stem}-{SUFFIX}.xlsx", *(f"{stem}-{SUFFIX}-{n}.xlsx" for n in range(2, 100_000))]
+    candidates = itertools.chain([f"{stem}-{SUFFIX}.xlsx"], (f"{stem}-{SUFFIX}-{n}.xlsx" for n in range(2, 100_000)))
     name = next(c for c in candidates if c.casefold() not in taken)
     taken.add(name.casefold())
     return name
