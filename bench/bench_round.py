@@ -117,16 +117,34 @@ def generate(n: int, seed: int, folder: Path) -> list[Path]:
 # ------------------------------------------------------------------ the pipelines (each in a child process)
 
 
+class _Untimed:
+    stages: list = []
+
+
+def _peak_rss_mib() -> tuple[float, float]:
+    import resource
+
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
 def run_toolkit(inbox: Path, out: Path, jobs: int | None) -> dict:
     from perf_toolkit.config import Campaign
     from perf_toolkit.profile import load_profile
-    from perf_toolkit.progress import Progress, peak_rss_mib
     from perf_toolkit.run import run_round
+
+    try:
+        from perf_toolkit.progress import Progress, peak_rss_mib
+    except ImportError:  # a toolkit from before stage timing
+        Progress, peak_rss_mib = _Untimed, _peak_rss_mib
 
     campaign = Campaign(year=2023, district="东川区", bureau="昆明市东川区财政局", output_dir=out)
     progress = Progress()
     start = time.perf_counter()
-    result = run_round([inbox], campaign, load_profile(), out, jobs=jobs, progress=progress)
+    try:
+        result = run_round([inbox], campaign, load_profile(), out, jobs=jobs, progress=progress)
+    except TypeError:  # a toolkit from before stage timing (to compare against): the total only
+        result = run_round([inbox], campaign, load_profile(), out, jobs=jobs)
     total = time.perf_counter() - start
     own, workers = peak_rss_mib()
     return {"seconds": total, "peak_rss_mib": own, "worker_rss_mib": workers,
@@ -149,9 +167,9 @@ def run_naive(inbox: Path, out: Path) -> dict:
     import pandas as pd
     from docxtpl import DocxTemplate
 
-    from perf_toolkit.progress import peak_rss_mib
     from perf_toolkit.report.render import REPORT_TEMPLATE, template_path
 
+    peak_rss_mib = _peak_rss_mib
     template = template_path(REPORT_TEMPLATE)
     out.mkdir(parents=True, exist_ok=True)
     stages, rows, projects = [], [], []
@@ -186,9 +204,9 @@ def run_floor(inbox: Path, out: Path, documents: int) -> dict:
 
     from python_calamine import CalamineWorkbook
 
-    from perf_toolkit.progress import peak_rss_mib
     from perf_toolkit.report.render import REPORT_TEMPLATE, template_path
 
+    peak_rss_mib = _peak_rss_mib
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     cells = 0
