@@ -20,6 +20,7 @@ from .mail.feedback import Outgoing, compose_feedback, write_drafts
 from .mail.store import CollectError, Collection, collect, current_files, senders, submission_times
 from .model import Evaluation
 from .profile import Profile
+from .progress import Progress
 from .report.render import RenderedProject, render_reports
 from .summary.consolidate import summarize
 from .workbook.markup import MarkupResult, write_markups
@@ -75,46 +76,58 @@ def output_lock(folder: Path) -> Iterator[None]:
 
 def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profile, output: str | Path | None = None,
               *, pdf: bool = False, history: bool = True, jobs: int | None = None,
-              messages: Iterable[tuple[str, bytes]] = ()) -> RoundResult:
+              messages: Iterable[tuple[str, bytes]] = (), progress: Progress | None = None) -> RoundResult:
     """Collect what arrived in `sources` (folders, files, mail, zips, imap:// folders) into the round's
     store, evaluate every stored version, then write the check report, the Word reports and the summary.
 
     Versions are dated by their mails (a file's modification time is no evidence); the round reads
     the store, never the sources, so what it scored is kept byte for byte. Without a year in the
     campaign the round's year is the submissions' one year; submissions of several years are a
-    ConfigError, raised before any report is written.
+    ConfigError, raised before any report is written. `progress` is told each stage (and times it).
     """
     output = Path(output) if output is not None else campaign.output_dir
+    progress = progress if progress is not None else Progress()
     with output_lock(output):
-        collection, evaluation = evaluate_round(sources, campaign, profile, output, jobs=jobs, messages=messages)
+        collection, evaluation = evaluate_round(sources, campaign, profile, output, jobs=jobs, messages=messages,
+                                                progress=progress)
         campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
         report_json = output / REPORT_JSON
-        with atomic_write(report_json) as fh:
-            fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
-        reports = render_reports(evaluation, output / REPORTS_DIR, campaign=campaign, pdf=pdf)
+        with progress.stage("审核结果", 1):
+            with atomic_write(report_json) as fh:
+                fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
+        with progress.stage("报告", 2 * len(evaluation.counted_projects)):
+            reports = render_reports(evaluation, output / REPORTS_DIR, campaign=campaign, pdf=pdf)
         summary = output / SUMMARY_XLSX
         history_path = campaign.history_in(output) if history else None
-        frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
+        with progress.stage("汇总", 1):
+            frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
-        markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
-        outgoing = compose_feedback(evaluation, campaign, markups)
-        drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True)
+        with progress.stage("审核意见", len(evaluation.files)):
+            markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
+        with progress.stage("反馈邮件"):
+            outgoing = compose_feedback(evaluation, campaign, markups)
+            drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True)
+            progress.total(len(drafts))
     return RoundResult(campaign, collection, evaluation, output, report_json, reports, summary, frames, earlier,
                        history_path, markups, outgoing, drafts)
 
 
 def evaluate_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profile, output: Path, *,
-                   jobs: int | None = None, messages: Iterable[tuple[str, bytes]] = ()
-                   ) -> tuple[Collection | None, Evaluation]:
+                   jobs: int | None = None, messages: Iterable[tuple[str, bytes]] = (),
+                   progress: Progress | None = None) -> tuple[Collection | None, Evaluation]:
     """Collect what `sources` hold (none: what the store already has), then evaluate each department's
     current stored version, dated by its mail and checked against its sender. Call under `output_lock`."""
+    progress = progress if progress is not None else Progress()
     sources = list(sources)
-    collection = collect(sources, campaign, output, messages=messages) if sources or messages else None
-    stored = current_files(campaign.round_db_in(output))  # earlier versions: in the manifest, not scored
+    with progress.stage("收取"):
+        collection = collect(sources, campaign, output, messages=messages) if sources or messages else None
+        stored = current_files(campaign.round_db_in(output))  # earlier versions: in the manifest, not scored
+        progress.total(len(stored))
     if collection is None and not stored:
         raise CollectError(f"输出文件夹 {output} 中还没有收到任何填报表：请给出收件的文件夹、邮件或邮箱，"
                            "或先运行 perf-toolkit collect。")
-    evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
-                                roster=campaign.roster, submitted_at=submission_times(stored),
-                                senders=senders(stored))
+    with progress.stage("审核", len(stored)):
+        evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
+                                    roster=campaign.roster, submitted_at=submission_times(stored),
+                                    senders=senders(stored))
     return collection, evaluation

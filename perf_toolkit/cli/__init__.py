@@ -355,8 +355,10 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
 @config_option
 @year_option
 @jobs_option
+@click.option("-q", "--quiet", is_flag=True, help="不在标准错误输出显示各阶段的进度和用时。")
 def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bool, send: bool,
-        profile_name: str | None, config_path: Path | None, round_year: int | None, jobs: int | None) -> None:
+        profile_name: str | None, config_path: Path | None, round_year: int | None, jobs: int | None,
+        quiet: bool) -> None:
     """完成一轮自评：收取、审核、评分、生成每个项目的报告和自评表、生成全区汇总表。
 
     来源与 collect 相同：文件夹、填报表、邮件（.eml）、邮箱文件（.mbox）、Maildir、.zip 或 IMAP 邮箱文件夹；不给来源时读取 perf.toml 中 [mail] 的 imap。收到的填报表先原样保存到输出文件夹的 原件/，之后只读这些原件。
@@ -371,6 +373,7 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
       perf-toolkit run 收件箱/ -o 2023年度结果/ --pdf
     """
     from ..mail.store import CollectError
+    from ..progress import Progress, StreamProgress
     from ..report.render import PdfError, find_soffice
     from ..run import FEEDBACK_DIR, MARKUP_DIR, REPORTS_DIR, RoundLocked, run_round
     from ..summary.history import HistoryError
@@ -380,10 +383,13 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
     try:
         if pdf:
             find_soffice()
+        progress = Progress() if quiet else StreamProgress(sys.stderr)
         result = run_round(_round_sources(campaign, sources), campaign, profile, output, pdf=pdf,
-                           history=not no_history, jobs=jobs)
+                           history=not no_history, jobs=jobs, progress=progress)
     except (RoundLocked, HistoryError, PdfError, ConfigError, CollectError) as exc:
         raise OperatorError(str(exc)) from exc
+    if isinstance(progress, StreamProgress):
+        progress.summary()
     evaluation, campaign = result.evaluation, result.campaign
     _warn_missing_facts(campaign)
     year = f"{campaign.year}年度" if campaign.year else ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -298,8 +299,8 @@ def write_drafts(outgoing: Sequence[Outgoing], folder: str | Path, *, prune: boo
         if item.reason:
             continue
         stem = f"{safe_name(item.name or item.code, '未知单位', 150)}-{KIND_ZH[item.kind]}"
-        name = next(c for c in (f"{stem}{DRAFT_SUFFIX}", *(f"{stem}-{n}{DRAFT_SUFFIX}" for n in range(2, 10_000)))
-                    if c.casefold() not in taken)
+        numbered = (f"{stem}-{n}{DRAFT_SUFFIX}" for n in range(2, 10_000))  # lazily, not 10,000 names a draft
+        name = next(c for c in itertools.chain([f"{stem}{DRAFT_SUFFIX}"], numbered) if c.casefold() not in taken)
         taken.add(name.casefold())
         with atomic_write(folder / name) as fh:
             fh.write(draft_bytes(item))

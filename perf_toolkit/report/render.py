@@ -12,6 +12,7 @@ LibreOffice process for the whole batch.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import shutil
@@ -294,8 +295,8 @@ def output_names(projects: Sequence[tuple[str, str, str]]) -> list[str]:
         candidates = [base]
         if code:
             candidates.append(f"{base}-{safe_name(code, '', 40)}")
-        candidates += [f"{base}-{n}" for n in range(2, 10_000)]
-        name = next(c for c in candidates if c.casefold() not in taken)
+        numbered = (f"{base}-{n}" for n in range(2, 10_000))  # lazily: a list costs more than the render
+        name = next(c for c in itertools.chain(candidates, numbered) if c.casefold() not in taken)
         taken.add(name.casefold())
         names.append(name)
     return names

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import math
 import os
 import re
@@ -32,7 +33,7 @@ from ..fsutil import atomic_write
 from ..model import Finding
 from ..numbers import PENDING, points, round2
 from ..text import display_width, safe_name, scrub
-from . import marker, pool
+from . import marker, patch, pool
 from .guard import Limits
 from .xlsx import a1, parse_a1
 
@@ -109,7 +110,7 @@ def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Camp
 def markup_name(file: str, taken: set[str]) -> str:
     """“{stem}-审核意见.xlsx”, made safe, unique (case-insensitively) against and added to `taken`."""
     stem = safe_name(Path(file).stem, "填报表", 150)
-    candidates = [f"{stem}-{SUFFIX}.xlsx", *(f"{stem}-{SUFFIX}-{n}.xlsx" for n in range(2, 100_000))]
+    candidates = itertools.chain([f"{stem}-{SUFFIX}.xlsx"], (f"{stem}-{SUFFIX}-{n}.xlsx" for n in range(2, 100_000)))
     name = next(c for c in candidates if c.casefold() not in taken)
     taken.add(name.casefold())
     return name
@@ -221,9 +222,41 @@ def _build(job: _Job) -> bytes | str | _Failed:
 
 def mark_workbook(data: bytes, findings: Iterable[Finding], *, file_name: str, unit: str = "",
                   bureau: str = "", deadline: dt.date | None = None, today: dt.date | None = None,
-                  scores: Sequence[str] = ()) -> bytes:
+                  scores: Sequence[str] = (), patching: bool = True) -> bytes:
     """The bytes of the workbook `data` with `findings` marked and the 审核意见 sheet first (in memory);
-    `scores` are the lines stating the bureau's total and grade of each project (`score_lines`)."""
+    `scores` are the lines stating the bureau's total and grade of each project (`score_lines`).
+    `patching` False: always load the workbook in openpyxl (the slow way `patch` stands in for)."""
+    findings = list(findings)
+    package = _package(data) if patching else None  # the fast way: mark a shadow, patch its parts into the department's zip
+    wb = package.shadow((f.sheet, f.cell) for f in findings) if package is not None else _loaded(data)
+    ordered = sorted(findings, key=lambda f: f.severity != "error")  # stable: the report's order in a level
+    targets = _mark_cells(wb, ordered)
+    _review_sheet(wb, ordered, targets, file_name=file_name, unit=unit, bureau=bureau, deadline=deadline,
+                  today=today or dt.date.today(), scores=scores)
+    _mark_as_output(wb)
+    if package is not None:
+        try:
+            return package.apply(wb, REVIEW_SHEET)
+        except patch.Unsupported:
+            return mark_workbook(data, findings, file_name=file_name, unit=unit, bureau=bureau, deadline=deadline,
+                                 today=today, scores=scores, patching=False)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _package(data: bytes) -> patch.Package | None:
+    """The workbook as zip parts to patch, or None when it is not in the plain form `patch` handles."""
+    try:
+        package = patch.Package(data)
+        package.check(REVIEW_SHEET)
+        return package
+    except patch.Unsupported:
+        return None
+
+
+def _loaded(data: bytes):
+    """The whole workbook in openpyxl, without our marks of an earlier round (a returned copy)."""
     from openpyxl import load_workbook
 
     with warnings.catch_warnings():  # "extension not supported" and the like: the copy is a courtesy
@@ -236,14 +269,7 @@ def mark_workbook(data: bytes, findings: Iterable[Finding], *, file_name: str, u
         for cell in list(ws._cells.values()):  # stored cells only: iter_rows would create the whole extent
             if cell.comment is not None and cell.comment.author == AUTHOR:
                 cell.comment = None
-    ordered = sorted(findings, key=lambda f: f.severity != "error")  # stable: the report's order in a level
-    targets = _mark_cells(wb, ordered)
-    _review_sheet(wb, ordered, targets, file_name=file_name, unit=unit, bureau=bureau, deadline=deadline,
-                  today=today or dt.date.today(), scores=scores)
-    _mark_as_output(wb)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return wb
 
 
 def _mark_as_output(wb) -> None:
