@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 
 import pytest
@@ -391,8 +392,10 @@ def test_dependent_level2_dropdown_validates_in_libreoffice(tmp_path, soffice, u
     path, _ = _example_workbook(tmp_path)
     script = tmp_path / "check.py"
     script.write_text(UNO_CHECK, encoding="utf-8")
-    out = subprocess.run([uno_python, str(script), str(path), str(tmp_path / "profile"), f"pt{tmp_path.name}",
-                          soffice], capture_output=True, text=True, timeout=300)
+    # the UNO pipe name is machine-wide: another test run at the same time must not answer on it
+    pipe = f"pt{os.getpid()}{tmp_path.name}"
+    out = subprocess.run([uno_python, str(script), str(path), str(tmp_path / "profile"), pipe, soffice],
+                         capture_output=True, text=True, timeout=300)
     verdicts = dict(line.split() for line in out.stdout.splitlines() if line.count(" ") == 1)
     assert verdicts == {"B18": "invalid", "B19": "valid", "B25": "valid", "B26": "invalid", "B27": "valid",
                         "D28": "invalid", "A29": "invalid"}, out.stderr[-2000:]
