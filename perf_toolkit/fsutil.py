@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,3 +84,58 @@ def read_table(path: str | os.PathLike[str], what: str, *, max_rows: int = 100_0
     else:
         raise TableFileError(f"{what} {path.name} 的编码无法识别，请另存为 UTF-8 或 GB18030 编码的 CSV")
     return [list(row) for row in csv.reader(io.StringIO(text, newline=""))][:max_rows]
+
+
+def irregular_reason(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> str | None:
+    """Why `path` is not read as an input file (Chinese), None for a regular file.
+
+    A named pipe or a device would block or never end (a FIFO named 单位.xlsx, a link to /dev/zero);
+    a symbolic link found under `root` (an inbox folder) must not lead out of it.
+    """
+    path = Path(path)
+    try:
+        linked = stat.S_ISLNK(os.lstat(path).st_mode)
+        if linked and root is not None:
+            target, base = path.resolve(), Path(root).resolve()
+            if target != base and base not in target.parents:
+                return "是指向收件文件夹以外的快捷方式（符号链接），已跳过"
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"无法读取（{exc.strerror or '读取失败'}）"
+    except RuntimeError:  # a loop of links
+        return "是循环的快捷方式（符号链接），已跳过"
+    if stat.S_ISDIR(mode):
+        return "这是一个文件夹"
+    if not stat.S_ISREG(mode):
+        return "不是普通文件（命名管道、设备或套接字），已跳过"
+    return None
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """A regular file's bytes, at most `max_bytes` (OSError EFBIG beyond): never blocks on a pipe, never
+    reads a device without end, whatever the file became since it was listed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "不是普通文件", str(path))
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"文件超过 {max_bytes / 2**20:.0f} MB 的上限", str(path))
+    return data
+
+
+def path_text(text: str) -> str:
+    """A path or name read from the file system as text that can be printed and stored: a name that was
+    not UTF-8 (a zip unpacked on Chinese Windows leaves GBK bytes) comes as lone surrogates
+    (surrogateescape); its bytes are read as GB18030, else the undecodable bytes are replaced."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = os.fsencode(text) if os.name != "nt" else text.encode("utf-8", "surrogatepass")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")

@@ -30,6 +30,7 @@ from email import policy
 from email.message import Message
 from pathlib import Path
 
+from ..fsutil import irregular_reason, path_text, read_bounded
 from ..workbook.marker import output_mark
 from ..workbook.read import WORKBOOK_SUFFIXES, lock_file_reason
 
@@ -129,7 +130,9 @@ def read_sources(sources: Iterable[str | os.PathLike[str]], exclude: Iterable[st
 
 
 def _ordered(item: Item, order: int) -> Item:
-    return type(item)(**{**item.__dict__, "order": order})
+    """The item with its place in the run, and its names printable (a file name that was not UTF-8)."""
+    names = {k: path_text(item.__dict__[k]) for k in ("name", "origin", "key", "within")}
+    return type(item)(**{**item.__dict__, **names, "order": order})
 
 
 def _under(path: Path, excluded: list[Path]) -> bool:
@@ -181,16 +184,21 @@ def _folder(path: Path, excluded: list[Path], limits: InboxLimits) -> Iterator[I
             if name.startswith(".") and lock_file_reason(name) is None:
                 yield Ignored(name, str(child), "隐藏文件，已跳过", key=_key(child))
             else:
-                yield from _file(child, limits, named=False)
+                yield from _file(child, limits, named=False, root=path)
 
 
-def _file(path: Path, limits: InboxLimits, *, named: bool) -> Iterator[Item]:
-    """One file on disk: a workbook, a mail, a mailbox, a zip, or something to skip."""
+def _file(path: Path, limits: InboxLimits, *, named: bool, root: Path | None = None) -> Iterator[Item]:
+    """One file on disk: a workbook, a mail, a mailbox, a zip, or something to skip; `root` is the folder
+    it was found in (a link out of it is not followed)."""
     origin, key, name = str(path), _key(path), path.name
     suffix = path.suffix.lower()
     reason = lock_file_reason(name)
     if reason:
         yield Ignored(name, origin, reason, key=key)
+        return
+    irregular = irregular_reason(path, None if named else root)
+    if irregular:
+        yield Ignored(name, origin, irregular, key=key)
         return
     try:
         size = path.stat().st_size
@@ -203,7 +211,7 @@ def _file(path: Path, limits: InboxLimits, *, named: bool) -> Iterator[Item]:
         if suffix not in (*WORKBOOK_SUFFIXES, *MAIL_SUFFIXES, *ZIP_SUFFIXES):
             yield Ignored(name, origin, _not_a_workbook(name), key=key)
             return
-        data = path.read_bytes()
+        data = read_bounded(path, limits.max_source_bytes)
     except OSError as exc:
         yield Ignored(name, origin, f"无法读取（{exc.strerror or '读取失败'}）", key=key)
         return

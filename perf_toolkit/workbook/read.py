@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import spec
 from ..findings import make
+from ..fsutil import irregular_reason
 from ..model import (
     FUND_SOURCES,
     TYPED_INDICATOR_FIELDS,
@@ -115,13 +116,13 @@ def discover(paths) -> tuple[list[Path], list[Skipped]]:
                         reason = "隐藏文件，已跳过"
                     if reason is None and child.suffix.lower() not in WORKBOOK_SUFFIXES:
                         reason = f"不是电子表格文件（扩展名“{child.suffix or '无'}”），已跳过"
-                    reason = reason or _skip_reason(child)
+                    reason = reason or irregular_reason(child, path) or _skip_reason(child)
                     if reason:
                         skipped.append(Skipped(str(child), reason))
                     else:
                         take(child)
-        elif path.is_file():
-            reason = _skip_reason(path)
+        elif os.path.lexists(path):
+            reason = irregular_reason(path) or _skip_reason(path)
             if reason:
                 skipped.append(Skipped(str(path), reason))
             else:

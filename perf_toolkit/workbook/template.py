@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import math
 import re
 from pathlib import Path
@@ -28,7 +27,7 @@ from openpyxl.worksheet.page import PageMargins
 
 from .. import spec
 from ..fsutil import atomic_write
-from ..model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_dict
+from ..model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_json
 from ..profile import Band, Profile, load_profile
 from ..text import display_width, safe_name
 from .budget import BudgetLine
@@ -618,11 +617,10 @@ def write_from_json(json_path, path, *, projects: int = 1, year: int | None = No
     """`template --fill`: the workbook filled from a submission-v1 JSON file (`year` when it has none)."""
     source = Path(json_path)
     try:
-        data = json.loads(source.read_text(encoding="utf-8-sig"))
-        submission = submission_from_dict(data)
+        submission = submission_from_json(source.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise WorkbookWriteError(f"无法读取填报数据文件 {source}：{exc.strerror}") from exc
-    except ValueError as exc:  # JSON syntax (a ValueError), or not a submission-v1 (SubmissionFormatError)
+    except ValueError as exc:  # not a submission-v1 (SubmissionFormatError), or not UTF-8
         raise WorkbookWriteError(f"填报数据文件 {source.name} 不是有效的 submission-v1 JSON：{exc}") from exc
     return write_template(path, submission, projects=projects, year=year, profile=profile, helpdesk=helpdesk)
 
