@@ -46,6 +46,10 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         os.close(dir_fd)
 
 
+#: The bureau's roster or budget figures: a few hundred KB at most.
+MAX_TABLE_BYTES = 50 * 2**20
+
+
 class TableFileError(ValueError):
     """An operator's table file (roster, budget figures) that cannot be read; the message is Chinese."""
 
@@ -72,7 +76,7 @@ def read_table(path: str | os.PathLike[str], what: str, *, max_rows: int = 100_0
         except Exception as exc:  # openpyxl raises many types for a damaged file
             raise TableFileError(f"{what} {path.name} 无法作为 xlsx 读取：{exc}") from exc
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_TABLE_BYTES)
     except OSError as exc:
         raise TableFileError(f"无法读取{what} {path}：{exc.strerror}") from exc
     for encoding in ("utf-8-sig", "gb18030"):
@@ -83,7 +87,25 @@ def read_table(path: str | os.PathLike[str], what: str, *, max_rows: int = 100_0
             continue
     else:
         raise TableFileError(f"{what} {path.name} 的编码无法识别，请另存为 UTF-8 或 GB18030 编码的 CSV")
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))][:max_rows]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[list[object]] = []
+    try:
+        for row in reader:
+            if len(rows) < max_rows:
+                rows.append(list(row[:max_cols]))
+    except csv.Error as exc:  # an unclosed quote would otherwise swallow every row after it
+        raise TableFileError(f"{what} {path.name} 第{reader.line_num}行附近的引号或格式有误（{_csv_problem(exc)}），"
+                             "请用 Excel 打开后另存为 CSV") from exc
+    return rows
+
+
+def _csv_problem(exc: Exception) -> str:
+    text = str(exc)
+    if "end of data" in text or "EOF" in text:
+        return "引号没有闭合"
+    if "field larger" in text:
+        return "单元格内容过长"
+    return "不是规范的 CSV"
 
 
 def irregular_reason(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> str | None:
