@@ -161,3 +161,25 @@ def path_text(text: str) -> str:
         except UnicodeDecodeError:
             continue
     return raw.decode("utf-8", "replace")
+
+
+def input_overlap(output: str | os.PathLike[str], inputs) -> Path | None:
+    """The input that `output` is, or lies inside, or None. Writing there would overwrite a department's
+    file or mix outputs into what the next run reads; links and `..` are resolved first."""
+    out = Path(output).resolve()
+    for given in inputs:
+        if isinstance(given, str) and "://" in given:
+            continue  # an imap:// folder, not a path
+        inp = Path(given).resolve()
+        if out == inp or inp in out.parents:
+            return Path(given)
+        if out.exists() and inp.exists() and os.path.samefile(out, inp):  # a hard link to the input
+            return Path(given)
+    return None
+
+
+def overlap_message(output: str | os.PathLike[str], given: Path) -> str:
+    """The Chinese refusal for an output that is, or is inside, the input `given`."""
+    where = "就是" if Path(output).resolve() == Path(given).resolve() else "位于"
+    return (f"输出位置 {output} {where}输入 {given}{'' if where == '就是' else ' 之中'}：为免覆盖报送的文件，"
+            "也免得输出被当作报送文件读回，请另选一个不在输入中的输出位置。")

@@ -191,6 +191,9 @@ def test_rollup_command_reports_skipped_files_and_exit_codes(tmp_path):
     title = openpyxl.load_workbook(out)["总览"]["A1"].value
     assert title == "昆明市2023年度预算绩效自评情况汇总"
     result = runner.invoke(cli, ["rollup", str(tmp_path), "-o", str(tmp_path / "again.xlsx")])
+    assert result.exit_code == 2 and "位于输入" in result.output  # inside an input: refused (issue 11)
+    assert not (tmp_path / "again.xlsx").exists()
+    result = runner.invoke(cli, ["rollup", str(tmp_path), "-o", str(tmp_path.parent / f"{tmp_path.name}-again.xlsx")])
     assert result.exit_code == 1 and "已生成全市汇总表" in result.output  # a folder: its .xlsx files
     result = runner.invoke(cli, ["rollup", str(junk), "-o", str(tmp_path / "none.xlsx")])
     assert result.exit_code == 2 and "没有可汇总的区县汇总表" in result.output
