@@ -138,7 +138,9 @@ def test_rollup_refuses_edited_city_and_other_year_files(tmp_path):
     old, _ = district_summary(tmp_path, "盘龙区", 2, seed=5, year=2022)
     city = tmp_path / "全市.xlsx"
     rollup([good], city, CITY)
-    accepted, rejected = read_summaries([good, cut, texted, worded, old, city])
+    accepted, rejected = read_summaries([old, good])  # no year given: not the year of whichever sorts first
+    assert accepted == [] and all("评价年度不止一个（2022、2023）" in r for _, r in rejected)
+    accepted, rejected = read_summaries([good, cut, texted, worded, old, city], year=2023)
     assert [s.file for s in accepted] == [str(good)]
     reasons = dict(rejected)
     assert "应有" in reasons[str(cut)] and "实际读到" in reasons[str(cut)]
