@@ -6,6 +6,7 @@ import csv
 import errno
 import io
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -13,13 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+#: Temporary files of atomic_write start so (a killed run's leftover is recognisably ours).
+TEMP_PREFIX = ".perf-toolkit-"
+
 
 @contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces `path` only once it is completely written and synced."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)  # "-o 新文件夹/结果.xlsx" just works
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    # a short temporary name of its own: a target name of up to 255 bytes still works (no ".name.…tmp" overflow)
+    tmp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}.tmp")
     # os.open with 0o666 lets the umask decide the final permissions, as a plain open() would.
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -122,6 +127,8 @@ def irregular_reason(path: str | os.PathLike[str], root: str | os.PathLike[str] 
             if target != base and base not in target.parents:
                 return "是指向收件文件夹以外的快捷方式（符号链接），已跳过"
         mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "是指向不存在的文件的快捷方式（符号链接），已跳过"
     except OSError as exc:
         return f"无法读取（{exc.strerror or '读取失败'}）"
     except RuntimeError:  # a loop of links
@@ -147,20 +154,26 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
 
 
 def path_text(text: str) -> str:
-    """A path or name read from the file system as text that can be printed and stored: a name that was
-    not UTF-8 (a zip unpacked on Chinese Windows leaves GBK bytes) comes as lone surrogates
-    (surrogateescape); its bytes are read as GB18030, else the undecodable bytes are replaced."""
-    try:
-        text.encode("utf-8")
+    """A path or name read from the file system (or a message quoting one) as text that can be printed and
+    stored: a name that was not UTF-8 (a zip unpacked on Chinese Windows leaves GBK bytes) comes with its
+    bytes surrogate-escaped; each name part holding such bytes is read as GB18030, else what cannot be
+    decoded is replaced."""
+    if not _ESCAPED.search(text):
         return text
-    except UnicodeEncodeError:
-        raw = os.fsencode(text) if os.name != "nt" else text.encode("utf-8", "surrogatepass")
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("utf-8", "replace")
+    return _NAME_PART.sub(lambda m: _decoded(m[0]) if _ESCAPED.search(m[0]) else m[0], text)
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+#: A name part: no separator, space or quotation mark (a message quotes a file “so”).
+_NAME_PART = re.compile("[^/\\\\s“”‘’\"'：，。（）]+")
+
+
+def _decoded(part: str) -> str:
+    raw = part.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 def input_overlap(output: str | os.PathLike[str], inputs) -> Path | None:

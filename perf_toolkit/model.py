@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .fsutil import path_text
 from .numbers import round2, round_half_up
 from .text import xml_safe
 from .values import unused_indicator
@@ -539,13 +540,24 @@ class Evaluation:
         (year, department, template, roster) are listed once, with the file. `complete` is False
         when the project or its file has an error — the same rule as the report's `has_errors`.
         """
-        return {
+        return _printable({
             "schema": REPORT_SCHEMA,
             "profile": self.profile.name,
             "summary": self.counts(),
             "files": [_file_dict(r) for r in self.files],
             "skipped": [{"path": k.path, "reason": k.reason} for k in self.skipped],
-        }
+        })
+
+
+def _printable(value: Any) -> Any:
+    """Every text as printable UTF-8: a file name that was not UTF-8 comes surrogate-escaped from the disk."""
+    if isinstance(value, str):
+        return path_text(value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    return value
 
 
 REPORT_SCHEMA = "perf-toolkit/report/v1"

@@ -691,10 +691,12 @@ def _round_output(campaign: Campaign, output: Path | None) -> Path:
     return output if output is not None else campaign.output_dir
 
 
-def _source_text(origin: str, within: str) -> str:
+def _source_text(origin: str, within: str, name: str = "") -> str:
     """Where an input came from, short: the source's file name and the way inside it (mail, zip)."""
     if "://" in origin:
         head = origin
+    elif not within and name and Path(origin).name != name:  # a mail file itself (its body): the file
+        return Path(origin).name
     elif not within:  # a workbook file itself: its folder
         return f"{Path(origin).parent.name or Path(origin).parent}/"
     else:
@@ -747,7 +749,7 @@ def _print_collection(result, *, indent: str = "", brief: bool = False) -> None:
         if brief and (not e.new or (e.state == ACCEPTED and not e.findings)):
             continue  # brief: what this run brought that is not simply received
         note = e.reason if e.new else "此前已收取" + (f"；{e.reason}" if e.reason else "")
-        rows.append([e.state_zh, e.name, _source_text(e.origin, e.within), e.sender or "—", format_time(e.mail_date),
+        rows.append([e.state_zh, e.name, _source_text(e.origin, e.within, e.name), e.sender or "—", format_time(e.mail_date),
                      e.dept_name or e.dept_code or "—", note])
     if len(rows) > 1:
         for line in _table(rows, indent=indent):

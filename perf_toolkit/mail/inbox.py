@@ -254,22 +254,20 @@ def _maildir(path: Path, limits: InboxLimits) -> Iterator[Item]:
 
 
 def _mbox(path: Path, limits: InboxLimits) -> Iterator[Item]:
+    # read here, not through mailbox.mbox: it opens the file for writing ("rb+"), and an input is never
+    # opened so; its messages start at a "From " line, as mailbox's own reader splits them
     try:
-        box = mailbox.mbox(path, factory=None, create=False)
-        keys = box.keys()
-    except (OSError, mailbox.Error) as exc:
-        yield Ignored(path.name, str(path), f"邮箱文件无法读取（{exc}）", key=_key(path))
+        data = read_bounded(path, limits.max_source_bytes)
+    except OSError as exc:
+        yield Ignored(path.name, str(path), f"邮箱文件无法读取（{exc.strerror or '读取失败'}）", key=_key(path))
         return
-    try:
-        for n, k in enumerate(keys, start=1):
-            raw = box.get_bytes(k)
-            if raw.startswith(b"From "):  # mailbox keeps the envelope line; it is not part of the message
-                raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
-            ident = _message_id_of(raw) or f"#{n}"
-            yield from arrivals_from_message(raw, str(path), limits=limits, key=f"{_key(path)}#{ident}",
-                                             within=f"第{n}封邮件")
-    finally:
-        box.close()
+    starts = [m.start() for m in re.finditer(rb"^From ", data, re.M)]
+    for n, (a, b) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True), start=1):
+        raw = data[a:b]
+        raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""  # the envelope line is not part of the message
+        ident = _message_id_of(raw) or f"#{n}"
+        yield from arrivals_from_message(raw, str(path), limits=limits, key=f"{_key(path)}#{ident}",
+                                         within=f"第{n}封邮件")
 
 
 def _message_id_of(raw: bytes) -> str:
