@@ -155,6 +155,8 @@ _DATE_SHAPES = tuple(re.compile(p) for p in (
 OUT_OF_RANGE = "数值超出范围"
 #: No budget line is larger: 10 万亿元 (a province's whole budget is far below). Above it is a typing accident.
 MAX_AMOUNT_YUAN = 1e13
+#: No 分值 or 得分 is larger (a form's total is 100; a typed 105 is read and flagged by the checks).
+MAX_POINTS = 1000
 #: Decimal exponents beyond this are no figure anybody typed (float's own range ends at 1e308).
 _MAX_EXPONENT = 400
 
@@ -236,8 +238,10 @@ def parse_weight(raw) -> tuple[float | None, str]:
         return None, _not_plain(v, "分值")
     if v.unit not in ("", "分"):
         return None, f"分值的单位应为“分”，不是“{v.unit}”"
-    if v.number is not None and not 0 <= v.number <= 100:
-        return None, "分值应在 0 到 100 之间"
+    if v.number is not None and v.number < 0:
+        return None, "分值不能为负数"
+    if v.number is not None and v.number > MAX_POINTS:  # a typed total over 100 is still read, and checked
+        return None, OUT_OF_RANGE
     return v.number, ""
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from perf_toolkit.check.evaluate import evaluate_submissions
 from perf_toolkit.model import SubmissionFormatError, submission_from_dict, submission_from_json
-from perf_toolkit.values import MAX_AMOUNT_YUAN, parse_money, parse_value, parse_weight
+from perf_toolkit.values import MAX_AMOUNT_YUAN, MAX_POINTS, parse_money, parse_value, parse_weight
 
 #: What people (and hostile senders) type: numbers in every shape, units, operators, dates, junk.
 _WORDS = st.sampled_from(["≥", "≤", ">", "<", "以上", "以下", "万元", "亿", "%", "‰", "人", "次", "年", "月", "日",
@@ -34,7 +34,7 @@ def test_value_parsing_never_raises_and_amounts_stay_possible(raw, unit):
     amount, reason = parse_money(raw)
     assert (amount is None) or (0 <= amount <= MAX_AMOUNT_YUAN / 1e4 and reason == "")
     weight, _ = parse_weight(raw)
-    assert weight is None or 0 <= weight <= 100
+    assert weight is None or 0 <= weight <= MAX_POINTS
 
 
 JSON_VALUE = st.recursive(
