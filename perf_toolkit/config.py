@@ -146,26 +146,18 @@ def load_config(path: str | Path | None = None) -> Campaign:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"配置文件 {path} 格式有误：{exc}") from exc
     section = data.get("campaign", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"配置文件 {path} 中 campaign 应为设置表 [campaign]，现为{_kind_zh(section)}")
     unknown = sorted(set(section) - set(_KEYS) - ({"campaign", "mail"} if section is data else set()))
     if unknown:
         raise ConfigError(f"配置文件 {path} 中有无法识别的设置项：{'、'.join(unknown)}")
     values: dict = {"source": path}
     for key, (attr, kind) in _KEYS.items():
-        if key not in section:
-            continue
-        raw = section[key]
-        if kind is Path:
-            p = Path(str(raw))
-            values[attr] = p if p.is_absolute() else (Path(os.path.normpath(path.parent / p)))
-        elif kind is dt.date:
-            if not isinstance(raw, dt.date):
-                raise ConfigError(f"配置文件 {path} 中 {key} 应为日期，如 2024-05-10")
-            values[attr] = raw
-        else:
-            try:
-                values[attr] = kind(raw)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"配置文件 {path} 中 {key} 的值“{raw}”不正确") from exc
+        if key in section:
+            values[attr] = _typed_setting(section[key], key, kind, path)
+    if "profile" in values and values["profile"].endswith(".toml"):  # a file, like every path here: beside the config
+        p = Path(values["profile"])
+        values["profile"] = str(p if p.is_absolute() else Path(os.path.normpath(path.parent / p)))
     values["mail"] = _mail_settings(data.get("mail", {}), path)
     campaign = replace(DEFAULT, **values)
     if campaign.year is not None and not 2000 <= campaign.year <= 2100:
@@ -175,6 +167,34 @@ def load_config(path: str | Path | None = None) -> Campaign:
     if campaign.roster_path is not None:
         campaign = replace(campaign, roster=tuple(load_roster(campaign.roster_path)))
     return campaign
+
+
+#: What each kind of setting is called in a message.
+_KIND_ZH = {int: "整数", str: "文字（加英文引号）", float: "数字", Path: "路径（文字，加英文引号）",
+            dt.date: "日期（如 2024-05-10，不加引号）", bool: "true 或 false", list: "列表（[…]）"}
+
+
+def _kind_zh(value: object) -> str:
+    """What a TOML value is, in Chinese (for "应为… 现为…")."""
+    for kind, name in ((bool, "true/false"), (int, "整数"), (float, "小数"), (str, "文字"), (list, "列表"),
+                       (dict, "设置表"), (dt.date, "日期")):
+        if isinstance(value, kind):
+            return f"{name}“{value}”" if kind not in (list, dict) else name
+    return type(value).__name__
+
+
+def _typed_setting(raw: object, key: str, kind: type, path: Path) -> object:
+    """A setting of the expected TOML type, else a ConfigError naming the key and the type (never a str()
+    of a list, never 2023.9 truncated to 2023)."""
+    ok = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          dt.date: lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)}.get(kind, lambda v: isinstance(v, str))
+    if not ok(raw):
+        raise ConfigError(f"配置文件 {path} 中 {key} 应为{_KIND_ZH[kind]}，现为{_kind_zh(raw)}")
+    if kind is Path:
+        p = Path(raw)
+        return p if p.is_absolute() else Path(os.path.normpath(path.parent / p))
+    return float(raw) if kind is float else raw
 
 
 _MAIL_KEYS = {"imap": str, "smtp": str, "starttls": bool, "from": str, "cc": list, "receipts": bool}
@@ -191,7 +211,7 @@ def _mail_settings(section: object, path: Path) -> MailSettings:
         raise ConfigError(f"配置文件 {path} 的 [mail] 中有无法识别的设置项：{'、'.join(unknown)}")
     for key, kind in _MAIL_KEYS.items():
         if key in section and not isinstance(section[key], kind):
-            raise ConfigError(f"配置文件 {path} 中 [mail] 的 {key} 的值“{section[key]}”不正确")
+            raise ConfigError(f"配置文件 {path} 中 [mail] 的 {key} 应为{_KIND_ZH[kind]}，现为{_kind_zh(section[key])}")
     cc = section.get("cc", [])
     if not all(isinstance(a, str) for a in cc):
         raise ConfigError(f"配置文件 {path} 中 [mail] 的 cc 应为邮箱地址的列表")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
+import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+#: Temporary files of atomic_write start so (a killed run's leftover is recognisably ours).
+TEMP_PREFIX = ".perf-toolkit-"
 
 
 @contextmanager
@@ -17,7 +23,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces `path` only once it is completely written and synced."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)  # "-o 新文件夹/结果.xlsx" just works
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    # a short temporary name of its own: a target name of up to 255 bytes still works (no ".name.…tmp" overflow)
+    tmp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}.tmp")
     # os.open with 0o666 lets the umask decide the final permissions, as a plain open() would.
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -42,6 +49,10 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         pass
     finally:
         os.close(dir_fd)
+
+
+#: The bureau's roster or budget figures: a few hundred KB at most.
+MAX_TABLE_BYTES = 50 * 2**20
 
 
 class TableFileError(ValueError):
@@ -70,7 +81,7 @@ def read_table(path: str | os.PathLike[str], what: str, *, max_rows: int = 100_0
         except Exception as exc:  # openpyxl raises many types for a damaged file
             raise TableFileError(f"{what} {path.name} 无法作为 xlsx 读取：{exc}") from exc
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_TABLE_BYTES)
     except OSError as exc:
         raise TableFileError(f"无法读取{what} {path}：{exc.strerror}") from exc
     for encoding in ("utf-8-sig", "gb18030"):
@@ -81,4 +92,107 @@ def read_table(path: str | os.PathLike[str], what: str, *, max_rows: int = 100_0
             continue
     else:
         raise TableFileError(f"{what} {path.name} 的编码无法识别，请另存为 UTF-8 或 GB18030 编码的 CSV")
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))][:max_rows]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[list[object]] = []
+    try:
+        for row in reader:
+            if len(rows) < max_rows:
+                rows.append(list(row[:max_cols]))
+    except csv.Error as exc:  # an unclosed quote would otherwise swallow every row after it
+        raise TableFileError(f"{what} {path.name} 第{reader.line_num}行附近的引号或格式有误（{_csv_problem(exc)}），"
+                             "请用 Excel 打开后另存为 CSV") from exc
+    return rows
+
+
+def _csv_problem(exc: Exception) -> str:
+    text = str(exc)
+    if "end of data" in text or "EOF" in text:
+        return "引号没有闭合"
+    if "field larger" in text:
+        return "单元格内容过长"
+    return "不是规范的 CSV"
+
+
+def irregular_reason(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> str | None:
+    """Why `path` is not read as an input file (Chinese), None for a regular file.
+
+    A named pipe or a device would block or never end (a FIFO named 单位.xlsx, a link to /dev/zero);
+    a symbolic link found under `root` (an inbox folder) must not lead out of it.
+    """
+    path = Path(path)
+    try:
+        linked = stat.S_ISLNK(os.lstat(path).st_mode)
+        if linked and root is not None:
+            target, base = path.resolve(), Path(root).resolve()
+            if target != base and base not in target.parents:
+                return "是指向收件文件夹以外的快捷方式（符号链接），已跳过"
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "是指向不存在的文件的快捷方式（符号链接），已跳过"
+    except OSError as exc:
+        return f"无法读取（{exc.strerror or '读取失败'}）"
+    except RuntimeError:  # a loop of links
+        return "是循环的快捷方式（符号链接），已跳过"
+    if stat.S_ISDIR(mode):
+        return "这是一个文件夹"
+    if not stat.S_ISREG(mode):
+        return "不是普通文件（命名管道、设备或套接字），已跳过"
+    return None
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """A regular file's bytes, at most `max_bytes` (OSError EFBIG beyond): never blocks on a pipe, never
+    reads a device without end, whatever the file became since it was listed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "不是普通文件", str(path))
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"文件超过 {max_bytes / 2**20:.0f} MB 的上限", str(path))
+    return data
+
+
+def path_text(text: str) -> str:
+    """A path or name read from the file system (or a message quoting one) as text that can be printed and
+    stored: a name that was not UTF-8 (a zip unpacked on Chinese Windows leaves GBK bytes) comes with its
+    bytes surrogate-escaped; each name part holding such bytes is read as GB18030, else what cannot be
+    decoded is replaced."""
+    if not _ESCAPED.search(text):
+        return text
+    return _NAME_PART.sub(lambda m: _decoded(m[0]) if _ESCAPED.search(m[0]) else m[0], text)
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+#: A name part: no separator, space or quotation mark (a message quotes a file “so”).
+_NAME_PART = re.compile("[^/\\\\s“”‘’\"'：，。（）]+")
+
+
+def _decoded(part: str) -> str:
+    raw = part.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+def input_overlap(output: str | os.PathLike[str], inputs) -> Path | None:
+    """The input that `output` is, or lies inside, or None. Writing there would overwrite a department's
+    file or mix outputs into what the next run reads; links and `..` are resolved first."""
+    out = Path(output).resolve()
+    for given in inputs:
+        if isinstance(given, str) and "://" in given:
+            continue  # an imap:// folder, not a path
+        inp = Path(given).resolve()
+        if out == inp or inp in out.parents:
+            return Path(given)
+        if out.exists() and inp.exists() and os.path.samefile(out, inp):  # a hard link to the input
+            return Path(given)
+    return None
+
+
+def overlap_message(output: str | os.PathLike[str], given: Path) -> str:
+    """The Chinese refusal for an output that is, or is inside, the input `given`."""
+    where = "就是" if Path(output).resolve() == Path(given).resolve() else "位于"
+    return (f"输出位置 {output} {where}输入 {given}{'' if where == '就是' else ' 之中'}：为免覆盖报送的文件，"
+            "也免得输出被当作报送文件读回，请另选一个不在输入中的输出位置。")

@@ -9,13 +9,16 @@ job of `values`, judging them the job of `check`. After scoring, a project is on
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .fsutil import path_text
 from .numbers import round2, round_half_up
+from .text import xml_safe
 from .values import unused_indicator
 
 if TYPE_CHECKING:
@@ -537,13 +540,24 @@ class Evaluation:
         (year, department, template, roster) are listed once, with the file. `complete` is False
         when the project or its file has an error — the same rule as the report's `has_errors`.
         """
-        return {
+        return _printable({
             "schema": REPORT_SCHEMA,
             "profile": self.profile.name,
             "summary": self.counts(),
             "files": [_file_dict(r) for r in self.files],
             "skipped": [{"path": k.path, "reason": k.reason} for k in self.skipped],
-        }
+        })
+
+
+def _printable(value: Any) -> Any:
+    """Every text as printable UTF-8: a file name that was not UTF-8 comes surrogate-escaped from the disk."""
+    if isinstance(value, str):
+        return path_text(value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    return value
 
 
 REPORT_SCHEMA = "perf-toolkit/report/v1"
@@ -608,6 +622,46 @@ def _project_dict(p: ScoredProject) -> dict[str, Any]:
 
 class SubmissionFormatError(ValueError):
     """A JSON document that is not a submission-v1 (for the operator)."""
+
+
+#: A submission-v1 is 5 levels deep (document → projects → project → indicators → indicator); far deeper
+#: is no submission, and Python's JSON parser would recurse until it fails.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_NESTING = re.compile(r"[\[\]{}]")
+
+
+def submission_from_json(text: str) -> Submission:
+    """A Submission from submission-v1 JSON text. Anything else is a SubmissionFormatError with a Chinese
+    reason, never another exception: bad syntax, nesting deeper than a submission, a number too long to
+    be a value (Python refuses 4300+ digits). Text loses what no document can hold (lone surrogates, NUL,
+    control characters)."""
+    depth = deepest = 0
+    for m in _JSON_NESTING.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if m[0] in "[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_JSON_DEPTH:
+        raise SubmissionFormatError(f"嵌套层数为 {deepest}，远超填报数据的结构")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionFormatError(f"第 {exc.lineno} 行第 {exc.colno} 列不符合 JSON 语法") from exc
+    except (ValueError, RecursionError) as exc:  # an integer of 4300+ digits
+        raise SubmissionFormatError("含有位数过多、无法作为数值的数字") from exc
+    return submission_from_dict(_clean_json(data))
+
+
+def _clean_json(value: Any) -> Any:
+    """JSON data with every string safe for a document (depth is bounded by submission_from_json)."""
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {xml_safe(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**300:
+        return str(value)[:20] + "…"  # no figure; the value's own check says it cannot be read
+    return value
 
 
 def _text(value: Any) -> str:
@@ -675,7 +729,8 @@ def _submission(data: dict[str, Any]) -> Submission:
             Project(funds=funds, indicators=indicators, **{k: _text(p.get(k)) for k in text_keys})
         )
     year = data.get("year")
-    return Submission(year=year if isinstance(year, int) else None, department=department, projects=projects)
+    year = year if isinstance(year, int) and not isinstance(year, bool) and abs(year) < 10**6 else None
+    return Submission(year=year, department=department, projects=projects)
 
 
 def submission_to_dict(submission: Submission) -> dict[str, Any]:

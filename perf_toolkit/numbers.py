@@ -35,8 +35,8 @@ def number_or_none(x: object) -> float | None:
 def round_half_up(x: object, places: int = 2) -> float | None:
     """Round once, half up (not banker's rounding), as the forms print; missing stays None."""
     value = number_or_none(x)
-    if value is None or math.isinf(value):
-        return value
+    if value is None or math.isinf(value) or abs(value) >= 1e15:
+        return value  # a float this large has no cents to round (and Decimal's 28 digits would overflow)
     return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
@@ -136,6 +136,8 @@ def percent(rate: object) -> str:
     value = number_or_none(rate)
     if value is None or math.isinf(value):
         return MISSING
+    if abs(value) >= 1e13:  # no cents left to round; Decimal's 28 digits would overflow
+        return f"{value * 100:.2f}%"
     return f"{Decimal(repr(value)).scaleb(2).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
 
 

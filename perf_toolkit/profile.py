@@ -106,11 +106,59 @@ def _positive_int(value: object, key: str, source: str) -> int:
     return value
 
 
+_NUMBER, _TEXT, _INT, _FLAG, _TABLE, _TABLES = "数字", "文字（加英文引号）", "整数", "true 或 false", "设置表", "设置表的列表（[[…]]）"
+#: Every setting a profile may hold, by table ("" the top level), with the TOML type it must have.
+_SCHEMA: dict[str, dict[str, str]] = {
+    "": {"name": _TEXT, "title": _TEXT, "budget_weight": _NUMBER, "indicator_weights": _TEXT,
+         "reverse_formula": _TEXT, "date_late": _TEXT, "date_late_window_days": _INT, "level1_weights": _TABLE,
+         "qualitative_bands": _TABLES, "grades": _TABLES, "thresholds": _TABLE, "execution_caps": _TABLES},
+    "thresholds": {"execution_low": _NUMBER, "budget_adjusted": _NUMBER, "overachieved": _NUMBER,
+                   "score_tolerance": _NUMBER, "execution_note_max_chars": _INT},
+    "qualitative_bands": {"band": _TEXT, "label": _TEXT, "low": _NUMBER, "high": _NUMBER},
+    "grades": {"grade": _TEXT, "min": _NUMBER},
+    "execution_caps": {"below": _NUMBER, "grade_max": _TEXT, "budget_score_zero": _FLAG},
+}
+
+
+def _is(value: object, kind: str) -> bool:
+    if kind == _NUMBER:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == _INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _TABLES:
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    return isinstance(value, {_TEXT: str, _FLAG: bool, _TABLE: dict}[kind])
+
+
+def _check_types(data: dict, source: str) -> None:
+    """Unknown settings and settings of the wrong TOML type are errors naming the key and the type
+    (never a silent float("90") or an ignored misspelling)."""
+    def check(table: dict, schema: dict[str, str], where: str) -> None:
+        for key, value in table.items():
+            name = f"{where}{key}"
+            if key not in schema:
+                raise ProfileError(f"评分规则 {source} 有误：无法识别的设置项 {name}")
+            if not _is(value, schema[key]):
+                raise ProfileError(f"评分规则 {source} 有误：{name} 应为{schema[key]}，现为“{value}”")
+            if schema[key] == _TABLE and key in _SCHEMA:
+                check(value, _SCHEMA[key], f"{key}.")
+            elif schema[key] == _TABLES:
+                for n, item in enumerate(value, start=1):
+                    check(item, _SCHEMA[key], f"{key}[{n}].")
+            elif key == "level1_weights":
+                for k, v in value.items():
+                    if not _is(v, _NUMBER):
+                        raise ProfileError(f"评分规则 {source} 有误：level1_weights.{k} 应为{_NUMBER}，现为“{v}”")
+
+    check(data, _SCHEMA[""], "")
+
+
 def _profile_from_dict(data: dict, source: str) -> Profile:
     def need(cond: bool, what: str) -> None:
         if not cond:
             raise ProfileError(f"评分规则 {source} 有误：{what}")
 
+    _check_types(data, source)
     try:
         thresholds = data.get("thresholds", {})
         bands = tuple(

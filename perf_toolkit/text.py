@@ -24,6 +24,11 @@ def scrub(text: str) -> str:
     return _BIDI.sub("", _XML_FORBIDDEN.sub("", text)).translate(_TYPO)
 
 
+def xml_safe(text: str) -> str:
+    """Text without what XML 1.0 (so Word and Excel) cannot hold: lone surrogates, NUL, C0 controls."""
+    return _XML_FORBIDDEN.sub("", text)
+
+
 def clean_text(value: Any) -> str:
     """User text made safe for a document: scrubbed, line breaks normalised, trimmed; None is ""."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

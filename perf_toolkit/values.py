@@ -152,6 +152,14 @@ _DATE_SHAPES = tuple(re.compile(p) for p in (
 
 # ------------------------------------------------------------------ public API
 
+OUT_OF_RANGE = "数值超出范围"
+#: No budget line is larger: 10 万亿元 (a province's whole budget is far below). Above it is a typing accident.
+MAX_AMOUNT_YUAN = 1e13
+#: No 分值 or 得分 is larger (a form's total is 100; a typed 105 is read and flagged by the checks).
+MAX_POINTS = 1000
+#: Decimal exponents beyond this are no figure anybody typed (float's own range ends at 1e308).
+_MAX_EXPONENT = 400
+
 
 def parse_value(raw, *, unit: str = "", year: int | None = None) -> Value:
     """Read a target, actual or amount as typed; `unit` is the 计量单位 column, `year` the evaluation year."""
@@ -164,7 +172,7 @@ def parse_value(raw, *, unit: str = "", year: int | None = None) -> Value:
     if isinstance(raw, dt.date):
         return Value("date", date=raw, text=raw.isoformat())
     if isinstance(raw, int) and abs(raw) >= 10**300:  # beyond float, and str() refuses 4300+ digits
-        return Value("text", note="数值超出范围")
+        return Value("text", note=OUT_OF_RANGE)
     if isinstance(raw, (int, float)):
         if not math.isfinite(raw):
             return Value("text", text=str(raw), note="不是有效数字")
@@ -190,7 +198,10 @@ def parse_value(raw, *, unit: str = "", year: int | None = None) -> Value:
         return Value("date", date=day, operator=operator, strict=strict, text=text, month_only=month_only)
     m = _NUMBER_RE.fullmatch(core)
     if m and (found := _unit_info(m[2])) is not None:
-        return _number(Decimal(m[1]), found, unit, operator, strict, text, m[2])
+        num = _decimal(m[1])
+        if num is None:
+            return Value("text", text=text, note=OUT_OF_RANGE)
+        return _number(num, found, unit, operator, strict, text, m[2])
     m = _CN_NUMBER_RE.fullmatch(core)
     if m and m[2] in _UNITS and (n := _cn_number(m[1])) is not None:
         return _number(Decimal(n), _UNITS[m[2]], unit, operator, strict, text, m[2])
@@ -198,7 +209,9 @@ def parse_value(raw, *, unit: str = "", year: int | None = None) -> Value:
 
 
 def parse_money(raw, *, unit: str = "万元") -> tuple[float | None, str]:
-    """An amount of the funds block in `unit` (the form's 万元), or (None, Chinese reason)."""
+    """An amount of the funds block in `unit` (the form's 万元), or (None, Chinese reason).
+
+    An amount no budget can be (negative, or beyond `MAX_AMOUNT_YUAN`) is unreadable, with its reason."""
     if isinstance(raw, str) and _normalise(raw.strip()) in _DASHES:
         return 0.0, ""  # a dash in a money cell means "none" (documented convention)
     if isinstance(raw, str) and raw.strip().endswith(("万", "亿")):
@@ -207,7 +220,13 @@ def parse_money(raw, *, unit: str = "万元") -> tuple[float | None, str]:
     if v.kind != "number" or v.operator:
         return None, _not_plain(v, "金额")
     amount = convert(v, unit)
-    return (amount, "") if amount is not None else (None, f"单位“{v.unit or '无'}”不是金额单位")
+    if amount is None:
+        return None, f"单位“{v.unit or '无'}”不是金额单位"
+    if amount < 0:
+        return None, "金额不能为负数"
+    if v.number is not None and v.number > MAX_AMOUNT_YUAN:
+        return None, "金额超出预算可能的范围"
+    return amount, ""
 
 
 def parse_weight(raw) -> tuple[float | None, str]:
@@ -219,6 +238,10 @@ def parse_weight(raw) -> tuple[float | None, str]:
         return None, _not_plain(v, "分值")
     if v.unit not in ("", "分"):
         return None, f"分值的单位应为“分”，不是“{v.unit}”"
+    if v.number is not None and v.number < 0:
+        return None, "分值不能为负数"
+    if v.number is not None and v.number > MAX_POINTS:  # a typed total over 100 is still read, and checked
+        return None, OUT_OF_RANGE
     return v.number, ""
 
 
@@ -437,12 +460,22 @@ def _number(num: Decimal, found: tuple[str, Decimal], column: str, operator: str
         unit, factor = col_unit, factor * col_factor
         if col_unit:
             unit_text += _clean_unit(column)
-    number = float(num * factor)
+    number = float(num * factor)  # _decimal bounded num: no Decimal overflow here
     if not math.isfinite(number):
-        return Value("text", text=text, note="数值超出范围")
+        return Value("text", text=text, note=OUT_OF_RANGE)
     return Value("number", number=number, unit=unit, operator=operator, strict=strict, text=text,
                  unit_text=unit_text)
 
+
+
+def _decimal(text: str) -> Decimal | None:
+    """The Decimal of a number's text, None when its exponent is beyond any figure (1e1000000 would
+    overflow Decimal's context and 1e99999999999999999999 its construction)."""
+    try:
+        num = Decimal(text)
+    except ArithmeticError:
+        return None
+    return num if not num or abs(num.adjusted()) <= _MAX_EXPONENT else None
 
 
 def _cn_number(s: str) -> int | None:

@@ -40,11 +40,11 @@ def table(path, sql: str) -> list[tuple]:
 def test_connect_creates_the_latest_schema(tmp_path):
     path = tmp_path / "sub" / "history.sqlite"
     with closing(history.connect(path)) as conn:
-        assert history.schema_version(conn) == SCHEMA_VERSION == 2
+        assert history.schema_version(conn) == SCHEMA_VERSION == 3
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = {r[1] for r in conn.execute("PRAGMA table_info(department_results)")}
-    assert {"year", "dept_code", "initial_budget", "errors", "warnings", "source_file"} <= columns
-    assert [v for v, _ in table(path, "SELECT version, applied_at FROM schema_version ORDER BY version")] == [1, 2]
+    assert {"year", "source_key", "dept_code", "initial_budget", "errors", "warnings", "source_file"} <= columns
+    assert [v for v, _ in table(path, "SELECT version, applied_at FROM schema_version ORDER BY version")] == [1, 2, 3]
 
 
 def test_v1_database_is_upgraded_with_its_data_kept(tmp_path):
@@ -59,7 +59,7 @@ def test_v1_database_is_upgraded_with_its_data_kept(tmp_path):
         assert "errors" not in columns
     found = history.load(path)  # connect() upgrades
     with closing(sqlite3.connect(path)) as conn:
-        assert history.schema_version(conn) == 2
+        assert history.schema_version(conn) == SCHEMA_VERSION
     d = found.departments.iloc[0]
     assert (d.year, d.dept_code, d.dept_name, d.budget, d.executed, d.mean_score) == (2022, "D001", "甲局", 100.5,
                                                                                       90.25, 91.5)
@@ -102,6 +102,60 @@ def test_record_failure_rolls_back_the_whole_round(tmp_path):
     with pytest.raises(sqlite3.Error):
         history.record(path, 2023, departments({"dept_code": "D001"}), bad)
     assert table(path, "SELECT COUNT(*) FROM department_results") == [(0,)]
+
+
+def test_record_keeps_departments_of_empty_duplicate_or_total_codes_apart(tmp_path):
+    """Issue 11: rows are keyed by the source file and the position, never by typed codes."""
+    path = tmp_path / "history.sqlite"
+    history.record(path, 2023,
+                   departments({"dept_code": "", "source_key": "h1"}, {"dept_code": "", "source_key": "h2"},
+                               {"dept_code": "合计", "source_key": "h3"}),
+                   projects({"dept_code": "", "project_code": "P1", "source_key": "h1", "position": 0},
+                            {"dept_code": "", "project_code": "P1", "source_key": "h1", "position": 1},
+                            {"dept_code": "", "project_code": "P1", "source_key": "h2", "position": 0},
+                            {"dept_code": "合计", "project_code": "P1", "source_key": "h3", "position": 0}))
+    assert table(path, "SELECT COUNT(*) FROM department_results") == [(3,)]
+    assert table(path, "SELECT COUNT(*) FROM project_results") == [(4,)]
+    history.record(path, 2023, departments({"dept_code": "", "source_key": "h1", "mean_score": 50.0}),
+                   projects({"dept_code": "", "project_code": "P1", "source_key": "h1", "position": 0}))
+    assert table(path, "SELECT source_key, mean_score FROM department_results ORDER BY 1") == [
+        ("h1", 50.0), ("h2", 88.5), ("h3", 88.5)]  # the same file again replaces itself only
+    assert table(path, "SELECT COUNT(*) FROM project_results") == [(3,)]
+
+
+def test_summary_records_every_department_and_project(tmp_path):
+    """Two departments without a code, two projects of one code, a department coded 合计: all in the history."""
+    inbox = tmp_path / "inbox"
+    data = copy.deepcopy(example_dict())
+    data["department"]["code"] = ""
+    data["projects"].append(copy.deepcopy(data["projects"][0]))  # the same project code twice
+    inbox.mkdir()
+    write_template(inbox / "a.xlsx", submission_from_dict(data), projects=2)
+    data["department"]["name"] = "乙局"
+    write_template(inbox / "b.xlsx", submission_from_dict(data), projects=2)
+    data["department"].update(code="合计", name="合计局")
+    write_template(inbox / "c.xlsx", submission_from_dict(data), projects=2)
+    db = tmp_path / "h.sqlite"
+    result = CliRunner().invoke(cli, ["summary", str(inbox), "-o", str(tmp_path / "out" / "汇总.xlsx"),
+                                      "--history", str(db)])
+    assert result.exit_code == 0, result.output
+    assert table(db, "SELECT COUNT(*) FROM department_results") == [(3,)]
+    assert table(db, "SELECT COUNT(*) FROM project_results") == [(6,)]
+    assert table(db, "SELECT COUNT(*) FROM department_results WHERE dept_code = '合计'") == [(1,)]
+
+
+def test_another_programs_sqlite_file_is_refused_and_left_unchanged(tmp_path):
+    path = tmp_path / "app.sqlite"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO customers VALUES (1, '张三')")
+        conn.commit()
+    before = path.read_bytes()
+    with pytest.raises(HistoryError, match="其他程序的 SQLite 数据库"):
+        history.record(path, 2023, departments({"dept_code": "D001"}), projects())
+    with pytest.raises(HistoryError, match="其他程序"):
+        history.load(path)
+    assert path.read_bytes() == before
 
 
 def test_newer_schema_is_refused_in_chinese(tmp_path):

@@ -138,7 +138,9 @@ def test_rollup_refuses_edited_city_and_other_year_files(tmp_path):
     old, _ = district_summary(tmp_path, "盘龙区", 2, seed=5, year=2022)
     city = tmp_path / "全市.xlsx"
     rollup([good], city, CITY)
-    accepted, rejected = read_summaries([good, cut, texted, worded, old, city])
+    accepted, rejected = read_summaries([old, good])  # no year given: not the year of whichever sorts first
+    assert accepted == [] and all("评价年度不止一个（2022、2023）" in r for _, r in rejected)
+    accepted, rejected = read_summaries([good, cut, texted, worded, old, city], year=2023)
     assert [s.file for s in accepted] == [str(good)]
     reasons = dict(rejected)
     assert "应有" in reasons[str(cut)] and "实际读到" in reasons[str(cut)]
@@ -191,6 +193,9 @@ def test_rollup_command_reports_skipped_files_and_exit_codes(tmp_path):
     title = openpyxl.load_workbook(out)["总览"]["A1"].value
     assert title == "昆明市2023年度预算绩效自评情况汇总"
     result = runner.invoke(cli, ["rollup", str(tmp_path), "-o", str(tmp_path / "again.xlsx")])
+    assert result.exit_code == 2 and "位于输入" in result.output  # inside an input: refused (issue 11)
+    assert not (tmp_path / "again.xlsx").exists()
+    result = runner.invoke(cli, ["rollup", str(tmp_path), "-o", str(tmp_path.parent / f"{tmp_path.name}-again.xlsx")])
     assert result.exit_code == 1 and "已生成全市汇总表" in result.output  # a folder: its .xlsx files
     result = runner.invoke(cli, ["rollup", str(junk), "-o", str(tmp_path / "none.xlsx")])
     assert result.exit_code == 2 and "没有可汇总的区县汇总表" in result.output

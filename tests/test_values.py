@@ -340,8 +340,11 @@ def test_parse_value_full_width_same_as_ascii(ascii_text):
         ("１００", (100.0, "")),
         ("2.6亿元", (26000.0, "")),
         ("1千元", (0.1, "")),
-        ("-5", (-5.0, "")),
-        (-2.94, (-2.94, "")),
+        ("-5", (None, "金额不能为负数")),  # no budget is negative (issue 11)
+        ("1e1000000", (None, "数值超出范围")),  # beyond Decimal's context: no crash
+        ("1e999999999999999999999", (None, "数值超出范围")),
+        ("2e9", (None, "金额超出预算可能的范围")),  # 2e13 元: no budget line is that large
+        (-2.94, (None, "金额不能为负数")),
         ("", (None, "")),
         ("  ", (None, "")),
         (None, (None, "")),

@@ -8,7 +8,6 @@ read and scored once and every stage sees the same numbers. The result is typed
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -32,7 +31,7 @@ from ..model import (
     Skipped,
     SourcedSubmission,
     SubmissionFormatError,
-    submission_from_dict,
+    submission_from_json,
 )
 from ..numbers import PENDING, number_or_none, round2
 from ..profile import Profile, load_profile
@@ -43,6 +42,9 @@ from ..workbook.xlsx import cell_order
 from .intake import check_intake
 from .rules import check_submissions
 from .score import Scores, score_submissions
+
+#: A submission JSON is a few KB; one this large is no submission (and is not read into memory).
+MAX_JSON_BYTES = 20 * 2**20
 
 
 def evaluate_submissions(items: Sequence[SourcedSubmission], profile: Profile | None = None, *,
@@ -94,10 +96,11 @@ def _from_read(read: WorkbookRead) -> FileResult:
 
 def _from_json(path: Path) -> FileResult:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        sourced = SourcedSubmission(submission_from_dict(data), file=str(path))
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise SubmissionFormatError(f"文件大小超过 {MAX_JSON_BYTES // 2**20} MB 的上限")
+        sourced = SourcedSubmission(submission_from_json(path.read_text(encoding="utf-8")), file=str(path))
         return FileResult(str(path), "json", "", sourced)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, SubmissionFormatError) as exc:
+    except (OSError, UnicodeDecodeError, SubmissionFormatError) as exc:
         finding = catalogue.make("file-unreadable", file=str(path), reason=f"不是有效的填报数据 JSON（{_json_problem(exc)}）",
                                  advice="请检查文件内容是否为 perf-toolkit/submission/v1 格式。")
         return FileResult(str(path), "json", "", None, [finding])
@@ -107,8 +110,6 @@ def _json_problem(exc: Exception) -> str:
     """What is wrong with a submission JSON file, in Chinese (the parser's English stays out)."""
     if isinstance(exc, SubmissionFormatError):
         return str(exc)  # already Chinese
-    if isinstance(exc, json.JSONDecodeError):
-        return f"第 {exc.lineno} 行第 {exc.colno} 列不符合 JSON 语法"
     if isinstance(exc, UnicodeDecodeError):
         return "不是 UTF-8 编码的文本"
     return "文件无法打开"

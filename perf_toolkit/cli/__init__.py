@@ -50,6 +50,15 @@ def _profile(value: str | None, campaign: Campaign | None = None):
         raise OperatorError(str(exc)) from exc
 
 
+def _refuse_overlap(output: Path | None, inputs) -> None:
+    """An output that is, or is inside, an input is refused before anything is read or written."""
+    from ..fsutil import input_overlap, overlap_message
+
+    clash = input_overlap(output, inputs) if output is not None else None
+    if clash is not None:
+        raise OperatorError(overlap_message(output, clash))
+
+
 def _campaign(path: Path | None, year: int | None = None) -> Campaign:
     """The round's config; --year wins over its year. Without a file nothing of the round is known."""
     try:
@@ -132,6 +141,7 @@ def template(output: Path, fill: Path | None, prefill: Path | None, projects: in
     year = year or (campaign.year if config_path else None)
     if fill and prefill:
         raise OperatorError("--fill 与 --prefill 不能同时使用。")
+    _refuse_overlap(output, [p for p in (fill, prefill) if p is not None])
     try:
         if prefill:
             if year is None:
@@ -164,6 +174,7 @@ def export(workbook: Path, output: Path | None, config_path: Path | None) -> Non
     from ..workbook.read import ExportError, export_workbook
 
     _campaign(config_path)  # accepted like every command's; the export itself needs no campaign settings
+    _refuse_overlap(output, [workbook])
     try:
         text = json.dumps(export_workbook(workbook), ensure_ascii=False, indent=2) + "\n"
     except ExportError as exc:
@@ -211,6 +222,7 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
       perf-toolkit check 单位.xlsx --json > 审核结果.json
       perf-toolkit check 收件箱/ --markup 审核意见/
     """
+    _refuse_overlap(markup_dir, paths)
     result = _evaluate(paths, profile_name, _campaign(config_path, round_year), jobs)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -247,6 +259,7 @@ def score(paths: tuple[Path, ...], as_json: bool, output: Path | None, profile_n
       perf-toolkit score 单位.xlsx --json
       perf-toolkit score 收件箱/ -o 评分结果.xlsx --profile sichuan
     """
+    _refuse_overlap(output, paths)
     result = _evaluate(paths, profile_name, _campaign(config_path, round_year), jobs)
     if output is not None:
         from ..summary.scoresheet import write_scores
@@ -304,6 +317,7 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
     )
 
     campaign = _campaign(config_path, round_year)
+    _refuse_overlap(output or campaign.output_dir, paths)
     try:  # templates and soffice are checked before any file is read or written
         for custom in (report_template, table_template):
             if custom is not None:
@@ -380,6 +394,7 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
 
     campaign = _campaign(config_path, round_year)
     profile = _profile(profile_name, campaign)
+    _refuse_overlap(output or campaign.output_dir, _round_sources(campaign, sources))
     try:
         if pdf:
             find_soffice()
@@ -557,6 +572,7 @@ def summary(paths: tuple[Path, ...], output: Path | None, history_path: Path | N
     from ..summary.history import HistoryError
 
     campaign = _campaign(config_path, round_year)
+    _refuse_overlap(output or campaign.output_dir / "汇总.xlsx", paths)
     result = _evaluate(paths, profile_name, campaign, jobs)
     campaign = _round_year(campaign, result)
     _warn_missing_facts(campaign)
@@ -624,6 +640,7 @@ def rollup(summaries: tuple[Path, ...], output: Path, name: str | None, config_p
     from ..summary.rollup import NothingToRollUp, rollup
 
     campaign = _campaign(config_path)
+    _refuse_overlap(output, summaries)
     if config_path is None:
         campaign = replace(campaign, district="全市", bureau="")
     try:
@@ -680,10 +697,12 @@ def _round_output(campaign: Campaign, output: Path | None) -> Path:
     return output if output is not None else campaign.output_dir
 
 
-def _source_text(origin: str, within: str) -> str:
+def _source_text(origin: str, within: str, name: str = "") -> str:
     """Where an input came from, short: the source's file name and the way inside it (mail, zip)."""
     if "://" in origin:
         head = origin
+    elif not within and name and Path(origin).name != name:  # a mail file itself (its body): the file
+        return Path(origin).name
     elif not within:  # a workbook file itself: its folder
         return f"{Path(origin).parent.name or Path(origin).parent}/"
     else:
@@ -718,6 +737,7 @@ def collect_command(sources: tuple[str, ...], config_path: Path | None, output: 
 
     campaign = _campaign(config_path)
     folder = _round_output(campaign, output)
+    _refuse_overlap(folder, sources)
     try:
         with output_lock(folder):
             result = collect(settings_sources(campaign, sources), campaign, folder)
@@ -735,7 +755,7 @@ def _print_collection(result, *, indent: str = "", brief: bool = False) -> None:
         if brief and (not e.new or (e.state == ACCEPTED and not e.findings)):
             continue  # brief: what this run brought that is not simply received
         note = e.reason if e.new else "此前已收取" + (f"；{e.reason}" if e.reason else "")
-        rows.append([e.state_zh, e.name, _source_text(e.origin, e.within), e.sender or "—", format_time(e.mail_date),
+        rows.append([e.state_zh, e.name, _source_text(e.origin, e.within, e.name), e.sender or "—", format_time(e.mail_date),
                      e.dept_name or e.dept_code or "—", note])
     if len(rows) > 1:
         for line in _table(rows, indent=indent):
@@ -822,6 +842,7 @@ def _round_evaluation(sources: tuple[str, ...], profile_name: str | None, campai
 
     profile = _profile(profile_name, campaign)
     folder = campaign.output_dir
+    _refuse_overlap(folder, sources)
     try:
         with output_lock(folder):
             return evaluate_round(_round_sources(campaign, sources), campaign, profile, folder, jobs=jobs)

@@ -30,6 +30,7 @@ from email import policy
 from email.message import Message
 from pathlib import Path
 
+from ..fsutil import irregular_reason, path_text, read_bounded
 from ..workbook.marker import output_mark
 from ..workbook.read import WORKBOOK_SUFFIXES, lock_file_reason
 
@@ -129,7 +130,9 @@ def read_sources(sources: Iterable[str | os.PathLike[str]], exclude: Iterable[st
 
 
 def _ordered(item: Item, order: int) -> Item:
-    return type(item)(**{**item.__dict__, "order": order})
+    """The item with its place in the run, and its names printable (a file name that was not UTF-8)."""
+    names = {k: path_text(item.__dict__[k]) for k in ("name", "origin", "key", "within")}
+    return type(item)(**{**item.__dict__, **names, "order": order})
 
 
 def _under(path: Path, excluded: list[Path]) -> bool:
@@ -181,16 +184,21 @@ def _folder(path: Path, excluded: list[Path], limits: InboxLimits) -> Iterator[I
             if name.startswith(".") and lock_file_reason(name) is None:
                 yield Ignored(name, str(child), "隐藏文件，已跳过", key=_key(child))
             else:
-                yield from _file(child, limits, named=False)
+                yield from _file(child, limits, named=False, root=path)
 
 
-def _file(path: Path, limits: InboxLimits, *, named: bool) -> Iterator[Item]:
-    """One file on disk: a workbook, a mail, a mailbox, a zip, or something to skip."""
+def _file(path: Path, limits: InboxLimits, *, named: bool, root: Path | None = None) -> Iterator[Item]:
+    """One file on disk: a workbook, a mail, a mailbox, a zip, or something to skip; `root` is the folder
+    it was found in (a link out of it is not followed)."""
     origin, key, name = str(path), _key(path), path.name
     suffix = path.suffix.lower()
     reason = lock_file_reason(name)
     if reason:
         yield Ignored(name, origin, reason, key=key)
+        return
+    irregular = irregular_reason(path, None if named else root)
+    if irregular:
+        yield Ignored(name, origin, irregular, key=key)
         return
     try:
         size = path.stat().st_size
@@ -203,7 +211,7 @@ def _file(path: Path, limits: InboxLimits, *, named: bool) -> Iterator[Item]:
         if suffix not in (*WORKBOOK_SUFFIXES, *MAIL_SUFFIXES, *ZIP_SUFFIXES):
             yield Ignored(name, origin, _not_a_workbook(name), key=key)
             return
-        data = path.read_bytes()
+        data = read_bounded(path, limits.max_source_bytes)
     except OSError as exc:
         yield Ignored(name, origin, f"无法读取（{exc.strerror or '读取失败'}）", key=key)
         return
@@ -246,22 +254,20 @@ def _maildir(path: Path, limits: InboxLimits) -> Iterator[Item]:
 
 
 def _mbox(path: Path, limits: InboxLimits) -> Iterator[Item]:
+    # read here, not through mailbox.mbox: it opens the file for writing ("rb+"), and an input is never
+    # opened so; its messages start at a "From " line, as mailbox's own reader splits them
     try:
-        box = mailbox.mbox(path, factory=None, create=False)
-        keys = box.keys()
-    except (OSError, mailbox.Error) as exc:
-        yield Ignored(path.name, str(path), f"邮箱文件无法读取（{exc}）", key=_key(path))
+        data = read_bounded(path, limits.max_source_bytes)
+    except OSError as exc:
+        yield Ignored(path.name, str(path), f"邮箱文件无法读取（{exc.strerror or '读取失败'}）", key=_key(path))
         return
-    try:
-        for n, k in enumerate(keys, start=1):
-            raw = box.get_bytes(k)
-            if raw.startswith(b"From "):  # mailbox keeps the envelope line; it is not part of the message
-                raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
-            ident = _message_id_of(raw) or f"#{n}"
-            yield from arrivals_from_message(raw, str(path), limits=limits, key=f"{_key(path)}#{ident}",
-                                             within=f"第{n}封邮件")
-    finally:
-        box.close()
+    starts = [m.start() for m in re.finditer(rb"^From ", data, re.M)]
+    for n, (a, b) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True), start=1):
+        raw = data[a:b]
+        raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""  # the envelope line is not part of the message
+        ident = _message_id_of(raw) or f"#{n}"
+        yield from arrivals_from_message(raw, str(path), limits=limits, key=f"{_key(path)}#{ident}",
+                                         within=f"第{n}封邮件")
 
 
 def _message_id_of(raw: bytes) -> str:

@@ -20,9 +20,10 @@ The rules every figure follows (also printed on the 总览 sheet, `RULES`):
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -417,27 +418,48 @@ def _meta_frame(meta: Meta, counts: Counts, previous: int | None, frames: dict[s
     return pd.DataFrame(rows, columns=["项目", "值"])
 
 
-def history_records(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The department and project rows to record in the history database (history.py's columns)."""
-    d = frames["部门汇总"]
-    d = d[d[CODE] != TOTAL]
+def history_records(frames: dict[str, pd.DataFrame], hashes: Mapping[str, str] | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The department and project rows to record in the history database (history.py's columns), keyed by
+    each source file's hash (`hashes`: file → sha256) and each project's position in it."""
+    hashes = hashes or {}
+
+    def source_key(file, code) -> str:
+        file = "" if file is None or (isinstance(file, float) and math.isnan(file)) else str(file)
+        return hashes.get(file) or (f"file:{file}" if file else f"code:{code or ''}")
+
+    d = _without_total(frames["部门汇总"])
     departments = pd.DataFrame({
+        "source_key": [source_key(f, c) for f, c in zip(d[FILE], d[CODE], strict=True)],
         "dept_code": d[CODE], "dept_name": d[NAME], "projects": d[PROJECTS], "initial_budget": d[INITIAL],
         "budget": d[BUDGET], "executed": d[SPENT], "execution_rate": d[RATE], "mean_score": d[MEAN],
         "min_score": d[MIN_SCORE], "errors": d[ERRORS], "warnings": d[WARNINGS], "source_file": d[FILE],
     })
-    p = frames["项目明细"]
-    p = p[p[CODE] != TOTAL]
+    p = _without_total(frames["项目明细"])
 
     def number(column: str) -> pd.Series:  # 待核实 is recorded as no figure (NULL); the grade says 待核实
         return pd.to_numeric(p[column].where(p[column] != PENDING), errors="coerce")
 
+    keys = [source_key(f, c) for f, c in zip(p[FILE], p[CODE], strict=True)]
     projects = pd.DataFrame({
+        "source_key": keys, "position": pd.Series(keys, dtype=object).groupby(keys).cumcount().to_numpy(),
         "dept_code": p[CODE], "project_code": [c or n for c, n in zip(p[P_CODE], p[P_NAME], strict=True)],
         "project_name": p[P_NAME], "initial_budget": number(INITIAL), "budget": number(BUDGET),
         "executed": number(SPENT), "execution_rate": number(RATE), "total_score": number(SCORE), "grade": p[GRADE],
     })
     return departments.reset_index(drop=True), projects.reset_index(drop=True)
+
+
+def _without_total(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table without its 合计 row: the last row `with_total` appended, not any row whose code reads 合计
+    (a department may be coded so)."""
+    if frame.empty or frame.iloc[-1][CODE] != TOTAL or not _blank(frame.iloc[-1][FILE]):
+        return frame
+    return frame.iloc[:-1]
+
+
+def _blank(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x)) or x == ""
 
 
 # ------------------------------------------------------------------ writing and recording
@@ -456,5 +478,6 @@ def summarize(evaluation: Evaluation, campaign: Campaign, output, *,
     frames = summary_frames(evaluation, campaign, earlier)
     write_summary(frames, output)
     if history_path is not None:
-        db.record(history_path, campaign.year, *history_records(frames))
+        hashes = {r.file: r.sha256 for r in evaluation.files if r.sha256}
+        db.record(history_path, campaign.year, *history_records(frames, hashes))
     return frames, earlier

@@ -1,10 +1,13 @@
 """Year-over-year history: each round's department and project results in an embedded SQLite file.
 
 One database per district (`output/history.sqlite`, path from the campaign). Rows are keyed by
-(year, department) and (year, department, project); recording a department again for the same
-year replaces its rows, so re-running a summary never duplicates anything. The schema is
+the round (year), the source file's hash and the project's position in it, never by codes a
+department types (an empty 单位编码, two projects of one code, a department coded 合计 are each
+their own row). Recording a department again for the same year (by its code, or the same file)
+replaces its rows, so re-running a summary never duplicates anything. The schema is
 versioned: `MIGRATIONS` lists every change in order, a database from an older version is
-upgraded in place (each step in its own transaction), and one from a newer version is refused.
+upgraded in place (each step in its own transaction), and one from a newer version is refused, as is
+an SQLite file of another application (it is never migrated).
 """
 
 from __future__ import annotations
@@ -45,9 +48,39 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
         "ALTER TABLE project_results ADD COLUMN initial_budget REAL",
         "CREATE INDEX project_results_dept ON project_results (dept_code, year)",
     )),
+    (3, "rows keyed by the source file and the project's position, not by typed codes", (
+        """CREATE TABLE department_results_v3 (
+               year INTEGER NOT NULL, source_key TEXT NOT NULL, dept_code TEXT NOT NULL DEFAULT '',
+               dept_name TEXT, projects INTEGER, initial_budget REAL, budget REAL, executed REAL,
+               execution_rate REAL, mean_score REAL, min_score REAL, errors INTEGER, warnings INTEGER,
+               source_file TEXT, recorded_at TEXT NOT NULL,
+               PRIMARY KEY (year, source_key))""",
+        """INSERT INTO department_results_v3 SELECT year, 'v2:' || dept_code, dept_code, dept_name, projects,
+               initial_budget, budget, executed, execution_rate, mean_score, min_score, errors, warnings,
+               source_file, recorded_at FROM department_results""",
+        "DROP TABLE department_results",
+        "ALTER TABLE department_results_v3 RENAME TO department_results",
+        """CREATE TABLE project_results_v3 (
+               year INTEGER NOT NULL, source_key TEXT NOT NULL, position INTEGER NOT NULL,
+               dept_code TEXT NOT NULL DEFAULT '', project_code TEXT, project_name TEXT, initial_budget REAL,
+               budget REAL, executed REAL, execution_rate REAL, total_score REAL, grade TEXT,
+               PRIMARY KEY (year, source_key, position))""",
+        """INSERT INTO project_results_v3 SELECT year, 'v2:' || dept_code, rowid, dept_code, project_code,
+               project_name, initial_budget, budget, executed, execution_rate, total_score, grade
+               FROM project_results""",
+        "DROP TABLE project_results",
+        "ALTER TABLE project_results_v3 RENAME TO project_results",
+        "CREATE INDEX project_results_dept ON project_results (dept_code, year)",
+        f"PRAGMA application_id = {0x50544B48}",  # "PTKH": perf-toolkit history
+    )),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+#: Tables a history database of any version holds; a database with other tables is another program's.
+_OUR_TABLES = {"schema_version", "department_results", "project_results", "sqlite_sequence"}
 
+#: The row keys the caller gives: the source (file hash, or the department for one with no file) and the
+#: project's position in it.
+KEY_COLUMNS = ("source_key", "position")
 DEPARTMENT_COLUMNS = ("dept_code", "dept_name", "projects", "initial_budget", "budget", "executed",
                       "execution_rate", "mean_score", "min_score", "errors", "warnings", "source_file")
 PROJECT_COLUMNS = ("dept_code", "project_code", "project_name", "initial_budget", "budget", "executed",
@@ -83,6 +116,10 @@ def schema_version(conn: sqlite3.Connection) -> int:
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Upgrade an open database step by step up to `target`; returns the version reached."""
     current = schema_version(conn)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if (current == 0 and tables) or not tables <= _OUR_TABLES:
+        raise HistoryError("这个文件是其他程序的 SQLite 数据库，不是 perf-toolkit 的历史数据库，未作任何改动。"
+                           "请在配置的 history 中改用另一个文件名（如 output/history.sqlite）。")
     if current > SCHEMA_VERSION:
         raise HistoryError(f"历史数据库的版本为 v{current}，比本工具支持的 v{SCHEMA_VERSION} 新。请升级 perf-toolkit 后再运行。")
     for version, _what, statements in MIGRATIONS:
@@ -112,27 +149,49 @@ def connect(path: str | Path, *, target: int = SCHEMA_VERSION) -> sqlite3.Connec
 
 
 def record(path: str | Path, year: int, departments: pd.DataFrame, projects: pd.DataFrame) -> None:
-    """Store one round's results: each department of `departments` replaces its earlier rows for `year`.
+    """Store one round's results: each department of `departments` replaces its earlier rows for `year`
+    (those of its code, when it has one, and those of the same source).
 
-    `departments` has DEPARTMENT_COLUMNS, `projects` has PROJECT_COLUMNS; all in one transaction.
+    `departments` has DEPARTMENT_COLUMNS and `source_key`; `projects` has PROJECT_COLUMNS, `source_key` and
+    `position` (a caller without keys gets one per department code, and positions in row order); all in
+    one transaction. No row is lost to a code typed twice or left empty.
     """
     now = _now()
+    departments, projects = _keyed(departments, projects)
     with closing(connect(path)) as conn, _transaction(conn):
         for row in departments.to_dict("records"):
-            code = str(row["dept_code"])
-            conn.execute("DELETE FROM project_results WHERE year = ? AND dept_code = ?", (year, code))
+            code, key = str(row["dept_code"] or ""), str(row["source_key"])
+            old = {key} | ({r[0] for r in conn.execute(
+                "SELECT source_key FROM department_results WHERE year = ? AND dept_code = ?", (year, code))}
+                if code else set())
+            for k in old:
+                conn.execute("DELETE FROM project_results WHERE year = ? AND source_key = ?", (year, k))
+                conn.execute("DELETE FROM department_results WHERE year = ? AND source_key = ?", (year, k))
             values = [_plain(row.get(c)) for c in DEPARTMENT_COLUMNS]
             conn.execute(
-                f"INSERT OR REPLACE INTO department_results (year, {', '.join(DEPARTMENT_COLUMNS)}, recorded_at) "
-                f"VALUES (?, {', '.join('?' * len(DEPARTMENT_COLUMNS))}, ?)", [year, *values, now])
-        codes = set(departments["dept_code"].astype(str))
+                f"INSERT INTO department_results (year, source_key, {', '.join(DEPARTMENT_COLUMNS)}, recorded_at) "
+                f"VALUES (?, ?, {', '.join('?' * len(DEPARTMENT_COLUMNS))}, ?)", [year, key, *values, now])
+        keys = set(departments["source_key"].astype(str))
         for row in projects.to_dict("records"):
-            if str(row["dept_code"]) not in codes:
+            if str(row["source_key"]) not in keys:
                 continue  # a project is recorded only with its department
             values = [_plain(row.get(c)) for c in PROJECT_COLUMNS]
             conn.execute(
-                f"INSERT OR REPLACE INTO project_results (year, {', '.join(PROJECT_COLUMNS)}) "
-                f"VALUES (?, {', '.join('?' * len(PROJECT_COLUMNS))})", [year, *values])
+                f"INSERT INTO project_results (year, source_key, position, {', '.join(PROJECT_COLUMNS)}) "
+                f"VALUES (?, ?, ?, {', '.join('?' * len(PROJECT_COLUMNS))})",
+                [year, str(row["source_key"]), int(row["position"]), *values])
+
+
+def _keyed(departments: pd.DataFrame, projects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The frames with their row keys; where the caller gave none, the department code keys the source."""
+    departments, projects = departments.copy(), projects.copy()
+    for frame in (departments, projects):
+        if "source_key" not in frame:
+            codes = frame["dept_code"] if "dept_code" in frame else pd.Series("", index=frame.index)
+            frame["source_key"] = "code:" + codes.fillna("").astype(str)
+    if "position" not in projects:
+        projects["position"] = projects.groupby("source_key").cumcount() if len(projects) else []
+    return departments, projects
 
 
 def load(path: str | Path, before: int | None = None) -> History | None:

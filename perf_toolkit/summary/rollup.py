@@ -179,6 +179,11 @@ def read_summaries(paths: Iterable[str | Path], *, limits: Limits = ROLLUP_LIMIT
             except Exception:  # an edited file can be odd in ways no check foresaw: never a crash
                 # a fixed reason: the exception's (English) name and text mean nothing to the reader
                 rejected.append((str(path), "汇总表内容异常，无法汇总，可能被改动。请使用区县生成的原汇总表"))
+    found_years = sorted({s.year for s in accepted if s.year is not None})
+    if year is None and len(found_years) > 1:  # never the year of whichever file sorts first
+        rejected.extend((s.file, f"汇总表的评价年度不止一个（{'、'.join(map(str, found_years))}），无法确定本次汇总的年度；"
+                                 "请在配置文件中设置 year") for s in accepted)
+        accepted = []
     if accepted:
         year = year if year is not None else accepted[0].year
         for s in [s for s in accepted if s.year != year]:

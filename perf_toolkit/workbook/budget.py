@@ -81,6 +81,7 @@ def read_budget_csv(path) -> list[BudgetLine]:
         raise BudgetFileError(f"预算数据文件 {path.name} 第{start + 1}行（表头）缺少列：{'、'.join(missing)}")
     header_of = {k: h for h, k in BUDGET_HEADERS.items()}
     lines, seen, owners = [], {}, {}
+    names: dict[str, tuple[str, int]] = {}  # department code -> (its name, the row that named it)
     for i, row in enumerate(rows[start + 1:], start=start + 2):
         cell = {k: (row[j] if j < len(row) else None) for k, j in columns.items()}
         if not any(str(v or "").strip() for v in cell.values()):
@@ -98,6 +99,12 @@ def read_budget_csv(path) -> list[BudgetLine]:
         if owner[:2] != (text["dept_code"], text["project_name"]):
             raise BudgetFileError(f"预算数据第{i}行：项目编码“{text['project_code']}”与第{owner[2]}行的单位编码"
                                   f"或项目名称不一致")
+        named = names.setdefault(text["dept_code"], (text["dept_name"], i))
+        if text["dept_name"] and named[0] and named[0] != text["dept_name"]:
+            raise BudgetFileError(f"预算数据第{i}行：单位编码“{text['dept_code']}”的单位名称“{text['dept_name']}”"
+                                  f"与第{named[1]}行的“{named[0]}”不一致")
+        if text["dept_name"] and not named[0]:
+            names[text["dept_code"]] = (text["dept_name"], i)
         key = (text["project_code"], source)
         if key in seen:
             raise BudgetFileError(f"预算数据第{i}行与第{seen[key]}行重复（同一项目的同一资金来源）")

@@ -23,6 +23,7 @@ import contextlib
 import datetime
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -130,7 +131,10 @@ def _resource(detail: str, note: str = "") -> Rejection:
 def sniff(path: str | os.PathLike, limits: Limits = Limits()) -> str | Rejection:
     """The workbook format by magic bytes (never by extension), or why it is not a readable workbook."""
     path = Path(path)
-    size = path.stat().st_size
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # a pipe would block the open below, a device never end
+        return Rejection("不是普通文件（命名管道、设备或套接字）", "请发送 Excel 填报表文件本身。")
+    size = info.st_size
     if size == 0:
         return EMPTY
     if size > limits.max_file_bytes:

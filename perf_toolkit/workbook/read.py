@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import spec
 from ..findings import make
+from ..fsutil import irregular_reason, path_text
 from ..model import (
     FUND_SOURCES,
     TYPED_INDICATOR_FIELDS,
@@ -88,6 +89,15 @@ def _skip_reason(path: Path) -> str | None:
     return reason
 
 
+def _undecodable_name(path: Path) -> str | None:
+    """Why a file whose name is not UTF-8 (a zip unpacked on Chinese Windows, GBK bytes) is not read here:
+    its name could not be printed or written into a report. `collect` and `run` take it (by content)."""
+    if path_text(path.name) == path.name:
+        return None
+    return (f"文件名不是 UTF-8 编码（{path_text(path.name)}），已跳过；请重命名该文件，"
+            "或用 perf-toolkit collect / run 收取（按文件内容认定单位）")
+
+
 def discover(paths) -> tuple[list[Path], list[Skipped]]:
     """The workbooks to read among files and folders (recursive, sorted), and what was skipped and why."""
     found: list[Path] = []
@@ -115,13 +125,13 @@ def discover(paths) -> tuple[list[Path], list[Skipped]]:
                         reason = "隐藏文件，已跳过"
                     if reason is None and child.suffix.lower() not in WORKBOOK_SUFFIXES:
                         reason = f"不是电子表格文件（扩展名“{child.suffix or '无'}”），已跳过"
-                    reason = reason or _skip_reason(child)
+                    reason = reason or _undecodable_name(child) or irregular_reason(child, path) or _skip_reason(child)
                     if reason:
                         skipped.append(Skipped(str(child), reason))
                     else:
                         take(child)
-        elif path.is_file():
-            reason = _skip_reason(path)
+        elif os.path.lexists(path):
+            reason = _undecodable_name(path) or irregular_reason(path) or _skip_reason(path)
             if reason:
                 skipped.append(Skipped(str(path), reason))
             else:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from openpyxl.worksheet.page import PageMargins
 
 from .. import spec
 from ..fsutil import atomic_write
-from ..model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_dict
+from ..model import FUND_SOURCES, Fund, Project, Submission, Typed, submission_from_json
 from ..profile import Band, Profile, load_profile
 from ..text import display_width, safe_name
 from .budget import BudgetLine
@@ -618,11 +618,10 @@ def write_from_json(json_path, path, *, projects: int = 1, year: int | None = No
     """`template --fill`: the workbook filled from a submission-v1 JSON file (`year` when it has none)."""
     source = Path(json_path)
     try:
-        data = json.loads(source.read_text(encoding="utf-8-sig"))
-        submission = submission_from_dict(data)
+        submission = submission_from_json(source.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise WorkbookWriteError(f"无法读取填报数据文件 {source}：{exc.strerror}") from exc
-    except ValueError as exc:  # JSON syntax (a ValueError), or not a submission-v1 (SubmissionFormatError)
+    except ValueError as exc:  # not a submission-v1 (SubmissionFormatError), or not UTF-8
         raise WorkbookWriteError(f"填报数据文件 {source.name} 不是有效的 submission-v1 JSON：{exc}") from exc
     return write_template(path, submission, projects=projects, year=year, profile=profile, helpdesk=helpdesk)
 
@@ -646,13 +645,16 @@ def write_prefilled(lines: list[BudgetLine], out_dir, *, year: int, profile: Pro
     groups: dict[str, list[BudgetLine]] = {}
     for line in lines:
         groups.setdefault(line.dept_code, []).append(line)
-    paths, taken = [], set()
+    targets, taken = [], set()
     for code, group in groups.items():
         dept_name = next((x.dept_name for x in group if x.dept_name), "")
         stem = safe_name("-".join(x for x in (code, dept_name, "自评填报表") if x), "未命名单位")
         # two codes can make one safe name ("D/1", "D:1"): never overwrite a department's workbook
         name = next(n for n in (stem, *(f"{stem}-{k}" for k in range(2, 10_000))) if n.casefold() not in taken)
         taken.add(name.casefold())
-        paths.append(write_template(out / f"{name}.xlsx", year=year, profile=profile, prefill=group,
-                                    helpdesk=helpdesk))
-    return paths
+        targets.append((out / f"{name}.xlsx", group))
+    present = [t.name for t, _ in targets if os.path.lexists(t)]
+    if present:  # a department may have returned its filled copy under the same name: nothing is overwritten
+        raise WorkbookWriteError(f"文件夹 {out} 中已有 {'、'.join(present[:3])}{'等' if len(present) > 3 else ''}"
+                                 f" {len(present)} 个同名文件，未生成任何预填表（以免覆盖已填报的表）。请换一个空文件夹。")
+    return [write_template(t, year=year, profile=profile, prefill=group, helpdesk=helpdesk) for t, group in targets]
