@@ -93,3 +93,13 @@ def dovecot():
 def imap_account(dovecot):
     """A new, empty mailbox on the test Dovecot (mailservers.ImapTestAccount): url(), append(), flags()…"""
     return dovecot.account()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_untouched():
+    """No test writes into the repository's output/ (a config without `output` or the example config's
+    history would): what is there after the session was there before."""
+    before = {p for p in (ROOT / "output").rglob("*")}
+    yield
+    added = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "output").rglob("*") if p not in before)
+    assert not added, f"tests wrote into the repository: {added}"

@@ -173,7 +173,7 @@ def test_unverifiable_indicators_follow_one_rule_and_make_the_total_provisional_
             f"和等级“{project.grade}”是暂定的，待核实。") in notes
     assert any("暂按自评得分8.00分计（分值20分），待核实" in c for c in notes) and "“指标1”" not in text
     cells = [c.text for t in Document(rendered.table).tables for row in t.rows for c in row.cells]
-    assert f"{project.total_score:.2f}（待核实）" in cells and f"自评等级：{project.grade}（待核实）" in cells
+    assert f"{project.total_score:.2f}\n（待核实）" in cells and f"自评等级：{project.grade}\n（待核实）" in cells
 
     report = result.to_dict()["files"][0]["projects"][0]
     assert report["provisional"] is True and [i["verifiable"] for i in report["indicators"]] == [

@@ -439,7 +439,7 @@ def build_report(path: Path) -> None:
 # ------------------------------------------------------------------ the 自评表
 
 #: Column widths (cm) of the nine-column grid; they add up to the landscape type area (22.5 cm).
-TABLE_COLUMNS = (1.9, 2.8, 2.5, 4.2, 2.2, 2.2, 1.1, 2.6, 3.0)  # 得分 fits "17.50（核定）" on one line
+TABLE_COLUMNS = (1.9, 2.8, 2.5, 4.7, 2.2, 2.2, 1.1, 1.7, 3.4)
 TABLE_SIZE = 10.5  # 五号
 
 

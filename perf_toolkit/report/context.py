@@ -138,6 +138,11 @@ def ruled_mark(differs: bool, pending: bool) -> str:
     return f"（{'，'.join(marks)}）" if marks else ""
 
 
+def _on_its_line(mark: str) -> str:
+    """A mark under the figure in a narrow table cell (docxtpl renders the newline as a line break)."""
+    return "\n" + mark if mark else ""
+
+
 def _differs(claimed: float | None, ruled: float | None) -> bool:
     """The department claimed another score than the rules give (only a known rule score is compared)."""
     return claimed is not None and ruled is not None and round2(claimed) != round2(ruled)
@@ -302,8 +307,8 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "claimed_grade": claimed_grade,
         # the 自评表's cells: what the rules compute, marked where it is not the department's own figure
         # (the department's figures are in the review notes)
-        "total_cell": total_score + total_mark,
-        "grade_cell": f"{'等级' if total_differs else '自评等级'}：{scored.grade}{total_mark}",
+        "total_cell": total_score + _on_its_line(total_mark),
+        "grade_cell": f"{'等级' if total_differs else '自评等级'}：{scored.grade}{_on_its_line(total_mark)}",
         "indicators": ordered,
         "indicator_groups": groups,
         "table_rows": _table_rows(groups),
@@ -354,7 +359,7 @@ def _funds(scored: ScoredProject) -> dict:
         "score": known(points(scored.execution_score), scored.rate_known),
         "claimed": points(scored.claimed_execution_score) if scored.claimed_execution_score is not None else "",
         "score_cell": known(points(scored.execution_score), scored.rate_known)
-        + ruled_mark(_differs(scored.claimed_execution_score, scored.execution_score), False),
+        + _on_its_line(ruled_mark(_differs(scored.claimed_execution_score, scored.execution_score), False)),
     }
     return {"total": total, "rows": rows}
 
@@ -385,7 +390,7 @@ def _indicators(scored: tuple[ScoredIndicator, ...], profile) -> list[dict]:
             "claimed": points(r.claimed_score) if r.claimed_score is not None else "",
             "score_differs": _differs(r.claimed_score, r.score),
             "score_mark": (mark := ruled_mark(_differs(r.claimed_score, r.score), r.scored and not r.verifiable)),
-            "score_cell": known(points(r.score), r.scored) + mark,
+            "score_cell": known(points(r.score), r.scored) + _on_its_line(mark),
             "met": r.met, "band": r.band, "band_label": profile.band(r.band).label if r.band else "",
             "completion": percent(r.completion), "scored_as": r.scored_as,
             "overachieved": r.overachieved, "basis": _strip_end(one_line(raw.basis)),
