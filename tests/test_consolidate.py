@@ -322,7 +322,7 @@ def test_summary_layout_formats_freeze_filter_and_print(district):
     ws = wb["项目明细"]
     header = [str(c.value).replace("\n", "") for c in ws[1]]
     col = {name: i + 1 for i, name in enumerate(header)}
-    assert ws.freeze_panes == "A2"
+    assert ws.freeze_panes == "C2"  # the header row and the columns up to the unit name stay on screen
     last = ws.max_row
     assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{last - 1}"  # 合计 outside
     assert ws.cell(2, col["全年预算数（万元）"]).number_format == "#,##0.00"
@@ -330,15 +330,36 @@ def test_summary_layout_formats_freeze_filter_and_print(district):
     assert ws.cell(2, col["总分"]).number_format == "0.00"
     assert ws.cell(last, 1).value == "合计" and ws.cell(last, 1).font.b
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
-    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)  # 1 is the default
-    assert ws.page_setup.fitToHeight == 0 and ws.print_title_rows == "$1:$1"
+    assert ws.print_title_rows == "$1:$1"
     rules = [r for rng in ws.conditional_formatting for r in rng.rules]
     assert any("<0.9" in (r.formula or [""])[0] for r in rules)  # low execution rates
     assert any(r.formula == ['"差"'] for r in rules) and any(r.formula == ['"中"'] for r in rules)
     letter = openpyxl.utils.get_column_letter(col["单位名称"])
     assert ws.column_dimensions[letter].width >= 2 * len("测试区第12局")  # CJK counts double
     for name in TABLE_SHEETS:
-        assert wb[name].freeze_panes == "A2" and wb[name].page_setup.orientation == "landscape"
+        sheet = wb[name]
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.freeze_panes == ("D2" if name == "问题清单" else "C2")  # 级别 first in the problem list
+        assert not sheet.sheet_properties.pageSetUpPr.fitToPage  # a legible scale, not shrunk to one page
+        assert 80 <= (sheet.page_setup.scale or 100) <= 100  # 10 pt text prints at 8 pt or more
+        breaks = [b.id for b in sheet.col_breaks.brk]
+        if breaks:  # a wide table: pages across, each starting with the columns naming the row
+            assert sheet.print_title_cols in ("$A:$B", "$A:$C", "$A:$D")
+
+
+def test_print_layout_splits_wide_tables_at_a_legible_scale():
+    from perf_toolkit.summary.book import MIN_SCALE, PAGE_PIXELS, column_pixels, print_layout
+
+    narrow = print_layout([10, 20, 12, 12], key_columns=2)
+    assert narrow.breaks == () and narrow.scale == 100
+    wide = print_layout([10, 24] + [12] * 40, key_columns=2)
+    assert wide.scale >= MIN_SCALE and wide.pages_wide > 1
+    edges = [2, *wide.breaks, 42]
+    key = column_pixels(10) + column_pixels(24)
+    for start, stop in zip(edges, edges[1:], strict=False):  # every page (key columns included) fits at the scale
+        assert (key + column_pixels(12) * (stop - start)) * wide.scale / 100 <= PAGE_PIXELS
+    hidden = print_layout([10, 24] + [0] * 40 + [12], key_columns=2)  # hidden columns take no room
+    assert hidden.breaks == ()
 
 
 def test_summary_charts_are_native_excel_charts(district):
@@ -373,7 +394,7 @@ def test_summary_of_nothing_readable_still_writes(tmp_path):
     figures = overview(path)
     assert (figures["已报送单位数"], figures["参评项目数"], figures["未报送单位数"]) == (0, 0, 2)
     problems = sheet(path, "问题清单")
-    assert list(problems["代码"]) == ["file-unreadable"] and problems["文件"].iloc[0] == str(bad)
+    assert list(problems["代码"]) == ["file-unreadable"] and problems["文件"].iloc[0] == bad.name  # the name, not the path
 
 
 # ------------------------------------------------------------------ real workbooks, history, CLI
@@ -396,7 +417,7 @@ def test_summary_from_real_workbooks_written_by_the_template(tmp_path):
     assert figures["已报送单位数"] == 4 and figures["未报送单位数"] == 1 and figures["参评项目数"] == 8
     assert cents(figures["全年预算数合计（万元）"]) == cents(input_sum(datas, "adjusted_budget"))
     d = sheet(path, "部门汇总")
-    assert set(d["报送文件"].iloc[:-1]) == {str(inbox / f"{x['department']['name']}.xlsx") for x in datas}
+    assert set(d["报送文件"].iloc[:-1]) == {f"{x['department']['name']}.xlsx" for x in datas}  # names
     assert d["报送时间"].iloc[:-1].notna().all()
     problems = sheet(path, "问题清单")
     unmet = problems[(problems["代码"] == "indicator-unmet-unexplained") & (problems["单位编码"] == "D002")]
@@ -424,7 +445,8 @@ def test_summary_two_years_of_history(tmp_path):
     d = sheet(path, "部门汇总").set_index("单位编码")
     for code in ("D001", "D002", "D003"):
         assert d.loc[code, "上年执行率"] == pytest.approx(d22.loc[code, "执行率"])
-        assert d.loc[code, "执行率变化"] == pytest.approx(d.loc[code, "执行率"] - d22.loc[code, "执行率"])
+        points = (d.loc[code, "执行率"] - d22.loc[code, "执行率"]) * 100  # 个百分点, to 0.01
+        assert d.loc[code, "执行率变化（个百分点）"] == pytest.approx(points, abs=0.005)
         assert d.loc[code, "上年平均得分"] == pytest.approx(d22.loc[code, "平均得分"])
         assert d.loc[code, "平均得分变化"] == pytest.approx(d.loc[code, "平均得分"] - d22.loc[code, "平均得分"])
     assert d.loc["合计", "上年执行率"] == pytest.approx(d22.loc["合计", "执行率"])

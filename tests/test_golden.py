@@ -160,6 +160,19 @@ class ExampleRound:
         return text
 
 
+def _summary_checksums(out: Path) -> list[str]:
+    """The 校验值 in the 元数据 of each summary written."""
+    import openpyxl
+
+    found = []
+    for path in out.glob("*.xlsx"):  # the summaries, not the departments' workbooks kept in 原件/
+        wb = openpyxl.load_workbook(path, read_only=True)
+        if "元数据" in wb.sheetnames:
+            found += [str(row[1]) for row in wb["元数据"].iter_rows(values_only=True) if row and row[0] == "校验值"]
+        wb.close()
+    return found
+
+
 def _volatile(out: Path, started: dt.datetime, finished: dt.datetime) -> list[tuple[str, str]]:
     """What legitimately differs between two runs of the same round, most specific first."""
     stamp = "%Y-%m-%d %H:%M:%S"
@@ -167,6 +180,7 @@ def _volatile(out: Path, started: dt.datetime, finished: dt.datetime) -> list[tu
     mtimes = {dt.datetime.fromtimestamp(p.stat().st_mtime).strftime(stamp) for p in INBOX.rglob("*")}
     hashes = sorted(p.name for p in (out / STORE_DIR).iterdir())  # change whenever `make example` rewrites the inbox
     return [
+        *((c, "<checksum>") for c in _summary_checksums(out)),  # covers the 生成时间, so changes with it
         *((h, "<sha256>") for h in hashes),  # the store's folder of each workbook: its content's hash
         (str(out), "<out>"),  # the tmp output folder
         (str(ROOT), "<repo>"),  # where the clone is: input paths in the findings and the summary

@@ -239,3 +239,68 @@ def test_rollup_result_use_keeps_a_district_budget_cut(tmp_path):
     use = rollup_frames(accepted, CITY)["结果应用"]
     cut = use[use["项目编码"] == "CUT"]
     assert list(cut["区县"]) == ["东川区"] and "调减 93.48%，超过 20%" in cut["列入原因"].iloc[0]
+
+
+# ------------------------------------------------------------------ the checksum in 元数据
+
+
+def test_summary_carries_a_checksum_that_matches_its_cells(tmp_path):
+    good, _ = district_summary(tmp_path, "东川区", 3, seed=4)
+    wb = openpyxl.load_workbook(good)
+    facts = {row[0].value: row[1].value for row in wb["元数据"].iter_rows(min_row=2)}
+    assert str(facts["校验值"]).startswith("sha256:") and len(facts["校验值"]) == len("sha256:") + 64
+    resaved = tmp_path / "另存" / "东川区汇总.xlsx"  # opened and saved again, nothing changed: still matches
+    resaved.parent.mkdir()
+    wb.save(resaved)
+    accepted, rejected = read_summaries([good, resaved])
+    assert [s.name for s in accepted] == ["东川区"] and len(rejected) == 1 and "内容相同" in rejected[0][1]
+
+
+@pytest.mark.parametrize("edit", ["figure", "name", "metadata", "checksum removed"])
+def test_rollup_reports_a_summary_edited_by_hand(tmp_path, edit):
+    good, _ = district_summary(tmp_path, "东川区", 3, seed=5)
+    other, _ = district_summary(tmp_path, "盘龙区", 2, seed=6)
+    edited = tmp_path / "edited" / "东川区汇总.xlsx"
+    edited.parent.mkdir()
+    wb = openpyxl.load_workbook(good)
+    ws = wb["项目明细"]
+    header = [str(c.value).replace("\n", "") for c in ws[1]]
+    facts = wb["元数据"]
+    labels = {row[0].value: row[0].row for row in facts.iter_rows(min_row=2)}
+    if edit == "figure":  # a budget raised by hand: a number, the row count unchanged
+        cell = ws.cell(2, header.index("全年预算数（万元）") + 1)
+        cell.value = float(cell.value) + 100
+    elif edit == "name":
+        ws.cell(2, header.index("项目名称") + 1).value = "改过的项目名称"
+    elif edit == "metadata":
+        facts.cell(labels["低执行率阈值"], 2).value = 0.5
+    else:
+        facts.delete_rows(labels["校验值"])
+    wb.save(edited)
+    city = tmp_path / "全市汇总.xlsx"
+    accepted, rejected = rollup([edited, other], city, CITY)
+    assert [s.name for s in accepted] == ["盘龙区"]
+    reasons = dict(rejected)
+    assert list(reasons) == [str(edited)]
+    expected = "没有校验值" if edit == "checksum removed" else "与生成时的校验值不符"
+    assert expected in reasons[str(edited)]
+    result = CliRunner().invoke(cli, ["rollup", str(edited), str(other), "-o", str(tmp_path / "全市2.xlsx")])
+    assert result.exit_code == 1 and f"已跳过 {edited}：" in result.output
+
+
+def test_rollup_names_every_file_of_a_folder_it_does_not_read(tmp_path):
+    folder = tmp_path / "各区县"
+    folder.mkdir()
+    good, _ = district_summary(folder, "东川区", 2, seed=7)
+    (folder / "说明.txt").write_text("不是汇总表", encoding="utf-8")
+    (folder / "旧汇总.xls").write_bytes(b"old")
+    (folder / "~$东川区汇总.xlsx").write_bytes(b"lock")
+    (folder / "备份").mkdir()
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    accepted, rejected = rollup([folder], tmp_path / "全市汇总.xlsx", CITY)
+    assert [s.file for s in accepted] == [str(good)]
+    reasons = dict(rejected)
+    assert set(reasons) == {str(folder / n) for n in ("说明.txt", "旧汇总.xls", "~$东川区汇总.xlsx", "备份")}
+    assert "不是 .xlsx 文件" in reasons[str(folder / "说明.txt")] and "“.xls”" in reasons[str(folder / "旧汇总.xls")]
+    assert "临时文件" in reasons[str(folder / "~$东川区汇总.xlsx")] and "子文件夹" in reasons[str(folder / "备份")]
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before  # inputs untouched

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,12 @@ import xlsxwriter
 from ..fsutil import atomic_write
 from ..text import display_width
 from ..workbook import marker
+from . import checksum
 from .scoresheet import SAFE_WRITER
 from .tables import (
+    CODE,
     DISTRICT,
+    FILE,
     FLAGS,
     GRADE,
     LEVEL_CITY,
@@ -41,7 +46,8 @@ GRADE_COLOURS = {"优": "#4E9A06", "良": "#3465A4", "中": "#F57900", "差": "#
 
 _NUMBER_FORMATS = {
     "money": "#,##0.00", "pct": "0.00%", "pct_delta": "+0.00%;-0.00%;0.00%", "score": "0.00",
-    "score_delta": "+0.00;-0.00;0.00", "int": "0", "int_delta": "+0;-0;0", "datetime": "yyyy-mm-dd hh:mm",
+    "score_delta": "+0.00;-0.00;0.00", "points": "+0.00;-0.00;0.00",
+    "points_label": '+0.00"个百分点";-0.00"个百分点";0.00"个百分点"', "int": "0", "int_delta": "+0;-0;0", "datetime": "yyyy-mm-dd hh:mm",
     "general": "General",
 }
 
@@ -50,6 +56,8 @@ def column_kind(name: str) -> str:
     """How a column (or a 总览 row) is formatted, from its Chinese name."""
     if name.endswith("（万元）"):
         return "money"
+    if name.endswith("（个百分点）"):
+        return "points"
     if name.endswith("变化"):
         return "pct_delta" if "率" in name else "score_delta"
     if name.endswith("率") or "占比" in name:
@@ -104,7 +112,7 @@ def _shown(value, kind: str) -> str:
             return f"{v:,.2f}"
         if kind in ("pct", "pct_delta"):
             return f"+{v * 100:.2f}%"
-        if kind in ("score", "score_delta"):
+        if kind in ("score", "score_delta", "points"):
             return f"+{v:.2f}"
         return f"{v:g}"
     if isinstance(value, (dt.datetime, pd.Timestamp)):
@@ -143,22 +151,28 @@ class _Styles:
         return self._cache[key]
 
 
-def _put(ws, r: int, c: int, value, fmt) -> None:
-    """Write one value by its type; text always as text (never a formula or a link)."""
+def _put(ws, r: int, c: int, value, fmt) -> object:
+    """Write one value by its type; text always as text (never a formula or a link). Returns what was written."""
     if _blank(value):
         ws.write_blank(r, c, None, fmt)
-    elif isinstance(value, (bool, np.bool_)):
-        ws.write_string(r, c, "是" if value else "否", fmt)
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        value = "是" if value else "否"
+        ws.write_string(r, c, value, fmt)
     elif isinstance(value, (int, float, np.integer, np.floating)):
-        ws.write_number(r, c, float(value), fmt)
+        value = float(value)
+        ws.write_number(r, c, value, fmt)
     elif isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
-        ws.write_datetime(r, c, pd.Timestamp(value).to_pydatetime(), fmt)
+        value = pd.Timestamp(value).to_pydatetime()
+        ws.write_datetime(r, c, value, fmt)
     else:
-        ws.write_string(r, c, str(value), fmt)
+        value = str(value)
+        ws.write_string(r, c, value, fmt)
+    return value
 
 
 #: Widest a column grows before its text wraps (most text columns wrap at MAX_WIDTH).
-WIDE_COLUMNS = {"说明": 64, "列入原因": 30, "问题": 30, FLAGS: 20, NAME: 24, P_NAME: 28, "三级指标": 28}
+WIDE_COLUMNS = {"说明": 56, "列入原因": 30, "问题": 30, FLAGS: 20, NAME: 24, P_NAME: 28, "三级指标": 28}
 FIXED_WIDTHS = {"处理意见": 30}
 
 
@@ -185,20 +199,25 @@ def _lines(text: str, width: float) -> int:
 
 
 def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0, *,
-           widths: list[float] | None = None) -> int:
+           widths: list[float] | None = None, sized: list[tuple[float, bool]] | None = None,
+           record: list | None = None) -> int:
     """Write a table with its header at `row`; a last row labelled 合计 gets the total style. Returns the next row.
 
-    Column widths are set from the content unless `widths` (the sheet's existing widths) is given.
+    Column widths are set from the content (or `sized`) unless `widths` (the sheet's existing widths) is given.
     Row heights are set where text wraps: LibreOffice does not grow rows on opening a file.
+    `record` collects (row, column, value written) for the checksum.
     """
     kinds = [column_kind(str(c)) for c in frame.columns]
-    sized = _widths(frame, kinds)
     if widths is not None:
         sized = [(w, True) for w in widths[col:col + len(frame.columns)]]
+    elif sized is None:
+        sized = _widths(frame, kinds)
     lines = 1
     for c, (name, (width, _)) in enumerate(zip(frame.columns, sized, strict=True)):
         text = header_text(str(name), width)
         ws.write_string(row, col + c, text, styles.header)
+        if record is not None:
+            record.append((row, col + c, text))
         lines = max(lines, _lines(text, width))
         if widths is None:
             ws.set_column(col + c, col + c, width)
@@ -212,19 +231,93 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         total = has_total and r == row + n
         for c, value in enumerate(values):
             fmt = styles.cell(kinds[c], total=total, wrap=sized[c][1], center=centred[c] and not (total and c == 0))
-            _put(ws, r, col + c, value, fmt)
+            written = _put(ws, r, col + c, value, fmt)
+            if record is not None:
+                record.append((r, col + c, written))
         height = max((_lines(_shown(values[c], kinds[c]), sized[c][0]) for c in wrapped), default=1)
         if height > 1:
-            ws.set_row(r, 13.5 * height + 3)
+            ws.set_row(r, 15 * height + 3)  # CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
     return row + n + 1
 
 
-def _page(ws, title: str, sheet: str, *, header_rows: int | None = 0, landscape: bool = True) -> None:
-    """A4, fit to the page width, header rows repeated, page numbers."""
+#: The printable width of an A4 landscape page between the margins, in pixels (96 dpi): 11.69 in − 2 × 0.4 in.
+PAGE_PIXELS = int((11.69 - 0.8) * 96) - 16
+#: The smallest print scale (%): the 10 pt text prints at no less than 8 pt.
+MIN_SCALE, MAX_SCALE = 80, 100
+#: Columns holding a file: the sheets show its name (where it was kept on the bureau's disk says nothing).
+FILE_COLUMNS = (FILE, "文件", "汇总文件")
+
+
+#: Pixels per unit of column width. Excel draws 7 (Calibri 11); LibreOffice without Calibri or its metric
+#: twin Carlito falls back to DejaVu Sans, about 9.4. Pages are laid out for the wider one, so no reader
+#: adds page breaks of its own (in Excel a page keeps some room on the right).
+CHAR_PIXELS = 9.4
+
+
+def column_pixels(width: float) -> int:
+    """A column's printed width at 100 %, in pixels at 96 dpi (in the widest common rendering)."""
+    return 0 if width <= 0 else int(width * CHAR_PIXELS + 0.5) + 5
+
+
+@dataclass(frozen=True)
+class PrintLayout:
+    """How a wide sheet prints: a scale, the columns repeated on every page, where pages break."""
+
+    scale: int
+    key_columns: int  # the first columns, up to the unit name: repeated on every page and frozen
+    breaks: tuple[int, ...]  # 0-based column indices each starting a new page
+
+    @property
+    def pages_wide(self) -> int:
+        return len(self.breaks) + 1
+
+
+def print_layout(widths: list[float], key_columns: int, page: int = PAGE_PIXELS) -> PrintLayout:
+    """The largest scale (≥ MIN_SCALE) and fewest pages across that print every column legibly.
+
+    `widths` are the printed widths (0 for a hidden column); a page holds the key columns and
+    as many of the next as fit; the scale is the largest that needs no more pages than MIN_SCALE does.
+    """
+    pixels = [column_pixels(w) for w in widths]
+    key = sum(pixels[:key_columns])
+
+    def breaks_at(scale: int) -> list[int]:
+        room = page * 100 / scale
+        out, used = [], sum(pixels[:key_columns])
+        for c in range(key_columns, len(pixels)):
+            if used + pixels[c] > room and used > key:
+                out.append(c)
+                used = key
+            used += pixels[c]
+        return out
+
+    fewest = len(breaks_at(MIN_SCALE))
+    for scale in range(MAX_SCALE, MIN_SCALE - 1, -5):
+        breaks = breaks_at(scale)
+        if len(breaks) <= fewest:
+            if not breaks:  # one page across: as large as it fits
+                scale = max(MIN_SCALE, min(MAX_SCALE, int(page * 100 / max(sum(pixels), 1))))
+            return PrintLayout(scale, key_columns, tuple(breaks))
+    return PrintLayout(MIN_SCALE, key_columns, tuple(breaks_at(MIN_SCALE)))
+
+
+def _page(ws, title: str, sheet: str, *, header_rows: int | None = 0, landscape: bool = True,
+          layout: PrintLayout | None = None) -> None:
+    """A4, header rows (and the key columns) repeated, page numbers; printed at a legible scale.
+
+    Without a `layout` the sheet is fitted to the page width (the 总览 and the hidden 元数据).
+    """
     if landscape:
         ws.set_landscape()
     ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    if layout is None:
+        ws.fit_to_pages(1, 0)
+    else:
+        ws.set_print_scale(layout.scale)
+        if layout.breaks:
+            ws.set_v_pagebreaks(list(layout.breaks))
+        if layout.breaks and layout.key_columns:
+            ws.repeat_columns(0, layout.key_columns - 1)
     ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
     if header_rows is not None:
         ws.repeat_rows(0, header_rows)
@@ -233,18 +326,44 @@ def _page(ws, title: str, sheet: str, *, header_rows: int | None = 0, landscape:
     ws.set_footer("&C第 &P 页，共 &N 页", {"margin": 0.3})
 
 
-def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict) -> None:
+def key_columns(columns: list[str], labels: tuple[str, ...] = (NAME, DISTRICT)) -> int:
+    """How many first columns say whose row it is: up to the first of `labels` found (else the first column).
+
+    Frozen on screen up to the unit name; repeated on printed pages up to the project name.
+    """
+    for label in labels:
+        if label in columns:
+            return columns.index(label) + 1
+    return 1 if columns else 0
+
+
+def file_name(value: object) -> object:
+    """A file's name without its folders (either separator), other values as they are."""
+    if isinstance(value, str) and value:
+        return re.split(r"[\\/]", value)[-1]
+    return value
+
+
+def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict,
+                 record: list | None = None) -> None:
     ws = wb.add_worksheet(name)
-    end = _table(ws, styles, frame) if len(frame.columns) else 1
+    frame = frame.assign(**{c: frame[c].map(file_name) for c in FILE_COLUMNS if c in frame})
+    columns = [str(c) for c in frame.columns]
+    kinds = [column_kind(c) for c in columns]
+    sized = _widths(frame, kinds)
+    end = _table(ws, styles, frame, sized=sized, record=record) if len(columns) else 1
     data_last = end - 1 - (1 if len(frame) and str(frame.iloc[-1, 0]) == TOTAL else 0)
-    ws.freeze_panes(1, 0)
-    if len(frame.columns):
-        ws.autofilter(0, 0, max(data_last, 0), len(frame.columns) - 1)
-    for c, column in enumerate(frame.columns):
-        if "·" in str(column):  # funds by source: a collapsed column group, one click to open
+    keys = key_columns(columns)
+    ws.freeze_panes(1, keys if CODE in columns or DISTRICT in columns else 0)
+    if len(columns):
+        ws.autofilter(0, 0, max(data_last, 0), len(columns) - 1)
+    printed = [width for width, _ in sized]
+    for c, column in enumerate(columns):
+        if "·" in column:  # funds by source: a collapsed column group, one click to open
             ws.set_column(c, c, 14, None, {"level": 1, "hidden": True})
+            printed[c] = 0
     _highlights(ws, styles, name, frame, data_last, meta)
-    _page(ws, title, name)
+    _page(ws, title, name, layout=print_layout(printed, key_columns(columns, (P_NAME, NAME, DISTRICT))))
 
 
 def _highlights(ws, styles: _Styles, name: str, frame: pd.DataFrame, last: int, meta: dict) -> None:
@@ -305,12 +424,15 @@ def _overview(wb, styles: _Styles, frames: dict[str, pd.DataFrame], meta: dict, 
             row = _table(ws, styles, frame, row, widths=OVERVIEW_WIDTHS)
         row += 1
     _charts(wb, ws, frames, meta, anchors)
-    _page(ws, title, "总览", header_rows=None)
+    # the tables at full size, the charts (from column G) on pages of their own after them
+    tables = sum(column_pixels(w) for w in OVERVIEW_WIDTHS)
+    scale = max(MIN_SCALE, min(MAX_SCALE, PAGE_PIXELS * 100 // tables))
+    _page(ws, title, "总览", header_rows=None, layout=PrintLayout(scale, 0, (len(OVERVIEW_WIDTHS),)))
     ws.activate()
 
 
 #: The format of a change (this year − last year) for each kind of figure; money changes stay money.
-_DELTA_KINDS = {"pct": "pct_delta", "score": "score_delta", "int": "int_delta"}
+_DELTA_KINDS = {"pct": "points_label", "score": "score_delta", "int": "int_delta"}  # a rate's change in 个百分点
 
 
 def _key_figures(ws, styles: _Styles, frame: pd.DataFrame, row: int) -> int:
@@ -377,7 +499,7 @@ def _rate_chart(wb, ws, frames: dict[str, pd.DataFrame], meta: dict) -> None:
     cat, val = list(table.columns).index(label), list(table.columns).index(RATE)
     chart = wb.add_chart({"type": "bar"})
     chart.add_series({"name": RATE, "categories": [sheet, 1, cat, n, cat], "values": [sheet, 1, val, n, val],
-                      "data_labels": {"value": True, "num_format": "0.0%"}, "fill": {"color": "#3465A4"},
+                      "data_labels": {"value": True, "num_format": _NUMBER_FORMATS["pct"]}, "fill": {"color": "#3465A4"},
                       "gap": 60})
     _style_chart(chart, f"各{'区县' if city else '单位'}预算执行率")
     chart.set_x_axis({"num_format": "0%", "min": 0, "major_gridlines": {"visible": True, "line": {"color": "#DDDDDD"}},
@@ -417,12 +539,18 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
         wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
         styles = _Styles(wb)
         _overview(wb, styles, frames, meta, title)
+        written: dict[str, list] = {name: [] for name in checksum.CHECKED_SHEETS}
         for name, frame in frames.items():
             if name in OVERVIEW_BLOCKS or name == "元数据":
                 continue
-            _table_sheet(wb, styles, name, frame, title, meta)
+            _table_sheet(wb, styles, name, frame, title, meta, written.get(name))
         ws = wb.add_worksheet("元数据")
-        _table(ws, styles, frames["元数据"].astype({"值": object}))
+        facts = frames["元数据"].astype({"值": object})
+        end = _table(ws, styles, facts, record=written["元数据"])
+        # the checksum of what rollup reads back, in a last row of its own (not part of what it covers)
+        ws.write_string(end, 0, checksum.LABEL, styles.cell("general"))
+        ws.write_string(end, 1, checksum.digest({name: checksum.recorded(cells) for name, cells in written.items()}),
+                        styles.cell("general"))
         ws.hide()
         wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')
         wb.close()

@@ -220,7 +220,8 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
             "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
             "_order": (f.severity != "error", order.get(code, len(order)) if code else len(order) + 1, code, n),
         })
-    columns = ["级别", "问题", "代码", "类别", CODE, NAME, P_CODE, "文件", "工作表", "单元格", "说明"]
+    # whose it is first (frozen on screen), the Chinese title and its text, the code last (to filter by)
+    columns = ["级别", CODE, NAME, "问题", "说明", P_CODE, "文件", "工作表", "单元格", "类别", "代码"]
     if not rows:
         return pd.DataFrame(columns=columns)
     return pd.DataFrame(rows).sort_values("_order", kind="stable")[columns].reset_index(drop=True)

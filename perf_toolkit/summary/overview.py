@@ -28,6 +28,7 @@ from .tables import (
     UNSCORED_RULE,
     Meta,
     Tables,
+    points,
     rate_band,
 )
 
@@ -68,6 +69,8 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         for label, value, note in figures:
             before = previous.get(label)
             change = None if is_missing(difference(value, before)) else difference(value, before)
+            if change is not None and label.endswith("率"):
+                change = points(change)  # a rate's change in 个百分点
             rows.append((label, value, before, change, note))
         key = pd.DataFrame(rows, columns=["指标", "本年", f"上年（{previous_year}年）", "变化", "说明"])
     return {
@@ -143,7 +146,7 @@ def _severity_block(problems: pd.DataFrame) -> pd.DataFrame:
 
 
 def _code_block(problems: pd.DataFrame) -> pd.DataFrame:
-    columns = ["问题", "代码", "级别", "数量", "涉及单位数"]  # five: the 总览 sheet's columns
+    columns = ["问题", "级别", "数量", "涉及单位数", "代码"]  # five: the 总览 sheet's columns; the code last
     if problems.empty:
         return pd.DataFrame(columns=columns)
     rows = []

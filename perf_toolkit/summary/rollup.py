@@ -2,9 +2,11 @@
 
 A district summary comes from another office, so it is untrusted input: it is read through
 `guard.load_raw` (sniffed, size-checked, parsed in a limited child process), its format
-marker and row counts are checked, and its amounts must be numbers. A file that is not a
-summary of this format version, is a city roll-up itself, or has been cut or edited is
-reported by name in Chinese and left out; the others are summarised.
+marker, checksum (`checksum`, over the cells read back) and row counts are checked, and its
+amounts must be numbers. A file that is not a summary of this format version, is a city
+roll-up itself, or has been cut or edited is reported by name in Chinese and left out, as is
+every file in a named folder that is not read (not .xlsx, a lock file, a subfolder); the
+others are summarised.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..config import Campaign
 from ..numbers import PENDING, mean, minimum, money_sum, number_or_none, ratio
 from ..workbook.guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw_many
 from ..workbook.xlsx import col_letters
+from . import checksum
 from .consolidate import assemble
 from .tables import (
     BUDGET,
@@ -162,7 +165,24 @@ def read_summary(path: str | Path, loaded: RawWorkbook | Rejection) -> DistrictS
         raise SummaryFormatError("汇总表没有写明区县名称（生成时未配置 district），无法分辨是哪个区县的；"
                                  "请在 perf.toml 中设置 district 后重新生成该区县的汇总表")
     tables = {name: _table(loaded, name, meta) for name in REQUIRED}
+    _verify(loaded)  # after the checks that can say what exactly is wrong
     return DistrictSummary(str(path), meta, tables)
+
+
+def _verify(raw: RawWorkbook) -> None:
+    """The checksum in 元数据 matches the cells read back: SummaryFormatError when it is missing or not."""
+    facts = raw.sheet("元数据")
+    cells = checksum.read_cells(facts.cells)
+    stated = [v for (r, c), v in facts.cells.items() if c == 2 and cells.get((r, 1)) == "s:" + checksum.LABEL]
+    if not stated:
+        raise SummaryFormatError("汇总表的“元数据”中没有校验值（由旧版本生成，或元数据被改动），无法确认数据未被改动；"
+                                 "请区县用新版本重新生成汇总表")
+    sheets = {name: checksum.read_cells(sheet.cells) for name in checksum.CHECKED_SHEETS
+              if (sheet := raw.sheet(name)) is not None}
+    sheets["元数据"] = checksum.without_label(cells)
+    if checksum.digest(sheets) != str(stated[0]).strip():
+        raise SummaryFormatError("汇总表的数据与生成时的校验值不符，生成后被改动过（如手工修改了数字、单位或元数据）；"
+                                 "请使用区县生成的原汇总表，或请区县重新生成")
 
 
 def read_summaries(paths: Iterable[str | Path], *, limits: Limits = ROLLUP_LIMITS, jobs: int | None = None,
@@ -276,15 +296,27 @@ class NothingToRollUp(SummaryFormatError):
     """Not one district summary could be used: nothing is written."""
 
 
-def summary_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The summaries named: files as given, folders by their .xlsx (Office lock files and hidden files left out)."""
+def summary_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The summaries named: files as given, folders by their .xlsx; and (file, reason) for every other
+    entry of a folder (Office lock files, hidden files, other files, subfolders), so none goes unnamed."""
     files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.xlsx") if not p.name.startswith(("~$", "."))))
-        else:
+        if not path.is_dir():
             files.append(path)
-    return files
+            continue
+        for entry in sorted(path.iterdir()):
+            if entry.name.startswith("~$"):
+                skipped.append((str(entry), "Office 打开文件时生成的临时文件，不是汇总表"))
+            elif entry.name.startswith("."):
+                skipped.append((str(entry), "隐藏文件，不读取"))
+            elif entry.is_dir():
+                skipped.append((str(entry), "子文件夹，不读取其中的文件；需要时请单独列出"))
+            elif entry.suffix.lower() != ".xlsx":
+                skipped.append((str(entry), f"不是 .xlsx 文件（扩展名“{entry.suffix or '无'}”），汇总表应为 .xlsx 文件"))
+            else:
+                files.append(entry)
+    return files, skipped
 
 
 def rollup(paths: Iterable[str | Path], output: str | Path, campaign: Campaign, *, name: str | None = None,
@@ -297,7 +329,9 @@ def rollup(paths: Iterable[str | Path], output: str | Path, campaign: Campaign, 
     """
     from .book import write_summary
 
-    summaries, rejected = read_summaries(summary_files(paths), limits=limits, jobs=jobs, year=year)
+    files, skipped = summary_files(paths)
+    summaries, rejected = read_summaries(files, limits=limits, jobs=jobs, year=year)
+    rejected = skipped + rejected
     if not summaries:
         raise NothingToRollUp("没有可汇总的区县汇总表。" + "；".join(f"{f}：{r}" for f, r in rejected[:3]))
     write_summary(rollup_frames(summaries, campaign, name=name), output)

@@ -26,7 +26,7 @@ PROJECTS, MEAN, MIN_SCORE = "项目数", "平均得分", "最低得分"
 ERRORS, WARNINGS, CODES, FLAGS = "错误数", "警告数", "问题", "标记"
 FILE, MODIFIED, REPLACED_FILES = "报送文件", "报送时间", "被替代的文件"
 TOTAL = "合计"
-PREV_RATE, RATE_CHANGE = "上年执行率", "执行率变化"
+PREV_RATE, RATE_CHANGE = "上年执行率", "执行率变化（个百分点）"
 
 #: The sheets of the summary in workbook order; the first six tables are blocks of the 总览 sheet.
 OVERVIEW_BLOCKS = ("总览", "等级分布", "执行率分布", "问题统计", "问题代码统计", "口径说明")
@@ -55,6 +55,12 @@ RULES = (
 #: Added to RULES when a project is not scored.
 UNSCORED_RULE = ("暂不评分的项目（填报表中有数值是公式且文件中没有保存计算结果，值无法确定）：无法确定的金额、执行率、得分和等级"
                  "显示为“待核实”，不计入合计、执行率、平均得分和等级分布；全年预算数或全年执行数无法确定时，该项目的全年预算数和全年执行数都不计入合计。")
+
+
+def points(change) -> float:
+    """A change of rate (a difference of fractions) in 个百分点, to 0.01 (NaN stays NaN)."""
+    value = round_half_up(change * 100, 2) if change == change else None
+    return float("nan") if value is None else value
 
 
 def displayed_rate(rate) -> float | None:

@@ -3,7 +3,7 @@
 The comparison year is the latest year recorded before the current one (normally the year
 before). Departments are matched by 单位编码, projects by 单位编码 + 项目编码 (the name
 when a project has no code). Changes are this year minus last year: rates in percentage
-points (shown as a percentage), scores in points.
+points (个百分点, in a column saying so), scores in points.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from .tables import (
     SCORE,
     SPENT,
     TOTAL,
+    points,
 )
 
 PREV_MEAN, MEAN_CHANGE = "上年平均得分", "平均得分变化"
@@ -49,7 +50,7 @@ def add_year_over_year(projects: pd.DataFrame, departments: pd.DataFrame,
     rates = departments[CODE].map(by_dept["execution_rate"]) if len(departments) else pd.Series(dtype=float)
     means = departments[CODE].map(by_dept["mean_score"]) if len(departments) else pd.Series(dtype=float)
     departments[PREV_RATE] = rates.astype(float)
-    departments[RATE_CHANGE] = [difference(a, b) for a, b in zip(departments[RATE], rates, strict=True)]
+    departments[RATE_CHANGE] = [points(difference(a, b)) for a, b in zip(departments[RATE], rates, strict=True)]
     departments[PREV_MEAN] = means.astype(float)
     departments[MEAN_CHANGE] = [difference(a, b) for a, b in zip(departments[MEAN], means, strict=True)]
     by_project = p_prev.set_index(["dept_code", "project_code"])
@@ -58,7 +59,7 @@ def add_year_over_year(projects: pd.DataFrame, departments: pd.DataFrame,
     p_rates = [by_project["execution_rate"].get(k, np.nan) for k in keys]
     p_scores = [by_project["total_score"].get(k, np.nan) for k in keys]
     projects[PREV_RATE] = pd.Series(p_rates, index=projects.index, dtype=float)
-    projects[RATE_CHANGE] = [difference(a, b) for a, b in zip(projects[RATE], p_rates, strict=True)]
+    projects[RATE_CHANGE] = [points(difference(a, b)) for a, b in zip(projects[RATE], p_rates, strict=True)]
     projects[PREV_SCORE] = pd.Series(p_scores, index=projects.index, dtype=float)
     projects[SCORE_CHANGE] = [difference(a, b) for a, b in zip(projects[SCORE], p_scores, strict=True)]
     return projects, departments
@@ -69,7 +70,7 @@ def total_change(row: dict, history: History) -> dict:
     d_prev, p_prev = _previous(history)
     rate = ratio(money_sum(d_prev["executed"]), money_sum(d_prev["budget"]))
     mean = mean_of(p_prev["total_score"])
-    return {PREV_RATE: rate, RATE_CHANGE: difference(row.get(RATE), rate),
+    return {PREV_RATE: rate, RATE_CHANGE: points(difference(row.get(RATE), rate)),
             PREV_MEAN: mean, MEAN_CHANGE: difference(row.get(MEAN), mean)}
 
 

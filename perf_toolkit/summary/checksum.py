@@ -1,0 +1,85 @@
+"""The checksum a summary carries in its 元数据 sheet, over the cells `rollup` reads back.
+
+The writer records each cell as the reader will see it (a number as the text xlsxwriter
+stores, an integral number as an int, a date to the second, an empty text as no cell), so
+the checksum of an untouched file matches and a figure edited by hand does not. It proves
+nothing against a forger (anyone can recompute it); it catches a hand edit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+
+#: The sheets covered: those rollup reads back, and the 元数据 (minus the checksum row itself).
+CHECKED_SHEETS = ("部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "元数据")
+#: The 元数据 label of the checksum row.
+LABEL = "校验值"
+PREFIX = "sha256:"
+#: The most characters a cell holds (xlsxwriter cuts longer texts to this).
+MAX_TEXT = 32767
+
+Cells = Mapping[tuple[int, int], object]  # (row, column), 1-based, as the guard reads them
+
+
+def canonical(value: object, *, written: bool = False) -> str | None:
+    """A cell value as text, the same on writing and on reading back; None for an empty cell.
+
+    `written`: the value as handed to xlsxwriter (numbers pass through the text it stores).
+    """
+    if value is None:
+        return None
+    if isinstance(value, (dt.datetime, dt.date)):
+        when = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+        when = (when.replace(tzinfo=None) + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+        return "d:" + when.isoformat(sep=" ")
+    if isinstance(value, str):
+        text = value[:MAX_TEXT] if written else value
+        return None if text == "" else "s:" + text
+    try:
+        number = float(value)  # numpy numbers too
+    except (TypeError, ValueError):
+        return "s:" + str(value)
+    if math.isnan(number) or math.isinf(number):
+        return None
+    if written:
+        number = float(f"{number:.16G}")
+    return "n:" + (str(int(number)) if number.is_integer() and abs(number) < 2**53 else f"{number:.15g}")
+
+
+def digest(sheets: Mapping[str, Cells]) -> str:
+    """The checksum of the covered sheets' cells (a sheet absent counts as empty)."""
+    h = hashlib.sha256()
+    for name in CHECKED_SHEETS:
+        cells = sorted((rc, v) for rc, v in sheets.get(name, {}).items() if v is not None)
+        h.update(json.dumps([name, cells], ensure_ascii=False).encode())
+    return PREFIX + h.hexdigest()
+
+
+def read_cells(cells: Cells) -> dict[tuple[int, int], str]:
+    """The canonical cells of a sheet as the guard read it."""
+    out = {}
+    for rc, value in cells.items():
+        text = canonical(value)
+        if text is not None:
+            out[rc] = text
+    return out
+
+
+def without_label(cells: Mapping[tuple[int, int], str], label_column: int = 1) -> dict[tuple[int, int], str]:
+    """The 元数据 cells without the checksum's own row."""
+    rows = {r for (r, c), v in cells.items() if c == label_column and v == "s:" + LABEL}
+    return {rc: v for rc, v in cells.items() if rc[0] not in rows}
+
+
+def recorded(rows: Iterable[tuple[int, int, object]]) -> dict[tuple[int, int], str]:
+    """Canonical cells from what the writer wrote: (row, column) 0-based as xlsxwriter counts."""
+    out = {}
+    for r, c, value in rows:
+        text = canonical(value, written=True)
+        if text is not None:
+            out[(r + 1, c + 1)] = text
+    return out
