@@ -39,11 +39,11 @@ bench: $(STAMP)
 example: $(STAMP)
 	$(BIN)/python examples/make_examples.py
 
-# LibreOffice and CJK fonts for `--pdf`, and for the LibreOffice tests poppler-utils (reads the
+# LibreOffice, CJK fonts and Carlito (Calibri's metric twin, so sheets print as in Excel) for `--pdf`, and for the LibreOffice tests poppler-utils (reads the
 # PDFs back) and python3-uno (only recommended by LibreOffice) (Debian/Ubuntu, as root).
 install-pdf:
 	apt-get update -qq
-	apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui fonts-noto-cjk poppler-utils python3-uno
+	apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui fonts-noto-cjk fonts-crosextra-carlito poppler-utils python3-uno
 
 # Dovecot for the IMAP tests: they start a private instance with its own config on loopback, so no
 # system service is needed (Debian/Ubuntu, as root).

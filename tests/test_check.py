@@ -113,10 +113,11 @@ CASES = [
     ("total-mismatch", submission(), f"{P0}.total_score", {"overrides": {"projects[0].total_score": 95}}, None),
     ("budget-prefill-changed", submission(), f"{P0}.funds[0].adjusted_budget",
      {"prefilled": {"projects[0].funds[0].adjusted_budget": 120}}, None),
-    ("weight-sum-mismatch", first(weight=15), f"{P0}.indicators", {}, None),
+    # on the weight the clerk changes (the first typed), not the table's first 一级 label
+    ("weight-sum-mismatch", first(weight=15), f"{I0}.weight", {}, None),
     ("weight-nonstandard",
      submission([indicator("数", weight=60), indicator("效", "效益指标", "社会效益指标", weight=20),
-                 indicator("满", "满意度指标", "服务对象满意度指标", weight=10)]), f"{P0}.indicators", {}, None),
+                 indicator("满", "满意度指标", "服务对象满意度指标", weight=10)]), f"{I0}.weight", {}, None),
     ("indicator-taxonomy", first(level1="其他指标"), f"{I0}.level1", {}, None),
     ("indicator-taxonomy", first(level2="社会效益指标"), f"{I0}.level2", {}, None),
     ("indicator-taxonomy", first(level2="规模指标"), f"{I0}.level2", {}, None),

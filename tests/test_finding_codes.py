@@ -197,11 +197,11 @@ CASES = [
          typed(P1, "J9", 9, submission(fund_rows=funds(100, 100, 86.2), budget_note=SAVINGS_NOTE)),
          P1, "J9", 9, ("9", "8.62", "86.20%")),
     # weights and taxonomy
-    Case("weight-sum-mismatch", filled(first(weight=15)), P1, "A18", "产出指标", ("85", "95")),
+    Case("weight-sum-mismatch", filled(first(weight=15)), P1, "H18", 15, ("85", "95")),
     Case("weight-nonstandard",
          filled(submission([indicator("数", weight=60), indicator("效", "效益指标", "社会效益指标", weight=20),
                             indicator("满", "满意度指标", "服务对象满意度指标", weight=10)])),
-         P1, "A18", "产出指标", ("产出指标60分", "产出指标50分")),
+         P1, "H18", 60, ("产出指标60分", "产出指标50分")),
     Case("indicator-taxonomy", filled(first(level1="其他指标")), P1, "A18", "其他指标", ("其他指标",)),
     # indicator values
     Case("indicator-direction-missing", filled(first(direction="")), P1, "D18", None, ("≥",)),

@@ -7,7 +7,7 @@ import os
 import subprocess
 
 import pytest
-from builders import EXAMPLE_JSON, ROOT, example_dict
+from builders import EXAMPLE_JSON, ROOT, example_dict, indicator, submission
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
@@ -122,12 +122,13 @@ def test_write_template_labels_match_the_official_form(tmp_path):
 def test_write_template_formulas_in_computed_cells(tmp_path):
     _, wb = _example_workbook(tmp_path)
     ws = wb["项目1"]
-    assert ws["D9"].value == "=SUM(D10:D12)" and ws["F9"].value == "=SUM(F10:F12)"
+    assert ws["D9"].value == '=IF(COUNT(D10:D12)=0,"",SUM(D10:D12))'
+    assert ws["F9"].value == '=IF(COUNT(F10:F12)=0,"",SUM(F10:F12))'
     assert ws["G9"].value == 10
     assert ws["H9"].value == '=IFERROR(F9/E9,"")'
     assert ws["J9"].value == '=IFERROR(ROUND(MIN(G9,G9*H9),2),"")'
     total = ws.defined_names[spec.TOTAL_SCORE_NAME].attr_text.split("!")[1].replace("$", "")
-    assert ws[total].value.startswith("=ROUND(N(J9)+")
+    assert ws[total].value.startswith('=IF(OR(J9="",')
     row = int(total[1:])
     assert ws[f"A{row}"].value == "总分" and ws[f"J{row}"].value == "等级"
     grade = ws[f"K{row}"].value
@@ -135,8 +136,10 @@ def test_write_template_formulas_in_computed_cells(tmp_path):
     assert ws["D5"].value.startswith("=IF(pt_supervisor")
     labels = [ws[f"A{r}"].value for r in range(33, 39)]
     assert labels[:4] == [k + spec.WEIGHT_SUBTOTAL_SUFFIX for k in spec.TAXONOMY]
-    assert ws["H33"].value == '=SUMIF($A$18:$A$32,"产出指标",$H$18:$H$32)'
-    assert ws["H37"].value == "=SUM($H$18:$H$32)" and ws["H38"].value == "=G9+H37"
+    assert ws["H33"].value == ('=IF(COUNTIFS($A$18:$A$32,"产出指标",$H$18:$H$32,"<>")=0,"",'
+                               'SUMIF($A$18:$A$32,"产出指标",$H$18:$H$32))')
+    assert ws["H37"].value == '=IF(COUNT($H$18:$H$32)=0,"",SUM($H$18:$H$32))'
+    assert ws["H38"].value == '=IF(H37="","",G9+H37)'
     assert "100" in labels[5] and "100" in ws["J38"].value
 
 
@@ -342,6 +345,25 @@ def test_example_workbook_formulas_compute_in_libreoffice(tmp_path, soffice):
     assert ws["H39"].value == 100 and ws["K39"].value == "优"
     assert ws["H38"].value == 100 and ws["A2"].value == "（2023年度）"
     assert ws["D5"].value == "昆明市东川区退役军人事务局"
+
+
+def test_blank_workbook_computes_nothing_until_typed_in_libreoffice(tmp_path, soffice):
+    """An empty project sheet shows no 0.00, no 差, no red warning; typed weights off 100 get the warning."""
+    blank = write_template(tmp_path / "blank.xlsx", projects=1, year=2023)
+    data = submission([indicator("数", weight=40, claimed=None), indicator("效", "效益指标", "社会效益指标", weight=30,
+                                                                         claimed=None)], fund_rows=[])
+    partial = write_template(tmp_path / "partial.xlsx", submission_from_dict(data), year=2023)
+    out = tmp_path / "calc"
+    subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(blank), str(partial)],
+                   check=True, capture_output=True, timeout=180)
+    ws = load_workbook(out / blank.name, data_only=True)["项目1"]
+    computed = ["D9", "E9", "F9", "H9", "J9", "H10", "H33", "I33", "H37", "I37", "H38", "J38", "H39", "K39"]
+    assert {c: ws[c].value for c in computed if ws[c].value not in (None, "")} == {}
+    ws = load_workbook(out / partial.name, data_only=True)["项目1"]
+    assert ws["H33"].value == 40 and ws["H34"].value == 30 and ws["H35"].value in (None, "")  # no 满意度 typed
+    assert ws["H38"].value == 80 and "请调整" in ws["J38"].value
+    assert ws["I37"].value in (None, "") and ws["H39"].value in (None, "") and ws["K39"].value in (None, "")
 
 
 UNO_CHECK = r'''

@@ -52,7 +52,7 @@ def test_twenty_eighty_workbook_scores_each_met_indicator_at_its_typed_weight(tm
     assert project.execution_score == 20 and project.total_score == 100 and project.total_weight == 100
     # the department's own correct marks stand; only the 一级 split other than 40/30/10 is said
     [finding] = result.findings
-    assert finding.code == "weight-nonstandard" and (finding.sheet, finding.cell) == ("项目1", "A18")
+    assert finding.code == "weight-nonstandard" and (finding.sheet, finding.cell) == ("项目1", "H18")  # a weight
     assert "产出指标50分、效益指标20分、满意度指标10分" in finding.message
 
 
@@ -137,3 +137,16 @@ def test_cli_score_json_carries_the_weight_sum(tmp_path):
     shown = CliRunner().invoke(cli, ["score", str(written(tmp_path, data)), "--json"])
     project = json.loads(shown.output)["files"][0]["projects"][0]
     assert project["total_weight"] == 90 and project["total_score"] == 90
+
+
+def test_weight_findings_sit_on_the_weights_to_change(tmp_path):
+    """The sum on the first weight, the 一级 split on the first weight of the 一级 that is off, never on A18."""
+    data = submission([
+        indicator("数量", weight=25), indicator("质量", level2="质量指标", weight=25),
+        indicator("效益", level1="效益指标", level2="社会效益指标", weight=30),
+        indicator("满意", level1="满意度指标", level2="服务对象满意度指标", weight=5),
+    ])
+    result = evaluate_paths([written(tmp_path, data)])
+    where = {f.code: (f.sheet, f.cell) for f in result.findings}
+    assert where["weight-sum-mismatch"] == ("项目1", "H18")  # 分值 of the first indicator
+    assert where["weight-nonstandard"] == ("项目1", "H21")  # 满意度指标's 5, the one off its standard 10

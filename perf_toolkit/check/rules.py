@@ -103,10 +103,26 @@ class Context:
         ind = self.scores.indicators
         return {} if ind.empty else ind["claimed"].fillna(0).groupby([ind["s"], ind["p"]]).sum().to_dict()
 
-    def at(self, s: int, path: str, code: str, project: str | None = None, **params) -> Located:
-        """A finding of submission `s`, located at the cell the reader recorded for `path`."""
+    def at(self, s: int, path: str, code: str, project: str | None = None, *, cell_of: str | None = None,
+           **params) -> Located:
+        """A finding of submission `s` about `path`, located at the cell the reader recorded for `cell_of`
+        (the cell the clerk must change, when it is not the field's own) or else for `path`."""
         item = self.items[s]
-        return s, findings.make(code, item.where(path), file=item.file, project=project, path=path, **params)
+        return s, findings.make(code, item.where(cell_of or path), file=item.file, project=project, path=path,
+                                **params)
+
+    def weight_cell(self, s: int, p: int, level1s: frozenset[str] | None = None) -> str | None:
+        """The path of the first weight typed in project (s, p) (else of its first indicator), under `level1s`
+        if given: a weight finding sits on a weight to change, not on the table's first 一级 label."""
+        ind = self.scores.indicators
+        if ind.empty:
+            return None
+        mine = ind[ind["s"].eq(s) & ind["p"].eq(p)]
+        if level1s is not None:
+            mine = mine[mine["level1"].isin(level1s)]
+        typed = mine[mine["typed_weight"].notna()]
+        rows = typed if len(typed) else mine
+        return f"{FieldPath.of(p)}.indicators[{int(rows['i'].min())}].weight" if len(rows) else None
 
 
 def _rows(df: pd.DataFrame) -> Iterator:
@@ -275,7 +291,8 @@ def check_weights(ctx: Context) -> Iterator[Located]:
         total = prof.budget_weight + row.indicator_weight
         where = f"{FieldPath.of(row.p)}.indicators"
         if abs(total - FULL_MARKS) > WEIGHT_TOLERANCE:
-            yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, budget_weight=(prof.budget_weight),
+            yield ctx.at(row.s, where, "weight-sum-mismatch", row.code, cell_of=ctx.weight_cell(row.s, row.p),
+                         budget_weight=(prof.budget_weight),
                          indicator_weights=(row.indicator_weight), total=(total))
         # a wrong sum does not hide a 一级 split that differs too: both are reported
         if not prof.level1_weights:
@@ -293,7 +310,13 @@ def check_weights(ctx: Context) -> Iterator[Located]:
                  and abs(sum(found_cmp.values()) - sum(expected.values())) <= tol
                  and all(found_cmp.get(k, 0) >= v - tol for k, v in expected.items() if k != "满意度指标"))
         if not same and not moved:
+            # on the first weight of a 一级 whose sum differs (产出指标 also holds a 成本指标 the profile lacks)
+            off = {k for k in set(expected) | set(found_cmp)
+                   if abs(found_cmp.get(k, 0) - expected.get(k, 0)) > tol}
+            if "产出指标" in off and "成本指标" in found and "成本指标" not in expected:
+                off.add("成本指标")
             yield ctx.at(row.s, where, "weight-nonstandard", row.code,
+                         cell_of=ctx.weight_cell(row.s, row.p, frozenset(off)) or ctx.weight_cell(row.s, row.p),
                          found="、".join(f"{k}{weight_text(v)}分" for k, v in found.items()),
                          expected="、".join(f"{k}{weight_text(v)}分" for k, v in expected.items()))
 

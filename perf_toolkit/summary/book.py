@@ -248,10 +248,10 @@ MIN_SCALE, MAX_SCALE = 80, 100
 FILE_COLUMNS = (FILE, "文件", "汇总文件")
 
 
-#: Pixels per unit of column width. Excel draws 7 (Calibri 11); LibreOffice without Calibri or its metric
-#: twin Carlito falls back to DejaVu Sans, about 9.4. Pages are laid out for the wider one, so no reader
-#: adds page breaks of its own (in Excel a page keeps some room on the right).
-CHAR_PIXELS = 9.4
+#: Pixels per unit of column width as Excel draws it (Calibri 11), where the bureau prints. LibreOffice
+#: draws the same with Calibri's metric twin Carlito (`make install-pdf` installs it); without it, it falls
+#: back to a wider font (about 9.4) and breaks pages of its own.
+CHAR_PIXELS = 7
 
 
 def column_pixels(width: float) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import os
 import re
 import stat
@@ -450,6 +451,16 @@ def _answer(outcome: RawWorkbook | Rejection | pool.Failure, limits: Limits) -> 
     return _resource(outcome.detail, "（解析程序异常退出，多为内存不足）")
 
 
+def _parse_task(task: tuple[str, str], limits: Limits) -> RawWorkbook | Rejection:
+    """A worker's task: (path, format) parsed under `limits` (module-level, so a spawned worker can unpickle it)."""
+    return _parse(*task, limits)
+
+
+def _rejected(result: RawWorkbook | Rejection) -> bool:
+    """A parser that failed half-way may leave state behind (a heap near RLIMIT_AS after MemoryError): retire."""
+    return isinstance(result, Rejection)
+
+
 def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(), *,
                   jobs: int | None = None) -> Iterator[tuple[Path, RawWorkbook | Rejection]]:
     """Read many files in up to `jobs` long-lived isolated worker processes; results come in input order."""
@@ -461,11 +472,9 @@ def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(),
             yield fmt if isinstance(fmt, Rejection) else pool.Task((str(path), fmt))
 
     outcomes = pool.imap(
-        lambda task: _parse(*task, limits), tasks(), jobs=jobs or os.cpu_count() or 1,
+        functools.partial(_parse_task, limits=limits), tasks(), jobs=jobs or os.cpu_count() or 1,
         memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds, wall_seconds=limits.wall_seconds,
-        recycle_files=RECYCLE_FILES, recycle_rss=RECYCLE_RSS_GROWTH,
-        # a parser that failed half-way may leave state behind (a heap near RLIMIT_AS after MemoryError)
-        retire=lambda result: isinstance(result, Rejection))
+        recycle_files=RECYCLE_FILES, recycle_rss=RECYCLE_RSS_GROWTH, retire=_rejected)
     with contextlib.closing(outcomes):  # closing this generator stops the workers at once
         for path, outcome in zip(paths, outcomes, strict=True):
             yield path, _answer(outcome, limits)

@@ -174,7 +174,7 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
     outcomes = pool.imap(_build, tasks, jobs=min(work or 1, jobs or os.cpu_count() or 1),
                           memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds,
                           wall_seconds=limits.wall_seconds,
-                          retire=lambda answer: isinstance(answer, (str, _Failed)))
+                          retire=_gave_up)
     done: list[MarkupResult] = []
     for (r, name), outcome in zip(plan, outcomes, strict=True):
         if name is None:
@@ -202,6 +202,11 @@ def _prune(out: Path, keep: set[str]) -> None:
     for path in out.iterdir():
         if path.is_file() and _NAME.search(path.name) and path.name.casefold() not in keep:
             path.unlink(missing_ok=True)
+
+
+def _gave_up(answer: bytes | str | _Failed) -> bool:
+    """A worker that refused or failed a copy leaves (module-level, so a spawned worker can unpickle it)."""
+    return isinstance(answer, (str, _Failed))
 
 
 def _build(job: _Job) -> bytes | str | _Failed:

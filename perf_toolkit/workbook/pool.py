@@ -3,7 +3,7 @@
 `guard.load_raw_many` parses untrusted spreadsheets here: python-calamine aborts
 the whole process on some files, so parsing cannot share the caller's process,
 and a fresh fork per file (~9 ms) costs more than parsing a typical workbook.
-These workers are forked once and then run one task at a time, sent over a pipe.
+These workers are started once and then run one task at a time, sent over a pipe.
 
 Each worker limits itself: its address space once (RLIMIT_AS), and before every
 task its CPU time to what it has used so far plus the per-task budget (RLIMIT_CPU
@@ -14,6 +14,11 @@ back as a `Failure` value, and the task queued behind it goes to another worker.
 A worker leaves by itself after `recycle_files` tasks, once its heap grew by
 `recycle_rss` bytes, or when `retire(result)` says so, so that fragmentation and
 whatever a parser leaks cannot build up over a batch. Kept free of guard's types.
+
+Workers are forked where the system can (Linux, macOS) and spawned elsewhere (Windows): `work` and
+`retire` are therefore module-level functions (or partials of them), pickled to each worker, and a
+worker relies on nothing but what it imports. `PERF_TOOLKIT_START_METHOD=spawn` (or imap's
+`start_method`) forces a start method, so the spawn path is tested on Linux too.
 """
 
 from __future__ import annotations
@@ -31,17 +36,39 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-#: fork, not forkserver/spawn: no re-import of the caller's __main__ in every worker, ~1 ms a worker,
-#: and a worker runs the code as the parent has it (tests monkeypatch the parser before a batch).
-#: RLIMIT_AS then also counts the parent's inherited address space (~200 MB with pandas loaded).
-#: Without fork and setrlimit (Windows) there are no such workers: tasks run in the caller's process,
-#: unprotected (`ISOLATED` says which), so the package still imports and works there.
+#: fork where it exists: no re-import in every worker, ~1 ms a worker. RLIMIT_AS then also counts the
+#: parent's inherited address space (~200 MB with pandas loaded). spawn elsewhere (Windows): a fresh
+#: interpreter per worker (~0.3 s, once per worker, not per task). Without setrlimit (Windows) a worker
+#: has no memory or CPU limit, only the parent's wall-clock deadline; a crash still costs only its task.
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows
     resource = None
-_MP = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-ISOLATED = _MP is not None and resource is not None
+
+#: The environment variable that forces a start method ("fork", "spawn", "forkserver").
+START_METHOD_ENV = "PERF_TOOLKIT_START_METHOD"
+
+
+def choose_start_method(wanted: str | None = None) -> str | None:
+    """The start method workers use: `wanted`, else the environment's, else fork where it exists, else spawn;
+    None when this system has neither (tasks then run in the caller's process)."""
+    available = multiprocessing.get_all_start_methods()
+    wanted = (wanted or os.environ.get(START_METHOD_ENV, "")).strip().lower()
+    if wanted:
+        if wanted not in available:
+            raise ValueError(f"环境变量 {START_METHOD_ENV}={wanted} 无效，本机可选：{'、'.join(available)}")
+        return wanted
+    return next((m for m in ("fork", "spawn") if m in available), None)
+
+
+#: Whether tasks run in worker processes at all (tests set it False for the in-process path).
+ISOLATED = bool(multiprocessing.get_all_start_methods())
+
+
+def _never(result: Any) -> bool:
+    """The default `retire`: a worker leaves only by task count or heap growth (module-level: picklable)."""
+    return False
+
 
 #: Tasks a worker holds at once: the one it is on and the next, so that it never waits while the
 #: parent unpickles an answer and pre-checks the next file (~1 ms a file, 15% of a parse).
@@ -101,11 +128,12 @@ def _serve(conn, rules: _Rules) -> None:
     os.dup2(devnull, 2)  # the parent reports a failure in its own words instead
     os.close(devnull)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it then stops the workers
-    # At the CPU limit, die (the default action). A handler inherited from the caller would only set a
-    # flag that Python does not look at while Rust code runs, and the task would run on to the deadline.
-    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
-    _cap(resource.RLIMIT_CORE, 0)  # an abort or SIGXCPU must not write a core file of the whole heap
-    _cap(resource.RLIMIT_AS, rules.memory_bytes)
+    if resource is not None:
+        # At the CPU limit, die (the default action). A handler inherited from the caller would only set a
+        # flag that Python does not look at while Rust code runs, and the task would run on to the deadline.
+        signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+        _cap(resource.RLIMIT_CORE, 0)  # an abort or SIGXCPU must not write a core file of the whole heap
+        _cap(resource.RLIMIT_AS, rules.memory_bytes)
     base, served = _heap(), 0
     while True:
         try:
@@ -114,7 +142,8 @@ def _serve(conn, rules: _Rules) -> None:
             return
         if not isinstance(task, Task):  # None: stopped
             return
-        _cap(resource.RLIMIT_CPU, math.ceil(time.process_time()) + rules.cpu_seconds)
+        if resource is not None:
+            _cap(resource.RLIMIT_CPU, math.ceil(time.process_time()) + rules.cpu_seconds)
         result = rules.work(task.arg)
         served += 1
         leaving = (served >= rules.recycle_files or _heap() - base > rules.recycle_rss
@@ -130,10 +159,10 @@ def _serve(conn, rules: _Rules) -> None:
 class _Worker:
     """A worker as the parent sees it: its pipe, the tasks sent and not answered (the first is running)."""
 
-    def __init__(self, rules: _Rules):
-        self.conn, theirs = _MP.Pipe()
+    def __init__(self, rules: _Rules, mp):
+        self.conn, theirs = mp.Pipe()
         try:
-            self.proc = _MP.Process(target=_serve, args=(theirs, rules), daemon=True)
+            self.proc = mp.Process(target=_serve, args=(theirs, rules), daemon=True)
             self.proc.start()
         except BaseException:
             self.conn.close()
@@ -153,7 +182,7 @@ class _Worker:
     def end(self, *, polite: bool = False, grace: float = 0.0) -> int | None:
         """Stop the worker and reap it: ask it to stop (polite), wait `grace` seconds for it to die, or kill it."""
         if polite:
-            # a stop message, not just closing the pipe: workers forked later hold a copy of this end
+            # a stop message, not just closing the pipe: workers forked later may hold a copy of this end
             with contextlib.suppress(OSError):
                 self.conn.send(None)
             grace = max(grace, 1.0)
@@ -168,8 +197,8 @@ class _Worker:
 class _Batch:
     """The workers of one `imap` call, the results not yet handed out, the tasks to hand out again."""
 
-    def __init__(self, rules: _Rules, jobs: int, wall_seconds: float):
-        self.rules, self.jobs, self.wall_seconds = rules, jobs, wall_seconds
+    def __init__(self, rules: _Rules, jobs: int, wall_seconds: float, mp):
+        self.rules, self.jobs, self.wall_seconds, self.mp = rules, jobs, wall_seconds, mp
         self.workers: list[_Worker] = []
         self.done: dict[int, Any] = {}
         self.again: collections.deque[tuple[int, Task]] = collections.deque()  # queued on a worker that went
@@ -218,8 +247,8 @@ class _Batch:
             worker = next((w for w in self.workers if not w.queue), None)
             if worker is None and len(self.workers) < self.jobs:
                 try:
-                    worker = _Worker(self.rules)
-                except OSError as exc:  # cannot fork: the machine is out of processes or memory
+                    worker = _Worker(self.rules, self.mp)
+                except OSError as exc:  # cannot start one: the machine is out of processes or memory
                     self.done[index] = Failure("spawn", f"{type(exc).__name__}: {exc}")
                     return
                 self.workers.append(worker)
@@ -279,7 +308,9 @@ class _Batch:
 
     @staticmethod
     def _died(code: int | None) -> Failure:
-        return Failure("cpu", "RLIMIT_CPU") if code == -signal.SIGXCPU else Failure("died", f"child exit code {code}")
+        if resource is not None and code == -signal.SIGXCPU:
+            return Failure("cpu", "RLIMIT_CPU")
+        return Failure("died", f"child exit code {code}")
 
     def _drop(self, worker: _Worker, **how) -> int | None:
         self.workers.remove(worker)
@@ -291,13 +322,17 @@ _END = object()
 
 def imap(work: Callable[[Any], Any], items: Iterable[Any], *, jobs: int, memory_bytes: int, cpu_seconds: int,
          wall_seconds: float, recycle_files: int = 50, recycle_rss: int = 256 * 2**20,
-         retire: Callable[[Any], bool] = lambda result: False) -> Iterator[Any]:
-    """For each item in order: `work(arg)` run in one of up to `jobs` workers for a Task (or its Failure), else the item."""
-    if not ISOLATED:  # pragma: no cover - Windows: in this process, without limits
+         retire: Callable[[Any], bool] = _never, start_method: str | None = None) -> Iterator[Any]:
+    """For each item in order: `work(arg)` run in one of up to `jobs` workers for a Task (or its Failure), else the item.
+
+    `work` and `retire` must pickle (module-level functions or partials) where workers are spawned.
+    """
+    method = choose_start_method(start_method) if ISOLATED else None
+    if method is None:  # no worker processes at all: in this process, without limits
         yield from (work(item.arg) if isinstance(item, Task) else item for item in items)
         return
     rules = _Rules(work, memory_bytes, cpu_seconds, recycle_files, recycle_rss, retire)
-    batch = _Batch(rules, max(1, jobs), wall_seconds)
+    batch = _Batch(rules, max(1, jobs), wall_seconds, multiprocessing.get_context(method))
     try:
         yield from batch.run(items)
     finally:  # the caller stopped early or something raised: no worker outlives the batch

@@ -43,7 +43,10 @@ class WorkbookWriteError(ValueError):
 # ------------------------------------------------------------------ layout and styles
 
 PROJECT_COLUMNS = "ABCDEFGHIJK"  # one per spec.INDICATOR_COLUMNS entry
-WIDTHS = dict(zip(PROJECT_COLUMNS, (11, 13, 24, 12, 13, 12, 12, 8, 9, 28, 28), strict=True))
+#: 设定依据 (J) and 偏差原因 (K) hold sentences, often a whole 文件 citation: they get the width, so a real
+#: row is 4-5 lines, not 9; 方向, 单位 and 分值 hold a symbol or two digits. The sheet still prints on
+#: A4 landscape at about 80%.
+WIDTHS = dict(zip(PROJECT_COLUMNS, (10, 12, 20, 11, 12, 10, 12, 7, 9, 46, 34), strict=True))
 VALUE_SPAN = ("D", "K")  # value cells of the one-line fields on project sheets
 BODY_MIN_ROWS, SPARE_ROWS, DUTY_MIN_ROWS = 15, 5, 12
 
@@ -307,7 +310,8 @@ def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int
     sh.label("J8:K8", spec.EXECUTION_SCORE_LABEL)
     sh.label("A9:C9", spec.FUNDS_TOTAL_LABEL)
     for letter in "DEF":
-        sh.computed(f"{letter}9", f"=SUM({letter}10:{letter}12)", fmt=MONEY_FORMAT, align=RIGHT)
+        sh.computed(f"{letter}9", f'=IF(COUNT({letter}10:{letter}12)=0,"",SUM({letter}10:{letter}12))',
+                    fmt=MONEY_FORMAT, align=RIGHT)
     sh.box("G9", profile.budget_weight, fill=GREY, align=CENTRE)
     sh.computed("H9:I9", '=IFERROR(F9/E9,"")', fmt=RATE_FORMAT)
     sh.computed("J9:K9", '=IFERROR(ROUND(MIN(G9,G9*H9),2),"")', fmt=SCORE_FORMAT)
@@ -361,10 +365,12 @@ def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int
     r = last + 1
     col = {key: letter for letter, key in zip(PROJECT_COLUMNS, keys, strict=True)}
     rng = {k: f"${col[k]}${first}:${col[k]}${last}" for k in ("level1", "weight", "claimed_score")}
+    # every computed cell stays blank until its inputs are typed (an empty sheet shows no 0, 差 or warning)
     for level1 in spec.TAXONOMY:
         sh.label(f"A{r}:G{r}", level1 + spec.WEIGHT_SUBTOTAL_SUFFIX, align=RIGHT)
-        sh.computed(f"H{r}", f'=SUMIF({rng["level1"]},"{level1}",{rng["weight"]})')
-        sh.computed(f"I{r}", f'=SUMIF({rng["level1"]},"{level1}",{rng["claimed_score"]})')
+        for letter, key in (("H", "weight"), ("I", "claimed_score")):
+            sh.computed(f"{letter}{r}", f'=IF(COUNTIFS({rng["level1"]},"{level1}",{rng[key]},"<>")=0,"",'
+                                        f'SUMIF({rng["level1"]},"{level1}",{rng[key]}))')
         ws.row_dimensions[r].height = 20
         r += 1
     usual = "、".join(f"{k}{v:g}分" for k, v in profile.level1_weights.items())
@@ -372,21 +378,23 @@ def _project_sheet(wb: Workbook, title: str, project: Project, *, body_rows: int
            font=HINT)
     sum_row = r
     sh.label(f"A{r}:G{r}", spec.WEIGHT_SUM_LABEL, align=RIGHT)
-    sh.computed(f"H{r}", f'=SUM({rng["weight"]})')
-    sh.computed(f"I{r}", f'=SUM({rng["claimed_score"]})')
+    for letter, key in (("H", "weight"), ("I", "claimed_score")):
+        sh.computed(f"{letter}{r}", f'=IF(COUNT({rng[key]})=0,"",SUM({rng[key]}))')
     sh.box(f"J{r}:K{r}", None)
     ws.row_dimensions[r].height = 20
     r += 1
     sh.label(f"A{r}:G{r}", spec.WEIGHT_CHECK_LABEL + "（应为100）", align=RIGHT)
-    sh.computed(f"H{r}:I{r}", f"=G9+H{sum_row}")
-    sh.computed(f"J{r}:K{r}", f'=IF(H{r}=100,"分值合计为100，符合要求","预算执行分值加各指标分值应等于100，请调整")',
-                align=LEFT)
+    sh.computed(f"H{r}:I{r}", f'=IF(H{sum_row}="","",G9+H{sum_row})')
+    sh.computed(f"J{r}:K{r}", f'=IF(H{r}="","",IF(ROUND(H{r},2)=100,"分值合计为100，符合要求",'
+                              f'"预算执行分值加各指标分值应等于100，请调整"))', align=LEFT)
     red = Font(name="宋体", size=10.5, bold=True, color="C00000")
-    ws.conditional_formatting.add(f"H{r}:K{r}", FormulaRule(formula=[f"$H${r}<>100"], font=red))
+    ws.conditional_formatting.add(f"H{r}:K{r}", FormulaRule(formula=[f'AND($H${r}<>"",ROUND($H${r},2)<>100)'],
+                                                           font=red))
     ws.row_dimensions[r].height = 22
     r += 1
     sh.label(f"A{r}:G{r}", spec.TOTAL_SCORE_LABEL, align=RIGHT)
-    sh.computed(f"H{r}:I{r}", f"=ROUND(N(J9)+I{sum_row},2)", fmt=SCORE_FORMAT)
+    # the total once both parts are there: 预算执行得分 alone would pass for a (failing) total
+    sh.computed(f"H{r}:I{r}", f'=IF(OR(J9="",I{sum_row}=""),"",ROUND(J9+I{sum_row},2))', fmt=SCORE_FORMAT)
     sh.label(f"J{r}", spec.GRADE_LABEL)
     grade = f'"{profile.grades[-1][0]}"'
     for name, limit in reversed(profile.grades[:-1]):
