@@ -109,7 +109,8 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
             frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
         with progress.stage("审核意见", len(evaluation.files)):
-            markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
+            markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True,
+                                    done=lambda _: progress.advance())
         with progress.stage("反馈邮件"):
             outgoing = compose_feedback(evaluation, campaign, markups)
             drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True)

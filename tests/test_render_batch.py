@@ -185,3 +185,22 @@ def test_a_deleted_document_is_rendered_again(tmp_path):
     first.reports[0].table.unlink()
     _, progress = round_once(folder, out)
     assert rendered_count(progress) == 1 and first.reports[0].table.is_file()
+
+
+class Recording(Progress):
+    """Every count a stage reaches, as the operator's progress line would show it."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts: dict[str, list[int]] = {}
+
+    def updated(self):
+        self.counts.setdefault(self._name, []).append(self._done)
+
+
+def test_reports_and_marked_up_copies_advance_one_item_at_a_time(tmp_path):
+    folder, out = inbox(tmp_path), tmp_path / "out"
+    progress = Recording()
+    result = run_round([folder], Campaign(output_dir=out), load_profile(), out, history=False, progress=progress)
+    assert [c for c in progress.counts["报告"] if c] == [1, 2, 3] == list(range(1, len(result.reports) + 1))
+    assert [c for c in progress.counts["审核意见"] if c] == [1, 2, 3]
