@@ -6,22 +6,27 @@ their files; every file inside is itself written atomically.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import __version__
 from .check.evaluate import evaluate_paths
 from .config import Campaign
 from .fsutil import atomic_write
+from .mail import rounddb
 from .mail.feedback import Outgoing, compose_feedback, write_drafts
 from .mail.store import CollectError, Collection, collect, current_files, senders, submission_times
 from .model import Evaluation
 from .profile import Profile
 from .progress import Progress
-from .report.render import RenderedProject, render_reports
+from .report.render import RenderedProject, ReportJob, load_templates, plan_reports, render_jobs
 from .summary.consolidate import summarize
 from .workbook.markup import MarkupResult, write_markups
 
@@ -95,15 +100,17 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
         with progress.stage("审核结果", 1):
             with atomic_write(report_json) as fh:
                 fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
-        with progress.stage("报告", 2 * len(evaluation.counted_projects)):
-            reports = render_reports(evaluation, output / REPORTS_DIR, campaign=campaign, pdf=pdf)
+        with progress.stage("报告"):
+            reports = render_round_reports(evaluation, campaign, profile, output, pdf=pdf, jobs=jobs,
+                                           progress=progress)
         summary = output / SUMMARY_XLSX
         history_path = campaign.history_in(output) if history else None
         with progress.stage("汇总", 1):
             frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
         with progress.stage("审核意见", len(evaluation.files)):
-            markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True)
+            markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True,
+                                    done=lambda _: progress.advance())
         with progress.stage("反馈邮件"):
             outgoing = compose_feedback(evaluation, campaign, markups)
             drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True)
@@ -131,3 +138,104 @@ def evaluate_round(sources: Iterable[str | Path], campaign: Campaign, profile: P
                                     roster=campaign.roster, submitted_at=submission_times(stored),
                                     senders=senders(stored))
     return collection, evaluation
+
+
+# ------------------------------------------------------------------ incremental reports
+
+#: One row per stored version whose documents in 自评报告/ are complete and current. A row is deleted
+#: before its department's documents are rewritten and inserted only once all of them are written, so a
+#: run killed at any moment leaves no row that vouches for files it did not finish.
+RENDERED_DDL = """
+CREATE TABLE IF NOT EXISTS rendered (
+    file TEXT PRIMARY KEY,  -- the stored version, relative to the output folder
+    key TEXT NOT NULL,      -- sha256 of all its documents depend on (see render_round_reports)
+    outputs TEXT NOT NULL   -- JSON list of the file names written for it in 自评报告/
+);
+"""
+
+
+def _code_digest() -> str:
+    """The version and the source of the report stage: a changed renderer renders again, even unreleased."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted((Path(__file__).parent / "report").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Profile, output: Path, *,
+                         pdf: bool = False, jobs: int | None = None,
+                         progress: Progress | None = None) -> list[RenderedProject]:
+    """The round's Word reports in output/自评报告/, rendering only departments whose documents are not current.
+
+    A department's documents are current when the round database records them under the same key: the
+    sha256 of its stored file's bytes, of what is printed (its projects' contexts and file names), of the
+    templates' bytes, the config, the profile, the PDF switch and the toolkit's version and report code.
+    Documents of a department whose submission disappeared or was superseded are removed, as are their rows.
+    Call under `output_lock`; `progress` counts the projects rendered.
+    """
+    progress = progress if progress is not None else Progress()
+    out = output / REPORTS_DIR
+    templates = load_templates()
+    planned = plan_reports(evaluation, campaign)
+    base = hashlib.sha256("\n".join([
+        _code_digest(), templates.digest, repr(dataclasses.replace(campaign, output_dir=Path("."))), repr(profile),
+        str(pdf)]).encode("utf-8")).hexdigest()
+    sha = {r.file: r.sha256 for r in evaluation.files}
+    per_file: dict[str, list[ReportJob]] = collections.defaultdict(list)
+    for job in planned:
+        per_file[job.project.file].append(job)
+    keys = {file: _department_key(base, sha.get(file, ""), jobs_of) for file, jobs_of in per_file.items()}
+    with closing(rounddb.connect(campaign.round_db_in(output))) as conn:
+        rounddb.ensure(conn, RENDERED_DDL)
+        known = {row["file"]: (row["key"], json.loads(row["outputs"])) for row in conn.execute("SELECT * FROM rendered")}
+        relative = {file: _relative(file, output) for file in keys}
+        fresh = {file for file, key in keys.items() if relative[file] in known
+                 and known[relative[file]][0] == key and all((out / n).is_file() for n in known[relative[file]][1])}
+        vouched = {relative[file] for file in fresh}
+        with conn:  # every row not vouched for again goes before any file is touched
+            conn.executemany("DELETE FROM rendered WHERE file = ?", [(f,) for f in known if f not in vouched])
+        conn.execute("PRAGMA synchronous=NORMAL")  # a row lost to a power cut only means rendering again
+        remaining = collections.Counter(job.project.file for job in planned if job.project.file not in fresh)
+        progress.total(sum(remaining.values()))
+        written: dict[str, list[str]] = collections.defaultdict(list)
+        failed: set[str] = set()
+        rows: list[tuple[str, str, str]] = []
+
+        def record() -> None:
+            with conn:
+                conn.executemany("INSERT OR REPLACE INTO rendered (file, key, outputs) VALUES (?, ?, ?)", rows)
+            rows.clear()
+
+        def done(r: RenderedProject) -> None:
+            if r.file in fresh:
+                return
+            progress.advance()
+            if r.failed:
+                failed.add(r.file)
+            written[r.file].extend(p.name for p in r.paths)
+            remaining[r.file] -= 1
+            if not remaining[r.file] and r.file not in failed:
+                rows.append((relative[r.file], keys[r.file], json.dumps(written[r.file], ensure_ascii=False)))
+                if len(rows) >= 50:
+                    record()
+
+        reports = render_jobs(planned, out, templates, pdf=pdf, workers=jobs,
+                              reuse=lambda job: job.project.file in fresh, done=done, prune=True)
+        record()
+    return reports
+
+
+def _department_key(base: str, file_sha256: str, jobs: list[ReportJob]) -> str:
+    digest = hashlib.sha256(f"{base}\n{file_sha256}\n".encode())
+    for job in jobs:
+        digest.update(job.name.encode("utf-8"))
+        digest.update(json.dumps(job.context, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _relative(file: str, output: Path) -> str:
+    """A stored version's path as recorded: relative to the output folder, which may be moved as a whole."""
+    try:
+        return Path(file).resolve().relative_to(output.resolve()).as_posix()
+    except ValueError:
+        return Path(file).resolve().as_posix()

@@ -368,7 +368,8 @@ def report(paths: tuple[Path, ...], output: Path | None, report_template: Path |
 @profile_option
 @config_option
 @year_option
-@jobs_option
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, metavar="个数",
+              help="同时工作的进程数：读取填报表、生成报告和审核意见（默认为CPU核数）；结果与进程数无关。")
 @click.option("-q", "--quiet", is_flag=True, help="不在标准错误输出显示各阶段的进度和用时。")
 def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bool, send: bool,
         profile_name: str | None, config_path: Path | None, round_year: int | None, jobs: int | None,
@@ -432,8 +433,11 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
     click.echo("")
     click.echo("■ 报告")
     kinds = "Word 和 PDF" if pdf else "Word"
-    click.echo(f"  已为 {len(result.reports)} 个项目生成绩效自评报告和自评表（{kinds}），"
-               f"保存在 {result.output / REPORTS_DIR}/")
+    failed = [r for r in result.reports if r.failed]
+    click.echo(f"  已为 {len(result.reports) - len(failed)} 个项目生成绩效自评报告和自评表（{kinds}），"
+               f"保存在 {result.output / REPORTS_DIR}/（内容没有变化的不重新生成）")
+    for r in failed:
+        click.echo(f"  未能生成 {r.department}“{r.project}”的报告：{r.failed}")
     click.echo("")
     click.echo("■ 汇总")
     _print_summary(result.frames, result.summary, result.history, result.earlier,
@@ -446,6 +450,8 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
     _print_drafts(result.outgoing, result.drafts, result.output / FEEDBACK_DIR, campaign, indent="  ")
     if send and _send(result.outgoing, campaign, indent="  "):
         sys.exit(EXIT_FINDINGS)
+    if failed:  # the rest is written; these projects' documents are not (the next run tries them again)
+        sys.exit(EXIT_FAILURE)
 
 
 # ------------------------------------------------------------------ human output

@@ -3,14 +3,18 @@
 `build_context` (in report_context) is pure; this module does the I/O. A
 template is read, patched and compiled once per process (`load_template`) and
 every document is rendered from that compiled form straight into a new .docx
-zip, so a batch pays docxtpl's parsing once, not once per document. A batch is
-rendered completely in memory before the first file is written: a template
-error never leaves a half-written output folder. `convert_to_pdf` runs one
-LibreOffice process for the whole batch.
+zip, so a batch pays docxtpl's parsing once, not once per document. The parent
+builds each project's context (plain data) and its file names; workers
+(`workbook.pool`, each loading the templates once) render and write the
+documents, so the bytes do not depend on the number of workers. The first
+project is rendered in the parent before any file is written, so a template
+error leaves no half-written output folder; a project that fails later fails
+alone. `convert_to_pdf` runs one LibreOffice process per batch of files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import os
@@ -19,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +34,10 @@ from jinja2 import TemplateError as JinjaError
 from lxml import etree
 
 from ..config import DEFAULT, Campaign
-from ..fsutil import atomic_write
-from ..model import Evaluation
+from ..fsutil import TEMP_PREFIX, atomic_write
+from ..model import Evaluation, ScoredProject
 from ..text import MAX_NAME_BYTES, safe_name, scrub
+from ..workbook import pool
 from .context import CONTEXT_KEYS, build_context
 
 REPORT_TEMPLATE = "自评报告模板.docx"
@@ -43,8 +48,9 @@ TABLE_SUFFIX = "自评表"
 NOTES_SUFFIX = "审核附注"
 
 __all__ = ["NOTES_TEMPLATE", "REPORT_TEMPLATE", "TABLE_TEMPLATE", "PdfError", "PreparedTemplate", "RenderedProject",
-           "ReportTemplateError", "build_context", "check_template", "convert_to_pdf", "find_soffice",
-           "load_template", "output_names", "render_reports", "safe_name", "template_path"]
+           "ReportJob", "ReportTemplateError", "Templates", "build_context", "check_template", "convert_to_pdf", "find_soffice",
+           "load_template", "load_templates", "output_names", "plan_reports", "render_jobs",
+           "render_reports", "rendered_project", "safe_name", "template_path"]
 
 
 class ReportTemplateError(Exception):
@@ -304,6 +310,9 @@ def output_names(projects: Sequence[tuple[str, str, str]]) -> list[str]:
 
 # ------------------------------------------------------------------ batch
 
+#: The suffixes of the documents a batch writes (what `prune` may remove in a folder the toolkit owns).
+_OURS = re.compile(rf"-(?:{REPORT_SUFFIX}|{TABLE_SUFFIX}|{NOTES_SUFFIX})\.(?:docx|pdf)$", re.I)
+
 
 @dataclass
 class RenderedProject:
@@ -323,6 +332,58 @@ class RenderedProject:
     provisional: bool = False  # the total rests on claimed scores nobody could verify
     notes: Path | None = None  # the 审核附注 (only when the review has something to say)
     notes_pdf: Path | None = None
+    failed: str = ""  # why this project's documents could not be written (Chinese); then none of them exists
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every file written for the project (none when it failed)."""
+        if self.failed:
+            return []
+        return [p for p in (self.report, self.table, self.notes, self.report_pdf, self.table_pdf, self.notes_pdf)
+                if p is not None]
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The three templates of a batch, checked: their paths (a worker loads each once) and their bytes' digest."""
+
+    report: Path
+    table: Path
+    notes: Path
+    digest: str  # sha256 over the three files' bytes: part of an incremental run's cache key
+
+
+@dataclass
+class ReportJob:
+    """One project's documents before they are rendered: its context (plain data) and its file base name."""
+
+    project: ScoredProject
+    context: dict[str, Any]
+    name: str
+
+    @property
+    def has_notes(self) -> bool:
+        return bool(self.context["has_review_notes"] or self.context["findings"])
+
+
+def load_templates(report_template: str | Path | None = None, table_template: str | Path | None = None,
+                   notes_template: str | Path | None = None) -> Templates:
+    """The batch's templates (the bundled ones where none is given), loaded and checked in this process."""
+    paths = [Path(given or template_path(default)) for given, default in
+             ((report_template, REPORT_TEMPLATE), (table_template, TABLE_TEMPLATE), (notes_template, NOTES_TEMPLATE))]
+    digest = hashlib.sha256()
+    for path in paths:
+        check_template(load_template(path))
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return Templates(*paths, digest.hexdigest())
+
+
+def plan_reports(evaluation: Evaluation, campaign: Campaign = DEFAULT) -> list[ReportJob]:
+    """A job per counted project (projects of a superseded file get none), with names unique in the batch."""
+    projects = evaluation.counted_projects
+    contexts = [_clean_context(build_context(p, evaluation.profile, campaign)) for p in projects]
+    names = output_names([(c["unit"], c["project_name"], c["project_code"]) for c in contexts])
+    return [ReportJob(p, c, n) for p, c, n in zip(projects, contexts, names, strict=True)]
 
 
 def _clean_context(value: Any) -> Any:
@@ -336,49 +397,123 @@ def _clean_context(value: Any) -> Any:
     return value
 
 
+def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: str = "") -> RenderedProject:
+    """What `job` writes into `out` (or has written: an incremental run reuses it without rendering)."""
+    c, base = job.context, out / job.name
+    report, table = base.with_name(f"{job.name}-{REPORT_SUFFIX}.docx"), base.with_name(f"{job.name}-{TABLE_SUFFIX}.docx")
+    notes = base.with_name(f"{job.name}-{NOTES_SUFFIX}.docx") if job.has_notes else None
+    return RenderedProject(job.project.file, c["unit"], c["project_name"], c["project_code"],
+                           job.project.total_score, c["grade"], c["has_errors"], report, table,
+                           report.with_suffix(".pdf") if pdf else None, table.with_suffix(".pdf") if pdf else None,
+                           provisional=job.project.provisional, notes=notes,
+                           notes_pdf=notes.with_suffix(".pdf") if pdf and notes else None, failed=failed)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What a worker needs for one project (picklable): the templates' paths, the context, the files to write."""
+
+    templates: tuple[Path, Path, Path]
+    context: dict[str, Any]
+    report: Path
+    table: Path
+    notes: Path
+
+
+def _render_task(task: _Task) -> str:
+    """Render and write one project's documents (in a worker); "" when done, else why not (Chinese). Never raises."""
+    try:
+        report_tpl, table_tpl, notes_tpl = (load_template(p) for p in task.templates)  # once per worker
+        documents = [(task.report, report_tpl.render(task.context)), (task.table, table_tpl.render(task.context)),
+                     (task.notes, notes_tpl.render(task.context)
+                      if task.context["has_review_notes"] or task.context["findings"] else None)]
+        for path, data in documents:
+            if data is not None:
+                with atomic_write(path) as fh:
+                    fh.write(data)
+            else:  # an earlier round's notes on a project now clean
+                path.unlink(missing_ok=True)
+        return ""
+    except ReportTemplateError as exc:
+        return str(exc)
+    except Exception as exc:  # a full disk, a path the system refuses …: this project only
+        return f"写入失败：{type(exc).__name__}: {scrub(str(exc))[:200]}"
+
+
+#: Per project, in a worker: generous (a document renders in a few ms); a worker that overruns dies alone.
+_LIMITS = {"memory_bytes": 4 * 2**30, "cpu_seconds": 60, "wall_seconds": 300.0, "recycle_files": 1000}
+
+
+def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Templates, *, pdf: bool = False,
+                workers: int | None = None, reuse: Callable[[ReportJob], bool] = lambda job: False,
+                done: Callable[[RenderedProject], None] | None = None, prune: bool = False) -> list[RenderedProject]:
+    """Render and write the jobs' documents in up to `workers` processes (default: the CPU count).
+
+    The first job is rendered here first, so a template error is raised before any file is written.
+    A job that fails later (its worker died, a value the template cannot print, a full disk) comes back
+    with `failed` set and its files removed; the batch goes on. `reuse(job)` true: its files are kept
+    as they are (an incremental run found them current). `done` is told of each project once its files
+    (and PDFs) exist, in order. `prune` removes our documents in the folder that no job names.
+    """
+    out = Path(output_dir)
+    paths = (templates.report, templates.table, templates.notes)
+    soffice = find_soffice() if pdf else None
+    fresh = [not reuse(job) for job in jobs]
+    todo = [job for job, f in zip(jobs, fresh, strict=True) if f]
+    if todo:
+        for path in paths:  # a template error fails the batch before anything is written
+            load_template(path).render(todo[0].context)
+        out.mkdir(parents=True, exist_ok=True)
+    tasks = []
+    for job, f in zip(jobs, fresh, strict=True):
+        r = rendered_project(job, out)
+        tasks.append(pool.Task(_Task(paths, job.context, r.report, r.table, r.report.with_name(
+            f"{job.name}-{NOTES_SUFFIX}.docx"))) if f else None)
+    outcomes = pool.imap(_render_task, tasks, jobs=max(1, min(workers or os.cpu_count() or 1, len(todo))),
+                         **_LIMITS)
+    results: list[RenderedProject] = []
+    waiting: list[RenderedProject] = []  # written, their PDFs not yet
+    for job, f, outcome in zip(jobs, fresh, outcomes, strict=True):
+        if isinstance(outcome, pool.Failure):
+            outcome = ("生成报告的进程异常退出（" + {"wall": "超出处理时间", "cpu": "超出处理时间",
+                                            "spawn": "无法启动"}.get(outcome.kind, "多为内存不足") + "）")
+        r = rendered_project(job, out, pdf=pdf, failed=outcome or "")
+        if r.failed:  # no document of an earlier run may stand for this one
+            for path in (r.report, r.table, r.report.with_name(f"{job.name}-{NOTES_SUFFIX}.docx")):
+                path.unlink(missing_ok=True)
+        results.append(r)
+        if soffice and f and not r.failed:
+            waiting.append(r)
+        elif done:
+            done(r)
+    if waiting:
+        convert_to_pdf([p for r in waiting for p in (r.report, r.table, r.notes) if p is not None], out,
+                       soffice=soffice)
+        for r in waiting:
+            if done:
+                done(r)
+    if prune and out.is_dir():
+        keep = {p.name.casefold() for r in results for p in (r.report, r.table, r.notes, r.report_pdf, r.table_pdf,
+                                                            r.notes_pdf) if p is not None and not r.failed}
+        for path in out.iterdir():
+            leftover = path.name.startswith(TEMP_PREFIX)  # a killed run's temporary file
+            if path.is_file() and (leftover or _OURS.search(path.name) and path.name.casefold() not in keep):
+                path.unlink(missing_ok=True)
+    return results
+
+
 def render_reports(evaluation: Evaluation, output_dir: str | Path, *, campaign: Campaign = DEFAULT,
                    report_template: str | Path | None = None, table_template: str | Path | None = None,
-                   notes_template: str | Path | None = None, pdf: bool = False) -> list[RenderedProject]:
+                   notes_template: str | Path | None = None, pdf: bool = False, jobs: int | None = None,
+                   done: Callable[[RenderedProject], None] | None = None) -> list[RenderedProject]:
     """Write a report and a 自评表 (.docx, optionally .pdf) per scored project into output_dir, and a
     审核附注 for a project the review has something to say about (a clean one gets none).
 
     Projects of a superseded file (its department sent a newer one) get none: only what counts.
+    Rendered in up to `jobs` processes; the bytes do not depend on how many.
     """
-    report_tpl = load_template(report_template or template_path(REPORT_TEMPLATE))
-    table_tpl = load_template(table_template or template_path(TABLE_TEMPLATE))
-    notes_tpl = load_template(notes_template or template_path(NOTES_TEMPLATE))
-    for tpl in (report_tpl, table_tpl, notes_tpl):
-        check_template(tpl)
-    soffice = find_soffice() if pdf else None
-    projects = evaluation.counted_projects
-    contexts = [_clean_context(build_context(p, evaluation.profile, campaign)) for p in projects]
-    names = output_names([(c["unit"], c["project_name"], c["project_code"]) for c in contexts])
-    # render everything before writing anything: a failing template leaves no partial batch
-    documents = [(report_tpl.render(c), table_tpl.render(c),
-                  notes_tpl.render(c) if c["has_review_notes"] or c["findings"] else None) for c in contexts]
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for project, c, name, (report, table, notes) in zip(projects, contexts, names, documents, strict=True):
-        paths = (out / f"{name}-{REPORT_SUFFIX}.docx", out / f"{name}-{TABLE_SUFFIX}.docx")
-        notes_path = out / f"{name}-{NOTES_SUFFIX}.docx"
-        for path, data in (*zip(paths, (report, table), strict=True), (notes_path, notes)):
-            if data is not None:
-                with atomic_write(path) as fh:
-                    fh.write(data)
-            elif path.exists():  # an earlier round's notes on a project now clean
-                path.unlink()
-        results.append(RenderedProject(project.file, c["unit"], c["project_name"], c["project_code"],
-                                       project.total_score, c["grade"], c["has_errors"], *paths,
-                                       provisional=project.provisional,
-                                       notes=notes_path if notes is not None else None))
-    if soffice and results:
-        pdfs = convert_to_pdf([p for r in results for p in (r.report, r.table, r.notes) if p is not None], out,
-                              soffice=soffice)
-        for r in results:
-            r.report_pdf, r.table_pdf = pdfs[r.report], pdfs[r.table]
-            r.notes_pdf = pdfs.get(r.notes) if r.notes else None
-    return results
+    templates = load_templates(report_template, table_template, notes_template)
+    return render_jobs(plan_reports(evaluation, campaign), output_dir, templates, pdf=pdf, workers=jobs, done=done)
 
 
 # ------------------------------------------------------------------ PDF

@@ -21,7 +21,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,14 +97,15 @@ def write_markup(result: FileResult, out_dir: str | Path, *,
 
 
 def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Campaign | None = None,
-                  limits: Limits = Limits(), jobs: int | None = None,
-                  prune: bool = False) -> list[MarkupResult]:
+                  limits: Limits = Limits(), jobs: int | None = None, prune: bool = False,
+                  done: Callable[[MarkupResult], None] | None = None) -> list[MarkupResult]:
     """A marked-up copy of every readable .xlsx/.xlsm with findings, one MarkupResult per file.
 
     `prune` removes earlier copies (our own “-审核意见.xlsx” names) that this batch did not
     write again, for a folder the toolkit owns (`run`), so a fixed file's stale copy is not sent back.
+    `done` is told of each file once its copy is written (or refused), in order: progress.
     """
-    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune)
+    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune, done=done)
 
 
 def markup_name(file: str, taken: set[str]) -> str:
@@ -155,7 +156,8 @@ def _refusal(result: FileResult) -> str:
 
 
 def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, limits: Limits,
-           jobs: int | None, *, prune: bool) -> list[MarkupResult]:
+           jobs: int | None, *, prune: bool,
+           done: Callable[[MarkupResult], None] | None = None) -> list[MarkupResult]:
     today = dt.date.today()
     taken: set[str] = set()
     plan: list[tuple[FileResult, str | None]] = []  # (result, output name or None)
@@ -175,26 +177,28 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
                           memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds,
                           wall_seconds=limits.wall_seconds,
                           retire=_gave_up)
-    done: list[MarkupResult] = []
+    written: list[MarkupResult] = []
     for (r, name), outcome in zip(plan, outcomes, strict=True):
         if name is None:
-            done.append(MarkupResult(r.file, None, _refusal(r)))
+            written.append(MarkupResult(r.file, None, _refusal(r)))
         elif isinstance(outcome, pool.Failure):
             note = {"wall": "超出处理时间", "cpu": "超出处理时间", "spawn": "处理程序无法启动"}.get(
                 outcome.kind, "处理程序异常退出，多为内存不足")
-            done.append(MarkupResult(r.file, None, f"无法生成审核意见：文件过大或含有异常内容（{note}）"))
+            written.append(MarkupResult(r.file, None, f"无法生成审核意见：文件过大或含有异常内容（{note}）"))
         elif isinstance(outcome, str):
-            done.append(MarkupResult(r.file, None, outcome))
+            written.append(MarkupResult(r.file, None, outcome))
         elif isinstance(outcome, _Failed):
-            done.append(MarkupResult(r.file, None, BUILD_FAILED, outcome.detail))
+            written.append(MarkupResult(r.file, None, BUILD_FAILED, outcome.detail))
         else:
             path = out / name
             with atomic_write(path) as fh:
                 fh.write(outcome)
-            done.append(MarkupResult(r.file, path))
+            written.append(MarkupResult(r.file, path))
+        if done:
+            done(written[-1])
     if prune and out.is_dir():
-        _prune(out, {m.path.name.casefold() for m in done if m.path is not None})
-    return done
+        _prune(out, {m.path.name.casefold() for m in written if m.path is not None})
+    return written
 
 
 def _prune(out: Path, keep: set[str]) -> None:
