@@ -121,13 +121,14 @@ def test_a_rerun_renders_nothing_and_a_changed_workbook_only_its_own_documents(t
     assert rendered_count(progress) == 0
     assert documents(out / REPORTS_DIR) == before  # not one file rewritten
     assert [r.report for r in again.reports] == [r.report for r in first.reports]
+    assert [r.reused for r in first.reports] == [False] * 3 and [r.reused for r in again.reports] == [True] * 3
 
     summary_before = (out / run_module.SUMMARY_XLSX).stat().st_mtime_ns
     changed = warned_submission()
     changed["projects"][0]["goal"] = "完成全年退役士兵社会保险配套经费的足额发放"  # the warning fixed
     write_workbook(folder, "乙.xlsx", changed)
     third, progress = round_once(folder, out)
-    assert rendered_count(progress) == 1
+    assert rendered_count(progress) == 1 and sum(not r.reused for r in third.reports) == 1
     after = documents(out / REPORTS_DIR)
     unit = warned_submission()["department"]["name"]
     rewritten = {n for n in after if n not in before or after[n] != before[n]}

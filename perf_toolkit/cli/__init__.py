@@ -434,8 +434,10 @@ def run(sources: tuple[str, ...], output: Path | None, pdf: bool, no_history: bo
     click.echo("■ 报告")
     kinds = "Word 和 PDF" if pdf else "Word"
     failed = [r for r in result.reports if r.failed]
+    reused = sum(r.reused for r in result.reports)
+    kept = f"（其中 {reused} 个项目的内容没有变化，沿用上次生成的文件）" if reused else ""
     click.echo(f"  已为 {len(result.reports) - len(failed)} 个项目生成绩效自评报告和自评表（{kinds}），"
-               f"保存在 {result.output / REPORTS_DIR}/（内容没有变化的不重新生成）")
+               f"保存在 {result.output / REPORTS_DIR}/{kept}")
     for r in failed:
         click.echo(f"  未能生成 {r.department}“{r.project}”的报告：{r.failed}")
     click.echo("")

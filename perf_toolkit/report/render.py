@@ -333,6 +333,7 @@ class RenderedProject:
     notes: Path | None = None  # the 审核附注 (only when the review has something to say)
     notes_pdf: Path | None = None
     failed: str = ""  # why this project's documents could not be written (Chinese); then none of them exists
+    reused: bool = False  # an incremental run found its documents current and kept them
 
     @property
     def paths(self) -> list[Path]:
@@ -397,7 +398,8 @@ def _clean_context(value: Any) -> Any:
     return value
 
 
-def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: str = "") -> RenderedProject:
+def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: str = "",
+                     reused: bool = False) -> RenderedProject:
     """What `job` writes into `out` (or has written: an incremental run reuses it without rendering)."""
     c, base = job.context, out / job.name
     report, table = base.with_name(f"{job.name}-{REPORT_SUFFIX}.docx"), base.with_name(f"{job.name}-{TABLE_SUFFIX}.docx")
@@ -406,7 +408,8 @@ def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: st
                            job.project.total_score, c["grade"], c["has_errors"], report, table,
                            report.with_suffix(".pdf") if pdf else None, table.with_suffix(".pdf") if pdf else None,
                            provisional=job.project.provisional, notes=notes,
-                           notes_pdf=notes.with_suffix(".pdf") if pdf and notes else None, failed=failed)
+                           notes_pdf=notes.with_suffix(".pdf") if pdf and notes else None, failed=failed,
+                           reused=reused)
 
 
 @dataclass(frozen=True)
@@ -477,7 +480,7 @@ def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Te
         if isinstance(outcome, pool.Failure):
             outcome = ("生成报告的进程异常退出（" + {"wall": "超出处理时间", "cpu": "超出处理时间",
                                             "spawn": "无法启动"}.get(outcome.kind, "多为内存不足") + "）")
-        r = rendered_project(job, out, pdf=pdf, failed=outcome or "")
+        r = rendered_project(job, out, pdf=pdf, failed=outcome or "", reused=not f)
         if r.failed:  # no document of an earlier run may stand for this one
             for path in (r.report, r.table, r.report.with_name(f"{job.name}-{NOTES_SUFFIX}.docx")):
                 path.unlink(missing_ok=True)
