@@ -95,6 +95,7 @@ def test_compose_one_mail_per_department_by_state(tmp_path):
     unreadable = mails["DC-WSJKJ"]
     assert unreadable.attachment is None and "无法读取" in unreadable.subject
     assert "东川区卫生健康局-自评填报表（附件损坏）.xlsx" in body_of(unreadable.message)
+    assert "1. 文件无法读取：文件已损坏" in body_of(unreadable.message)  # the title is not said twice
     reminder = mails["DC-MZJ"]
     assert reminder.subject == "【绩效自评】请昆明市东川区民政局于5月10日前报送2023年度项目支出绩效自评填报表"
     assert reminder.recipients == ("mzj@example.gov.cn",) and "尚未收到你单位的填报表" in body_of(reminder.message)

@@ -153,7 +153,7 @@ def _listing(findings: Sequence[Finding]) -> str:
         mine = [f for f in findings if f.severity == severity]
         if mine:
             lines = [f"{'一二'[len(parts)]}、{SEVERITY_ZH[severity]}（{len(mine)} 个，{heading}）"]
-            lines += [f"  {n}. {_where(f)}{title(f.code)}：{clean_text(f.message)}" for n, f in enumerate(mine, 1)]
+            lines += [f"  {n}. {_where(f)}{_titled(f)}" for n, f in enumerate(mine, 1)]
             parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -311,3 +311,8 @@ def write_drafts(outgoing: Sequence[Outgoing], folder: str | Path, *, prune: boo
                 path.unlink(missing_ok=True)
     return written
 
+
+def _titled(f: Finding) -> str:
+    """A finding as one line of the mail: its title, then its message (once, when the message starts with it)."""
+    message = clean_text(f.message)
+    return message if message.startswith(title(f.code)) else f"{title(f.code)}：{message}"
