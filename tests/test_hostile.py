@@ -13,11 +13,13 @@ import os
 import re
 import signal
 import sys
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import openpyxl
 import pytest
+from builders import submission
 from click.testing import CliRunner
 from hostile.corpus import GOOD, build, snapshot
 
@@ -295,3 +297,52 @@ def test_atomic_write_takes_a_255_byte_name(tmp_path):
     with atomic_write(tmp_path / name) as fh:
         fh.write(b"x")
     assert (tmp_path / name).read_bytes() == b"x" and len(list(tmp_path.iterdir())) == 1
+
+
+# ------------------------------------------------------------------ packages as other writers leave them
+
+
+@pytest.mark.parametrize("variant", ["utf16-sheets", "utf16-every-part", "moved-in-xl", "moved-to-another-folder",
+                                     "moved-and-utf16"])
+def test_packages_excel_opens_read_as_the_original(tmp_path, variant):
+    """A workbook whose parts are UTF-16 or whose workbook part is not at xl/workbook.xml reads exactly as
+    the workbook it was made from (it used to read as empty, or as “a plain zip”)."""
+    from builders import write_workbook
+    from hostile.corpus import moved_workbook_part, utf16_parts
+
+    from perf_toolkit.workbook.read import read_workbook
+
+    original = write_workbook(tmp_path, "原件.xlsx", submission(goal="全年完成配套经费拨付"))
+    path, step = tmp_path / f"{variant}.xlsx", tmp_path / "step.xlsx"
+    if variant == "utf16-sheets":
+        utf16_parts(original, path)
+    elif variant == "utf16-every-part":
+        utf16_parts(original, path, parts="")
+    elif variant == "moved-in-xl":
+        moved_workbook_part(original, path)
+    elif variant == "moved-to-another-folder":
+        moved_workbook_part(original, path, to="book/main/wb.xml")
+    else:
+        moved_workbook_part(original, step, to="book/wb.xml")
+        utf16_parts(step, path, parts="")
+    expected, got = read_workbook(original), read_workbook(path)
+    assert got.format == "xlsx" and got.sourced is not None, got.findings
+    assert got.sourced.submission == expected.sourced.submission
+    assert got.sourced.submission.projects[0].goal == "全年完成配套经费拨付"
+    assert [f.code for f in got.findings] == [f.code for f in expected.findings]
+
+
+def test_a_docx_is_still_no_workbook_when_found_through_its_relationships(tmp_path):
+    """Only a part whose content type is a workbook's counts: a Word document stays “a Word document”."""
+    from perf_toolkit.workbook.guard import sniff
+
+    path = tmp_path / "文档.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("[Content_Types].xml", '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+                    'wordprocessingml.document.main+xml"/></Types>')
+        zf.writestr("_rels/.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                    'officeDocument" Target="word/document.xml"/></Relationships>')
+        zf.writestr("word/document.xml", "<w:document/>")
+    assert "Word" in sniff(path).reason

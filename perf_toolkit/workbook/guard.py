@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import io
 import os
 import re
 import stat
@@ -166,9 +167,9 @@ def sniff(path: str | os.PathLike, limits: Limits = Limits()) -> str | Rejection
 
 def _zip_kind(zf: zipfile.ZipFile) -> str | Rejection:
     names = set(zf.namelist())
-    if "xl/workbook.xml" in names:
-        macro = "xl/vbaProject.bin" in names or b"macroEnabled" in _small(zf, "[Content_Types].xml")
-        return "xlsm" if macro else "xlsx"
+    workbook = xs.workbook_part(zf)  # at xl/workbook.xml, or wherever _rels/.rels says (Excel's way)
+    if workbook is not None:
+        return "xlsm" if workbook[1] else "xlsx"
     if "xl/workbook.bin" in names:
         return "xlsb"
     if "mimetype" in names:
@@ -299,6 +300,12 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
 
     book = RawWorkbook(path, fmt)
     with zipfile.ZipFile(path) as zf:
+        package = xs.normalised(zf)  # a workbook part elsewhere, UTF-16 parts: rewritten in memory
+
+    def source():  # one handle per reader: they move the file position
+        return io.BytesIO(package) if package is not None else open(path, "rb")
+
+    with source() as fh, zipfile.ZipFile(fh) as zf:
         sheets, names = xs.book(zf)
         book.names = [DefinedName(*n) for n in names]
         percent = xs.percent_styles(zf)
@@ -307,20 +314,20 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
             if part is not None:
                 with zf.open(part) as stream:
                     scans[name] = (xs.Scan(limits.max_rows, limits.max_cols, percent).parse(stream), hidden)
-    with contextlib.ExitStack() as stack:  # one handle per reader: they move the file position
+    with contextlib.ExitStack() as stack:
         cal = opx = None
         for name, (scan, hidden) in scans.items():
             sheet = RawSheet(name, formulas=scan.formulas, errors=scan.errors, merged=scan.merged, percent=scan.percent,
                              outside_count=scan.outside_count, outside_first=scan.outside_first, hidden=hidden)
             if scan.last_row * scan.last_col <= CALAMINE_CELL_BUDGET:
-                cal = cal or CalamineWorkbook.from_filelike(stack.enter_context(open(path, "rb")))
+                cal = cal or CalamineWorkbook.from_filelike(stack.enter_context(source()))
                 rows = cal.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=limits.max_rows)
             else:
                 import openpyxl
 
                 # a file object, not a name: openpyxl refuses names not ending in .xlsx; data_only: a
                 # formula cell gives its saved result, as calamine does (the scan says which are formulas)
-                opx = opx or openpyxl.load_workbook(stack.enter_context(open(path, "rb")), read_only=True,
+                opx = opx or openpyxl.load_workbook(stack.enter_context(source()), read_only=True,
                                                     keep_links=False, data_only=True)
                 ws = opx[name]
                 ws.reset_dimensions()  # else read-only mode trusts <dimension> and pads every row
