@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import sys
@@ -346,3 +347,29 @@ def test_a_docx_is_still_no_workbook_when_found_through_its_relationships(tmp_pa
                     'officeDocument" Target="word/document.xml"/></Relationships>')
         zf.writestr("word/document.xml", "<w:document/>")
     assert "Word" in sniff(path).reason
+
+
+# ------------------------------------------------------------------ huge text cells
+
+
+def test_huge_text_cell_is_cut_in_the_worker_with_a_finding(tmp_path):
+    """A cell of 2 million characters (Excel holds 32,767): the text that leaves the reader's worker is
+    cut to the limit, so neither the main process nor a document ever holds the huge string, and a
+    warning names the sheet and cell."""
+    from builders import text_cell, write_workbook
+
+    from perf_toolkit.workbook.guard import MAX_CELL_TEXT, load_raw
+    from perf_toolkit.workbook.read import read_workbook
+
+    path = write_workbook(tmp_path, "单位.xlsx", submission())
+    text = "".join(random.Random(5).choices("全年完成配套经费拨付工作", k=2_000_000))  # random: no “zip bomb”
+    text_cell(path, "项目1", "D15", text)
+    raw = load_raw(path)
+    longest = max(len(v) for s in raw.sheets for v in s.cells.values() if isinstance(v, str))
+    assert longest == MAX_CELL_TEXT == 32_767
+    assert raw.sheet("项目1").long_text == {(15, 4): 2_000_000}
+    read = read_workbook(path)
+    assert read.sourced.submission.projects[0].achievement == text[:MAX_CELL_TEXT]
+    [finding] = [f for f in read.findings if f.code == "text-too-long"]
+    assert (finding.sheet, finding.cell, finding.severity) == ("项目1", "D15", "warning")
+    assert "2000000" in finding.message and "32767" in finding.message

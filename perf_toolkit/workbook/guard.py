@@ -69,6 +69,7 @@ class RawSheet:
     outside_count: int = 0  # non-empty cells beyond the read area (not read)
     outside_first: str | None = None  # A1 reference of the first of them
     hidden: bool = False
+    long_text: dict[Coord, int] = field(default_factory=dict)  # cells whose text was cut to MAX_CELL_TEXT: its length
 
 
 @dataclass(frozen=True)
@@ -277,9 +278,14 @@ def _value(v: Any) -> Any:
     return v
 
 
+#: Excel's own limit on the text of one cell: a file Excel saved never holds more. Longer text (another
+#: writer's, or a hostile file's 90 MB cell) is cut here, in the worker, so no caller holds a huge string.
+MAX_CELL_TEXT = 32_767
+
+
 def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached: set[Coord] = frozenset()) -> None:
     """Keep the literal values of the area (no formula, no error, no empty string), and the saved
-    results of the formula cells in `cached` apart."""
+    results of the formula cells in `cached` apart; text beyond MAX_CELL_TEXT is cut (`long_text`)."""
     skip = sheet.formulas | sheet.errors.keys()
     for r, row in enumerate(rows, 1):
         if r > limits.max_rows:
@@ -287,6 +293,9 @@ def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached
         for c, v in enumerate(row, 1):
             if c > limits.max_cols:
                 break
+            if isinstance(v, str) and len(v) > MAX_CELL_TEXT:
+                sheet.long_text[(r, c)] = len(v)
+                v = v[:MAX_CELL_TEXT]
             if (r, c) in cached and (r, c) not in sheet.errors:
                 sheet.cached[(r, c)] = "" if v is None else _value(v)
             elif v is not None and v != "" and (r, c) not in skip:

@@ -11,13 +11,22 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import re
 import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from builders import clean_submission, funds, of_department, standard_indicators, submission, write_workbook
+from builders import (
+    clean_submission,
+    funds,
+    of_department,
+    standard_indicators,
+    submission,
+    text_cell,
+    write_workbook,
+)
 
 GOOD = ("good-甲.xlsx", "good-乙.xlsx")
 
@@ -60,7 +69,6 @@ def _workbook_cases() -> list[tuple[str, dict]]:
         ("name-forbidden-chars", submission(name='项目/\\:*?"<>|名称')),
         ("name-windows-reserved", submission(name="CON")),
         ("two-projects-long-identical-names", two_long),
-        ("text-1mb-cell", submission(goal="长" * 350_000)),
         ("text-controls-bidi", submission(goal="目标\u202e反转\u200b零宽")),
         ("dept-code-total-label", of_department(submission(), "合计", "合计局")),
     ]
@@ -164,6 +172,10 @@ def _file_cases(inbox: Path, template: Path, outside: Path) -> list[Case]:
         _rewrite(template, p, change)
     add("3000-sheets-one-part", "三千张表.xlsx", many_sheets)
 
+    def huge_text(p: Path) -> None:  # 3 million characters (≈ 9 MB) in 预期目标; Excel would hold 32,767
+        p.write_bytes(template.read_bytes())
+        text_cell(p, "项目1", "D14", "".join(random.Random(11).choices("预算绩效目标完成情况资金拨付项目", k=3_000_000)))
+    add("text-3m-chars-cell", "超长文字.xlsx", huge_text, kind="value")
     add("utf16-sheets", "UTF16.xlsx", lambda p: utf16_parts(template, p), kind="value")
     add("workbook-part-moved", "工作簿换位置.xlsx", lambda p: moved_workbook_part(template, p), kind="value")
 
