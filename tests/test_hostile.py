@@ -373,3 +373,82 @@ def test_huge_text_cell_is_cut_in_the_worker_with_a_finding(tmp_path):
     [finding] = [f for f in read.findings if f.code == "text-too-long"]
     assert (finding.sheet, finding.cell, finding.severity) == ("项目1", "D15", "warning")
     assert "2000000" in finding.message and "32767" in finding.message
+
+
+# ------------------------------------------------------------------ disk full
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """Call it to fill the disk: from then on the file atomic_write opens takes 100 bytes, then every write
+    fails with ENOSPC, as a real full disk answers; other files (pytest's own) write as usual."""
+    import errno
+    import io
+
+    class FullDisk(io.FileIO):
+        def write(self, data) -> int:
+            if self.tell() < 100:
+                return super().write(bytes(data)[:100 - self.tell()])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real = os.fdopen
+
+    def fdopen(fd, mode="r", *args, **kwargs):
+        if "w" in mode and sys._getframe(1).f_globals.get("__name__") == "perf_toolkit.fsutil":
+            raw = FullDisk(fd, "wb")
+            return raw if kwargs.get("buffering", args[0] if args else -1) == 0 else io.BufferedWriter(raw)
+        return real(fd, mode, *args, **kwargs)
+
+    return lambda: monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+def test_disk_full_names_the_file_and_leaves_the_old_one(tmp_path, disk_full):
+    from perf_toolkit.fsutil import atomic_write
+
+    target = tmp_path / "汇总.xlsx"
+    target.write_bytes(b"the previous good summary")
+    disk_full()
+    with pytest.raises(OSError) as caught, atomic_write(target) as fh:
+        fh.write(b"x" * 100_000)
+    assert caught.value.filename == str(target) and caught.value.errno == __import__("errno").ENOSPC
+    assert target.read_bytes() == b"the previous good summary"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["汇总.xlsx"]  # no temporary file left
+
+
+@pytest.mark.parametrize("command", ["summary", "export", "score"])
+def test_disk_full_in_a_command_says_so_in_chinese_naming_the_file(tmp_path, monkeypatch, capsys, command,
+                                                                   disk_full):
+    """Through the console entry point: exit 2, “磁盘空间不足” and the output's name; nothing under that name."""
+    from builders import clean_submission, write_workbook
+
+    from perf_toolkit.cli import main
+
+    inbox = tmp_path / "收件箱"
+    good = write_workbook(inbox, "单位.xlsx", clean_submission())
+    out = tmp_path / "输出" / {"summary": "汇总.xlsx", "export": "单位.json", "score": "评分.xlsx"}[command]
+    args = {"summary": ["summary", str(inbox), "--year", "2023"], "export": ["export", str(good)],
+            "score": ["score", str(inbox)]}[command]
+    monkeypatch.setattr(sys, "argv", ["perf-toolkit", *args, "-o", str(out)])
+    disk_full()
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    assert "磁盘空间不足" in err and str(out) in err and "工具内部错误" not in err, err
+    assert not out.exists() and [p.name for p in out.parent.iterdir()] == []
+
+
+def test_a_write_failure_a_library_swallowed_is_never_committed(tmp_path, disk_full):
+    from perf_toolkit.fsutil import atomic_write
+
+    target = tmp_path / "报告.docx"
+    target.write_bytes(b"the previous good report")
+    disk_full()
+    with pytest.raises(OSError) as caught, atomic_write(target) as fh:
+        try:
+            fh.write(b"x" * 1000)
+        except OSError:
+            pass  # as some writer libraries do
+        fh.write(b"the end")
+    assert caught.value.filename == str(target)
+    assert target.read_bytes() == b"the previous good report" and len(list(tmp_path.iterdir())) == 1
