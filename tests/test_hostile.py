@@ -452,3 +452,50 @@ def test_a_write_failure_a_library_swallowed_is_never_committed(tmp_path, disk_f
         fh.write(b"the end")
     assert caught.value.filename == str(target)
     assert target.read_bytes() == b"the previous good report" and len(list(tmp_path.iterdir())) == 1
+
+
+# ------------------------------------------------------------------ the toolkit's outputs submitted as departments
+
+
+def _without(src: Path, dst: Path, drop: str = "docProps/custom.xml", edit=None) -> None:
+    """A copy of `src` without part `drop` (a program that keeps no custom properties saved it), `edit`ing
+    xl/workbook.xml if given."""
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zo:
+        for info in zi.infolist():
+            data = zi.read(info)
+            if info.filename == "xl/workbook.xml" and edit:
+                data = edit(data)
+            if info.filename != drop:
+                zo.writestr(info, data)
+
+
+def test_a_summary_submitted_as_a_department_is_skipped_even_without_its_mark(tmp_path):
+    """汇总.xlsx (or the score sheet) in the inbox, as written, or saved by a program that dropped the custom
+    property, or also the defined name: each is skipped with a reason, never read as a department."""
+    from builders import clean_submission, write_workbook
+
+    made = tmp_path / "made"
+    write_workbook(made / "in", "单位.xlsx", clean_submission())
+    for args in (["summary", str(made / "in"), "--year", "2023", "-o", str(made / "汇总.xlsx")],
+                 ["score", str(made / "in"), "-o", str(made / "评分.xlsx")]):
+        assert CliRunner().invoke(cli, args).exit_code in (0, 1)
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    (inbox / "汇总.xlsx").write_bytes((made / "汇总.xlsx").read_bytes())
+    _without(made / "汇总.xlsx", inbox / "汇总-无属性.xlsx")
+    _without(made / "汇总.xlsx", inbox / "汇总-无属性无名称.xlsx",
+             edit=lambda d: re.sub(rb"<definedName name=\"perf_toolkit_summary\">[^<]*</definedName>", b"", d))
+    _without(made / "评分.xlsx", inbox / "评分-无属性.xlsx")
+    department = write_workbook(inbox, "单位-含项目明细表.xlsx", clean_submission())
+    wb = openpyxl.load_workbook(department)
+    wb.create_sheet("项目明细")  # one of the summary's sheets, not all of them: still a department
+    wb.save(department)
+
+    result = CliRunner().invoke(cli, ["check", str(inbox), "--json"])
+    report = json.loads(result.output)
+    skipped = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert [Path(f["file"]).name for f in report["files"]] == ["单位-含项目明细表.xlsx"]
+    assert "本工具生成的汇总表" in skipped["汇总.xlsx"] and "丢失" not in skipped["汇总.xlsx"]
+    for name in ("汇总-无属性.xlsx", "汇总-无属性无名称.xlsx"):
+        assert "本工具生成的汇总表" in skipped[name] and "按其工作表认定" in skipped[name], skipped[name]
+    assert "评分表" in skipped["评分-无属性.xlsx"]
