@@ -10,7 +10,7 @@ import re
 import secrets
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,13 +31,18 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except OSError as exc:  # name the file the caller asked for, not our temporary one
         raise OSError(exc.errno, exc.strerror, str(target)) from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with _Output(fd) as handle:
             yield handle
-            handle.flush()
+            if handle.failure is not None:  # a writer library swallowed it: never commit a part-written file
+                raise handle.failure
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        failed = _write_failure(exc, tmp)
+        if failed is not None:  # a full disk, a quota: name the file the caller asked for, not our temporary one
+            raise OSError(failed.errno, failed.strerror, str(target)) from exc
         raise
     try:  # make the rename itself durable; not every platform can open a directory
         dir_fd = os.open(target.parent, os.O_RDONLY)
@@ -49,6 +54,94 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         pass
     finally:
         os.close(dir_fd)
+
+
+class _Output(io.RawIOBase):
+    """The temporary file atomic_write yields. Its first failed write (a full disk) is kept in `failure`, so
+    the file is never committed even if a writer library swallowed the error; and what a library does with
+    it after that (a half-written zip closing itself when collected, after the file was closed) is ignored
+    instead of printing an “Exception ignored” traceback at exit."""
+
+    def __init__(self, fd: int):
+        self._file = os.fdopen(fd, "wb", buffering=0)
+        self.failure: OSError | None = None
+        self._after = 0  # the position once closed
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        if self.closed:
+            self._after += len(view)
+            return len(view)
+        if self.failure is not None:
+            return len(view)
+        done = 0
+        try:
+            while done < len(view):
+                done += self._file.write(view[done:]) or 0
+        except OSError as exc:
+            self.failure = exc
+            raise
+        return done
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if self.closed:  # a position that adds up for whoever still writes (a zip's end records)
+            self._after = offset if whence == os.SEEK_SET else self._after + offset
+            return self._after
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._after if self.closed else self._file.tell()
+
+    def flush(self) -> None:
+        pass  # unbuffered: every write went to the file
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._after = self._file.tell()
+            self._file.close()
+        finally:
+            super().close()
+
+
+#: What the medium says when a write fails (a writer library may wrap it: xlsxwriter's FileCreateError).
+_MEDIUM_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+
+
+def _write_failure(exc: BaseException, tmp: Path) -> OSError | None:
+    """The OSError of writing the temporary file behind `exc`, if that is what failed: one naming no file
+    or the temporary one, or a medium error a library wrapped."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None and (
+                seen.filename in (None, str(tmp)) if seen is exc else seen.errno in _MEDIUM_ERRORS
+                and seen.filename is None):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+#: Plain words for the OS errors an operator meets (the CLI says them; strerror is English).
+OS_ERRORS = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
+             errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已用完", errno.EROFS: "磁盘只读",
+             errno.EISDIR: "这是一个文件夹", errno.ENOTDIR: "路径中有一项不是文件夹", errno.EEXIST: "文件已存在",
+             errno.ENAMETOOLONG: "文件名太长", errno.EFBIG: "文件太大", errno.EIO: "磁盘读写错误"}
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OSError in Chinese: the file it names (if any), then what went wrong."""
+    what = OS_ERRORS.get(exc.errno, exc.strerror or type(exc).__name__)
+    return f"{path_text(str(exc.filename))}：{what}" if exc.filename else what
 
 
 #: The bureau's roster or budget figures: a few hundred KB at most.

@@ -112,6 +112,29 @@ def saved_formula(path, sheet: str, cell: str, formula: str, result=None, *, err
     rewrite_part(path, part, edit)
 
 
+def text_cell(path, sheet: str, cell: str, text: str) -> None:
+    """Put `text` into `cell` of a written workbook as an inline string, whatever its length: Excel and
+    openpyxl cut text at 32,767 characters, another program (or a hostile sender) need not."""
+    import re
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    from perf_toolkit.workbook.xlsx import book
+
+    with zipfile.ZipFile(path) as zf:
+        part = next(p for name, p, _ in book(zf)[0] if name == sheet)
+
+    def inline(m: re.Match) -> str:  # the cell as openpyxl wrote it, its style kept
+        return f'<c r="{cell}"{m[1]} t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+
+    def edit(xml: str) -> str:
+        xml, n = re.subn(rf'<c r="{cell}"((?: s="\d+")?)(?: t="\w+")?(?:/>|>.*?</c>)', inline, xml, count=1)
+        assert n == 1, f"{sheet}!{cell} not found"
+        return xml
+
+    rewrite_part(path, part, edit)
+
+
 def saved_by_office(path, user: str = "王芳", later_minutes: int = 60) -> None:
     """Rewrite a workbook's docProps/core.xml as Excel or WPS does when someone saves it: their name
     in lastModifiedBy and a later modified time (the rest of the file as it was)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from builders import ROOT, funds, indicator, saved_formula, standard_indicators, submission
+from builders import ROOT, funds, indicator, saved_formula, standard_indicators, submission, text_cell
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit.check.evaluate import evaluate_paths
@@ -84,6 +84,19 @@ def formula(sheet: str, cell: str, text: str, result: Any) -> Build:
         saved_formula(path, sheet, cell, text, result)
 
     return build
+
+
+def long_text(sheet: str, cell: str, text: str) -> Build:
+    """A valid standard workbook whose `cell` holds `text` beyond Excel's 32,767 characters."""
+
+    def build(path: Path) -> None:
+        _write(path, submission())
+        text_cell(path, sheet, cell, text)
+
+    return build
+
+
+LONG_GOAL = "全年完成配套经费拨付" * 4000  # 40,000 characters
 
 
 def first(**changes) -> dict:
@@ -173,6 +186,7 @@ CASES = [
     Case("template-version-unknown", typed(GUIDE, "B20", "perf-toolkit/workbook/v0"), GUIDE, "B20",
          "perf-toolkit/workbook/v0", ("perf-toolkit/workbook/v0", "perf-toolkit/workbook/v1")),
     Case("data-outside-area", typed(P1, "AP5", "补充说明见附件"), P1, "AP5", "补充说明见附件", ("1个", "AP5")),
+    Case("text-too-long", long_text(P1, "D14", LONG_GOAL), P1, "D14", LONG_GOAL, ("D14", "40000", "32767")),
     # values
     Case("value-unreadable", typed(P1, "G18", "=95%+5%"), P1, "G18", "=95%+5%", ("实际完成值", "公式", "待核实")),
     Case("value-formula", formula(P1, "F10", "E10*0.95", 95), P1, "F10", "=E10*0.95", ("全年执行数", "95")),

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import sys
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import openpyxl
 import pytest
+from builders import submission
 from click.testing import CliRunner
 from hostile.corpus import GOOD, build, snapshot
 
@@ -295,3 +298,204 @@ def test_atomic_write_takes_a_255_byte_name(tmp_path):
     with atomic_write(tmp_path / name) as fh:
         fh.write(b"x")
     assert (tmp_path / name).read_bytes() == b"x" and len(list(tmp_path.iterdir())) == 1
+
+
+# ------------------------------------------------------------------ packages as other writers leave them
+
+
+@pytest.mark.parametrize("variant", ["utf16-sheets", "utf16-every-part", "moved-in-xl", "moved-to-another-folder",
+                                     "moved-and-utf16"])
+def test_packages_excel_opens_read_as_the_original(tmp_path, variant):
+    """A workbook whose parts are UTF-16 or whose workbook part is not at xl/workbook.xml reads exactly as
+    the workbook it was made from (it used to read as empty, or as “a plain zip”)."""
+    from builders import write_workbook
+    from hostile.corpus import moved_workbook_part, utf16_parts
+
+    from perf_toolkit.workbook.read import read_workbook
+
+    original = write_workbook(tmp_path, "原件.xlsx", submission(goal="全年完成配套经费拨付"))
+    path, step = tmp_path / f"{variant}.xlsx", tmp_path / "step.xlsx"
+    if variant == "utf16-sheets":
+        utf16_parts(original, path)
+    elif variant == "utf16-every-part":
+        utf16_parts(original, path, parts="")
+    elif variant == "moved-in-xl":
+        moved_workbook_part(original, path)
+    elif variant == "moved-to-another-folder":
+        moved_workbook_part(original, path, to="book/main/wb.xml")
+    else:
+        moved_workbook_part(original, step, to="book/wb.xml")
+        utf16_parts(step, path, parts="")
+    expected, got = read_workbook(original), read_workbook(path)
+    assert got.format == "xlsx" and got.sourced is not None, got.findings
+    assert got.sourced.submission == expected.sourced.submission
+    assert got.sourced.submission.projects[0].goal == "全年完成配套经费拨付"
+    assert [f.code for f in got.findings] == [f.code for f in expected.findings]
+
+
+def test_a_docx_is_still_no_workbook_when_found_through_its_relationships(tmp_path):
+    """Only a part whose content type is a workbook's counts: a Word document stays “a Word document”."""
+    from perf_toolkit.workbook.guard import sniff
+
+    path = tmp_path / "文档.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("[Content_Types].xml", '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+                    'wordprocessingml.document.main+xml"/></Types>')
+        zf.writestr("_rels/.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                    'officeDocument" Target="word/document.xml"/></Relationships>')
+        zf.writestr("word/document.xml", "<w:document/>")
+    assert "Word" in sniff(path).reason
+
+
+# ------------------------------------------------------------------ huge text cells
+
+
+def test_huge_text_cell_is_cut_in_the_worker_with_a_finding(tmp_path):
+    """A cell of 2 million characters (Excel holds 32,767): the text that leaves the reader's worker is
+    cut to the limit, so neither the main process nor a document ever holds the huge string, and a
+    warning names the sheet and cell."""
+    from builders import text_cell, write_workbook
+
+    from perf_toolkit.workbook.guard import MAX_CELL_TEXT, load_raw
+    from perf_toolkit.workbook.read import read_workbook
+
+    path = write_workbook(tmp_path, "单位.xlsx", submission())
+    text = "".join(random.Random(5).choices("全年完成配套经费拨付工作", k=2_000_000))  # random: no “zip bomb”
+    text_cell(path, "项目1", "D15", text)
+    raw = load_raw(path)
+    longest = max(len(v) for s in raw.sheets for v in s.cells.values() if isinstance(v, str))
+    assert longest == MAX_CELL_TEXT == 32_767
+    assert raw.sheet("项目1").long_text == {(15, 4): 2_000_000}
+    read = read_workbook(path)
+    assert read.sourced.submission.projects[0].achievement == text[:MAX_CELL_TEXT]
+    [finding] = [f for f in read.findings if f.code == "text-too-long"]
+    assert (finding.sheet, finding.cell, finding.severity) == ("项目1", "D15", "warning")
+    assert "2000000" in finding.message and "32767" in finding.message
+
+
+# ------------------------------------------------------------------ disk full
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """Call it to fill the disk: from then on the file atomic_write opens takes 100 bytes, then every write
+    fails with ENOSPC, as a real full disk answers; other files (pytest's own) write as usual."""
+    import errno
+    import io
+
+    class FullDisk(io.FileIO):
+        def write(self, data) -> int:
+            if self.tell() < 100:
+                return super().write(bytes(data)[:100 - self.tell()])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real = os.fdopen
+
+    def fdopen(fd, mode="r", *args, **kwargs):
+        if "w" in mode and sys._getframe(1).f_globals.get("__name__") == "perf_toolkit.fsutil":
+            raw = FullDisk(fd, "wb")
+            return raw if kwargs.get("buffering", args[0] if args else -1) == 0 else io.BufferedWriter(raw)
+        return real(fd, mode, *args, **kwargs)
+
+    return lambda: monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+def test_disk_full_names_the_file_and_leaves_the_old_one(tmp_path, disk_full):
+    from perf_toolkit.fsutil import atomic_write
+
+    target = tmp_path / "汇总.xlsx"
+    target.write_bytes(b"the previous good summary")
+    disk_full()
+    with pytest.raises(OSError) as caught, atomic_write(target) as fh:
+        fh.write(b"x" * 100_000)
+    assert caught.value.filename == str(target) and caught.value.errno == __import__("errno").ENOSPC
+    assert target.read_bytes() == b"the previous good summary"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["汇总.xlsx"]  # no temporary file left
+
+
+@pytest.mark.parametrize("command", ["summary", "export", "score"])
+def test_disk_full_in_a_command_says_so_in_chinese_naming_the_file(tmp_path, monkeypatch, capsys, command,
+                                                                   disk_full):
+    """Through the console entry point: exit 2, “磁盘空间不足” and the output's name; nothing under that name."""
+    from builders import clean_submission, write_workbook
+
+    from perf_toolkit.cli import main
+
+    inbox = tmp_path / "收件箱"
+    good = write_workbook(inbox, "单位.xlsx", clean_submission())
+    out = tmp_path / "输出" / {"summary": "汇总.xlsx", "export": "单位.json", "score": "评分.xlsx"}[command]
+    args = {"summary": ["summary", str(inbox), "--year", "2023"], "export": ["export", str(good)],
+            "score": ["score", str(inbox)]}[command]
+    monkeypatch.setattr(sys, "argv", ["perf-toolkit", *args, "-o", str(out)])
+    disk_full()
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    assert "磁盘空间不足" in err and str(out) in err and "工具内部错误" not in err, err
+    assert not out.exists() and [p.name for p in out.parent.iterdir()] == []
+
+
+def test_a_write_failure_a_library_swallowed_is_never_committed(tmp_path, disk_full):
+    from perf_toolkit.fsutil import atomic_write
+
+    target = tmp_path / "报告.docx"
+    target.write_bytes(b"the previous good report")
+    disk_full()
+    with pytest.raises(OSError) as caught, atomic_write(target) as fh:
+        try:
+            fh.write(b"x" * 1000)
+        except OSError:
+            pass  # as some writer libraries do
+        fh.write(b"the end")
+    assert caught.value.filename == str(target)
+    assert target.read_bytes() == b"the previous good report" and len(list(tmp_path.iterdir())) == 1
+
+
+# ------------------------------------------------------------------ the toolkit's outputs submitted as departments
+
+
+def _without(src: Path, dst: Path, drop: str = "docProps/custom.xml", edit=None) -> None:
+    """A copy of `src` without part `drop` (a program that keeps no custom properties saved it), `edit`ing
+    xl/workbook.xml if given."""
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zo:
+        for info in zi.infolist():
+            data = zi.read(info)
+            if info.filename == "xl/workbook.xml" and edit:
+                data = edit(data)
+            if info.filename != drop:
+                zo.writestr(info, data)
+
+
+def test_a_summary_submitted_as_a_department_is_skipped_even_without_its_mark(tmp_path):
+    """汇总.xlsx (or the score sheet) in the inbox, as written, or saved by a program that dropped the custom
+    property, or also the defined name: each is skipped with a reason, never read as a department."""
+    from builders import clean_submission, write_workbook
+
+    made = tmp_path / "made"
+    write_workbook(made / "in", "单位.xlsx", clean_submission())
+    for args in (["summary", str(made / "in"), "--year", "2023", "-o", str(made / "汇总.xlsx")],
+                 ["score", str(made / "in"), "-o", str(made / "评分.xlsx")]):
+        assert CliRunner().invoke(cli, args).exit_code in (0, 1)
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    (inbox / "汇总.xlsx").write_bytes((made / "汇总.xlsx").read_bytes())
+    _without(made / "汇总.xlsx", inbox / "汇总-无属性.xlsx")
+    _without(made / "汇总.xlsx", inbox / "汇总-无属性无名称.xlsx",
+             edit=lambda d: re.sub(rb"<definedName name=\"perf_toolkit_summary\">[^<]*</definedName>", b"", d))
+    _without(made / "评分.xlsx", inbox / "评分-无属性.xlsx")
+    department = write_workbook(inbox, "单位-含项目明细表.xlsx", clean_submission())
+    wb = openpyxl.load_workbook(department)
+    wb.create_sheet("项目明细")  # one of the summary's sheets, not all of them: still a department
+    wb.save(department)
+
+    result = CliRunner().invoke(cli, ["check", str(inbox), "--json"])
+    report = json.loads(result.output)
+    skipped = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert [Path(f["file"]).name for f in report["files"]] == ["单位-含项目明细表.xlsx"]
+    assert "本工具生成的汇总表" in skipped["汇总.xlsx"] and "丢失" not in skipped["汇总.xlsx"]
+    for name in ("汇总-无属性.xlsx", "汇总-无属性无名称.xlsx"):
+        assert "本工具生成的汇总表" in skipped[name] and "按其工作表认定" in skipped[name], skipped[name]
+    assert "评分表" in skipped["评分-无属性.xlsx"]

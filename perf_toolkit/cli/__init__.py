@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sys
@@ -15,6 +14,7 @@ import click
 from .. import __version__
 from ..config import Campaign, ConfigError, load_config
 from ..findings import SEVERITY_ZH
+from ..fsutil import os_error_text
 from ..numbers import known, money_grouped, number_or_none, percent, points, provisional, weight_text
 from ..profile import ProfileError, load_profile
 from ..text import display_width
@@ -27,10 +27,6 @@ if TYPE_CHECKING:  # the evaluation stack (pandas) is imported by the commands t
 zh.install()
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
-#: The operating system's reasons, in Chinese.
-OS_ERRORS = {errno.ENOENT: "文件或文件夹不存在", errno.EACCES: "没有权限", errno.EPERM: "没有权限",
-             errno.ENOSPC: "磁盘空间不足", errno.EROFS: "磁盘只读", errno.EISDIR: "这是一个文件夹",
-             errno.ENOTDIR: "路径中有一项不是文件夹", errno.EEXIST: "文件已存在", errno.ENAMETOOLONG: "文件名太长"}
 
 
 class OperatorError(click.ClickException):
@@ -234,7 +230,7 @@ def check(paths: tuple[Path, ...], as_json: bool, profile_name: str | None, conf
         try:
             markups = write_markups(result, markup_dir, campaign=_campaign(config_path, round_year), jobs=jobs)
         except OSError as exc:
-            raise OperatorError(f"无法写入审核意见文件夹 {markup_dir}：{exc.strerror or exc}") from exc
+            raise OperatorError(f"无法写入审核意见文件夹 {markup_dir}：{os_error_text(exc)}") from exc
         _print_markups(markups, markup_dir, err=as_json)  # stdout stays pure JSON with --json
     sys.exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
 
@@ -965,7 +961,7 @@ def feedback(sources: tuple[str, ...], output: Path | None, send: bool, profile_
         outgoing = compose_feedback(result, campaign, markups)
         drafts = write_drafts(outgoing, folder, prune=owned)
     except OSError as exc:
-        raise OperatorError(f"无法写入文件夹 {folder}：{exc.strerror or exc}") from exc
+        raise OperatorError(f"无法写入文件夹 {folder}：{os_error_text(exc)}") from exc
     if campaign.deadline is None:
         click.echo("注意：配置中没有报送截止日期（deadline），邮件中以“【待填写：报送截止日期】”标出，请补全后重新生成。", err=True)
     _print_drafts(outgoing, drafts, folder, campaign)
@@ -1040,7 +1036,7 @@ def main() -> None:
     except SystemExit:
         raise
     except OSError as exc:  # an output the operator named cannot be written (no space, no permission…)
-        click.echo(f"错误：无法读写文件 {exc.filename or ''}：{OS_ERRORS.get(exc.errno, exc.strerror)}", err=True)
+        click.echo(f"错误：无法读写文件 {os_error_text(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug or an environment failure, never a department's data
         click.echo(f"工具内部错误：{type(exc).__name__}: {exc}", err=True)

@@ -40,7 +40,7 @@ from .tables import (
 
 FONT = "宋体"
 #: A workbook-scoped defined name holding the format marker (the hidden 元数据 sheet holds it too).
-MARKER_NAME = "perf_toolkit_summary"
+MARKER_NAME = marker.SUMMARY_NAME
 MAX_WIDTH, MIN_WIDTH = 48, 6
 GRADE_COLOURS = {"优": "#4E9A06", "良": "#3465A4", "中": "#F57900", "差": "#CC0000"}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import io
 import os
 import re
 import stat
@@ -68,6 +69,7 @@ class RawSheet:
     outside_count: int = 0  # non-empty cells beyond the read area (not read)
     outside_first: str | None = None  # A1 reference of the first of them
     hidden: bool = False
+    long_text: dict[Coord, int] = field(default_factory=dict)  # cells whose text was cut to MAX_CELL_TEXT: its length
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,9 @@ def sniff(path: str | os.PathLike, limits: Limits = Limits()) -> str | Rejection
 
 def _zip_kind(zf: zipfile.ZipFile) -> str | Rejection:
     names = set(zf.namelist())
-    if "xl/workbook.xml" in names:
-        macro = "xl/vbaProject.bin" in names or b"macroEnabled" in _small(zf, "[Content_Types].xml")
-        return "xlsm" if macro else "xlsx"
+    workbook = xs.workbook_part(zf)  # at xl/workbook.xml, or wherever _rels/.rels says (Excel's way)
+    if workbook is not None:
+        return "xlsm" if workbook[1] else "xlsx"
     if "xl/workbook.bin" in names:
         return "xlsb"
     if "mimetype" in names:
@@ -276,9 +278,14 @@ def _value(v: Any) -> Any:
     return v
 
 
+#: Excel's own limit on the text of one cell: a file Excel saved never holds more. Longer text (another
+#: writer's, or a hostile file's 90 MB cell) is cut here, in the worker, so no caller holds a huge string.
+MAX_CELL_TEXT = 32_767
+
+
 def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached: set[Coord] = frozenset()) -> None:
     """Keep the literal values of the area (no formula, no error, no empty string), and the saved
-    results of the formula cells in `cached` apart."""
+    results of the formula cells in `cached` apart; text beyond MAX_CELL_TEXT is cut (`long_text`)."""
     skip = sheet.formulas | sheet.errors.keys()
     for r, row in enumerate(rows, 1):
         if r > limits.max_rows:
@@ -286,6 +293,9 @@ def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached
         for c, v in enumerate(row, 1):
             if c > limits.max_cols:
                 break
+            if isinstance(v, str) and len(v) > MAX_CELL_TEXT:
+                sheet.long_text[(r, c)] = len(v)
+                v = v[:MAX_CELL_TEXT]
             if (r, c) in cached and (r, c) not in sheet.errors:
                 sheet.cached[(r, c)] = "" if v is None else _value(v)
             elif v is not None and v != "" and (r, c) not in skip:
@@ -299,6 +309,12 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
 
     book = RawWorkbook(path, fmt)
     with zipfile.ZipFile(path) as zf:
+        package = xs.normalised(zf)  # a workbook part elsewhere, UTF-16 parts: rewritten in memory
+
+    def source():  # one handle per reader: they move the file position
+        return io.BytesIO(package) if package is not None else open(path, "rb")
+
+    with source() as fh, zipfile.ZipFile(fh) as zf:
         sheets, names = xs.book(zf)
         book.names = [DefinedName(*n) for n in names]
         percent = xs.percent_styles(zf)
@@ -307,20 +323,20 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
             if part is not None:
                 with zf.open(part) as stream:
                     scans[name] = (xs.Scan(limits.max_rows, limits.max_cols, percent).parse(stream), hidden)
-    with contextlib.ExitStack() as stack:  # one handle per reader: they move the file position
+    with contextlib.ExitStack() as stack:
         cal = opx = None
         for name, (scan, hidden) in scans.items():
             sheet = RawSheet(name, formulas=scan.formulas, errors=scan.errors, merged=scan.merged, percent=scan.percent,
                              outside_count=scan.outside_count, outside_first=scan.outside_first, hidden=hidden)
             if scan.last_row * scan.last_col <= CALAMINE_CELL_BUDGET:
-                cal = cal or CalamineWorkbook.from_filelike(stack.enter_context(open(path, "rb")))
+                cal = cal or CalamineWorkbook.from_filelike(stack.enter_context(source()))
                 rows = cal.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=limits.max_rows)
             else:
                 import openpyxl
 
                 # a file object, not a name: openpyxl refuses names not ending in .xlsx; data_only: a
                 # formula cell gives its saved result, as calamine does (the scan says which are formulas)
-                opx = opx or openpyxl.load_workbook(stack.enter_context(open(path, "rb")), read_only=True,
+                opx = opx or openpyxl.load_workbook(stack.enter_context(source()), read_only=True,
                                                     keep_links=False, data_only=True)
                 ws = opx[name]
                 ws.reset_dimensions()  # else read-only mode trusts <dimension> and pads every row

@@ -29,6 +29,12 @@ PROPERTY = "perf-toolkit-output"
 AUTHOR = "perf-toolkit"
 SUMMARY, SCORES, MARKUP = "summary", "scores", "markup"
 KIND_ZH = {SUMMARY: "汇总表", SCORES: "评分表（score -o）", MARKUP: "审核意见表"}
+#: The summary's workbook-scoped defined name (summary/book.py writes it): it survives a save by any office
+#: program, even one that drops the custom property.
+SUMMARY_NAME = "perf_toolkit_summary"
+#: Sheets only the toolkit's outputs have, all of them together: how an output is known once both marks are gone.
+OUTPUT_SHEETS = {SUMMARY: frozenset({"部门汇总", "项目明细", "指标明细", "元数据"}),
+                 SCORES: frozenset({"项目得分", "指标得分"})}
 #: A marked-up copy saved this long after the stamp was saved again by someone (the save itself takes seconds).
 RESAVED_AFTER = dt.timedelta(minutes=10)
 _PART_LIMIT = 256 * 1024  # docProps parts are a few hundred bytes; a bigger one is not ours
@@ -51,12 +57,14 @@ class OutputMark:
     kind: str
     written: dt.datetime | None
     untouched: bool  # nobody has saved the file since the toolkit wrote it
+    by_content: bool = False  # the property was gone: known by its defined name or its sheets
 
     @property
     def reason(self) -> str:
         """Why a scan skips the file (Chinese)."""
         what = KIND_ZH.get(self.kind, "文件")
-        return f"本工具生成的{what}，不是单位报送的填报表，已跳过"
+        how = "（文件属性中的标记已丢失，按其工作表认定）" if self.by_content else ""
+        return f"本工具生成的{what}{how}，不是单位报送的填报表，已跳过"
 
 
 def output_mark(source: str | os.PathLike | bytes) -> OutputMark | None:
@@ -67,11 +75,9 @@ def output_mark(source: str | os.PathLike | bytes) -> OutputMark | None:
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else Path(source)) as zf:
             custom = _part(zf, _CUSTOM)
-            if custom is None:
-                return None
-            found = _property(custom)
+            found = _property(custom) if custom is not None else None
             if found is None:
-                return None
+                return _by_content(zf)
             kind, _, when = found.partition(" ")
             written = _time(when)
             if kind != MARKUP:
@@ -83,6 +89,28 @@ def output_mark(source: str | os.PathLike | bytes) -> OutputMark | None:
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError, EOFError,
             RuntimeError, NotImplementedError):
         return None
+
+
+def _by_content(zf: zipfile.ZipFile) -> OutputMark | None:
+    """A summary or score sheet whose custom property is gone (a program that drops it saved the file):
+    known by the summary's defined name, or by the sheets only that output has."""
+    from .xlsx import local_name, workbook_part
+
+    found = workbook_part(zf)
+    root = _parse(_part(zf, found[0]) or b"") if found else None
+    if root is None:
+        return None
+    sheets, names = set(), set()
+    for el in root.iter():
+        tag = local_name(el.tag)
+        if tag == "sheet":
+            sheets.add(el.get("name", ""))
+        elif tag == "definedName":
+            names.add(el.get("name", ""))
+    if SUMMARY_NAME in names:
+        return OutputMark(SUMMARY, None, True, by_content=True)
+    kind = next((k for k, required in OUTPUT_SHEETS.items() if required <= sheets), None)
+    return OutputMark(kind, None, True, by_content=True) if kind else None
 
 
 def _part(zf: zipfile.ZipFile, name: str) -> bytes | None:

@@ -43,7 +43,7 @@ from ..model import (
     submission_to_dict,
 )
 from ..values import excel_percent_text, excel_serial_to_date
-from .guard import Limits, RawSheet, RawWorkbook, Rejection, load_raw, load_raw_many
+from .guard import MAX_CELL_TEXT, Limits, RawSheet, RawWorkbook, Rejection, load_raw, load_raw_many
 from .marker import output_mark
 from .xlsx import a1, col_number
 
@@ -750,6 +750,9 @@ def extract_submission(raw: RawWorkbook, file: str) -> tuple[SourcedSubmission |
         if sheet.outside_count:
             reader.findings.append(make("data-outside-area", Location(sheet.name, sheet.outside_first),
                                         file=file, count=sheet.outside_count, first=sheet.outside_first))
+        for rc, length in sorted(sheet.long_text.items()):
+            reader.findings.append(make("text-too-long", Location(sheet.name, a1(rc)), file=file, cell=a1(rc),
+                                        length=length, limit=MAX_CELL_TEXT))
     _version(reader)
     dept = _department_grid(reader)
     candidates = [g for name, g in reader.grids.items() if name not in _RESERVED_SHEETS and g is not dept]

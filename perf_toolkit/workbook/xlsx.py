@@ -235,3 +235,131 @@ def book(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str | None, bool]], list[
     if len({name.casefold() for name, _, _ in sheets}) != len(sheets):  # Excel forbids it; readers would disagree
         raise ValueError("duplicate sheet names")
     return sheets, names
+
+
+# ------------------------------------------------------------------ packages as other writers leave them
+
+#: Where every parser looks for the workbook part, and its relationships.
+WORKBOOK_PART, WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
+_OFFICE_DOCUMENT = "/officeDocument"
+#: Content types of a workbook's main part: workbook, template, macro-enabled workbook or template.
+_WORKBOOK_TYPES = ("spreadsheetml.sheet.main+xml", "spreadsheetml.template.main+xml",
+                   "ms-excel.sheet.macroEnabled.main+xml", "ms-excel.template.macroEnabled.main+xml")
+_SMALL_PART = 1 << 20  # _rels/.rels and [Content_Types].xml are a few KB
+
+
+def _small_part(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        return None
+    return zf.read(info) if info.file_size <= _SMALL_PART and not info.flag_bits & 1 else None
+
+
+def _rels_of(part: str) -> str:
+    folder, _, name = part.rpartition("/")
+    return f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
+
+
+def _resolve(base: str, target: str) -> str:
+    """A relationship target as a part name: absolute ("/xl/a.xml"), or relative to `base`'s folder."""
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(base), target))
+
+
+def workbook_part(zf: zipfile.ZipFile) -> tuple[str, bool] | None:
+    """(the workbook part, whether it is macro-enabled), or None when the package holds no workbook.
+
+    Excel finds the workbook through the package's officeDocument relationship (_rels/.rels), not
+    at a fixed name: a writer may put it elsewhere (xl/main.xml) and Excel still opens the file."""
+    from defusedxml.ElementTree import fromstring
+
+    names = set(zf.namelist())
+    types = _small_part(zf, "[Content_Types].xml") or b""
+    if WORKBOOK_PART in names:
+        return WORKBOOK_PART, b"macroEnabled" in types or "xl/vbaProject.bin" in names
+    rels = _small_part(zf, "_rels/.rels")
+    if rels is None or not types:
+        return None
+    try:
+        target = next((el.get("Target", "") for el in fromstring(rels).iter() if local_name(el.tag) == "Relationship"
+                       and el.get("Type", "").endswith(_OFFICE_DOCUMENT)), None)
+        overrides = {el.get("PartName", "").lstrip("/"): el.get("ContentType", "")
+                     for el in fromstring(types).iter() if local_name(el.tag) == "Override"}
+    except Exception:  # a damaged or hostile part: no workbook found this way
+        return None
+    part = _resolve("", target) if target else None
+    kind = overrides.get(part or "", "")
+    if part not in names or not kind.endswith(_WORKBOOK_TYPES):
+        return None
+    return part, "macroEnabled" in kind
+
+
+def _utf16(head: bytes) -> str | None:
+    """The UTF-16 codec an XML part is saved in, from its first bytes (a BOM, or "<" as two bytes); None: UTF-8."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if head.startswith(b"<\x00"):
+        return "utf-16-le"
+    if head.startswith(b"\x00<"):
+        return "utf-16-be"
+    return None
+
+
+def _utf8(data: bytes, codec: str) -> bytes:
+    """An XML part saved in UTF-16 (valid XML: some writers save so) re-encoded as UTF-8, declaration included."""
+    return _DECLARED_ENCODING.sub(r'\1"UTF-8"', data.decode(codec), count=1).encode("utf-8")
+
+
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)(?:"[^"]*"|'[^']*')""")
+
+
+def normalised(zf: zipfile.ZipFile) -> bytes | None:
+    """The package rewritten the way every parser reads it, or None when it already is so.
+
+    calamine finds the workbook only at xl/workbook.xml and reads XML only in UTF-8; Excel opens
+    both a workbook part elsewhere (through _rels/.rels) and parts saved in UTF-16. Such a package
+    is rewritten in memory (within the reader's limits): the workbook part and its relationships moved
+    to their usual names, their targets made absolute, and every XML part re-encoded as UTF-8."""
+    import io
+
+    found = workbook_part(zf)
+    part = found[0] if found else WORKBOOK_PART
+    moved = part != WORKBOOK_PART
+    xml_parts = [i for i in zf.infolist() if i.filename.endswith((".xml", ".rels"))]
+    utf16 = {i.filename: codec for i in xml_parts if (codec := _utf16(_head(zf, i)))}
+    if not moved and not utf16:
+        return None
+    renamed = {part: WORKBOOK_PART, _rels_of(part): WORKBOOK_RELS} if moved else {}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zo:
+        for info in zf.infolist():
+            name = info.filename
+            if moved and name == WORKBOOK_PART:
+                continue  # a decoy where the relationship does not point: Excel ignores it too
+            data = zf.read(info)
+            if name in utf16:
+                data = _utf8(data, utf16[name])
+            if moved and name == _rels_of(part):
+                data = _absolute_targets(data, part)
+            elif moved and name in ("_rels/.rels", "[Content_Types].xml"):
+                data = data.replace(f'"{part}"'.encode(), f'"{WORKBOOK_PART}"'.encode()).replace(
+                    f'"/{part}"'.encode(), f'"/{WORKBOOK_PART}"'.encode())
+            zo.writestr(renamed.get(name, name), data)
+    return out.getvalue()
+
+
+def _head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    with zf.open(info) as fh:
+        return fh.read(4)
+
+
+def _absolute_targets(rels: bytes, part: str) -> bytes:
+    """The workbook's relationships with internal targets made absolute, so they hold from its new place."""
+    def absolute(m: re.Match) -> str:
+        target = m[2]
+        if target.startswith("/") or "://" in target:
+            return m[0]
+        return f'{m[1]}"/{_resolve(part, target)}"'
+    return re.sub(r'(\bTarget\s*=\s*)"([^"]*)"', absolute, rels.decode("utf-8")).encode("utf-8")

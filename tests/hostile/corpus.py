@@ -11,12 +11,22 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
+import re
 import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from builders import clean_submission, funds, of_department, standard_indicators, submission, write_workbook
+from builders import (
+    clean_submission,
+    funds,
+    of_department,
+    standard_indicators,
+    submission,
+    text_cell,
+    write_workbook,
+)
 
 GOOD = ("good-甲.xlsx", "good-乙.xlsx")
 
@@ -59,7 +69,6 @@ def _workbook_cases() -> list[tuple[str, dict]]:
         ("name-forbidden-chars", submission(name='项目/\\:*?"<>|名称')),
         ("name-windows-reserved", submission(name="CON")),
         ("two-projects-long-identical-names", two_long),
-        ("text-1mb-cell", submission(goal="长" * 350_000)),
         ("text-controls-bidi", submission(goal="目标\u202e反转\u200b零宽")),
         ("dept-code-total-label", of_department(submission(), "合计", "合计局")),
     ]
@@ -79,13 +88,45 @@ def _rewrite(src: Path, dst: Path, change) -> None:
                 zo.writestr(name, data)
 
 
+def utf16_parts(src: Path, dst: Path, parts: str = "xl/worksheets/sheet") -> None:
+    """A copy of workbook `src` whose XML parts starting with `parts` are saved in UTF-16 (valid XML)."""
+    def change(n, d):
+        if n.startswith(parts) and n.endswith((".xml", ".rels")):
+            text = d.decode("utf-8")
+            d = text.replace('encoding="UTF-8"', 'encoding="UTF-16"', 1).encode("utf-16")
+        return {n: d}
+    _rewrite(src, dst, change)
+
+
+def moved_workbook_part(src: Path, dst: Path, to: str = "xl/main.xml") -> None:
+    """A copy of workbook `src` whose workbook part is at `to`, found through _rels/.rels as Excel does;
+    moved to another folder, its relationships point back to xl/ (the worksheets stay where they were)."""
+    folder, _, name = to.rpartition("/")
+    rels = f"{folder}/_rels/{name}.rels"
+    back = "../" * to.count("/") + "xl/"
+
+    def change(n, d):
+        if n == "_rels/.rels":
+            d = d.replace(b"xl/workbook.xml", to.encode())
+        if n == "[Content_Types].xml":
+            d = d.replace(b"/xl/workbook.xml", b"/" + to.encode())
+        if n == "xl/workbook.xml":
+            return {to: d}
+        if n == "xl/_rels/workbook.xml.rels":
+            if folder != "xl":
+                d = re.sub(rb'Target="(?!/)', b'Target="' + back.encode(), d)
+            return {rels: d}
+        return {n: d}
+    _rewrite(src, dst, change)
+
+
 def _file_cases(inbox: Path, template: Path, outside: Path) -> list[Case]:
     """Files that are no workbook, damaged or hostile containers, links and pipes: each rejected or skipped."""
     cases: list[Case] = []
 
-    def add(name: str, file: str, write) -> None:
+    def add(name: str, file: str, write, kind: str = "file") -> None:
         write(inbox / file)
-        cases.append(Case(name, file, "file"))
+        cases.append(Case(name, file, kind))
 
     add("empty", "空文件.xlsx", lambda p: p.write_bytes(b""))
     add("random-bytes", "乱码.xlsx", lambda p: p.write_bytes(os.urandom(3000)))
@@ -131,29 +172,12 @@ def _file_cases(inbox: Path, template: Path, outside: Path) -> list[Case]:
         _rewrite(template, p, change)
     add("3000-sheets-one-part", "三千张表.xlsx", many_sheets)
 
-    def utf16(p: Path) -> None:
-        def change(n, d):
-            if n.startswith("xl/worksheets/sheet"):
-                text = d.decode("utf-8")
-                text = text.replace('encoding="UTF-8"', 'encoding="UTF-16"') if "encoding=" in text else text
-                d = text.encode("utf-16")
-            return {n: d}
-        _rewrite(template, p, change)
-    add("utf16-sheets", "UTF16.xlsx", utf16)
-
-    def moved_workbook_part(p: Path) -> None:  # found through _rels/.rels, as Excel does
-        def change(n, d):
-            if n == "_rels/.rels":
-                d = d.replace(b"xl/workbook.xml", b"xl/main.xml")
-            if n == "[Content_Types].xml":
-                d = d.replace(b"/xl/workbook.xml", b"/xl/main.xml")
-            if n == "xl/workbook.xml":
-                return {"xl/main.xml": d}
-            if n == "xl/_rels/workbook.xml.rels":
-                return {"xl/_rels/main.xml.rels": d}
-            return {n: d}
-        _rewrite(template, p, change)
-    add("workbook-part-moved", "工作簿换位置.xlsx", moved_workbook_part)
+    def huge_text(p: Path) -> None:  # 3 million characters (≈ 9 MB) in 预期目标; Excel would hold 32,767
+        p.write_bytes(template.read_bytes())
+        text_cell(p, "项目1", "D14", "".join(random.Random(11).choices("预算绩效目标完成情况资金拨付项目", k=3_000_000)))
+    add("text-3m-chars-cell", "超长文字.xlsx", huge_text, kind="value")
+    add("utf16-sheets", "UTF16.xlsx", lambda p: utf16_parts(template, p), kind="value")
+    add("workbook-part-moved", "工作簿换位置.xlsx", lambda p: moved_workbook_part(template, p), kind="value")
 
     def duplicate_sheets(p: Path) -> None:
         def change(n, d):
