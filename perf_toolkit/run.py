@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import enum
 import hashlib
+import io
 import json
 import os
+import pickle
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -23,12 +27,14 @@ from .fsutil import atomic_write
 from .mail import rounddb
 from .mail.feedback import Outgoing, compose_feedback, write_drafts
 from .mail.store import CollectError, Collection, collect, current_files, senders, submission_times
-from .model import Evaluation
+from .model import Evaluation, Skipped
 from .profile import Profile
 from .progress import Progress
 from .report.render import RenderedProject, ReportJob, load_templates, plan_reports, render_jobs
 from .summary.consolidate import summarize
+from .workbook.guard import Limits
 from .workbook.markup import MarkupJob, MarkupResult, plan_markups, write_markups
+from .workbook.read import WorkbookRead, discover, read_workbooks
 
 REPORT_JSON = "审核结果.json"
 REPORTS_DIR = "自评报告"
@@ -132,11 +138,92 @@ def evaluate_round(sources: Iterable[str | Path], campaign: Campaign, profile: P
     if collection is None and not stored:
         raise CollectError(f"输出文件夹 {output} 中还没有收到任何填报表：请给出收件的文件夹、邮件或邮箱，"
                            "或先运行 perf-toolkit collect。")
-    with progress.stage("审核", len(stored)):
+    with progress.stage("审核", len(stored)), closing(rounddb.connect(campaign.round_db_in(output))) as conn:
         evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
                                     roster=campaign.roster, submitted_at=submission_times(stored),
-                                    senders=senders(stored))
+                                    senders=senders(stored), reader=_ReadCache(conn, output, jobs=jobs))
     return collection, evaluation
+
+
+# ------------------------------------------------------------------ earlier reads
+
+#: One row per stored version read before: the guarded reader's result, pickled. Only the reader's
+#: result is kept (it depends on the file's bytes and the reader alone); scoring and every check run
+#: again each time, so a changed profile, roster or year is always applied.
+READ_DDL = """
+CREATE TABLE IF NOT EXISTS reads (
+    file TEXT PRIMARY KEY,  -- the stored version, relative to the output folder
+    key TEXT NOT NULL,      -- sha256 of the file's bytes, the reader's code and limits
+    data BLOB NOT NULL      -- zlib-compressed pickle of its WorkbookRead
+);
+"""
+
+
+class _ReadCache:
+    """`read_workbooks` that reuses the read of a file whose bytes and reader are unchanged.
+
+    An entry is used only if its key matches, it unpickles with nothing but the toolkit's own classes
+    and a few plain standard types (`_TrustedUnpickler`), and it names the same file and sha256; any
+    other entry (corrupt, from another version, tampered) is ignored and the file read again.
+    """
+
+    def __init__(self, conn, output: Path, *, jobs: int | None = None, limits: Limits = Limits()):
+        self.conn, self.output, self.jobs, self.limits = conn, output, jobs, limits
+        self.base = hashlib.sha256("\n".join([_code_digest("workbook"), repr(limits)]).encode()).hexdigest()
+        rounddb.ensure(conn, READ_DDL)
+
+    def __call__(self, paths: list[Path]) -> tuple[list[WorkbookRead], list[Skipped]]:
+        files, skipped = discover(paths)
+        known = {row["file"]: (row["key"], row["data"]) for row in self.conn.execute("SELECT * FROM reads")}
+        keys, found = {}, {}
+        for path in files:
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                continue  # the reader says what is wrong with it
+            keys[path] = hashlib.sha256(f"{self.base}\n{digest}".encode()).hexdigest()
+            row = known.get(_relative(str(path), self.output))
+            if row is not None and row[0] == keys[path]:
+                read = _unpickled(row[1])
+                if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest:
+                    found[path] = read
+        missing = [p for p in files if p not in found]
+        fresh, more = read_workbooks(missing, limits=self.limits, jobs=self.jobs) if missing else ([], [])
+        by_file = {r.file: r for r in fresh}
+        current = {_relative(str(p), self.output) for p in files}
+        with self.conn:
+            self.conn.executemany("DELETE FROM reads WHERE file = ?", [(f,) for f in known if f not in current])
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO reads (file, key, data) VALUES (?, ?, ?)",
+                [(_relative(str(p), self.output), keys[p], zlib.compress(pickle.dumps(by_file[str(p)]), 1))
+                 for p in missing if p in keys and str(p) in by_file and by_file[str(p)].sha256])
+        reads = [found.get(p) or by_file.get(str(p)) for p in files]
+        return [r for r in reads if r is not None], skipped + more
+
+
+class _TrustedUnpickler(pickle.Unpickler):
+    """Rebuilds only the toolkit's own data classes and plain standard values: a tampered entry can
+    name no function to call (no dotted names, no module outside the toolkit but the values below)."""
+
+    SAFE = {("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"), ("datetime", "timedelta"),
+            ("datetime", "timezone"), ("decimal", "Decimal"), ("builtins", "set"), ("builtins", "frozenset")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.SAFE:
+            return super().find_class(module, name)
+        if module.split(".")[0] == "perf_toolkit" and "." not in name:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and (dataclasses.is_dataclass(found) or issubclass(found, enum.Enum)):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name}")
+
+
+def _unpickled(data: bytes) -> object | None:
+    """An earlier read, or None when the entry cannot be trusted to be one."""
+    try:
+        return _TrustedUnpickler(io.BytesIO(zlib.decompress(data))).load()
+    except Exception:  # a corrupt or foreign entry is read again, never trusted
+        return None
 
 
 # ------------------------------------------------------------------ incremental outputs
