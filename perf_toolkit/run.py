@@ -196,9 +196,15 @@ class _ReadCache:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO reads (file, key, data) VALUES (?, ?, ?)",
                 [(_relative(str(p), self.output), keys[p], zlib.compress(pickle.dumps(by_file[str(p)]), 1))
-                 for p in missing if p in keys and str(p) in by_file and by_file[str(p)].sha256])
+                 for p in missing if p in keys and _keepable(by_file.get(str(p)))])
         reads = [found.get(p) or by_file.get(str(p)) for p in files]
         return [r for r in reads if r is not None], skipped + more
+
+
+def _keepable(read: WorkbookRead | None) -> bool:
+    """Only a file read as a submission is kept: a refusal may be passing (a worker out of time on a busy
+    machine), so an unreadable file is tried again each run."""
+    return read is not None and read.sourced is not None and bool(read.sha256)
 
 
 class _TrustedUnpickler(pickle.Unpickler):

@@ -8,7 +8,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from builders import clean_submission, faulty_submission, warned_submission, write_workbook
+from builders import broken_workbook, clean_submission, faulty_submission, warned_submission, write_workbook
 
 from perf_toolkit import run as run_module
 from perf_toolkit.config import Campaign
@@ -108,3 +108,12 @@ def test_a_run_killed_while_reading_stores_no_entry_for_it(tmp_path, monkeypatch
     monkeypatch.undo()
     round_once(folder, out)
     assert len(entries(out)) == 3 and entries(out) != before
+
+
+def test_an_unreadable_file_is_tried_again_each_run(tmp_path, reads):
+    folder, out = inbox(tmp_path), tmp_path / "out"
+    broken_workbook(folder, "丁.xlsx")
+    round_once(folder, out)
+    assert [len(c) for c in reads] == [4] and len(entries(out)) == 3  # no entry vouches for a refusal
+    round_once(folder, out)
+    assert reads[1] == ["丁.xlsx"]
