@@ -281,9 +281,10 @@ class _Current:
 
 
 def _code_digest(*stages: str) -> str:
-    """The version and the source of the stages' code: a changed writer writes again, even unreleased."""
+    """The version and the source of the stages' code and of the shared top-level modules (model, spec,
+    findings, values …): a changed writer or reader writes again, even unreleased."""
     digest = hashlib.sha256(__version__.encode())
-    for stage in stages:
+    for stage in ("", *stages):
         for path in sorted((Path(__file__).parent / stage).glob("*.py")):
             digest.update(path.read_bytes())
     return digest.hexdigest()
