@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import enum
 import hashlib
+import io
 import json
 import os
+import pickle
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -23,12 +27,14 @@ from .fsutil import atomic_write
 from .mail import rounddb
 from .mail.feedback import Outgoing, compose_feedback, write_drafts
 from .mail.store import CollectError, Collection, collect, current_files, senders, submission_times
-from .model import Evaluation
+from .model import Evaluation, Skipped
 from .profile import Profile
 from .progress import Progress
 from .report.render import RenderedProject, ReportJob, load_templates, plan_reports, render_jobs
 from .summary.consolidate import summarize
-from .workbook.markup import MarkupResult, write_markups
+from .workbook.guard import Limits
+from .workbook.markup import MarkupJob, MarkupResult, plan_markups, write_markups
+from .workbook.read import WorkbookRead, discover, read_workbooks
 
 REPORT_JSON = "审核结果.json"
 REPORTS_DIR = "自评报告"
@@ -109,8 +115,7 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
             frames, earlier = summarize(evaluation, campaign, summary, history_path=history_path)
         # the marked-up copies to send back; the folder is ours, so copies of since-fixed files go
         with progress.stage("审核意见", len(evaluation.files)):
-            markups = write_markups(evaluation, output / MARKUP_DIR, campaign=campaign, jobs=jobs, prune=True,
-                                    done=lambda _: progress.advance())
+            markups = write_round_markups(evaluation, campaign, profile, output, jobs=jobs, progress=progress)
         with progress.stage("反馈邮件"):
             outgoing = compose_feedback(evaluation, campaign, markups)
             drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True)
@@ -133,33 +138,162 @@ def evaluate_round(sources: Iterable[str | Path], campaign: Campaign, profile: P
     if collection is None and not stored:
         raise CollectError(f"输出文件夹 {output} 中还没有收到任何填报表：请给出收件的文件夹、邮件或邮箱，"
                            "或先运行 perf-toolkit collect。")
-    with progress.stage("审核", len(stored)):
+    with progress.stage("审核", len(stored)), closing(rounddb.connect(campaign.round_db_in(output))) as conn:
         evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
                                     roster=campaign.roster, submitted_at=submission_times(stored),
-                                    senders=senders(stored))
+                                    senders=senders(stored), reader=_ReadCache(conn, output, jobs=jobs))
     return collection, evaluation
 
 
-# ------------------------------------------------------------------ incremental reports
+# ------------------------------------------------------------------ earlier reads
 
-#: One row per stored version whose documents in 自评报告/ are complete and current. A row is deleted
-#: before its department's documents are rewritten and inserted only once all of them are written, so a
-#: run killed at any moment leaves no row that vouches for files it did not finish.
-RENDERED_DDL = """
-CREATE TABLE IF NOT EXISTS rendered (
+#: One row per stored version read before: the guarded reader's result, pickled. Only the reader's
+#: result is kept (it depends on the file's bytes and the reader alone); scoring and every check run
+#: again each time, so a changed profile, roster or year is always applied.
+READ_DDL = """
+CREATE TABLE IF NOT EXISTS reads (
     file TEXT PRIMARY KEY,  -- the stored version, relative to the output folder
-    key TEXT NOT NULL,      -- sha256 of all its documents depend on (see render_round_reports)
-    outputs TEXT NOT NULL   -- JSON list of the file names written for it in 自评报告/
+    key TEXT NOT NULL,      -- sha256 of the file's bytes, the reader's code and limits
+    data BLOB NOT NULL      -- zlib-compressed pickle of its WorkbookRead
 );
 """
 
 
-def _code_digest() -> str:
-    """The version and the source of the report stage: a changed renderer renders again, even unreleased."""
+class _ReadCache:
+    """`read_workbooks` that reuses the read of a file whose bytes and reader are unchanged.
+
+    An entry is used only if its key matches, it unpickles with nothing but the toolkit's own classes
+    and a few plain standard types (`_TrustedUnpickler`), and it names the same file and sha256; any
+    other entry (corrupt, from another version, tampered) is ignored and the file read again.
+    """
+
+    def __init__(self, conn, output: Path, *, jobs: int | None = None, limits: Limits = Limits()):
+        self.conn, self.output, self.jobs, self.limits = conn, output, jobs, limits
+        self.base = hashlib.sha256("\n".join([_code_digest("workbook"), repr(limits)]).encode()).hexdigest()
+        rounddb.ensure(conn, READ_DDL)
+
+    def __call__(self, paths: list[Path]) -> tuple[list[WorkbookRead], list[Skipped]]:
+        files, skipped = discover(paths)
+        known = {row["file"]: (row["key"], row["data"]) for row in self.conn.execute("SELECT * FROM reads")}
+        keys, found = {}, {}
+        for path in files:
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                continue  # the reader says what is wrong with it
+            keys[path] = hashlib.sha256(f"{self.base}\n{digest}".encode()).hexdigest()
+            row = known.get(_relative(str(path), self.output))
+            if row is not None and row[0] == keys[path]:
+                read = _unpickled(row[1])
+                if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest:
+                    found[path] = read
+        missing = [p for p in files if p not in found]
+        fresh, more = read_workbooks(missing, limits=self.limits, jobs=self.jobs) if missing else ([], [])
+        by_file = {r.file: r for r in fresh}
+        current = {_relative(str(p), self.output) for p in files}
+        with self.conn:
+            self.conn.executemany("DELETE FROM reads WHERE file = ?", [(f,) for f in known if f not in current])
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO reads (file, key, data) VALUES (?, ?, ?)",
+                [(_relative(str(p), self.output), keys[p], zlib.compress(pickle.dumps(by_file[str(p)]), 1))
+                 for p in missing if p in keys and _keepable(by_file.get(str(p)))])
+        reads = [found.get(p) or by_file.get(str(p)) for p in files]
+        return [r for r in reads if r is not None], skipped + more
+
+
+def _keepable(read: WorkbookRead | None) -> bool:
+    """Only a file read as a submission is kept: a refusal may be passing (a worker out of time on a busy
+    machine), so an unreadable file is tried again each run."""
+    return read is not None and read.sourced is not None and bool(read.sha256)
+
+
+class _TrustedUnpickler(pickle.Unpickler):
+    """Rebuilds only the toolkit's own data classes and plain standard values: a tampered entry can
+    name no function to call (no dotted names, no module outside the toolkit but the values below)."""
+
+    SAFE = {("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"), ("datetime", "timedelta"),
+            ("datetime", "timezone"), ("decimal", "Decimal"), ("builtins", "set"), ("builtins", "frozenset")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.SAFE:
+            return super().find_class(module, name)
+        if module.split(".")[0] == "perf_toolkit" and "." not in name:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and (dataclasses.is_dataclass(found) or issubclass(found, enum.Enum)):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name}")
+
+
+def _unpickled(data: bytes) -> object | None:
+    """An earlier read, or None when the entry cannot be trusted to be one."""
+    try:
+        return _TrustedUnpickler(io.BytesIO(zlib.decompress(data))).load()
+    except Exception:  # a corrupt or foreign entry is read again, never trusted
+        return None
+
+
+# ------------------------------------------------------------------ incremental outputs
+
+#: One row per stored version whose outputs in one folder of the round are complete and current (a table
+#: per folder: `rendered` for 自评报告/, `marked` for 审核意见/). A row is deleted before its department's
+#: outputs are rewritten and inserted only once all of them are written, so a run killed at any moment
+#: leaves no row that vouches for files it did not finish.
+CURRENT_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    file TEXT PRIMARY KEY,  -- the stored version, relative to the output folder
+    key TEXT NOT NULL,      -- sha256 of all its outputs depend on (see render_round_reports, write_round_markups)
+    outputs TEXT NOT NULL   -- JSON list of the file names written for it in the folder
+);
+"""
+RENDERED, MARKED = "rendered", "marked"
+
+
+class _Current:
+    """Which stored versions' outputs in `folder` are current, by the rows of `table`: one that records
+    the same key and whose files all exist. Rows of every other version go before any file is touched;
+    `written` queues a row once a version's outputs are all written, `record` stores the queue."""
+
+    def __init__(self, conn, table: str, output: Path, folder: Path, keys: dict[str, str]):
+        self.conn, self.table, self.keys = conn, table, keys
+        rounddb.ensure(conn, CURRENT_DDL.format(table=table))
+        known = {row["file"]: (row["key"], json.loads(row["outputs"]))
+                 for row in conn.execute(f"SELECT * FROM {table}")}
+        self.relative = {file: _relative(file, output) for file in keys}
+        self.fresh = {file for file, key in keys.items() if self.relative[file] in known
+                      and known[self.relative[file]][0] == key
+                      and all((folder / n).is_file() for n in known[self.relative[file]][1])}
+        vouched = {self.relative[file] for file in self.fresh}
+        with conn:
+            conn.executemany(f"DELETE FROM {table} WHERE file = ?", [(f,) for f in known if f not in vouched])
+        conn.execute("PRAGMA synchronous=NORMAL")  # a row lost to a power cut only means writing again
+        self.rows: list[tuple[str, str, str]] = []
+
+    def written(self, file: str, names: list[str]) -> None:
+        self.rows.append((self.relative[file], self.keys[file], json.dumps(names, ensure_ascii=False)))
+        if len(self.rows) >= 50:
+            self.record()
+
+    def record(self) -> None:
+        with self.conn:
+            self.conn.executemany(f"INSERT OR REPLACE INTO {self.table} (file, key, outputs) VALUES (?, ?, ?)",
+                                  self.rows)
+        self.rows.clear()
+
+
+def _code_digest(*stages: str) -> str:
+    """The version and the source of the stages' code and of the shared top-level modules (model, spec,
+    findings, values …): a changed writer or reader writes again, even unreleased."""
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted((Path(__file__).parent / "report").glob("*.py")):
-        digest.update(path.read_bytes())
+    for stage in ("", *stages):
+        for path in sorted((Path(__file__).parent / stage).glob("*.py")):
+            digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _base_key(campaign: Campaign, profile: Profile, *parts: str) -> str:
+    """What every department's outputs of a stage depend on alike: the config, the profile and `parts`."""
+    return hashlib.sha256("\n".join([repr(dataclasses.replace(campaign, output_dir=Path("."))), repr(profile),
+                                      *parts]).encode("utf-8")).hexdigest()
 
 
 def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Profile, output: Path, *,
@@ -177,34 +311,19 @@ def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Pr
     out = output / REPORTS_DIR
     templates = load_templates()
     planned = plan_reports(evaluation, campaign)
-    base = hashlib.sha256("\n".join([
-        _code_digest(), templates.digest, repr(dataclasses.replace(campaign, output_dir=Path("."))), repr(profile),
-        str(pdf)]).encode("utf-8")).hexdigest()
+    base = _base_key(campaign, profile, _code_digest("report"), templates.digest, str(pdf))
     sha = {r.file: r.sha256 for r in evaluation.files}
     per_file: dict[str, list[ReportJob]] = collections.defaultdict(list)
     for job in planned:
         per_file[job.project.file].append(job)
     keys = {file: _department_key(base, sha.get(file, ""), jobs_of) for file, jobs_of in per_file.items()}
     with closing(rounddb.connect(campaign.round_db_in(output))) as conn:
-        rounddb.ensure(conn, RENDERED_DDL)
-        known = {row["file"]: (row["key"], json.loads(row["outputs"])) for row in conn.execute("SELECT * FROM rendered")}
-        relative = {file: _relative(file, output) for file in keys}
-        fresh = {file for file, key in keys.items() if relative[file] in known
-                 and known[relative[file]][0] == key and all((out / n).is_file() for n in known[relative[file]][1])}
-        vouched = {relative[file] for file in fresh}
-        with conn:  # every row not vouched for again goes before any file is touched
-            conn.executemany("DELETE FROM rendered WHERE file = ?", [(f,) for f in known if f not in vouched])
-        conn.execute("PRAGMA synchronous=NORMAL")  # a row lost to a power cut only means rendering again
+        current = _Current(conn, RENDERED, output, out, keys)
+        fresh = current.fresh
         remaining = collections.Counter(job.project.file for job in planned if job.project.file not in fresh)
         progress.total(sum(remaining.values()))
         written: dict[str, list[str]] = collections.defaultdict(list)
         failed: set[str] = set()
-        rows: list[tuple[str, str, str]] = []
-
-        def record() -> None:
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO rendered (file, key, outputs) VALUES (?, ?, ?)", rows)
-            rows.clear()
 
         def done(r: RenderedProject) -> None:
             if r.file in fresh:
@@ -215,13 +334,11 @@ def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Pr
             written[r.file].extend(p.name for p in r.paths)
             remaining[r.file] -= 1
             if not remaining[r.file] and r.file not in failed:
-                rows.append((relative[r.file], keys[r.file], json.dumps(written[r.file], ensure_ascii=False)))
-                if len(rows) >= 50:
-                    record()
+                current.written(r.file, written[r.file])
 
         reports = render_jobs(planned, out, templates, pdf=pdf, workers=jobs,
                               reuse=lambda job: job.project.file in fresh, done=done, prune=True)
-        record()
+        current.record()
     return reports
 
 
@@ -231,6 +348,42 @@ def _department_key(base: str, file_sha256: str, jobs: list[ReportJob]) -> str:
         digest.update(job.name.encode("utf-8"))
         digest.update(json.dumps(job.context, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
     return digest.hexdigest()
+
+
+def write_round_markups(evaluation: Evaluation, campaign: Campaign, profile: Profile, output: Path, *,
+                        jobs: int | None = None, progress: Progress | None = None) -> list[MarkupResult]:
+    """The round's marked-up copies in output/审核意见/, building only those that are not current.
+
+    A copy is current when the round database records it under the same key: the sha256 of its stored
+    file's bytes, of what it prints (its name, findings, department, bureau, deadline and score lines),
+    the config, the profile and the toolkit's version and workbook code. An unchanged copy keeps the
+    review date it was first built on: it says when the bureau reviewed that version, and a re-run
+    changes nothing in that review. Copies of versions that get none any more are removed, as are their
+    rows. Call under `output_lock`; `progress` counts the files.
+    """
+    progress = progress if progress is not None else Progress()
+    out = output / MARKUP_DIR
+    base = _base_key(campaign, profile, _code_digest("workbook"))
+    plan = [job for job in plan_markups(evaluation.files, campaign) if job is not None]
+    keys = {job.file: _markup_key(base, job) for job in plan}
+    with closing(rounddb.connect(campaign.round_db_in(output))) as conn:
+        current = _Current(conn, MARKED, output, out, keys)
+
+        def done(m: MarkupResult) -> None:
+            progress.advance()
+            if m.path is not None and not m.reused and m.file in keys:
+                current.written(m.file, [m.path.name])
+
+        markups = write_markups(evaluation, out, campaign=campaign, jobs=jobs, prune=True, done=done,
+                                reuse=lambda job: job.file in current.fresh and keys[job.file] == _markup_key(base, job))
+        current.record()
+    return markups
+
+
+def _markup_key(base: str, job: MarkupJob) -> str:
+    printed = dataclasses.replace(job, today=None, file=Path(job.file).name)  # the date: the first build's
+    text = json.dumps(dataclasses.asdict(printed), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{base}\n{text}".encode()).hexdigest()
 
 
 def _relative(file: str, output: Path) -> str:

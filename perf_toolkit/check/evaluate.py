@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,19 +57,25 @@ def evaluate_submissions(items: Sequence[SourcedSubmission], profile: Profile | 
 def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, *,
                    limits: Limits = Limits(), jobs: int | None = None, year: int | None = None,
                    roster: Sequence[RosterEntry] = (), submitted_at: Mapping[str, dt.datetime] | None = None,
-                   senders: Mapping[str, str] | None = None) -> Evaluation:
+                   senders: Mapping[str, str] | None = None,
+                   reader: Callable[[list[Path]], tuple[list[WorkbookRead], list[Skipped]]] | None = None,
+                   ) -> Evaluation:
     """Read workbooks (and submission JSON files) from files and folders, then score and check them.
 
     `year` is the round's evaluation year: a submission for another year is an error. With a
     `roster`, a department not on it is reported; without, only resubmissions are sorted out.
     `submitted_at` and `senders`, keyed by file path as given (FileResult.file), are when and
     from which address a file was mailed (the mail stage's manifest): the newest submission of a
-    department counts, by its mail's Date where known, else by its modification time.
+    department counts, by its mail's Date where known, else by its modification time. `reader`
+    stands in for `read_workbooks` (as `run` does to reuse earlier reads of unchanged files).
     """
     paths = [Path(p) for p in paths]
     json_paths = [p for p in paths if p.suffix.lower() == ".json" and p.is_file()]
     others = [p for p in paths if p not in json_paths]
-    reads, skipped = read_workbooks(others, limits=limits, jobs=jobs) if others else ([], [])
+    if reader is None:
+        def reader(paths: list[Path]) -> tuple[list[WorkbookRead], list[Skipped]]:
+            return read_workbooks(paths, limits=limits, jobs=jobs)
+    reads, skipped = reader(others) if others else ([], [])
     files = [_from_read(r) for r in reads] + [_from_json(p) for p in json_paths]
     return _evaluate(files, skipped, profile or load_profile(), year, roster, submitted_at, senders)
 

@@ -111,18 +111,23 @@ class Context:
         return s, findings.make(code, item.where(cell_of or path), file=item.file, project=project, path=path,
                                 **params)
 
+    @cached_property
+    def weight_rows(self) -> dict[tuple[int, int], list[tuple[int, str, bool]]]:
+        """(s, p) -> (indicator index, 一级指标, weight typed) of each of the project's indicators."""
+        out: dict[tuple[int, int], list[tuple[int, str, bool]]] = {}
+        ind = self.scores.indicators
+        if not ind.empty:
+            for s, p, i, level1, typed in zip(ind["s"], ind["p"], ind["i"], ind["level1"], ind["typed_weight"].notna(),
+                                              strict=True):
+                out.setdefault((s, p), []).append((int(i), level1, bool(typed)))
+        return out
+
     def weight_cell(self, s: int, p: int, level1s: frozenset[str] | None = None) -> str | None:
         """The path of the first weight typed in project (s, p) (else of its first indicator), under `level1s`
         if given: a weight finding sits on a weight to change, not on the table's first 一级 label."""
-        ind = self.scores.indicators
-        if ind.empty:
-            return None
-        mine = ind[ind["s"].eq(s) & ind["p"].eq(p)]
-        if level1s is not None:
-            mine = mine[mine["level1"].isin(level1s)]
-        typed = mine[mine["typed_weight"].notna()]
-        rows = typed if len(typed) else mine
-        return f"{FieldPath.of(p)}.indicators[{int(rows['i'].min())}].weight" if len(rows) else None
+        mine = [r for r in self.weight_rows.get((s, p), []) if level1s is None or r[1] in level1s]
+        rows = [r for r in mine if r[2]] or mine
+        return f"{FieldPath.of(p)}.indicators[{min(r[0] for r in rows)}].weight" if rows else None
 
 
 def _rows(df: pd.DataFrame) -> Iterator:

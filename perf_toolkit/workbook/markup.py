@@ -60,6 +60,7 @@ class MarkupResult:
     path: Path | None
     reason: str = ""  # for people (Chinese)
     detail: str = ""  # the technical cause when building the copy failed (for developers, never shown)
+    reused: bool = False  # an incremental run found the copy current and kept it as it was
 
 
 #: Why a copy could not be built when openpyxl fails on the workbook (the exception goes to `detail`).
@@ -74,9 +75,10 @@ class _Failed:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """What a worker needs to build one copy (picklable)."""
+class MarkupJob:
+    """One copy to build: what a worker needs (picklable) and the name it is written under."""
 
+    name: str  # the copy's file name in the output folder (markup_name)
     file: str
     sha256: str
     findings: tuple[Finding, ...]
@@ -98,14 +100,31 @@ def write_markup(result: FileResult, out_dir: str | Path, *,
 
 def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Campaign | None = None,
                   limits: Limits = Limits(), jobs: int | None = None, prune: bool = False,
-                  done: Callable[[MarkupResult], None] | None = None) -> list[MarkupResult]:
+                  done: Callable[[MarkupResult], None] | None = None,
+                  reuse: Callable[[MarkupJob], bool] = lambda job: False) -> list[MarkupResult]:
     """A marked-up copy of every readable .xlsx/.xlsm with findings, one MarkupResult per file.
 
     `prune` removes earlier copies (our own “-审核意见.xlsx” names) that this batch did not
     write again, for a folder the toolkit owns (`run`), so a fixed file's stale copy is not sent back.
     `done` is told of each file once its copy is written (or refused), in order: progress.
+    `reuse(job)` true: the copy already in the folder under `job.name` is kept as it is (an incremental
+    run found it current); it is asked of every job before any copy is written.
     """
-    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune, done=done)
+    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune, done=done, reuse=reuse)
+
+
+def plan_markups(results: Iterable[FileResult], campaign: Campaign | None = None,
+                 today: dt.date | None = None) -> list[MarkupJob | None]:
+    """The copy each file gets, named uniquely in order; None for a file that gets none (see `_refusal`)."""
+    today = today or dt.date.today()
+    taken: set[str] = set()
+    return [
+        MarkupJob(markup_name(r.file, taken), r.file, r.sha256, tuple(r.findings),
+                  r.sourced.submission.department.name, campaign.bureau if campaign else "",
+                  campaign.deadline if campaign else None, today, score_lines(r))
+        if not _refusal(r) else None
+        for r in results
+    ]
 
 
 def markup_name(file: str, taken: set[str]) -> str:
@@ -156,20 +175,11 @@ def _refusal(result: FileResult) -> str:
 
 
 def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, limits: Limits,
-           jobs: int | None, *, prune: bool,
-           done: Callable[[MarkupResult], None] | None = None) -> list[MarkupResult]:
-    today = dt.date.today()
-    taken: set[str] = set()
-    plan: list[tuple[FileResult, str | None]] = []  # (result, output name or None)
-    for r in results:
-        plan.append((r, None if _refusal(r) else markup_name(r.file, taken)))
-    tasks = [
-        pool.Task(_Job(r.file, r.sha256, tuple(r.findings), r.sourced.submission.department.name,
-                        campaign.bureau if campaign else "", campaign.deadline if campaign else None, today,
-                        score_lines(r)))
-        if name else None
-        for r, name in plan
-    ]
+           jobs: int | None, *, prune: bool, done: Callable[[MarkupResult], None] | None = None,
+           reuse: Callable[[MarkupJob], bool] = lambda job: False) -> list[MarkupResult]:
+    plan = plan_markups(results, campaign)
+    kept = [job is not None and reuse(job) for job in plan]
+    tasks = [pool.Task(job) if job is not None and not k else None for job, k in zip(plan, kept, strict=True)]
     work = sum(t is not None for t in tasks)
     if work:
         out.mkdir(parents=True, exist_ok=True)
@@ -178,9 +188,11 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
                           wall_seconds=limits.wall_seconds,
                           retire=_gave_up)
     written: list[MarkupResult] = []
-    for (r, name), outcome in zip(plan, outcomes, strict=True):
-        if name is None:
+    for r, job, k, outcome in zip(results, plan, kept, outcomes, strict=True):
+        if job is None:
             written.append(MarkupResult(r.file, None, _refusal(r)))
+        elif k:
+            written.append(MarkupResult(r.file, out / job.name, reused=True))
         elif isinstance(outcome, pool.Failure):
             note = {"wall": "超出处理时间", "cpu": "超出处理时间", "spawn": "处理程序无法启动"}.get(
                 outcome.kind, "处理程序异常退出，多为内存不足")
@@ -190,7 +202,7 @@ def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, 
         elif isinstance(outcome, _Failed):
             written.append(MarkupResult(r.file, None, BUILD_FAILED, outcome.detail))
         else:
-            path = out / name
+            path = out / job.name
             with atomic_write(path) as fh:
                 fh.write(outcome)
             written.append(MarkupResult(r.file, path))
@@ -213,7 +225,7 @@ def _gave_up(answer: bytes | str | _Failed) -> bool:
     return isinstance(answer, (str, _Failed))
 
 
-def _build(job: _Job) -> bytes | str | _Failed:
+def _build(job: MarkupJob) -> bytes | str | _Failed:
     """The marked-up copy's bytes, the reason there is none, or why openpyxl failed (in a worker; never raises)."""
     try:
         data = Path(job.file).read_bytes()
