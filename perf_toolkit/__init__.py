@@ -42,6 +42,7 @@ _HOMES = {
     "render_reports": "report.render", "build_context": "report.context",
     "summarize": "summary.consolidate", "summary_frames": "summary.consolidate", "rollup": "summary.rollup",
     # the round by mail
+    "collect": "mail.store", "current_files": "mail.store", "imap_messages": "mail.imap",
     "compose_feedback": "mail.feedback", "write_drafts": "mail.feedback", "send_all": "mail.send",
     "run_round": "run",
 }
