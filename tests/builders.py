@@ -209,3 +209,15 @@ def broken_workbook(folder: Path, name: str, when: int | None = None) -> Path:
     if when is not None:
         os.utime(path, (when, when))
     return path
+
+
+#: A round of three departments as they arrive: one clean, one with a warning, one with errors.
+ROUND_DEPARTMENTS = {"甲.xlsx": clean_submission, "乙.xlsx": warned_submission, "丙.xlsx": faulty_submission}
+
+
+def round_inbox(tmp_path: Path) -> Path:
+    """A folder 收件箱 holding the three departments' workbooks of ROUND_DEPARTMENTS."""
+    folder = tmp_path / "收件箱"
+    for name, make in ROUND_DEPARTMENTS.items():
+        write_workbook(folder, name, make())
+    return folder

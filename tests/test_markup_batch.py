@@ -7,7 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from builders import clean_submission, faulty_submission, warned_submission, write_workbook
+from builders import (
+    clean_submission,
+    faulty_submission,
+    round_inbox,
+    write_workbook,
+)
 from openpyxl import load_workbook
 
 from perf_toolkit import run as run_module
@@ -16,15 +21,6 @@ from perf_toolkit.profile import load_profile
 from perf_toolkit.run import MARKUP_DIR, run_round
 from perf_toolkit.workbook import markup
 from perf_toolkit.workbook.markup import REVIEW_SHEET
-
-DEPARTMENTS = {"甲.xlsx": clean_submission, "乙.xlsx": warned_submission, "丙.xlsx": faulty_submission}
-
-
-def inbox(tmp_path: Path) -> Path:
-    folder = tmp_path / "收件箱"
-    for name, make in DEPARTMENTS.items():
-        write_workbook(folder, name, make())
-    return folder
 
 
 def round_once(folder: Path, out: Path) -> run_module.RoundResult:
@@ -51,7 +47,7 @@ def review_text(path: Path) -> str:
 
 
 def test_a_rerun_rewrites_no_copy_and_a_changed_workbook_only_its_own(tmp_path):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     first = round_once(folder, out)
     before = copies(out)
     assert len(before) == 2 == len(built(first))  # the clean department gets none
@@ -77,7 +73,7 @@ def test_a_rerun_rewrites_no_copy_and_a_changed_workbook_only_its_own(tmp_path):
 
 
 def test_a_fixed_workbook_loses_its_copy_and_its_row(tmp_path):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     round_once(folder, out)
     write_workbook(folder, "丙.xlsx", clean_submission(code="DC-NYNCJ", name="昆明市东川区农业农村局"))
     result = round_once(folder, out)
@@ -86,7 +82,7 @@ def test_a_fixed_workbook_loses_its_copy_and_its_row(tmp_path):
 
 
 def test_a_deleted_copy_is_built_again(tmp_path):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     first = round_once(folder, out)
     gone = next(m.path for m in first.markups if m.path is not None)
     gone.unlink()
@@ -95,7 +91,7 @@ def test_a_deleted_copy_is_built_again(tmp_path):
 
 
 def test_a_run_killed_while_marking_leaves_no_row_for_the_copy_it_did_not_write(tmp_path, monkeypatch):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     round_once(folder, out)
     write_workbook(folder, "丙.xlsx", faulty_submission(actual="85"))
 

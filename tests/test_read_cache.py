@@ -8,21 +8,17 @@ import zlib
 from pathlib import Path
 
 import pytest
-from builders import broken_workbook, clean_submission, faulty_submission, warned_submission, write_workbook
+from builders import (
+    broken_workbook,
+    faulty_submission,
+    round_inbox,
+    write_workbook,
+)
 
 from perf_toolkit import run as run_module
 from perf_toolkit.config import Campaign
 from perf_toolkit.profile import load_profile
 from perf_toolkit.run import run_round
-
-DEPARTMENTS = {"甲.xlsx": clean_submission, "乙.xlsx": warned_submission, "丙.xlsx": faulty_submission}
-
-
-def inbox(tmp_path: Path) -> Path:
-    folder = tmp_path / "收件箱"
-    for name, make in DEPARTMENTS.items():
-        write_workbook(folder, name, make())
-    return folder
 
 
 @pytest.fixture
@@ -48,7 +44,7 @@ def entries(out: Path) -> list[tuple[str, str]]:
 
 
 def test_a_rerun_reads_nothing_again_and_a_changed_workbook_only_itself(tmp_path, reads):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     first = round_once(folder, out)
     assert [len(c) for c in reads] == [3] and len(entries(out)) == 3
     again = round_once(folder, out)
@@ -61,7 +57,7 @@ def test_a_rerun_reads_nothing_again_and_a_changed_workbook_only_itself(tmp_path
 
 
 def test_a_corrupt_entry_is_read_again(tmp_path, reads):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     first = round_once(folder, out)
     with sqlite3.connect(out / "round.sqlite") as db:
         db.execute("UPDATE reads SET data = ? WHERE rowid = (SELECT min(rowid) FROM reads)", (b"\x78\x9cnot zlib",))
@@ -78,7 +74,7 @@ def _pickled_call(module: str, name: str, argument: str) -> bytes:
 
 
 def test_a_tampered_entry_runs_no_code_and_is_read_again(tmp_path, reads):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     first = round_once(folder, out)
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
@@ -93,7 +89,7 @@ def test_a_tampered_entry_runs_no_code_and_is_read_again(tmp_path, reads):
 
 
 def test_a_run_killed_while_reading_stores_no_entry_for_it(tmp_path, monkeypatch):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     round_once(folder, out)
     before = entries(out)
     write_workbook(folder, "丙.xlsx", faulty_submission(actual="85"))
@@ -111,7 +107,7 @@ def test_a_run_killed_while_reading_stores_no_entry_for_it(tmp_path, monkeypatch
 
 
 def test_an_unreadable_file_is_tried_again_each_run(tmp_path, reads):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     broken_workbook(folder, "丁.xlsx")
     round_once(folder, out)
     assert [len(c) for c in reads] == [4] and len(entries(out)) == 3  # no entry vouches for a refusal

@@ -9,7 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from builders import clean_submission, faulty_submission, warned_submission, write_workbook
+from builders import (
+    faulty_submission,
+    round_inbox,
+    warned_submission,
+    write_workbook,
+)
 
 from perf_toolkit import run as run_module
 from perf_toolkit.check.evaluate import evaluate_paths
@@ -19,15 +24,6 @@ from perf_toolkit.progress import Progress
 from perf_toolkit.report import render
 from perf_toolkit.run import REPORTS_DIR, run_round
 from perf_toolkit.workbook import pool
-
-DEPARTMENTS = {"甲.xlsx": clean_submission, "乙.xlsx": warned_submission, "丙.xlsx": faulty_submission}
-
-
-def inbox(tmp_path: Path) -> Path:
-    folder = tmp_path / "收件箱"
-    for name, make in DEPARTMENTS.items():
-        write_workbook(folder, name, make())
-    return folder
 
 
 def parts(path: Path) -> dict[str, bytes]:
@@ -55,7 +51,7 @@ def rendered_count(progress: Progress) -> int:
 
 
 def test_one_worker_and_two_write_the_same_bytes_in_every_part(tmp_path):
-    evaluation = evaluate_paths(sorted(inbox(tmp_path).iterdir()), load_profile())
+    evaluation = evaluate_paths(sorted(round_inbox(tmp_path).iterdir()), load_profile())
     seen = {}
     for jobs in (1, 2):
         told = []
@@ -72,7 +68,7 @@ def test_one_worker_and_two_write_the_same_bytes_in_every_part(tmp_path):
 
 @pytest.mark.skipif(not pool.ISOLATED, reason="workers need fork")
 def test_a_worker_that_dies_costs_only_its_project(tmp_path, monkeypatch):
-    evaluation = evaluate_paths(sorted(inbox(tmp_path).iterdir()), load_profile())
+    evaluation = evaluate_paths(sorted(round_inbox(tmp_path).iterdir()), load_profile())
     out = tmp_path / "out"
     victim = evaluation.counted_projects[1]
     # an earlier document under the victim's name must not survive as if it were this run's
@@ -96,7 +92,7 @@ def test_a_worker_that_dies_costs_only_its_project(tmp_path, monkeypatch):
 
 
 def test_a_template_error_is_raised_before_any_file_is_written(tmp_path, monkeypatch):
-    evaluation = evaluate_paths(sorted(inbox(tmp_path).iterdir()), load_profile())
+    evaluation = evaluate_paths(sorted(round_inbox(tmp_path).iterdir()), load_profile())
 
     def broken(self, context):
         raise render.ReportTemplateError("模板 x 渲染失败：'dict object' has no attribute 'nmae'")
@@ -111,7 +107,7 @@ def test_a_template_error_is_raised_before_any_file_is_written(tmp_path, monkeyp
 
 
 def test_a_rerun_renders_nothing_and_a_changed_workbook_only_its_own_documents(tmp_path):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     first, progress = round_once(folder, out)
     assert rendered_count(progress) == len(first.reports) == 3
     before = documents(out / REPORTS_DIR)
@@ -142,7 +138,7 @@ def test_a_rerun_renders_nothing_and_a_changed_workbook_only_its_own_documents(t
 
 
 def test_documents_of_a_department_that_disappeared_are_removed(tmp_path):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     round_once(folder, out)
     # the same department renames its project: a new version whose documents have other names
     renamed = faulty_submission()
@@ -158,7 +154,7 @@ def test_documents_of_a_department_that_disappeared_are_removed(tmp_path):
 
 
 def test_a_run_killed_while_rendering_leaves_no_entry_for_what_it_did_not_finish(tmp_path, monkeypatch):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     round_once(folder, out)
     changed = faulty_submission(actual="85")
     write_workbook(folder, "丙.xlsx", changed)
@@ -181,7 +177,7 @@ def test_a_run_killed_while_rendering_leaves_no_entry_for_what_it_did_not_finish
 
 
 def test_a_deleted_document_is_rendered_again(tmp_path):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     first, _ = round_once(folder, out)
     first.reports[0].table.unlink()
     _, progress = round_once(folder, out)
@@ -200,7 +196,7 @@ class Recording(Progress):
 
 
 def test_reports_and_marked_up_copies_advance_one_item_at_a_time(tmp_path):
-    folder, out = inbox(tmp_path), tmp_path / "out"
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
     progress = Recording()
     result = run_round([folder], Campaign(output_dir=out), load_profile(), out, history=False, progress=progress)
     assert [c for c in progress.counts["报告"] if c] == [1, 2, 3] == list(range(1, len(result.reports) + 1))
