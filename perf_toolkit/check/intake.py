@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from .. import findings as catalogue
 from ..config import RosterEntry
-from ..model import FileResult
+from ..model import FileResult, Location
 
 MAIL_DATE, MODIFIED = "邮件日期", "修改时间"
 
@@ -96,12 +96,19 @@ def check_intake(files: Sequence[FileResult], roster: Sequence[RosterEntry] = ()
 
 
 def sender_mismatch(result: FileResult, sender: str, roster: Sequence[RosterEntry]):
-    """The `sender-mismatch` finding when the roster gives `sender` to a department other than the file's."""
-    owner = department_of_address(sender, roster)
+    """The `sender-mismatch` finding of a read file, at its 单位编码 cell."""
     dep = result.sourced.submission.department
-    if owner is None or owner.code == dep.code.strip():
+    return mismatched_sender(sender, dep.code, dep.name, roster, result.sourced.where("department.code"),
+                             file=result.file, path="department.code")
+
+
+def mismatched_sender(sender: str, dept_code: str, dept_name: str, roster: Sequence[RosterEntry],
+                      where: Location | None = None, **place: object):
+    """The `sender-mismatch` finding when the roster gives `sender` to a department other than the one
+    a workbook names (None when it does not); `place` is the finding's file and path."""
+    owner = department_of_address(sender, roster)
+    if owner is None or owner.code == dept_code.strip():
         return None
-    return catalogue.make("sender-mismatch", result.sourced.where("department.code"), file=result.file,
-                          path="department.code", sender=sender.strip(), sender_code=owner.code,
-                          sender_name=owner.name, dept_code=dep.code.strip() or "（未填）",
-                          dept_name=dep.name.strip() or "单位名称未填")
+    return catalogue.make("sender-mismatch", where, sender=sender.strip(), sender_code=owner.code,
+                          sender_name=owner.name, dept_code=dept_code.strip() or "（未填）",
+                          dept_name=dept_name.strip() or "单位名称未填", **place)

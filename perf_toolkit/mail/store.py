@@ -26,8 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import findings as catalogue
-from ..check.intake import department_of_address
+from ..check.intake import mismatched_sender
 from ..config import Campaign, ConfigError, RosterEntry
 from ..fsutil import atomic_write
 from ..model import Finding
@@ -324,17 +323,14 @@ def format_time(when: dt.datetime | None) -> str:
 
 
 def _received(row, output: Path, *, new: bool = False, roster: tuple[RosterEntry, ...] = ()) -> Received:
-    found = ()
-    if row["state"] in (ACCEPTED, SUPERSEDED, DUPLICATE) and row["sender"] and roster:
-        owner = department_of_address(row["sender"], roster)
-        if owner is not None and row["dept_code"] and owner.code != row["dept_code"]:
-            found = (catalogue.make("sender-mismatch", file=str(output / row["stored"]), sender=row["sender"],
-                                    sender_code=owner.code, sender_name=owner.name, dept_code=row["dept_code"],
-                                    dept_name=row["dept_name"] or "单位名称未填"),)
+    found = None
+    if row["state"] in (ACCEPTED, SUPERSEDED, DUPLICATE) and row["sender"] and row["dept_code"]:
+        found = mismatched_sender(row["sender"], row["dept_code"], row["dept_name"] or "", roster,
+                                  file=str(output / row["stored"]))
     return Received(row["id"], row["name"], row["origin"], row["within"], row["message_id"], row["sender"],
                     _parse(row["mail_date"]), _parse(row["arrived_at"]), row["sha256"],
                     output / row["stored"] if row["stored"] else None, row["dept_code"], row["dept_name"],
-                    row["state"], row["reason"], new, found)
+                    row["state"], row["reason"], new, (found,) if found else ())
 
 
 # ------------------------------------------------------------------ what the check stage reads
