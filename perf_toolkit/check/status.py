@@ -34,7 +34,7 @@ STATES = (NOT_SUBMITTED, UNREADABLE, HAS_ERRORS, HAS_WARNINGS, PASSED)
 #: How an unreadable file was tied to its department (shown beside its line).
 BY_CODE, BY_NAME, BY_SENDER = "按文件名中的单位编码认定", "按文件名中的单位名称认定", "按发件人地址认定"
 
-#: A leading administrative division (云南省, 昆明市, 东川区 …) a file name may leave out of a department's name.
+#: A leading administrative division (a 省, 市, 区 or 县 …) a file name may leave out of a department's name.
 _DIVISION = re.compile(r"^.{2,}?(?:省|自治区|市|自治州|州|地区|盟|区|县|旗)")
 _SHORTEST_NAME = 3  # characters: a shorter remainder (局, 中心) names no department
 
@@ -166,7 +166,7 @@ def _later(a: dt.datetime | None, b: dt.datetime | None) -> bool:
 
 def name_keys(name: str) -> list[str]:
     """The forms of a department's name a file name may carry: the name, then without each leading
-    administrative division (昆明市东川区卫生健康局 → 东川区卫生健康局 → 卫生健康局)."""
+    administrative division (某市某区卫生健康局 → 某区卫生健康局 → 卫生健康局)."""
     keys, rest = [name.strip()], name.strip()
     while (m := _DIVISION.match(rest)) and len(rest) - m.end() >= _SHORTEST_NAME:
         rest = rest[m.end():]
