@@ -854,10 +854,6 @@ def _round_evaluation(sources: tuple[str, ...], profile_name: str | None, campai
         raise OperatorError(str(exc)) from exc
 
 
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "—"
-
-
 @cli.command()
 @sources_argument
 @profile_option
@@ -876,6 +872,7 @@ def status(sources: tuple[str, ...], profile_name: str | None, config_path: Path
       perf-toolkit status 收件箱/ --config perf.toml
     """
     from ..check.status import STATES, department_status
+    from ..mail.store import format_time
 
     campaign = _campaign(config_path, round_year)
     _, result = _round_evaluation(sources, profile_name, campaign, jobs)
@@ -893,7 +890,7 @@ def status(sources: tuple[str, ...], profile_name: str | None, config_path: Path
             if d.newer_unreadable:
                 notes.append(f"较新的文件 {Path(d.newer_unreadable).name} 无法读取")
             rows.append([d.code or "（未填）", d.name or "—", d.state, Path(d.file).name if d.file else "—",
-                         _when(d.submitted_at), str(d.errors) if d.submitted else "—",
+                         format_time(d.submitted_at), str(d.errors) if d.submitted else "—",
                          str(d.warnings) if d.submitted else "—", "；".join(notes)])
         return rows
 
@@ -917,7 +914,7 @@ def status(sources: tuple[str, ...], profile_name: str | None, config_path: Path
         click.echo("无法认定报送单位的文件（请人工核对）：")
         for u in state.unidentified:
             sender = f"，发件人 {u.sender}" if u.sender else ""
-            click.echo(f"  {Path(u.file).name}（{_when(u.submitted_at)}{sender}）：{u.reason}")
+            click.echo(f"  {Path(u.file).name}（{format_time(u.submitted_at)}{sender}）：{u.reason}")
     for skipped in result.skipped:
         click.echo(f"已跳过 {Path(skipped.path).name}：{skipped.reason}")
 
