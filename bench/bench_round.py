@@ -166,6 +166,7 @@ def _label_value(frame, label: str) -> object:
 def run_naive(inbox: Path, out: Path) -> dict:
     import pandas as pd
     from docxtpl import DocxTemplate
+    from jinja2 import ChainableUndefined, Environment
 
     from perf_toolkit.report.render import REPORT_TEMPLATE, template_path
 
@@ -186,9 +187,10 @@ def run_naive(inbox: Path, out: Path) -> dict:
             rows.append({"单位": project["unit"], "项目": project["project_name"], "编码": project["project_code"]})
     stages.append(("read (pandas + openpyxl)", time.perf_counter() - start))
     mark = time.perf_counter()
+    lenient = Environment(undefined=ChainableUndefined, autoescape=True)  # a script passes only the fields it has
     for k, project in enumerate(projects):
         tpl = DocxTemplate(template)
-        tpl.render(project, autoescape=True)
+        tpl.render(project, lenient)
         tpl.save(out / f"{k:06d}-绩效自评报告.docx")
     stages.append(("render (DocxTemplate per project)", time.perf_counter() - mark))
     mark = time.perf_counter()
