@@ -283,9 +283,8 @@ _DRAFT = re.compile(r"-(" + "|".join(KIND_ZH.values()) + r")(-\d+)?\.eml$")
 
 def draft_bytes(item: Outgoing) -> bytes:
     """The mail as an .eml draft: the message marked unsent, so Outlook opens it ready to send."""
-    msg = message_from_bytes(item.message.as_bytes(policy=POLICY), policy=POLICY)
-    msg["X-Unsent"] = "1"
-    return msg.as_bytes(policy=POLICY)
+    head, blank, body = item.message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")
+    return head + b"\r\nX-Unsent: 1" + blank + body  # the last header, as adding it to a copy would place it
 
 
 def write_drafts(outgoing: Sequence[Outgoing], folder: str | Path, *, prune: bool = False) -> list[Path]:
