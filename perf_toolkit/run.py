@@ -27,7 +27,7 @@ from .fsutil import atomic_write
 from .mail import rounddb
 from .mail.feedback import Outgoing, compose_feedback, write_drafts
 from .mail.store import CollectError, Collection, collect, current_files, senders, submission_times
-from .model import Evaluation, Skipped
+from .model import Evaluation, FileResult, Finding, ScoredProject, Skipped, Submission
 from .profile import Profile
 from .progress import Progress
 from .report.render import RenderedProject, ReportJob, load_templates, plan_reports, render_jobs
@@ -139,9 +139,11 @@ def evaluate_round(sources: Iterable[str | Path], campaign: Campaign, profile: P
         raise CollectError(f"输出文件夹 {output} 中还没有收到任何填报表：请给出收件的文件夹、邮件或邮箱，"
                            "或先运行 perf-toolkit collect。")
     with progress.stage("审核", len(stored)), closing(rounddb.connect(campaign.round_db_in(output))) as conn:
+        memo = _CheckMemo(conn, output, profile, campaign.expected_year)
         evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
                                     roster=campaign.roster, submitted_at=submission_times(stored),
-                                    senders=senders(stored), reader=_ReadCache(conn, output, jobs=jobs))
+                                    senders=senders(stored), reader=_ReadCache(conn, output, jobs=jobs), memo=memo)
+        memo.record(evaluation.files)
     return collection, evaluation
 
 
@@ -199,6 +201,70 @@ class _ReadCache:
                  for p in missing if p in keys and _keepable(by_file.get(str(p)))])
         reads = [found.get(p) or by_file.get(str(p)) for p in files]
         return [r for r in reads if r is not None], skipped + more
+
+
+#: One row per stored version scored and checked before: its check findings (intake's apart) and scored
+#: projects, pickled without the submission they point at (rebound to the fresh read on use).
+CHECKED_DDL = """
+CREATE TABLE IF NOT EXISTS checked (
+    file TEXT PRIMARY KEY,  -- the stored version, relative to the output folder
+    key TEXT NOT NULL,      -- sha256 of the file's path and bytes, the reader's and checker's code, the profile, the year
+    data BLOB NOT NULL      -- zlib-compressed pickle of (findings, projects)
+);
+"""
+
+
+class _CheckMemo:
+    """The `CheckMemo` of a round: a stored version's scores and findings are reused while its bytes,
+    the toolkit's reading and checking code, the profile and the round's year are the same; an entry
+    that does not unpickle to exactly that (`_TrustedUnpickler`) is ignored and the file checked again."""
+
+    def __init__(self, conn, output: Path, profile: Profile, year: int | None):
+        self.conn, self.output = conn, output
+        self.base = hashlib.sha256("\n".join([_code_digest("workbook", "check"), repr(profile), repr(year)]).encode()
+                                   ).hexdigest()
+        rounddb.ensure(conn, CHECKED_DDL)
+        self.known = {row["file"]: (row["key"], row["data"]) for row in conn.execute("SELECT * FROM checked")}
+        self.rows: list[tuple[str, str, bytes]] = []
+
+    def _key(self, result: FileResult) -> str:
+        return hashlib.sha256(f"{self.base}\n{result.file}\n{result.sha256}".encode()).hexdigest()  # paths are in findings
+
+    def get(self, result: FileResult) -> tuple[list[Finding], list[ScoredProject]] | None:
+        row = self.known.get(_relative(result.file, self.output))
+        if not result.sha256 or row is None or row[0] != self._key(result):
+            return None
+        kept = _unpickled(row[1])
+        submission = result.sourced.submission
+        if not (isinstance(kept, tuple) and len(kept) == 2 and all(isinstance(f, Finding) for f in kept[0])
+                and all(isinstance(p, ScoredProject) and p.index < len(submission.projects) for p in kept[1])):
+            return None
+        try:
+            return list(kept[0]), [_bound(p, submission) for p in kept[1]]
+        except (IndexError, TypeError, AttributeError):  # an entry that fits another submission
+            return None
+
+    def put(self, result: FileResult, found: list[Finding], projects: list[ScoredProject]) -> None:
+        if result.sha256:
+            loose = [dataclasses.replace(p, department=None, submitted=None, indicators=tuple(
+                dataclasses.replace(i, submitted=None) for i in p.indicators)) for p in projects]
+            self.rows.append((_relative(result.file, self.output), self._key(result),
+                              zlib.compress(pickle.dumps((found, loose)), 1)))
+
+    def record(self, files: Iterable[FileResult]) -> None:
+        """Store what `put` queued and forget the versions no longer evaluated."""
+        current = {_relative(r.file, self.output) for r in files}
+        with self.conn:
+            self.conn.executemany("DELETE FROM checked WHERE file = ?", [(f,) for f in self.known if f not in current])
+            self.conn.executemany("INSERT OR REPLACE INTO checked (file, key, data) VALUES (?, ?, ?)", self.rows)
+        self.rows.clear()
+
+
+def _bound(project: ScoredProject, submission: Submission) -> ScoredProject:
+    """A kept project pointing at the fresh read of its submission again."""
+    typed = submission.projects[project.index]
+    return dataclasses.replace(project, department=submission.department, submitted=typed, indicators=tuple(
+        dataclasses.replace(i, submitted=typed.indicators[i.index]) for i in project.indicators))
 
 
 def _keepable(read: WorkbookRead | None) -> bool:

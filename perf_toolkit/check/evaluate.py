@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -43,6 +44,16 @@ from .intake import check_intake
 from .rules import check_submissions
 from .score import Scores, score_submissions
 
+
+class CheckMemo(Protocol):
+    """Scores and check findings kept from an earlier run, per file: scoring and every check but intake
+    depend on one submission, the profile and the year alone, so a file unchanged since is not redone."""
+
+    def get(self, result: FileResult) -> tuple[list[Finding], list[ScoredProject]] | None: ...
+
+    def put(self, result: FileResult, found: list[Finding], projects: list[ScoredProject]) -> None: ...
+
+
 #: A submission JSON is a few KB; one this large is no submission (and is not read into memory).
 MAX_JSON_BYTES = 20 * 2**20
 
@@ -59,7 +70,7 @@ def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, 
                    roster: Sequence[RosterEntry] = (), submitted_at: Mapping[str, dt.datetime] | None = None,
                    senders: Mapping[str, str] | None = None,
                    reader: Callable[[list[Path]], tuple[list[WorkbookRead], list[Skipped]]] | None = None,
-                   ) -> Evaluation:
+                   memo: CheckMemo | None = None) -> Evaluation:
     """Read workbooks (and submission JSON files) from files and folders, then score and check them.
 
     `year` is the round's evaluation year: a submission for another year is an error. With a
@@ -67,7 +78,8 @@ def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, 
     `submitted_at` and `senders`, keyed by file path as given (FileResult.file), are when and
     from which address a file was mailed (the mail stage's manifest): the newest submission of a
     department counts, by its mail's Date where known, else by its modification time. `reader`
-    stands in for `read_workbooks` (as `run` does to reuse earlier reads of unchanged files).
+    stands in for `read_workbooks` (as `run` does to reuse earlier reads of unchanged files), `memo`
+    keeps each file's scores and check findings for the next evaluation (`CheckMemo`).
     """
     paths = [Path(p) for p in paths]
     json_paths = [p for p in paths if p.suffix.lower() == ".json" and p.is_file()]
@@ -77,22 +89,29 @@ def evaluate_paths(paths: Iterable[str | Path], profile: Profile | None = None, 
             return read_workbooks(paths, limits=limits, jobs=jobs)
     reads, skipped = reader(others) if others else ([], [])
     files = [_from_read(r) for r in reads] + [_from_json(p) for p in json_paths]
-    return _evaluate(files, skipped, profile or load_profile(), year, roster, submitted_at, senders)
+    return _evaluate(files, skipped, profile or load_profile(), year, roster, submitted_at, senders, memo)
 
 
 def _evaluate(files: list[FileResult], skipped: list[Skipped], profile: Profile, year: int | None,
               roster: Sequence[RosterEntry], submitted_at: Mapping[str, dt.datetime] | None = None,
-              senders: Mapping[str, str] | None = None) -> Evaluation:
+              senders: Mapping[str, str] | None = None, memo: CheckMemo | None = None) -> Evaluation:
     readable = [r for r in files if r.sourced is not None]
-    items = [r.sourced for r in readable]
+    done = {id(r): memo.get(r) for r in readable} if memo is not None else {}
+    todo = [r for r in readable if done.get(id(r)) is None]
+    items = [r.sourced for r in todo]
     scores = score_submissions(items, profile)
-    for r, found in zip(readable, check_submissions(items, scores, profile, year), strict=True):
-        r.findings.extend(found)
+    for r, found, projects in zip(todo, check_submissions(items, scores, profile, year),
+                                  _scored_projects(items, scores, profile), strict=True):
+        done[id(r)] = found, projects
+        if memo is not None:
+            memo.put(r, found, projects)
+    for r in readable:
+        r.findings.extend(done[id(r)][0])
     check_intake(files, roster, submitted_at=submitted_at, senders=senders)
     for r in files:
         r.findings.sort(key=_finding_order)
-    for r, projects in zip(readable, _scored_projects(items, scores, profile), strict=True):
-        r.projects = _with_findings(r, projects)
+    for r in readable:
+        r.projects = _with_findings(r, done[id(r)][1])
     return Evaluation(profile, files, skipped, year)
 
 

@@ -1,0 +1,114 @@
+"""A re-run scores and checks only the stored versions it has not checked before (the `checked` table in
+round.sqlite), gives exactly the evaluation a fresh run gives, and checks everything again when the
+profile or the round's year changes; the assumption it rests on (scores and checks of one submission do
+not depend on the others in the batch) is tested on the example inbox and the test builders' files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from pathlib import Path
+
+import pytest
+from builders import (
+    ROUND_DEPARTMENTS,
+    faulty_submission,
+    of_department,
+    round_inbox,
+    submission,
+    write_workbook,
+)
+
+from perf_toolkit.check import evaluate as evaluate_module
+from perf_toolkit.check.evaluate import _scored_projects
+from perf_toolkit.check.rules import check_submissions
+from perf_toolkit.check.score import score_submissions
+from perf_toolkit.config import Campaign
+from perf_toolkit.profile import load_profile
+from perf_toolkit.run import run_round
+from perf_toolkit.workbook.read import read_workbooks
+
+EXAMPLE_SOURCES = Path(__file__).resolve().parent.parent / "examples" / "sources"
+
+
+@pytest.fixture
+def scored(monkeypatch) -> list[int]:
+    """How many submissions each scoring call was given."""
+    calls: list[int] = []
+    real = evaluate_module.score_submissions
+
+    def counting(items, profile):
+        calls.append(len(items))
+        return real(items, profile)
+
+    monkeypatch.setattr(evaluate_module, "score_submissions", counting)
+    return calls
+
+
+def round_once(folder: Path, out: Path, **campaign) -> dict:
+    return run_round([folder], Campaign(output_dir=out, **campaign), load_profile(), out,
+                     history=False).evaluation.to_dict()
+
+
+def test_a_rerun_checks_only_what_changed_and_says_the_same(tmp_path, scored):
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    first = round_once(folder, out)
+    assert scored == [3]
+    assert round_once(folder, out) == first and scored == [3, 0]
+    write_workbook(folder, "丙.xlsx", faulty_submission(actual="85"))
+    third = round_once(folder, out)
+    assert scored == [3, 0, 1] and third != first
+    fresh = round_once(folder, tmp_path / "fresh")  # the same inputs in a new folder: nothing kept
+    assert scored[-1] == 3
+    assert _without_paths(third, out) == _without_paths(fresh, tmp_path / "fresh")
+    rows = sqlite3.connect(out / "round.sqlite").execute("SELECT count(*) FROM checked").fetchone()[0]
+    assert rows == 3  # the superseded version's row went
+
+
+def test_a_changed_profile_or_year_checks_everything_again(tmp_path, scored):
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    round_once(folder, out)
+    run_round([folder], Campaign(output_dir=out), load_profile("twenty-eighty"), out, history=False)
+    round_once(folder, out, year=2023)
+    assert scored == [3, 3, 3]
+
+
+def test_a_corrupt_or_foreign_entry_is_checked_again(tmp_path, scored):
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    first = round_once(folder, out)
+    with sqlite3.connect(out / "round.sqlite") as db:
+        files = [f for (f,) in db.execute("SELECT file FROM checked ORDER BY file")]
+        db.execute("UPDATE checked SET data = ? WHERE file = ?", (b"not zlib", files[0]))
+        db.execute("UPDATE checked SET data = ? WHERE file = ?", (zlib.compress(b"\x80\x04K\x05."), files[1]))
+    assert round_once(folder, out) == first and scored == [3, 2]
+
+
+def test_one_submission_scores_and_checks_alike_alone_and_in_a_batch(tmp_path):
+    batch = {name: make() for name, make in ROUND_DEPARTMENTS.items()}
+    batch.update({source.stem + ".xlsx": json.loads(source.read_text(encoding="utf-8"))
+                  for source in EXAMPLE_SOURCES.glob("*.json")})
+    batch["往年.xlsx"] = of_department(submission(year=2022), "DC-MZJ", "昆明市东川区民政局")
+    batch["单位不明.xlsx"] = faulty_submission(code="", actual="约80万元")
+    for name, data in batch.items():
+        write_workbook(tmp_path, name, data)
+    reads, _ = read_workbooks([tmp_path], jobs=1)
+    items = [r.sourced for r in reads if r.sourced is not None]
+    assert len(items) == len(batch)
+    profile = load_profile()
+
+    def evaluated(batch):
+        scores = score_submissions(batch, profile)
+        return check_submissions(batch, scores, profile, 2023), _scored_projects(batch, scores, profile)
+
+    together = evaluated(items)
+    assert sum(map(len, together[0])) > 10  # findings to compare
+    for k, item in enumerate(items):
+        alone = evaluated([item])
+        assert (alone[0][0], alone[1][0]) == (together[0][k], together[1][k]), item.file
+
+
+def _without_paths(report: dict, out: Path) -> list[str]:
+    """Each file's part of the check report, its folder left out, in file order (the store lists a
+    version mailed later last; a fresh folder lists them as found)."""
+    return sorted(json.dumps(f, ensure_ascii=False, sort_keys=True).replace(str(out), "OUT") for f in report["files"])
