@@ -101,7 +101,8 @@ def write_markup(result: FileResult, out_dir: str | Path, *,
 def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Campaign | None = None,
                   limits: Limits = Limits(), jobs: int | None = None, prune: bool = False,
                   done: Callable[[MarkupResult], None] | None = None,
-                  reuse: Callable[[MarkupJob], bool] = lambda job: False) -> list[MarkupResult]:
+                  reuse: Callable[[MarkupJob], bool] = lambda job: False,
+                  plan: Sequence[MarkupJob | None] | None = None) -> list[MarkupResult]:
     """A marked-up copy of every readable .xlsx/.xlsm with findings, one MarkupResult per file.
 
     `prune` removes earlier copies (our own “-审核意见.xlsx” names) that this batch did not
@@ -109,8 +110,10 @@ def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Camp
     `done` is told of each file once its copy is written (or refused), in order: progress.
     `reuse(job)` true: the copy already in the folder under `job.name` is kept as it is (an incremental
     run found it current); it is asked of every job before any copy is written.
+    `plan`: `plan_markups(evaluation.files, campaign)` when the caller already made it (one entry a file).
     """
-    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune, done=done, reuse=reuse)
+    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune, done=done, reuse=reuse,
+                  plan=plan)
 
 
 def plan_markups(results: Iterable[FileResult], campaign: Campaign | None = None,
@@ -176,8 +179,11 @@ def _refusal(result: FileResult) -> str:
 
 def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, limits: Limits,
            jobs: int | None, *, prune: bool, done: Callable[[MarkupResult], None] | None = None,
-           reuse: Callable[[MarkupJob], bool] = lambda job: False) -> list[MarkupResult]:
-    plan = plan_markups(results, campaign)
+           reuse: Callable[[MarkupJob], bool] = lambda job: False,
+           plan: Sequence[MarkupJob | None] | None = None) -> list[MarkupResult]:
+    plan = plan_markups(results, campaign) if plan is None else plan
+    if len(plan) != len(results):
+        raise ValueError("the plan has one entry a file")
     kept = [job is not None and reuse(job) for job in plan]
     tasks = [pool.Task(job) if job is not None and not k else None for job, k in zip(plan, kept, strict=True)]
     work = sum(t is not None for t in tasks)
