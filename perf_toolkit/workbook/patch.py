@@ -504,6 +504,7 @@ def _restyle(xml: bytes, fills: dict[tuple[int, int], int], styles: _Styles) -> 
         by_row.setdefault(r, {})[c] = fill
     inner = data.group(1) or b""
     pieces, last, seen = [], 0, set()
+    bottom = max(by_row)  # the last marked row
     for m in _ROW.finditer(inner):
         ref = _REF.search(m.group(0)[:m.group(0).index(b">") + 1])
         if ref is None:
@@ -517,6 +518,8 @@ def _restyle(xml: bytes, fills: dict[tuple[int, int], int], styles: _Styles) -> 
             pieces.append(_restyle_row(m.group(0), r, by_row[r], styles) if r in by_row else m.group(0))
             seen.add(r)
             last = m.end()
+        if r >= bottom:  # every marked row is placed: the rest of the sheet goes through unread
+            break
     pieces.append(inner[last:])
     tail = b"".join(_new_row(r, by_row[r], styles) for r in sorted(set(by_row) - seen))
     body = b"".join(pieces) + tail
