@@ -430,8 +430,8 @@ def write_round_markups(evaluation: Evaluation, campaign: Campaign, profile: Pro
     progress = progress if progress is not None else Progress()
     out = output / MARKUP_DIR
     base = _base_key(campaign, profile, _code_digest("workbook"))
-    plan = [job for job in plan_markups(evaluation.files, campaign) if job is not None]
-    keys = {job.file: _markup_key(base, job) for job in plan}
+    plan = plan_markups(evaluation.files, campaign)
+    keys = {job.file: _markup_key(base, job) for job in plan if job is not None}
     with closing(rounddb.connect(campaign.round_db_in(output))) as conn:
         current = _Current(conn, MARKED, output, out, keys)
 
@@ -441,7 +441,7 @@ def write_round_markups(evaluation: Evaluation, campaign: Campaign, profile: Pro
                 current.written(m.file, [m.path.name])
 
         markups = write_markups(evaluation, out, campaign=campaign, jobs=jobs, prune=True, done=done,
-                                reuse=lambda job: job.file in current.fresh and keys[job.file] == _markup_key(base, job))
+                                reuse=lambda job: job.file in current.fresh, plan=plan)
         current.record()
     return markups
 

@@ -3,6 +3,7 @@ its own, a killed run leaves no row for a copy it did not write (the `marked` ta
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -105,3 +106,29 @@ def test_a_run_killed_while_marking_leaves_no_row_for_the_copy_it_did_not_write(
     monkeypatch.undo()
     result = round_once(folder, out)
     assert len(built(result)) == 1 and len(marked_rows(out)) == 2
+
+
+def test_a_round_plans_its_copies_once(tmp_path, monkeypatch):
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    calls = []
+    planned = markup.plan_markups
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return planned(*args, **kwargs)
+
+    monkeypatch.setattr(markup, "plan_markups", counted)
+    monkeypatch.setattr(run_module, "plan_markups", counted)
+    result = round_once(folder, out)
+    assert len(calls) == 1 and len(built(result)) == 2
+
+
+def test_a_plan_given_is_the_plan_followed(tmp_path):
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    evaluation = round_once(folder, out).evaluation
+    plan = [dataclasses.replace(job, name=f"第{n}份.xlsx") if job else None
+            for n, job in enumerate(markup.plan_markups(evaluation.files))]
+    written = markup.write_markups(evaluation, tmp_path / "copies", plan=plan)
+    assert sorted(m.path.name for m in written if m.path) == sorted(job.name for job in plan if job)
+    with pytest.raises(ValueError):
+        markup.write_markups(evaluation, tmp_path / "copies", plan=plan[1:])

@@ -101,7 +101,8 @@ def write_markup(result: FileResult, out_dir: str | Path, *,
 def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Campaign | None = None,
                   limits: Limits = Limits(), jobs: int | None = None, prune: bool = False,
                   done: Callable[[MarkupResult], None] | None = None,
-                  reuse: Callable[[MarkupJob], bool] = lambda job: False) -> list[MarkupResult]:
+                  reuse: Callable[[MarkupJob], bool] = lambda job: False,
+                  plan: Sequence[MarkupJob | None] | None = None) -> list[MarkupResult]:
     """A marked-up copy of every readable .xlsx/.xlsm with findings, one MarkupResult per file.
 
     `prune` removes earlier copies (our own “-审核意见.xlsx” names) that this batch did not
@@ -109,8 +110,10 @@ def write_markups(evaluation: Evaluation, out_dir: str | Path, *, campaign: Camp
     `done` is told of each file once its copy is written (or refused), in order: progress.
     `reuse(job)` true: the copy already in the folder under `job.name` is kept as it is (an incremental
     run found it current); it is asked of every job before any copy is written.
+    `plan`: `plan_markups(evaluation.files, campaign)` when the caller already made it (one entry a file).
     """
-    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune, done=done, reuse=reuse)
+    return _write(evaluation.files, Path(out_dir), campaign, limits, jobs, prune=prune, done=done, reuse=reuse,
+                  plan=plan)
 
 
 def plan_markups(results: Iterable[FileResult], campaign: Campaign | None = None,
@@ -176,8 +179,11 @@ def _refusal(result: FileResult) -> str:
 
 def _write(results: Sequence[FileResult], out: Path, campaign: Campaign | None, limits: Limits,
            jobs: int | None, *, prune: bool, done: Callable[[MarkupResult], None] | None = None,
-           reuse: Callable[[MarkupJob], bool] = lambda job: False) -> list[MarkupResult]:
-    plan = plan_markups(results, campaign)
+           reuse: Callable[[MarkupJob], bool] = lambda job: False,
+           plan: Sequence[MarkupJob | None] | None = None) -> list[MarkupResult]:
+    plan = plan_markups(results, campaign) if plan is None else plan
+    if len(plan) != len(results):
+        raise ValueError("the plan has one entry a file")
     kept = [job is not None and reuse(job) for job in plan]
     tasks = [pool.Task(job) if job is not None and not k else None for job, k in zip(plan, kept, strict=True)]
     work = sum(t is not None for t in tasks)
@@ -323,6 +329,7 @@ def _resolve(ws, cell: str | None) -> tuple[str, list[tuple[int, int]]] | None:
 def _mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
     """Colour and comment every cell a finding names; id(finding) → the coordinate it was marked at."""
     from openpyxl.comments import Comment
+    from openpyxl.styles.cell_style import StyleArray
 
     by_cell: dict[tuple[str, str], tuple[list[tuple[int, int]], list[Finding]]] = {}
     targets: dict[int, str] = {}
@@ -335,11 +342,17 @@ def _mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
         coord, cells = where
         targets[id(f)] = coord
         by_cell.setdefault((f.sheet, coord), (cells, []))[1].append(f)
+    fill_ids: dict[str, int] = {}  # a fill is hashed into the workbook's list once a level, not once a cell
     for (sheet, coord), (cells, mine) in by_cell.items():
         ws = wb[sheet]
-        fill = _fill("error" if any(f.severity == "error" for f in mine) else "warning")
+        level = "error" if any(f.severity == "error" for f in mine) else "warning"
+        if level not in fill_ids:
+            fill_ids[level] = wb._fills.add(_fill(level))
         for r, c in cells:
-            ws.cell(r, c).fill = fill
+            cell = ws.cell(r, c)
+            if cell._style is None:
+                cell._style = StyleArray()
+            cell._style.fillId = fill_ids[level]
         lines = [f"【{SEVERITY_ZH.get(f.severity, f.severity)}】{title(f.code)}：{scrub(f.message)}" for f in mine]
         anchor = ws[coord]
         if anchor.comment is not None:  # the department's own note stays, below ours
@@ -381,6 +394,25 @@ def _height(texts: Iterable[tuple[str, float]], minimum: float = 20.0) -> float:
     return min(409.0, max(minimum, lines * 15.5 + 6))
 
 
+class _Formats:
+    """Cell formats made once and copied: assigning a Font/Border/… to a cell hashes it into the workbook's
+    style lists each time (most of the sheet's cost); a fresh cell given a copy of the first one's style
+    array has the same format, and the lists grow in the same order."""
+
+    def __init__(self) -> None:
+        self._made: dict[object, object] = {}
+
+    def apply(self, cell, key: object, **styles) -> None:
+        """Give the fresh `cell` the format `key`, made from `styles` (font=…, border=…) on first use."""
+        made = self._made.get(key)
+        if made is None:
+            for name, value in styles.items():
+                setattr(cell, name, value)
+            self._made[key] = copy(cell._style)
+        else:
+            cell._style = copy(made)
+
+
 def _font(base, **changes):
     """A copy of `base` (a Font) with some attributes changed."""
     font = copy(base)
@@ -411,6 +443,7 @@ def _review_sheet(wb, findings: list[Finding], targets: dict[int, str], *, file_
     wrap = Alignment(wrap_text=True, vertical="top")
     left = Alignment(horizontal="left", vertical="center", wrap_text=True, indent=1)  # off the border
     centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    formats = _Formats()
     errors = sum(f.severity == "error" for f in findings)
     warns = sum(f.severity == "warning" for f in findings)
 
@@ -437,9 +470,9 @@ def _review_sheet(wb, findings: list[Finding], targets: dict[int, str], *, file_
     for c, text in enumerate(HEADERS, 1):
         cell = ws.cell(head, c)
         _put(cell, text)
-        cell.font, cell.border = _font(base, bold=True), border
-        cell.fill = PatternFill("solid", fgColor="D9D9D9")
-        cell.alignment = Alignment(horizontal="center", vertical="center")
+        formats.apply(cell, "head", font=_font(base, bold=True), border=border,
+                      fill=PatternFill("solid", fgColor="D9D9D9"),
+                      alignment=Alignment(horizontal="center", vertical="center"))
     ws.row_dimensions[head].height = 22
     link_font = _font(base, color="0563C1", underline="single")
     for n, f in enumerate(findings, 1):
@@ -447,18 +480,22 @@ def _review_sheet(wb, findings: list[Finding], targets: dict[int, str], *, file_
         coord = targets.get(id(f))
         values = [n, SEVERITY_ZH.get(f.severity, f.severity), title(f.code), f.sheet or "—", f.cell or "—",
                   scrub(f.message)]
+        linked = bool(f.sheet and f.sheet in wb.sheetnames and f.sheet != REVIEW_SHEET)
         for c, value in enumerate(values, 1):
             cell = ws.cell(r, c)
             _put(cell, value)
-            cell.border, cell.alignment = border, (centre if c in (1, 2, 4, 5) else left)
-        ws.cell(r, 2).fill = _fill(f.severity)
-        if f.sheet and f.sheet in wb.sheetnames and f.sheet != REVIEW_SHEET:
+            if c == 2:  # the level, coloured as its cells are
+                formats.apply(cell, ("level", f.severity), border=border, alignment=centre, fill=_fill(f.severity))
+            elif c == 5 and linked:
+                formats.apply(cell, "link", border=border, alignment=centre, font=link_font)
+            else:
+                formats.apply(cell, ("plain", c in (1, 4, 5)), border=border, alignment=centre if c in (1, 4, 5) else left)
+        if linked:
             target = coord or "A1"  # a finding about a whole sheet: its first cell
             sheet = f.sheet.replace("'", "''")
             link = ws.cell(r, 5)
             link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{sheet}'!{target}",
                                        tooltip=f"转到 {f.sheet}!{target}")
-            link.font = link_font
         ws.row_dimensions[r].height = _height([(values[2], WIDTHS[2]), (values[5], WIDTHS[5])])
     end = head + len(findings)
     when = f"于{_date(deadline)}前" if deadline else ""

@@ -204,10 +204,7 @@ class Package:
 
     def apply(self, shadow, review_sheet: str) -> bytes:
         """The department's zip with the shadow's fills, comments, review sheet and mark in it."""
-        out = io.BytesIO()
-        shadow.save(out)
-        with zipfile.ZipFile(out) as zf:
-            theirs = {i.filename: zf.read(i) for i in zf.infolist()}
+        theirs = _render(shadow)
         parts = dict(self.parts)
         taken = set(parts)
         content_types: list[str] = []
@@ -215,7 +212,7 @@ class Package:
         shadow_sheets = [ws.title for ws in shadow.worksheets]
         if shadow_sheets[0] != review_sheet or shadow_sheets[1:] != [s.name for s in self.sheets]:
             raise Unsupported("shadow sheets differ")
-        for n, (ws, sheet) in enumerate(zip(shadow.worksheets[1:], self.sheets, strict=True), start=2):
+        for ws, sheet in zip(shadow.worksheets[1:], self.sheets, strict=True):
             xml = parts[sheet.part]
             fills = {}
             for cell in ws._cells.values():
@@ -224,7 +221,7 @@ class Package:
             if fills:
                 xml = _restyle(xml, fills, styles)
             xml = re.sub(rb'\stabSelected="(?:1|true)"', b"", xml)
-            comments = self._comments(theirs, f"xl/worksheets/sheet{n}.xml")
+            comments = _comments(ws)
             if comments is not None:
                 xml = self._attach_comments(parts, taken, sheet.part, xml, comments, content_types)
             parts[sheet.part] = xml
@@ -236,20 +233,6 @@ class Package:
             end = types.rindex(b"</Types>")
             parts["[Content_Types].xml"] = types[:end] + "".join(content_types).encode() + types[end:]
         return self._zip(parts)
-
-    @staticmethod
-    def _comments(theirs: dict[str, bytes], sheet_part: str) -> tuple[bytes, bytes] | None:
-        """The shadow sheet's (comments part, VML drawing), or None when it has no comments."""
-        rels = theirs.get(_rels_of(sheet_part))
-        if rels is None:
-            return None
-        found = {}
-        for rel in _parse(rels).findall("p:Relationship", _NS):
-            kind = rel.get("Type", "").rsplit("/", 1)[-1]
-            found[kind] = theirs[_target(sheet_part, rel.get("Target", ""))]
-        if "comments" not in found or "vmlDrawing" not in found:
-            return None
-        return found["comments"], found["vmlDrawing"]
 
     def _attach_comments(self, parts: dict[str, bytes], taken: set[str], sheet_part: str, xml: bytes,
                          comments: tuple[bytes, bytes], content_types: list[str]) -> bytes:
@@ -284,8 +267,6 @@ class Package:
         sheet_xml = _STYLE.sub(lambda m: b' s="%d"' % styles.theirs_xf(int(m.group(1))), sheet_xml)
         sheet_xml = re.sub(rb'\sstyle="(\d+)"', lambda m: b' style="%d"' % styles.theirs_xf(int(m.group(1))),
                            sheet_xml)
-        if _rels_of("xl/worksheets/sheet1.xml") in theirs:
-            raise Unsupported("review sheet with relationships")
         part = _free(taken, "xl/worksheets/sheet{}.xml")
         parts[part] = sheet_xml
         content_types.append(f'<Override PartName="/{part}" ContentType="{SHEET_TYPE}"/>')
@@ -379,6 +360,43 @@ class Package:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, parts[name], compresslevel=6)
         return out.getvalue()
+
+
+# ------------------------------------------------------------------ the shadow's parts
+
+
+def _render(shadow) -> dict[str, bytes]:
+    """The shadow's parts that the transplant takes, named as a saved shadow would name them, made in memory
+    with openpyxl's own writers: saving the whole shadow writes every sheet through a temporary file and
+    zips it, only to be unzipped again."""
+    from openpyxl.styles.stylesheet import write_stylesheet
+    from openpyxl.workbook._writer import WorkbookWriter
+    from openpyxl.worksheet._writer import WorksheetWriter
+    from openpyxl.xml.functions import tostring
+
+    review = shadow.worksheets[0]
+    writer = WorksheetWriter(review, out=io.BytesIO())
+    writer.write()  # first: the cell formats it uses are numbered in order, as in a saved shadow
+    if writer._rels or review._comments:
+        raise Unsupported("review sheet with relationships")
+    return {
+        "xl/worksheets/sheet1.xml": writer.read(),
+        "xl/styles.xml": tostring(write_stylesheet(shadow)),
+        "xl/workbook.xml": WorkbookWriter(shadow).write(),
+        "docProps/custom.xml": tostring(shadow.custom_doc_props.to_tree()),
+    }
+
+
+def _comments(ws) -> tuple[bytes, bytes] | None:
+    """A shadow sheet's (comments part, VML drawing), or None when it has no comments."""
+    from openpyxl.comments.comment_sheet import CommentRecord, CommentSheet
+    from openpyxl.xml.functions import tostring
+
+    noted = [ws._cells[key] for key in sorted(ws._cells) if ws._cells[key]._comment is not None]
+    if not noted:
+        return None
+    sheet = CommentSheet.from_comments([CommentRecord.from_cell(cell) for cell in noted])
+    return tostring(sheet.to_tree()), sheet.write_shapes(None)
 
 
 # ------------------------------------------------------------------ styles
@@ -486,6 +504,7 @@ def _restyle(xml: bytes, fills: dict[tuple[int, int], int], styles: _Styles) -> 
         by_row.setdefault(r, {})[c] = fill
     inner = data.group(1) or b""
     pieces, last, seen = [], 0, set()
+    bottom = max(by_row)  # the last marked row
     for m in _ROW.finditer(inner):
         ref = _REF.search(m.group(0)[:m.group(0).index(b">") + 1])
         if ref is None:
@@ -499,6 +518,8 @@ def _restyle(xml: bytes, fills: dict[tuple[int, int], int], styles: _Styles) -> 
             pieces.append(_restyle_row(m.group(0), r, by_row[r], styles) if r in by_row else m.group(0))
             seen.add(r)
             last = m.end()
+        if r >= bottom:  # every marked row is placed: the rest of the sheet goes through unread
+            break
     pieces.append(inner[last:])
     tail = b"".join(_new_row(r, by_row[r], styles) for r in sorted(set(by_row) - seen))
     body = b"".join(pieces) + tail
