@@ -8,10 +8,13 @@ so the file reads back the same in any reader, and in `rollup` through the guard
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +54,24 @@ _NUMBER_FORMATS = {
     "points_label": '+0.00"个百分点";-0.00"个百分点";0.00"个百分点"', "int": "0", "int_delta": "+0;-0;0", "datetime": "yyyy-mm-dd hh:mm",
     "general": "General",
 }
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while a summary is built and written.
+
+    Each cell makes a few small objects that hold no cycles; with the collector on, the
+    collections they trigger rescan everything alive (the evaluation, the frames, the cells
+    so far) and cost about as much as writing the cells. Reference counting still frees
+    everything; the collector is back on (if it was) when the block ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def column_kind(name: str) -> str:
@@ -223,6 +244,11 @@ def _widths(frame: pd.DataFrame, kinds: list[str]) -> list[tuple[float, bool]]:
 
 def _lines(text: str, width: float) -> int:
     """How many lines a wrapped text takes in a column of `width`."""
+    return _text_lines(str(text), width)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text_lines(text: str, width: float) -> int:
     per_line = max(width - 2, 1)
     return sum(max(1, math.ceil(text_width(part) / per_line)) for part in str(text).split("\n"))
 
@@ -260,6 +286,11 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
     total_formats = [styles.cell(kinds[c], total=True, wrap=sized[c][1], center=centred[c] and c != 0)
                      for c in range(len(kinds))]
     columns = [frame.iloc[:, c].tolist() for c in range(len(frame.columns))]
+    # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
+    lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
+    for r, height in enumerate(map(max, *lines) if len(lines) > 1 else lines[0] if lines else (), start=row + 1):
+        if height > 1:
+            ws.set_row(r, 15 * height + 3)
     write_string, write_number, last = ws.write_string, ws.write_number, row + n
     for r, values in enumerate(zip(*columns, strict=True), start=row + 1):
         fmts = total_formats if has_total and r == last else formats
@@ -275,10 +306,6 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
                 written = _put(ws, r, col + c, value, fmts[c])
             if record is not None:
                 record.append((r, col + c, written))
-        if wrapped:
-            height = max(_lines(_shown(values[c], kinds[c]), sized[c][0]) for c in wrapped)
-            if height > 1:
-                ws.set_row(r, 15 * height + 3)  # CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
     return row + n + 1
 
 
@@ -574,7 +601,7 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(zip(frames["元数据"]["项目"], frames["元数据"]["值"], strict=True))
     title = f"{meta.get('名称', '')}{meta.get('年度', '')}年度预算绩效自评情况汇总"
-    with atomic_write(path) as fh:
+    with paused_gc(), atomic_write(path) as fh:
         wb = xlsxwriter.Workbook(fh, {**SAFE_WRITER, "default_date_format": "yyyy-mm-dd hh:mm"})
         wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
                            "comments": "由 perf-toolkit 生成"})
