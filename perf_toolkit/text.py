@@ -43,6 +43,8 @@ def display_width(text: str, *, ambiguous_wide: bool = False) -> int:
     East-Asian ambiguous characters (“ ” · …) are narrow in a terminal but wide in a CJK
     spreadsheet font, hence `ambiguous_wide` for column widths.
     """
+    if text.__class__ is str and text.isascii():  # no ASCII character is wide or ambiguous
+        return max(map(len, text.split("\n")))
     wide = "WFA" if ambiguous_wide else "WF"
     return max((sum(2 if unicodedata.east_asian_width(c) in wide else 1 for c in line)
                 for line in str(text).split("\n")), default=0)

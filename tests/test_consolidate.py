@@ -538,3 +538,18 @@ def test_summary_weight_sum_mismatch_is_the_projects_not_indicator_ones(tmp_path
     ind = sheet(path, "指标明细")
     assert len(ind) == 6 and ind["三级指标"].iloc[0] == "数量"
     assert not any(isinstance(v, str) and "分值合计不等于100" in v for v in ind["问题"])
+
+
+def test_summary_columns_sized_by_what_each_distinct_value_shows(tmp_path):
+    """Columns are sized from their distinct values: -0.0 equals 0.0 but shows a sign (“+-0.00%”), and is
+    sized as shown, whichever comes first; values of different types stay apart."""
+    evaluation = evaluate_submissions([SourcedSubmission(submission_from_dict(example_dict()), file="a.xlsx")])
+    frames = summary_frames(evaluation, campaign())
+
+    def width(rates: list[float]) -> float:
+        frames["结果应用"] = pd.DataFrame({"项目名称": ["农村公路养护项目"] * len(rates), "执行率": rates})
+        path = write_summary(frames, tmp_path / f"汇总{len(rates)}-{rates[0]}.xlsx")
+        return openpyxl.load_workbook(path)["结果应用"].column_dimensions["B"].width
+
+    signed = width([-0.0])
+    assert width([0.0, -0.0]) == width([-0.0, 0.0]) == signed > width([0.0, 0.0])  # one character wider

@@ -8,9 +8,13 @@ so the file reads back the same in any reader, and in `rollup` through the guard
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import gc
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +56,24 @@ _NUMBER_FORMATS = {
 }
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while a summary is built and written.
+
+    Each cell makes a few small objects that hold no cycles; with the collector on, the
+    collections they trigger rescan everything alive (the evaluation, the frames, the cells
+    so far) and cost about as much as writing the cells. Reference counting still frees
+    everything; the collector is back on (if it was) when the block ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def column_kind(name: str) -> str:
     """How a column (or a 总览 row) is formatted, from its Chinese name."""
     if name.endswith("（万元）"):
@@ -74,6 +96,7 @@ def _figure_kind(label: str) -> str:
     return "int" if kind == "general" else kind
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same names, codes and titles recur in every table
 def text_width(text: str) -> int:
     """Display width of a text in column-width units: CJK characters count double (longest line)."""
     return display_width(text, ambiguous_wide=True)
@@ -176,6 +199,33 @@ WIDE_COLUMNS = {"说明": 56, "列入原因": 30, "问题": 30, FLAGS: 20, NAME:
 FIXED_WIDTHS = {"处理意见": 30}
 
 
+def _distinct(values: pd.Series) -> list:
+    """One value of each kind a column shows alike (to size it without sizing every cell).
+
+    Equal values show alike, except 0.0 and -0.0 (which Python and numpy take as equal): a
+    negative zero is kept apart. Values of different types are kept apart (1, 1.0 and True).
+    """
+    array = values.to_numpy()
+    if array.dtype.kind in "iu":
+        return np.unique(array).tolist()
+    if array.dtype.kind == "f":
+        found = array[np.isfinite(array)]
+        out = np.unique(found).tolist()
+        if np.any((found == 0) & np.signbit(found)):
+            out.append(-0.0)
+        return out
+    listed = array.tolist() if array.dtype.kind == "O" else values.tolist()
+    seen: dict = {}
+    try:
+        for v in listed:
+            key = (v.__class__, v, math.copysign(1.0, v)) if v.__class__ is float else (v.__class__, v)
+            if key not in seen:
+                seen[key] = v
+    except TypeError:  # a value that cannot be hashed: size every cell
+        return listed
+    return list(seen.values())
+
+
 def _widths(frame: pd.DataFrame, kinds: list[str]) -> list[tuple[float, bool]]:
     """(width, wrap) per column: the widest value, the header allowed to wrap on two lines, capped."""
     out = []
@@ -183,7 +233,7 @@ def _widths(frame: pd.DataFrame, kinds: list[str]) -> list[tuple[float, bool]]:
         if column in FIXED_WIDTHS:
             out.append((FIXED_WIDTHS[column], True))
             continue
-        values = max((text_width(_shown(v, kind)) for v in frame[column]), default=0)
+        values = max((text_width(_shown(v, kind)) for v in _distinct(frame[column])), default=0)
         parts = header_lines(column)
         header = max(text_width(p) for p in parts) if len(parts) > 1 else math.ceil(text_width(column) / 2) + 1
         width = max(values, header, MIN_WIDTH) + 2
@@ -194,6 +244,11 @@ def _widths(frame: pd.DataFrame, kinds: list[str]) -> list[tuple[float, bool]]:
 
 def _lines(text: str, width: float) -> int:
     """How many lines a wrapped text takes in a column of `width`."""
+    return _text_lines(str(text), width)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text_lines(text: str, width: float) -> int:
     per_line = max(width - 2, 1)
     return sum(max(1, math.ceil(text_width(part) / per_line)) for part in str(text).split("\n"))
 
@@ -227,16 +282,30 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
     wrapped = [c for c, (_, wrap) in enumerate(sized) if wrap]
     # short codes, grades and counts read better centred (and never touch the next column's text)
     centred = [kinds[c] == "general" and width <= 10 and not wrap for c, (width, wrap) in enumerate(sized)]
-    for r, values in enumerate(frame.itertuples(index=False, name=None), start=row + 1):
-        total = has_total and r == row + n
+    formats = [styles.cell(kinds[c], wrap=sized[c][1], center=centred[c]) for c in range(len(kinds))]
+    total_formats = [styles.cell(kinds[c], total=True, wrap=sized[c][1], center=centred[c] and c != 0)
+                     for c in range(len(kinds))]
+    columns = [frame.iloc[:, c].tolist() for c in range(len(frame.columns))]
+    # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
+    lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
+    for r, height in enumerate(map(max, *lines) if len(lines) > 1 else lines[0] if lines else (), start=row + 1):
+        if height > 1:
+            ws.set_row(r, 15 * height + 3)
+    write_string, write_number, last = ws.write_string, ws.write_number, row + n
+    for r, values in enumerate(zip(*columns, strict=True), start=row + 1):
+        fmts = total_formats if has_total and r == last else formats
         for c, value in enumerate(values):
-            fmt = styles.cell(kinds[c], total=total, wrap=sized[c][1], center=centred[c] and not (total and c == 0))
-            written = _put(ws, r, col + c, value, fmt)
+            kind = value.__class__  # the common types written directly, the same way `_put` writes them
+            if kind is str:
+                write_string(r, col + c, value, fmts[c])
+                written = value
+            elif kind is float and value - value == 0:  # finite
+                write_number(r, col + c, value, fmts[c])
+                written = value
+            else:
+                written = _put(ws, r, col + c, value, fmts[c])
             if record is not None:
                 record.append((r, col + c, written))
-        height = max((_lines(_shown(values[c], kinds[c]), sized[c][0]) for c in wrapped), default=1)
-        if height > 1:
-            ws.set_row(r, 15 * height + 3)  # CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
     return row + n + 1
 
 
@@ -532,7 +601,7 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(zip(frames["元数据"]["项目"], frames["元数据"]["值"], strict=True))
     title = f"{meta.get('名称', '')}{meta.get('年度', '')}年度预算绩效自评情况汇总"
-    with atomic_write(path) as fh:
+    with paused_gc(), atomic_write(path) as fh:
         wb = xlsxwriter.Workbook(fh, {**SAFE_WRITER, "default_date_format": "yyyy-mm-dd hh:mm"})
         wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
                            "comments": "由 perf-toolkit 生成"})

@@ -79,6 +79,10 @@ def recorded(rows: Iterable[tuple[int, int, object]]) -> dict[tuple[int, int], s
     """Canonical cells from what the writer wrote: (row, column) 0-based as xlsxwriter counts."""
     out = {}
     for r, c, value in rows:
+        if value.__class__ is str:  # most cells: the text itself (canonical's first case, inlined)
+            if value:
+                out[(r + 1, c + 1)] = "s:" + value[:MAX_TEXT]
+            continue
         text = canonical(value, written=True)
         if text is not None:
             out[(r + 1, c + 1)] = text

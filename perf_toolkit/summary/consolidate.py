@@ -49,7 +49,7 @@ from ..numbers import (
 )
 from ..spec import TAXONOMY
 from . import history as db
-from .book import write_summary
+from .book import paused_gc, write_summary
 from .history import History
 from .overview import overview_frames
 from .tables import (
@@ -210,12 +210,17 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
     """问题清单: every finding listed; an unreadable file under the department it was tied to (status)."""
     tied = {f: (d.code, d.name) for d in (status.departments if status else ()) for f in d.unreadable}
     rows = []
+    described: dict[tuple[str, str], tuple[str, str, str]] = {}  # (severity, code) -> 级别, 问题, 类别: looked up once
     for n, (i, f) in enumerate(listed):
         sub = files[i].submission
         code, name = (sub.department.code.strip(), sub.department.name) if sub else tied.get(files[i].file, ("", ""))
+        key = (f.severity, f.code)
+        if key not in described:
+            described[key] = (catalogue.SEVERITY_ZH.get(f.severity, f.severity), catalogue.title(f.code),
+                              catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "")
+        level, title, category = described[key]
         rows.append({
-            "级别": catalogue.SEVERITY_ZH.get(f.severity, f.severity), "问题": catalogue.title(f.code), "代码": f.code,
-            "类别": catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "",
+            "级别": level, "问题": title, "代码": f.code, "类别": category,
             CODE: code, NAME: name, P_CODE: f.project or "",
             "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
             "_order": (f.severity != "error", order.get(code, len(order)) if code else len(order) + 1, code, n),
@@ -476,7 +481,8 @@ def summarize(evaluation: Evaluation, campaign: Campaign, output, *,
     if campaign.year is None:  # nothing readable: no year to compare with or to record under
         history_path = None
     earlier = db.load(history_path, before=campaign.year) if history_path is not None else None
-    frames = summary_frames(evaluation, campaign, earlier)
+    with paused_gc():
+        frames = summary_frames(evaluation, campaign, earlier)
     write_summary(frames, output)
     if history_path is not None:
         hashes = {r.file: r.sha256 for r in evaluation.files if r.sha256}
