@@ -139,3 +139,49 @@ def test_libreoffice_opens_the_patched_copy_with_its_marks(tmp_path, soffice):
             assert wb[f.sheet][f.cell].comment is not None, f.cell
     assert any("审核意见" in str(c.value) for row in wb[REVIEW_SHEET].iter_rows() for c in row)
     shutil.rmtree(out)
+
+
+def review_details(path: Path) -> dict:
+    """Everything openpyxl reads back of the 审核意见 sheet (each cell's value and whole format, merges, links
+    with their tooltips, heights, widths, panes, print setup) and of the comments (text, author, box size)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[REVIEW_SHEET]
+    cells = {c.coordinate: (c.value, c.data_type, repr(c.font), repr(c.fill), repr(c.border), repr(c.alignment),
+                            c.number_format, c.hyperlink and (c.hyperlink.location, c.hyperlink.tooltip))
+             for row in ws.iter_rows() for c in row if c.has_style or c.value is not None}
+    setup = ws.page_setup
+    notes = {(s.title, c.coordinate): (c.comment.text, c.comment.author, c.comment.width, c.comment.height)
+             for s in wb.worksheets for row in s.iter_rows() for c in row if c.comment is not None}
+    return {"cells": cells, "merged": sorted(map(str, ws.merged_cells.ranges)), "notes": notes,
+            "heights": {r: d.height for r, d in ws.row_dimensions.items()},
+            "widths": {c: d.width for c, d in ws.column_dimensions.items()},
+            "panes": (ws.freeze_panes, ws.sheet_view.zoomScale, ws.sheet_view.tabSelected),
+            "print": (ws.print_title_rows, str(ws.print_area), setup.paperSize, setup.orientation, setup.fitToWidth,
+                      setup.fitToHeight, ws.sheet_properties.pageSetUpPr.fitToPage,
+                      ws.print_options.horizontalCentered, ws.oddFooter.center.text),
+            "dimensions": ws.dimensions}
+
+
+def test_review_sheet_written_as_xml_reads_back_as_the_openpyxl_one(tmp_path):
+    # the patch route writes the sheet's XML itself (review.to_xml): its part is not openpyxl's byte for byte
+    # (text as UTF-8, merges in row order), so what openpyxl reads back of it must be the same in every detail,
+    # with text that needs escaping, spaces at the ends, a carriage return and a formula-looking value
+    path = workbook(tmp_path / "in", faulty())
+    result = evaluate_paths([path]).files[0]
+    odd = [Finding(code="file-unreadable", severity="warning", message=message, sheet="项目1", cell=cell)
+           for message, cell in (("  前后有空格  ", "D3"), ("=SUM(A1:A2) <b>&amp;</b> \"引号\"", "D4"),
+                                 ("第一行\r第二行\n第三行", "D5"), ("工作表的问题", None))]
+    odd.append(Finding(code="file-unreadable", severity="error", message="它'表", sheet="不存在的表", cell="A1"))
+    findings = list(result.findings) + odd
+    kw = dict(file_name="单位<&>.xlsx", unit="某单位 ", bureau="某区财政局", deadline=dt.date(2024, 5, 31),
+              today=TODAY, scores=score_lines(result))
+    fast = save(tmp_path, "fast.xlsx", mark_workbook(path.read_bytes(), findings, **kw))
+    slow = save(tmp_path, "slow.xlsx", mark_workbook(path.read_bytes(), findings, patching=False, **kw))
+    with zipfile.ZipFile(fast) as zf:
+        assert not any(n.startswith("xl/sharedStrings") for n in zf.namelist())  # inline strings, as openpyxl
+    seen = review_details(fast)
+    assert seen == review_details(slow)
+    texts = [v[0] for v in seen["cells"].values()]
+    assert "  前后有空格  " in texts and "第一行\r第二行\n第三行" in texts
+    assert "=SUM(A1:A2) <b>&amp;</b> \"引号\"" in texts  # text, never a formula
+    assert ("项目1", "D5") in seen["notes"] and "第一行\r第二行" in seen["notes"][("项目1", "D5")][0]

@@ -22,7 +22,6 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +32,7 @@ from ..fsutil import atomic_write
 from ..model import Finding
 from ..numbers import PENDING, points, round2
 from ..text import display_width, safe_name, scrub
-from . import marker, patch, pool
+from . import marker, patch, pool, review
 from .guard import Limits
 from .xlsx import a1, parse_a1
 
@@ -45,9 +44,7 @@ REVIEW_SHEET = spec.REVIEW_SHEET
 SUFFIX = "审核意见"
 AUTHOR = "区财政局审核"
 MARKABLE_FORMATS = ("xlsx", "xlsm")
-ERROR_COLOUR, WARNING_COLOUR = "FFC7CE", "FFEB9C"  # Excel's own "bad" and "neutral" cell styles
-HEADERS = ("序号", "级别", "问题", "工作表", "单元格", "说明")
-WIDTHS = (6, 7, 22, 10, 9, 72)  # Excel column units; a Chinese character takes two
+ERROR_COLOUR, WARNING_COLOUR = review.ERROR_COLOUR, review.WARNING_COLOUR
 MERGE_FILL_LIMIT = 400  # cells of one merged range coloured; a bigger merge gets its first cell only
 _NAME = re.compile(r"-" + SUFFIX + r"(-\d+)?\.xlsx$")
 
@@ -254,19 +251,30 @@ def mark_workbook(data: bytes, findings: Iterable[Finding], *, file_name: str, u
     `scores` are the lines stating the bureau's total and grade of each project (`score_lines`).
     `patching` False: always load the workbook in openpyxl (the slow way `patch` stands in for)."""
     findings = list(findings)
-    package = _package(data) if patching else None  # the fast way: mark a shadow, patch its parts into the department's zip
-    wb = package.shadow((f.sheet, f.cell) for f in findings) if package is not None else _loaded(data)
     ordered = sorted(findings, key=lambda f: f.severity != "error")  # stable: the report's order in a level
-    targets = _mark_cells(wb, ordered)
-    _review_sheet(wb, ordered, targets, file_name=file_name, unit=unit, bureau=bureau, deadline=deadline,
-                  today=today or dt.date.today(), scores=scores)
-    _mark_as_output(wb)
-    if package is not None:
+    today = today or dt.date.today()
+
+    def sheet(names: Sequence[str], targets: dict[int, str]) -> review.ReviewSheet:
+        return review.describe(ordered, targets, names, name=REVIEW_SHEET, file_name=file_name, unit=unit,
+                               bureau=bureau, deadline=deadline, today=today, scores=scores)
+
+    package = _package(data) if patching else None
+    if package is not None:  # the fast way: the marks and the sheet written into the department's zip
+        names = [s.name for s in package.sheets]
+        merges = {s.name: s.merges for s in package.sheets}
+        marks, targets = _marks(ordered, names, lambda name: _ranges(merges[name]), lambda name, coord: None)
         try:
-            return package.apply(wb, REVIEW_SHEET)
+            return package.apply(marks, sheet(names, targets), marker.stamp(marker.MARKUP))
         except patch.Unsupported:
-            return mark_workbook(data, findings, file_name=file_name, unit=unit, bureau=bureau, deadline=deadline,
-                                 today=today, scores=scores, patching=False)
+            pass
+    wb = _loaded(data)
+    marks, targets = _marks(ordered, wb.sheetnames,
+                            lambda name: [(r.min_row, r.min_col, r.max_row, r.max_col)
+                                          for r in wb[name].merged_cells.ranges],
+                            lambda name, coord: _note(wb[name], coord))
+    _mark_cells(wb, marks)
+    review.to_openpyxl(wb, sheet(wb.sheetnames, targets))
+    _mark_as_output(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -309,7 +317,21 @@ def _mark_as_output(wb) -> None:
     wb.properties.lastModifiedBy = marker.AUTHOR
 
 
-def _resolve(ws, cell: str | None) -> tuple[str, list[tuple[int, int]]] | None:
+Range = tuple[int, int, int, int]  # a merged range: min row, min column, max row, max column
+
+
+def _ranges(refs: Iterable[str]) -> list[Range]:
+    """Merged ranges from their A1:B2 references (a bad one left out: it marks nothing)."""
+    found = []
+    for ref in refs:
+        first, _, last = ref.partition(":")
+        top, bottom = parse_a1(first), parse_a1(last or first)
+        if top is not None and bottom is not None:
+            found.append((*top, *bottom))
+    return found
+
+
+def _resolve(merges: Iterable[Range], cell: str | None) -> tuple[str, tuple[tuple[int, int], ...]] | None:
     """(the coordinate to comment on, the cells to colour) for a finding's cell; None if it names none."""
     rc = parse_a1(cell)
     if rc is None:
@@ -317,204 +339,70 @@ def _resolve(ws, cell: str | None) -> tuple[str, list[tuple[int, int]]] | None:
     row, col = rc
     if not (1 <= col <= 16384 and 1 <= row <= 1_048_576):
         return None
-    for rng in ws.merged_cells.ranges:
-        if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
-            top = (rng.min_row, rng.min_col)
-            if rng.size["rows"] * rng.size["columns"] > MERGE_FILL_LIMIT:
-                return a1(top), [top]
-            return a1(top), [(r, c) for r, c in rng.cells]
-    return a1(rc), [rc]
+    for min_row, min_col, max_row, max_col in merges:
+        if min_row <= row <= max_row and min_col <= col <= max_col:
+            top = (min_row, min_col)
+            if (max_row - min_row + 1) * (max_col - min_col + 1) > MERGE_FILL_LIMIT:
+                return a1(top), (top,)
+            return a1(top), tuple((r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1))
+    return a1(rc), (rc,)
 
 
-def _mark_cells(wb, findings: list[Finding]) -> dict[int, str]:
-    """Colour and comment every cell a finding names; id(finding) → the coordinate it was marked at."""
-    from openpyxl.comments import Comment
-    from openpyxl.styles.cell_style import StyleArray
+def _note(ws, coord: str) -> str | None:
+    """The department's own comment on a cell, if any."""
+    cell = ws._cells.get(parse_a1(coord))  # stored cells only: never create one to ask
+    return cell.comment.text if cell is not None and cell.comment is not None else None
 
-    by_cell: dict[tuple[str, str], tuple[list[tuple[int, int]], list[Finding]]] = {}
+
+def _marks(findings: list[Finding], sheetnames: Sequence[str], merges: Callable[[str], list[Range]],
+           note: Callable[[str, str], str | None]) -> tuple[list[patch.Mark], dict[int, str]]:
+    """One mark a cell that findings name (their comment, its colour), and id(finding) → the coordinate it
+    was marked at; `merges(sheet)` are a sheet's merged ranges, `note(sheet, coord)` a cell's own comment."""
+    by_cell: dict[tuple[str, str], tuple[tuple[tuple[int, int], ...], list[Finding]]] = {}
     targets: dict[int, str] = {}
+    known: dict[str, list[Range]] = {}
+    names = set(sheetnames)
     for f in findings:
-        if not f.sheet or f.sheet not in wb.sheetnames or f.sheet == REVIEW_SHEET:
+        if not f.sheet or f.sheet not in names or f.sheet == REVIEW_SHEET:
             continue
-        where = _resolve(wb[f.sheet], f.cell)
+        if f.sheet not in known:
+            known[f.sheet] = merges(f.sheet)
+        where = _resolve(known[f.sheet], f.cell)
         if where is None:
             continue
         coord, cells = where
         targets[id(f)] = coord
         by_cell.setdefault((f.sheet, coord), (cells, []))[1].append(f)
-    fill_ids: dict[str, int] = {}  # a fill is hashed into the workbook's list once a level, not once a cell
+    marks = []
     for (sheet, coord), (cells, mine) in by_cell.items():
-        ws = wb[sheet]
         level = "error" if any(f.severity == "error" for f in mine) else "warning"
-        if level not in fill_ids:
-            fill_ids[level] = wb._fills.add(_fill(level))
-        for r, c in cells:
-            cell = ws.cell(r, c)
-            if cell._style is None:
-                cell._style = StyleArray()
-            cell._style.fillId = fill_ids[level]
         lines = [f"【{SEVERITY_ZH.get(f.severity, f.severity)}】{title(f.code)}：{scrub(f.message)}" for f in mine]
-        anchor = ws[coord]
-        if anchor.comment is not None:  # the department's own note stays, below ours
-            lines.append(f"（原批注）{anchor.comment.text}")
+        own = note(sheet, coord)
+        if own is not None:  # the department's own note stays, below ours
+            lines.append(f"（原批注）{own}")
         text = "\n".join(lines)
         # 380 px holds about 30 Chinese characters of the 9-point comment font; 16 px a line, a margin
         wrapped = sum(max(1, math.ceil(display_width(line, ambiguous_wide=True) / 50))
                       for line in text.split("\n"))
-        anchor.comment = Comment(text, AUTHOR, height=min(16 + 16 * wrapped, 900), width=380)
-    return targets
+        marks.append(patch.Mark(sheet, coord, cells, review.fill_colour(level), text, AUTHOR,
+                                height=min(16 + 16 * wrapped, 900), width=380))
+    return marks, targets
 
 
-def _fill(severity: str):
-    """The mark of a level: light red for an error, light yellow for anything else."""
+def _mark_cells(wb, marks: list[patch.Mark]) -> None:
+    """Colour and comment the marked cells of the openpyxl workbook `wb`."""
+    from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
+    from openpyxl.styles.cell_style import StyleArray
 
-    return PatternFill("solid", fgColor=ERROR_COLOUR if severity == "error" else WARNING_COLOUR)
-
-
-# ------------------------------------------------------------------ the 审核意见 sheet
-
-
-def _put(cell, value) -> None:
-    """Write a value; text is always text (never a formula, whatever it starts with)."""
-    if isinstance(value, str):
-        cell.value = scrub(value)
-        cell.data_type = "s"
-    else:
-        cell.value = value
-
-
-def _height(texts: Iterable[tuple[str, float]], minimum: float = 20.0) -> float:
-    """A row height (points) showing every (text, column width) wrapped, at 11-point type."""
-    lines = 1
-    for text, width in texts:
-        usable = max(width - 2, 2)  # cell padding and the indent
-        lines = max(lines, sum(max(1, math.ceil(display_width(p, ambiguous_wide=True) / usable))
-                               for p in str(text).split("\n")))
-    return min(409.0, max(minimum, lines * 15.5 + 6))
-
-
-class _Formats:
-    """Cell formats made once and copied: assigning a Font/Border/… to a cell hashes it into the workbook's
-    style lists each time (most of the sheet's cost); a fresh cell given a copy of the first one's style
-    array has the same format, and the lists grow in the same order."""
-
-    def __init__(self) -> None:
-        self._made: dict[object, object] = {}
-
-    def apply(self, cell, key: object, **styles) -> None:
-        """Give the fresh `cell` the format `key`, made from `styles` (font=…, border=…) on first use."""
-        made = self._made.get(key)
-        if made is None:
-            for name, value in styles.items():
-                setattr(cell, name, value)
-            self._made[key] = copy(cell._style)
-        else:
-            cell._style = copy(made)
-
-
-def _font(base, **changes):
-    """A copy of `base` (a Font) with some attributes changed."""
-    font = copy(base)
-    for key, value in changes.items():
-        setattr(font, key, value)
-    return font
-
-
-def _date(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def _review_sheet(wb, findings: list[Finding], targets: dict[int, str], *, file_name: str, unit: str,
-                  bureau: str, deadline: dt.date | None, today: dt.date, scores: Sequence[str] = ()) -> None:
-    from openpyxl.styles import Alignment, Border, PatternFill, Side
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.hyperlink import Hyperlink
-    from openpyxl.worksheet.properties import PageSetupProperties
-
-    ws = wb.create_sheet(REVIEW_SHEET, 0)
-    base = ws.cell(1, 1).font  # the workbook's default font: a bare Font() would fall back to a serif
-    last = get_column_letter(len(HEADERS))
-    total = sum(WIDTHS)
-    for i, w in enumerate(WIDTHS, 1):
-        ws.column_dimensions[get_column_letter(i)].width = w
-    thin = Side(style="thin", color="808080")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    left = Alignment(horizontal="left", vertical="center", wrap_text=True, indent=1)  # off the border
-    centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    formats = _Formats()
-    errors = sum(f.severity == "error" for f in findings)
-    warns = sum(f.severity == "warning" for f in findings)
-
-    def banner(row: int, text: str, *, font=None, align=wrap, minimum: float = 20.0) -> None:
-        ws.merge_cells(f"A{row}:{last}{row}")
-        _put(ws.cell(row, 1), text)
-        ws.cell(row, 1).alignment = align
-        if font is not None:
-            ws.cell(row, 1).font = font
-        ws.row_dimensions[row].height = _height([(text, total)], minimum)
-
-    banner(1, f"{scrub(unit).strip()}自评填报表审核意见", font=_font(base, size=16, bold=True),
-           align=Alignment(horizontal="center", vertical="center", wrap_text=True), minimum=32)
-    facts = [f"填报表：{file_name}", f"审核日期：{_date(today)}"] + ([f"审核单位：{bureau}"] if bureau else [])
-    banner(2, "　　".join(facts) + f"\n共发现问题 {errors + warns} 个：错误 {errors} 个、警告 {warns} 个。")
-    row = 3
-    if scores:  # the bureau's result, before the list of what to correct
-        banner(row, "审核结果（按评分规则核定）：\n" + "\n".join(scores), font=_font(base, bold=True))
-        row += 1
-    banner(row, "标红的单元格有错误，必须改正；标黄的单元格有警告，请核实，确有问题的请改正或在相应的说明栏中说明原因。"
-              "在填报表中把鼠标移到标出的单元格上可以看到批注；点击下表“单元格”一栏可以跳转到该单元格。",
-           font=_font(base, color="595959"))
-    head = row + 1
-    for c, text in enumerate(HEADERS, 1):
-        cell = ws.cell(head, c)
-        _put(cell, text)
-        formats.apply(cell, "head", font=_font(base, bold=True), border=border,
-                      fill=PatternFill("solid", fgColor="D9D9D9"),
-                      alignment=Alignment(horizontal="center", vertical="center"))
-    ws.row_dimensions[head].height = 22
-    link_font = _font(base, color="0563C1", underline="single")
-    for n, f in enumerate(findings, 1):
-        r = head + n
-        coord = targets.get(id(f))
-        values = [n, SEVERITY_ZH.get(f.severity, f.severity), title(f.code), f.sheet or "—", f.cell or "—",
-                  scrub(f.message)]
-        linked = bool(f.sheet and f.sheet in wb.sheetnames and f.sheet != REVIEW_SHEET)
-        for c, value in enumerate(values, 1):
+    fill_ids: dict[str, int] = {}  # a fill is hashed into the workbook's list once a colour, not once a cell
+    for mark in marks:
+        ws = wb[mark.sheet]
+        if mark.colour not in fill_ids:
+            fill_ids[mark.colour] = wb._fills.add(PatternFill("solid", fgColor=mark.colour))
+        for r, c in mark.cells:
             cell = ws.cell(r, c)
-            _put(cell, value)
-            if c == 2:  # the level, coloured as its cells are
-                formats.apply(cell, ("level", f.severity), border=border, alignment=centre, fill=_fill(f.severity))
-            elif c == 5 and linked:
-                formats.apply(cell, "link", border=border, alignment=centre, font=link_font)
-            else:
-                formats.apply(cell, ("plain", c in (1, 4, 5)), border=border, alignment=centre if c in (1, 4, 5) else left)
-        if linked:
-            target = coord or "A1"  # a finding about a whole sheet: its first cell
-            sheet = f.sheet.replace("'", "''")
-            link = ws.cell(r, 5)
-            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{sheet}'!{target}",
-                                       tooltip=f"转到 {f.sheet}!{target}")
-        ws.row_dimensions[r].height = _height([(values[2], WIDTHS[2]), (values[5], WIDTHS[5])])
-    end = head + len(findings)
-    when = f"于{_date(deadline)}前" if deadline else ""
-    banner(end + 2, f"请在本单位的原填报表中改正以上标出的单元格（也可以直接在本文件中改正），改正后{when}重新报送。"
-                    "本文件中的颜色标记、批注和“审核意见”工作表只是审核提示，工具读取填报表时不读取这些内容，无需删除。",
-           font=_font(base, bold=True))
-    if bureau:
-        banner(end + 3, f"{bureau}\n{_date(today)}",
-               align=Alignment(horizontal="right", vertical="top", wrap_text=True))
-    ws.freeze_panes = ws.cell(head + 1, 1)
-    ws.print_title_rows = f"{head}:{head}"
-    ws.print_area = f"A1:{last}{end + (3 if bureau else 2)}"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = "landscape"
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.print_options.horizontalCentered = True
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
-    ws.sheet_view.zoomScale = 100
-    for other in wb.worksheets:
-        other.sheet_view.tabSelected = other is ws
-    wb.active = 0
+            if cell._style is None:
+                cell._style = StyleArray()
+            cell._style.fillId = fill_ids[mark.colour]
+        ws[mark.coord].comment = Comment(mark.text, mark.author, height=mark.height, width=mark.width)

@@ -1,16 +1,15 @@
 """The marked-up copy at the cost of a write: the department's zip streamed through, only changed parts patched.
 
 Loading a department's workbook with openpyxl to colour a few cells costs far more than
-writing it (~190 ms a file, most of it building cell and merged-cell objects). Here
-openpyxl only builds a *shadow*: an empty workbook with the department's sheet names,
-merged ranges and default font, on which markup.py marks cells and builds the 审核意见
-sheet exactly as it would on the real one. That shadow is small, so saving it is cheap;
-its parts are then transplanted into the department's zip:
+writing it (~190 ms a file, most of it building cell and merged-cell objects). Here the
+department's zip is kept as its parts and only what the marks change is written into it:
 
-- the marked cells: each gets a copy of its own cell format with the shadow's fill (styles.xml
-  grows by the fills, fonts, borders and formats the shadow used), its `s` index changed in place;
-- the comments and their VML drawings, with the relationships and a <legacyDrawing> in the sheet;
-- the 审核意见 sheet (shared strings made inline), first in the workbook, with its print names;
+- the marked cells (`Mark`s, made by markup.py): each gets a copy of its own cell format with
+  the mark's fill (styles.xml grows by it), its `s` index changed in place;
+- the comments and their VML drawings (written as openpyxl writes them), with the relationships
+  and a <legacyDrawing> in the sheet;
+- the 审核意见 sheet (review.py's XML writer; styles.xml grows by its formats), first in the
+  workbook, with its print names;
 - the toolkit's mark (docProps/custom.xml, core.xml's lastModifiedBy and modified).
 
 Every other part — and every other byte of a patched sheet — goes through unchanged. A
@@ -26,12 +25,13 @@ import io
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from defusedxml import ElementTree
 
+from . import review
 from .xlsx import parse_a1
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -43,6 +43,8 @@ COMMENTS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.com
 SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 CUSTOM_TYPE = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
 VML_TYPE = "application/vnd.openxmlformats-officedocument.vmlDrawing"
+CUSTOM_NS = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+VT = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 CUSTOM_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties"
 #: What may follow <legacyDrawing> in a worksheet (CT_Worksheet's order): it goes before the first of these.
 _AFTER_LEGACY = ("<legacyDrawingHF", "<drawingHF", "<picture", "<oleObjects", "<controls", "<webPublishItems",
@@ -101,7 +103,7 @@ def _free(taken: set[str], pattern: str) -> str:
 
 
 class Package:
-    """A department's .xlsx as its zip parts, ready to receive a shadow's marks."""
+    """A department's .xlsx as its zip parts, ready to receive the marks."""
 
     def __init__(self, data: bytes) -> None:
         try:
@@ -147,7 +149,7 @@ class Package:
         raise Unsupported("no workbook part")
 
     def check(self, review_sheet: str) -> None:
-        """Unsupported unless every sheet is in the plain form patched here (call before the shadow)."""
+        """Unsupported unless every sheet is in the plain form patched here (call before `apply`)."""
         for sheet in self.sheets:
             if sheet.name == review_sheet:
                 raise Unsupported("a returned marked copy")
@@ -157,77 +159,32 @@ class Package:
                 raise Unsupported("comments or controls of its own")
             sheet.merges = [m.decode() for m in re.findall(rb'<mergeCell\b[^>]*\bref="([^"]+)"', xml)]
 
-    # ------------------------------------------------------------------ the shadow
-
-    def default_font(self):
-        """The workbook's default font (of cell format 0) as an openpyxl Font, or None."""
-        from openpyxl.styles import Font
-
-        root = _parse(self.parts[self.styles])
-        fonts = root.findall("m:fonts/m:font", _NS)
-        first = root.find("m:cellXfs/m:xf", _NS)
-        try:
-            index = int(first.get("fontId", "0")) if first is not None else 0
-            return Font.from_tree(fonts[index]) if fonts else None
-        except (ValueError, IndexError, TypeError):
-            return None
-
-    def shadow(self, cells: Iterable[tuple[str, str | None]] = ()):
-        """An empty openpyxl workbook with this one's sheet names and default font, and of its merged ranges
-        those holding one of `cells` ((sheet, A1) pairs: where findings are; the others matter to no mark)."""
-        from openpyxl import Workbook
-        from openpyxl.utils.indexed_list import IndexedList
-        from openpyxl.worksheet.cell_range import CellRange
-
-        wanted: dict[str, list[tuple[int, int]]] = {}
-        for sheet, cell in cells:
-            rc = parse_a1(cell) if cell else None
-            if rc is not None:
-                wanted.setdefault(sheet, []).append(rc)
-        wb = Workbook()
-        wb.remove(wb.active)
-        font = self.default_font()
-        if font is not None:
-            wb._fonts = IndexedList([font])
-        for sheet in self.sheets:
-            ws = wb.create_sheet(sheet.name)
-            for ref in sheet.merges if sheet.name in wanted else ():
-                first, _, last = ref.partition(":")
-                top, bottom = parse_a1(first), parse_a1(last or first)
-                if top is None or bottom is None:
-                    continue
-                if any(top[0] <= r <= bottom[0] and top[1] <= c <= bottom[1] for r, c in wanted[sheet.name]):
-                    ws.merged_cells.add(CellRange(ref))  # the range only, never its cells
-        return wb
-
     # ------------------------------------------------------------------ the transplant
 
-    def apply(self, shadow, review_sheet: str) -> bytes:
-        """The department's zip with the shadow's fills, comments, review sheet and mark in it."""
-        theirs = _render(shadow)
+    def apply(self, marks: Sequence[Mark], sheet: review.ReviewSheet, stamp: str) -> bytes:
+        """The department's zip with `marks` made, `sheet` added first and the toolkit's `stamp` (marker.py)."""
         parts = dict(self.parts)
         taken = set(parts)
         content_types: list[str] = []
-        styles = _Styles(parts[self.styles], theirs["xl/styles.xml"])
-        shadow_sheets = [ws.title for ws in shadow.worksheets]
-        if shadow_sheets[0] != review_sheet or shadow_sheets[1:] != [s.name for s in self.sheets]:
-            raise Unsupported("shadow sheets differ")
-        for ws, sheet in zip(shadow.worksheets[1:], self.sheets, strict=True):
-            xml = parts[sheet.part]
-            fills = {}
-            for cell in ws._cells.values():
-                if cell.has_style and cell._style.fillId:
-                    fills[(cell.row, cell.column)] = cell._style.fillId
+        styles = _Styles(parts[self.styles])
+        by_sheet: dict[str, list[Mark]] = {}
+        for mark in marks:
+            by_sheet.setdefault(mark.sheet, []).append(mark)
+        if set(by_sheet) - {s.name for s in self.sheets} or sheet.name in by_sheet:
+            raise Unsupported("a mark on a sheet the workbook lacks")
+        for own in self.sheets:
+            xml = parts[own.part]
+            mine = by_sheet.get(own.name, [])
+            fills = {rc: review.fill_xml(mark.colour) for mark in mine for rc in mark.cells}  # a later mark wins
             if fills:
                 xml = _restyle(xml, fills, styles)
             xml = re.sub(rb'\stabSelected="(?:1|true)"', b"", xml)
-            comments = _comments(ws)
-            if comments is not None:
-                xml = self._attach_comments(parts, taken, sheet.part, xml, comments, content_types)
-            parts[sheet.part] = xml
-        self._add_review_sheet(parts, taken, theirs, styles, content_types)
+            if mine:
+                xml = self._attach_comments(parts, taken, own.part, xml, _comments(mine), content_types)
+            parts[own.part] = xml
+        self._add_review_sheet(parts, taken, sheet, styles, content_types)
         parts[self.styles] = styles.patched()
-        self._mark(parts, theirs, content_types)
+        self._mark(parts, stamp, content_types)
         if content_types:
             types = parts["[Content_Types].xml"]
             end = types.rindex(b"</Types>")
@@ -261,12 +218,9 @@ class Package:
         at = min(i for i in (xml.find(tag.encode()) for tag in _AFTER_LEGACY) if i >= 0)
         return xml[:at] + f'<legacyDrawing xmlns:r="{REL}" r:id="{vml_id}"/>'.encode() + xml[at:]
 
-    def _add_review_sheet(self, parts: dict[str, bytes], taken: set[str], theirs: dict[str, bytes],
+    def _add_review_sheet(self, parts: dict[str, bytes], taken: set[str], sheet: review.ReviewSheet,
                           styles: _Styles, content_types: list[str]) -> None:
-        sheet_xml = _inline_strings(theirs["xl/worksheets/sheet1.xml"], theirs.get("xl/sharedStrings.xml"))
-        sheet_xml = _STYLE.sub(lambda m: b' s="%d"' % styles.theirs_xf(int(m.group(1))), sheet_xml)
-        sheet_xml = re.sub(rb'\sstyle="(\d+)"', lambda m: b' style="%d"' % styles.theirs_xf(int(m.group(1))),
-                           sheet_xml)
+        sheet_xml = review.to_xml(sheet, styles.format_xf)
         part = _free(taken, "xl/worksheets/sheet{}.xml")
         parts[part] = sheet_xml
         content_types.append(f'<Override PartName="/{part}" ContentType="{SHEET_TYPE}"/>')
@@ -278,7 +232,7 @@ class Package:
                             f'Target="/{part}"/>'.encode() + rels[end:])
         wb = parts[self.workbook]
         ids = [int(i) for i in re.findall(rb'<sheet\b[^>]*\ssheetId="(\d+)"', wb)]
-        name = escape(self.review_name(theirs), {'"': "&quot;"})
+        name = escape(sheet.name, {'"': "&quot;"})
         entry = f'<sheet xmlns:r="{REL}" name="{name}" sheetId="{max(ids, default=0) + 1}" r:id="{rid}"/>'
         wb = re.sub(rb'(\slocalSheetId=")(\d+)"', lambda m: m.group(1) + b"%d\"" % (int(m.group(2)) + 1), wb)
         wb = re.sub(rb'(<workbookView\b[^>]*?\s)activeTab="\d+"', rb'\1activeTab="0"', wb)
@@ -287,8 +241,7 @@ class Package:
         if opening is None:
             raise Unsupported("no <sheets>")
         wb = wb[:opening.end()] + entry.encode() + wb[opening.end():]
-        names = b"".join(re.findall(rb'<definedName\b[^>]*\slocalSheetId="0"[^>]*>.*?</definedName>',
-                                    theirs["xl/workbook.xml"], re.S))
+        names = review.defined_names(sheet)
         if names:
             opening = re.search(rb"<definedNames\s*>", wb)
             if opening is not None:
@@ -300,20 +253,15 @@ class Package:
                 wb = wb[:end] + b"<definedNames>" + names + b"</definedNames>" + wb[end:]
         parts[self.workbook] = wb
 
-    @staticmethod
-    def review_name(theirs: dict[str, bytes]) -> str:
-        first = _parse(theirs["xl/workbook.xml"]).find("m:sheets/m:sheet", _NS)
-        return first.get("name")
-
-    def _mark(self, parts: dict[str, bytes], theirs: dict[str, bytes], content_types: list[str]) -> None:
-        """The toolkit's mark: the shadow's custom property, and core.xml's lastModifiedBy and modified."""
+    def _mark(self, parts: dict[str, bytes], stamp: str, content_types: list[str]) -> None:
+        """The toolkit's mark: its custom property `stamp`, and core.xml's lastModifiedBy and modified."""
         from . import marker
 
-        prop = re.search(rb"<property\b[^>]*\bname=\"" + marker.PROPERTY.encode() + rb"\".*?</property>",
-                         theirs["docProps/custom.xml"], re.S).group(0)
+        prop = (f'<property name="{marker.PROPERTY}" fmtid="{{D5CDD505-2E9C-101B-9397-08002B2CF9AE}}" pid="2">'
+                f'<vt:lpwstr xmlns:vt="{VT}">{escape(stamp)}</vt:lpwstr></property>').encode()
         custom = parts.get("docProps/custom.xml")
         if custom is None:
-            parts["docProps/custom.xml"] = theirs["docProps/custom.xml"]
+            parts["docProps/custom.xml"] = f'<Properties xmlns="{CUSTOM_NS}">'.encode() + prop + b"</Properties>"
             content_types.append(f'<Override PartName="/docProps/custom.xml" ContentType="{CUSTOM_TYPE}"/>')
             rels = parts["_rels/.rels"]
             ids = set(re.findall(r'\bId="([^"]+)"', rels.decode("utf-8", "replace")))
@@ -362,41 +310,62 @@ class Package:
         return out.getvalue()
 
 
-# ------------------------------------------------------------------ the shadow's parts
+# ------------------------------------------------------------------ comments
 
 
-def _render(shadow) -> dict[str, bytes]:
-    """The shadow's parts that the transplant takes, named as a saved shadow would name them, made in memory
-    with openpyxl's own writers: saving the whole shadow writes every sheet through a temporary file and
-    zips it, only to be unzipped again."""
-    from openpyxl.styles.stylesheet import write_stylesheet
-    from openpyxl.workbook._writer import WorkbookWriter
-    from openpyxl.worksheet._writer import WorksheetWriter
-    from openpyxl.xml.functions import tostring
+@dataclass(frozen=True)
+class Mark:
+    """A marked place of a sheet: the cell its comment is on, the cells coloured, their colour, the comment."""
 
-    review = shadow.worksheets[0]
-    writer = WorksheetWriter(review, out=io.BytesIO())
-    writer.write()  # first: the cell formats it uses are numbered in order, as in a saved shadow
-    if writer._rels or review._comments:
-        raise Unsupported("review sheet with relationships")
-    return {
-        "xl/worksheets/sheet1.xml": writer.read(),
-        "xl/styles.xml": tostring(write_stylesheet(shadow)),
-        "xl/workbook.xml": WorkbookWriter(shadow).write(),
-        "docProps/custom.xml": tostring(shadow.custom_doc_props.to_tree()),
-    }
+    sheet: str
+    coord: str
+    cells: tuple[tuple[int, int], ...]
+    colour: str  # RGB of the solid fill
+    text: str
+    author: str
+    height: int  # the comment box, px
+    width: int
 
 
-def _comments(ws) -> tuple[bytes, bytes] | None:
-    """A shadow sheet's (comments part, VML drawing), or None when it has no comments."""
-    from openpyxl.comments.comment_sheet import CommentRecord, CommentSheet
-    from openpyxl.xml.functions import tostring
+#: The comment shape of the VML drawing, as openpyxl writes it (so Excel, WPS and LibreOffice show it alike).
+_SHAPE = ('<ns0:shape xmlns:ns0="urn:schemas-microsoft-com:vml" xmlns:ns1="urn:schemas-microsoft-com:office:office" '
+          'type="#_x0000_t202" style="position:absolute; margin-left:59.25pt;margin-top:1.5pt;width:{width}px;'
+          'height:{height}px;z-index:1;visibility:hidden" fillcolor="#ffffe1" ns1:insetmode="auto" '
+          'id="_x0000_s{id:04d}"><ns0:fill color2="#ffffe1"/><ns0:shadow color="black" obscured="t"/>'
+          '<ns0:path ns1:connecttype="none"/><ns0:textbox style="mso-direction-alt:auto">'
+          '<div style="text-align:left"/></ns0:textbox><ns2:ClientData '
+          'xmlns:ns2="urn:schemas-microsoft-com:office:excel" ObjectType="Note"><ns2:MoveWithCells/>'
+          '<ns2:SizeWithCells/><ns2:AutoFill>False</ns2:AutoFill><ns2:Row>{row}</ns2:Row>'
+          '<ns2:Column>{column}</ns2:Column></ns2:ClientData></ns0:shape>')
+_SHAPE_TYPE = ('<xml><ns0:shapelayout xmlns:ns0="urn:schemas-microsoft-com:office:office" '
+               'xmlns:ns1="urn:schemas-microsoft-com:vml" ns1:ext="edit"><ns0:idmap ns1:ext="edit" data="1"/>'
+               '</ns0:shapelayout><ns2:shapetype xmlns:ns2="urn:schemas-microsoft-com:vml" '
+               'xmlns:ns3="urn:schemas-microsoft-com:office:office" id="_x0000_t202" coordsize="21600,21600" '
+               'ns3:spt="202" path="m,l,21600r21600,l21600,xe"><ns2:stroke joinstyle="miter"/>'
+               '<ns2:path gradientshapeok="t" ns3:connecttype="rect"/></ns2:shapetype>')
 
-    noted = [ws._cells[key] for key in sorted(ws._cells) if ws._cells[key]._comment is not None]
-    if not noted:
-        return None
-    sheet = CommentSheet.from_comments([CommentRecord.from_cell(cell) for cell in noted])
-    return tostring(sheet.to_tree()), sheet.write_shapes(None)
+
+def _comments(marks: Sequence[Mark]) -> tuple[bytes, bytes]:
+    """A sheet's (comments part, VML drawing) of `marks`, in cell order, as openpyxl writes them."""
+    noted = sorted(marks, key=lambda m: parse_a1(m.coord) or (0, 0))
+    authors: dict[str, int] = {}
+    for mark in noted:
+        authors.setdefault(mark.author, len(authors))
+    out = [f'<comments xmlns="{MAIN}"><authors>']
+    out.extend(f"<author>{review.text(a)}</author>" for a in authors)
+    out.append("</authors><commentList>")
+    for mark in noted:
+        stripped = mark.text.strip()
+        space = ' xml:space="preserve"' if stripped and stripped != mark.text else ""
+        out.append(f'<comment ref="{mark.coord}" authorId="{authors[mark.author]}" shapeId="0"><text>'
+                   f"<t{space}>{review.text(mark.text)}</t></text></comment>")
+    out.append("</commentList></comments>")
+    shapes = [_SHAPE_TYPE]
+    for n, mark in enumerate(noted, 1026):
+        row, column = parse_a1(mark.coord) or (1, 1)
+        shapes.append(_SHAPE.format(width=mark.width, height=mark.height, id=n, row=row - 1, column=column - 1))
+    shapes.append("</xml>")
+    return "".join(out).encode("utf-8"), "".join(shapes).encode("utf-8")
 
 
 # ------------------------------------------------------------------ styles
@@ -416,64 +385,64 @@ def _children(inner: str, tag: str) -> list[str]:
 
 
 class _Styles:
-    """The department's styles.xml, growing by what the shadow's cells use."""
+    """The department's styles.xml, growing by the fills of the marks and the formats of the review sheet."""
 
-    def __init__(self, ours: bytes, theirs: bytes) -> None:
+    def __init__(self, ours: bytes) -> None:
         self.xml = ours.decode("utf-8")
         if re.search(r"<\w+:(?:fonts|fills|borders|cellXfs)\b", self.xml):
             raise Unsupported("prefixed styles")
         self.counts, self.added = {}, {}
+        children = {}
         for tag, child in (("fonts", "font"), ("fills", "fill"), ("borders", "border"), ("cellXfs", "xf")):
             where = _section(self.xml, tag)
             if where is None:
                 raise Unsupported(f"no {tag}")
-            self.counts[tag] = len(_children(self.xml[where[0]:where[1]], child))
+            children[tag] = _children(self.xml[where[0]:where[1]], child)
+            self.counts[tag] = len(children[tag])
             self.added[tag] = []
-        self.xfs = _children(self.xml[slice(*_section(self.xml, "cellXfs"))], "xf")
-        their = theirs.decode("utf-8")
-        self.their = {tag: _children(their[slice(*(_section(their, tag) or (0, 0)))], child)
-                      for tag, child in (("fonts", "font"), ("fills", "fill"), ("borders", "border"),
-                                         ("cellXfs", "xf"))}
-        self._their_xf: dict[int, int] = {}
-        self._their_part: dict[tuple[str, int], int] = {}
-        self._restyled: dict[tuple[int, int], int] = {}
+        self.xfs = children["cellXfs"]
+        first = re.search(r'\sfontId="(\d+)"', self.xfs[0]) if self.xfs else None
+        index = int(first.group(1)) if first else 0
+        # the workbook's default font (of cell format 0), which the review sheet's fonts are made from
+        self.font = children["fonts"][index] if index < len(children["fonts"]) else review.DEFAULT_FONT
+        self._parts: dict[tuple[str, str], int] = {}
+        self._formats: dict[review.Format, int] = {}
+        self._restyled: dict[tuple[int, str], int] = {}
 
-    def _their(self, tag: str, index: int) -> int:
-        """The index, in the department's styles, of the shadow's font/fill/border `index` (added once)."""
-        key = (tag, index)
-        if key not in self._their_part:
-            self._their_part[key] = self.counts[tag] + len(self.added[tag])
-            self.added[tag].append(self.their[tag][index])
-        return self._their_part[key]
+    def _part(self, tag: str, xml: str) -> int:
+        """The index of the font/fill/border/xf `xml` among those added (added once)."""
+        key = (tag, xml)
+        if key not in self._parts:
+            self._parts[key] = self.counts[tag] + len(self.added[tag])
+            self.added[tag].append(xml)
+        return self._parts[key]
 
-    def _add_xf(self, xf: str) -> int:
-        self.added["cellXfs"].append(xf)
-        return self.counts["cellXfs"] + len(self.added["cellXfs"]) - 1
+    def format_xf(self, fmt: review.Format) -> int:
+        """The index of the review sheet's cell format `fmt` (with its font, fill and border, added once)."""
+        if fmt not in self._formats:
+            try:
+                parts = review.format_xml(self.font, fmt)
+            except ValueError as exc:
+                raise Unsupported(str(exc)) from exc
+            ids = {"fontId": self._part("fonts", parts.font), "fillId": self._part("fills", parts.fill),
+                   "borderId": self._part("borders", parts.border)}
+            xf = re.sub(r'\b(fontId|fillId|borderId)="0"', lambda m: f'{m.group(1)}="{ids[m.group(1)]}"', parts.xf)
+            self._formats[fmt] = self._part("cellXfs", xf)
+        return self._formats[fmt]
 
-    def theirs_xf(self, index: int) -> int:
-        """The department's index of the shadow's cell format `index` (with its font, fill and border)."""
-        if index not in self._their_xf:
-            xf = self.their["cellXfs"][index]
-            if int(re.search(r'numFmtId="(\d+)"', xf).group(1)) >= 164:
-                raise Unsupported("custom number format in the shadow")
-            for tag, attr in (("fonts", "fontId"), ("fills", "fillId"), ("borders", "borderId")):
-                xf = re.sub(rf'\b{attr}="(\d+)"', lambda m, t=tag, a=attr: f'{a}="{self._their(t, int(m.group(1)))}"',
-                            xf)
-            self._their_xf[index] = self._add_xf(xf)
-        return self._their_xf[index]
-
-    def restyled(self, style: int, their_fill: int) -> int:
-        """A copy of the department's cell format `style` with the shadow's fill `their_fill`."""
-        key = (style, their_fill)
+    def restyled(self, style: int, fill_xml: str) -> int:
+        """A copy of the department's cell format `style` with the fill `fill_xml`."""
+        key = (style, fill_xml)
         if key not in self._restyled:
             if style >= len(self.xfs):
                 style = 0
             xf = self.xfs[style] if self.xfs else '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-            fill = self._their("fills", their_fill)
+            fill = self._part("fills", fill_xml)
             xf = re.sub(r'\sfillId="\d+"', "", xf, count=1)
             xf = re.sub(r'\sapplyFill="[^"]*"', "", xf, count=1)
             xf = re.sub(r"^<xf\b", f'<xf fillId="{fill}" applyFill="1"', xf)
-            self._restyled[key] = self._add_xf(xf)
+            self._restyled[key] = self.counts["cellXfs"] + len(self.added["cellXfs"])
+            self.added["cellXfs"].append(xf)
         return self._restyled[key]
 
     def patched(self) -> bytes:
@@ -494,8 +463,8 @@ class _Styles:
 # ------------------------------------------------------------------ sheets
 
 
-def _restyle(xml: bytes, fills: dict[tuple[int, int], int], styles: _Styles) -> bytes:
-    """The sheet with each (row, column) in `fills` given the shadow's fill, adding cells and rows it lacks."""
+def _restyle(xml: bytes, fills: dict[tuple[int, int], str], styles: _Styles) -> bytes:
+    """The sheet with each (row, column) in `fills` given its fill (XML), adding cells and rows it lacks."""
     data = re.search(rb"<sheetData\s*/>|<sheetData\b[^>]*>(.*?)</sheetData>", xml, re.S)
     if data is None:
         raise Unsupported("no sheetData")
@@ -532,12 +501,12 @@ def _cell_tag(column: int, row: int, style: int) -> bytes:
     return b'<c r="%s" s="%d"/>' % (a1((row, column)).encode(), style)
 
 
-def _new_row(r: int, cells: dict[int, int], styles: _Styles) -> bytes:
+def _new_row(r: int, cells: dict[int, str], styles: _Styles) -> bytes:
     return (b'<row r="%d">' % r + b"".join(_cell_tag(c, r, styles.restyled(0, f)) for c, f in sorted(cells.items()))
             + b"</row>")
 
 
-def _restyle_row(row: bytes, r: int, cells: dict[int, int], styles: _Styles) -> bytes:
+def _restyle_row(row: bytes, r: int, cells: dict[int, str], styles: _Styles) -> bytes:
     if row.endswith(b"/>"):  # <row .../>: no cells yet
         head = row[:-2] + b">"
         return head + b"".join(_cell_tag(c, r, styles.restyled(0, f)) for c, f in sorted(cells.items())) + b"</row>"
@@ -573,17 +542,3 @@ def _restyle_row(row: bytes, r: int, cells: dict[int, int], styles: _Styles) -> 
     pieces.append(body[last:])
     pieces.extend(_cell_tag(c, r, styles.restyled(0, cells[c])) for c in sorted(set(cells) - done))
     return head + b"".join(pieces) + b"</row>"
-
-
-def _inline_strings(sheet: bytes, shared: bytes | None) -> bytes:
-    """The shadow's review sheet with its shared strings written inline (the department's table stays as it is)."""
-    if shared is None:
-        return sheet
-    strings = ["".join(si.itertext()) for si in _parse(shared).findall("m:si", _NS)]
-
-    def inline(m: re.Match) -> bytes:
-        start = m.group(1).replace(b' t="s"', b' t="inlineStr"')
-        text = escape(strings[int(m.group(2))]).encode("utf-8")
-        return start + b'<is><t xml:space="preserve">' + text + b"</t></is></c>"
-
-    return re.sub(rb'(<c\b[^>]*\st="s"[^>]*>)<v>(\d+)</v></c>', inline, sheet)
