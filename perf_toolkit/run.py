@@ -312,7 +312,7 @@ def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Pr
     """
     progress = progress if progress is not None else Progress()
     out = output / REPORTS_DIR
-    templates = load_templates()
+    templates = load_templates(check=False)  # checked by render_jobs, if anything is to be rendered
     planned = plan_reports(evaluation, campaign)
     base = _base_key(campaign, profile, _code_digest("workbook", "check", "report"), templates.digest, str(pdf))
     per_file: dict[str, list[ReportJob]] = collections.defaultdict(list)
@@ -350,10 +350,9 @@ def _department_key(base: str, result: FileResult, jobs: list[ReportJob]) -> str
     digest = hashlib.sha256(f"{base}\n{result.sha256}\n".encode())
     # every field of its findings but the file's path (the row names the file; a moved folder is no change),
     # params as typed (repr keeps 1 and "1" apart)
-    for f in result.findings:
-        fields = (f.code, f.severity, f.message, str(f.sheet), str(f.cell), str(f.project), str(f.path),
-                  repr(dict(f.params)))
-        digest.update(("\x1e".join(fields) + "\x1f").encode("utf-8", "surrogatepass"))
+    findings = [(f.code, f.severity, f.message, f.sheet, f.cell, f.project, f.path, dict(f.params))
+                for f in result.findings]
+    digest.update(repr(findings).encode("utf-8", "surrogatepass"))
     for job in jobs:
         digest.update(f"\n{job.project.index}\x1e{job.name}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

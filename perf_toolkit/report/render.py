@@ -87,6 +87,8 @@ def _environment() -> Environment:
 _VM_CELL = re.compile(r"<w:tc[ >](?:(?!<w:tc[ >]).)*?{%\s*vm\s+(?:(?!%}).)+?%}.*?</w:tc>", re.S)
 _VM_TAG = re.compile(r"{%\s*vm\s+((?:(?!%}).)+?)\s*%}", re.S)
 _TAGGED = re.compile(r"{{|{%|{#")
+_PARAGRAPH = re.compile(r"<w:p(?: [^>]*)?>.*?</w:p>", re.S)  # as docxtpl's resolve_listing cuts paragraphs
+_LISTING = re.compile("[\n\t\a\f]")  # what resolve_listing turns into breaks, tabs and paragraphs
 
 
 def _vertical_merge(cell_match: re.Match) -> str:
@@ -178,6 +180,12 @@ class PreparedTemplate:
                                 f"（请检查 {{{{ }}}} 与 {{% %}} 是否成对、拼写是否正确）") from exc
         return template
 
+    def _resolve_listing(self, paragraph: re.Match) -> str:
+        """docxtpl's line breaks and tabs for one paragraph, only where it has some: the same result as over
+        the whole document (it works paragraph by paragraph), without its regexes over every run."""
+        text = paragraph.group(0)
+        return self._tpl.resolve_listing(text) if _LISTING.search(text) else text
+
     def render(self, context: dict[str, Any]) -> bytes:
         """One document (the .docx bytes) for a context; raises ReportTemplateError on an undefined variable."""
         rendered: dict[str, bytes] = {}
@@ -189,10 +197,10 @@ class PreparedTemplate:
             if part.kind == "raw":
                 rendered[part.member] = xml.encode("utf-8")
                 continue
-            xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
+            xml = xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")  # the breaks _compile added
             xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
             if "\n" in xml or "\t" in xml:  # a value with line breaks or tabs (\a \f are scrubbed)
-                xml = self._tpl.resolve_listing(xml)
+                xml = _PARAGRAPH.sub(self._resolve_listing, xml)
             try:
                 tree = etree.fromstring(xml)  # strict: a malformed result is an error, never "recovered"
             except etree.XMLSyntaxError as exc:
@@ -244,8 +252,9 @@ def _centre_signature(tree, unit_style: str | None, date_style: str | None) -> N
     if not unit_style or not date_style:
         return
     pars = list(tree.iter(f"{_W}p"))
-    for unit, date in zip(pars, pars[1:], strict=False):
-        if _pstyle(unit) != unit_style or _pstyle(date) != date_style:
+    styles = [_pstyle(p) for p in pars]  # once each
+    for k, (unit, date) in enumerate(zip(pars, pars[1:], strict=False)):
+        if styles[k] != unit_style or styles[k + 1] != date_style:
             continue
         unit_text = "".join(t.text or "" for t in unit.iter(f"{_W}t"))
         date_text = "".join(t.text or "" for t in date.iter(f"{_W}t"))
@@ -300,14 +309,16 @@ def output_names(projects: Sequence[tuple[str, str, str]]) -> list[str]:
     """A unique base name "{单位}-{项目}" per (unit, project, code), case-insensitively unique."""
     taken: set[str] = set()
     names = []
+    units: dict[str, str] = {}  # a department's projects share its unit: made safe once
     for unit, project, code in projects:
-        u = safe_name(unit, "未命名单位", 60)
+        u = units.get(unit) or units.setdefault(unit, safe_name(unit, "未命名单位", 60))
         base = f"{u}-{safe_name(project, '未命名项目', MAX_NAME_BYTES - len(u.encode('utf-8')) - 1)}"
-        candidates = [base]
-        if code:
-            candidates.append(f"{base}-{safe_name(code, '', 40)}")
-        numbered = (f"{base}-{n}" for n in range(2, 10_000))  # lazily: a list costs more than the render
-        name = next(c for c in itertools.chain(candidates, numbered) if c.casefold() not in taken)
+        if base.casefold() not in taken:
+            name = base
+        else:  # then with its code, then numbered (lazily: a list costs more than the render)
+            coded = (f"{base}-{safe_name(code, '', 40)}",) if code else ()
+            numbered = (f"{base}-{n}" for n in range(2, 10_000))
+            name = next(c for c in itertools.chain(coded, numbered) if c.casefold() not in taken)
         taken.add(name.casefold())
         names.append(name)
     return names
@@ -372,14 +383,22 @@ class ReportJob:
 
 
 def load_templates(report_template: str | Path | None = None, table_template: str | Path | None = None,
-                   notes_template: str | Path | None = None) -> Templates:
-    """The batch's templates (the bundled ones where none is given), loaded and checked in this process."""
+                   notes_template: str | Path | None = None, *, check: bool = True) -> Templates:
+    """The batch's templates (the bundled ones where none is given), loaded and checked in this process.
+
+    `check=False`: only their paths and digest (`render_jobs` loads and checks them when it has something
+    to render, so an incremental run with nothing to render compiles none).
+    """
     paths = [Path(given or template_path(default)) for given, default in
              ((report_template, REPORT_TEMPLATE), (table_template, TABLE_TEMPLATE), (notes_template, NOTES_TEMPLATE))]
     digest = hashlib.sha256()
     for path in paths:
-        check_template(load_template(path))
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        if check:
+            check_template(load_template(path))
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError as exc:
+            raise ReportTemplateError(f"找不到模板文件：{path}") from exc
     return Templates(*paths, digest.hexdigest())
 
 
@@ -505,7 +524,9 @@ def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Te
     if todo:
         first = report_context(todo[0].project, profile, campaign)
         for path in paths:  # a template error fails the batch before anything is written
-            load_template(path).render(first)
+            template = load_template(path)
+            check_template(template)
+            template.render(first)
         out.mkdir(parents=True, exist_ok=True)
     tasks = [pool.Task(_Task(job.project, *_document_paths(job, out))) if f else None
              for job, f in zip(jobs, fresh, strict=True)]
@@ -520,7 +541,7 @@ def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Te
         elif f:
             failed, has_notes = outcome
         else:  # current: what an earlier run wrote
-            failed, has_notes = "", _document_paths(job, out)[2].is_file()
+            failed, has_notes = "", os.path.isfile(os.path.join(out, f"{job.name}-{NOTES_SUFFIX}.docx"))
         r = rendered_project(job, out, pdf=pdf, failed=failed, reused=not f, has_notes=has_notes)
         if r.failed:  # no document of an earlier run may stand for this one
             for path in _document_paths(job, out):
