@@ -368,21 +368,24 @@ def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Pr
     """The round's Word reports in output/自评报告/, rendering only departments whose documents are not current.
 
     A department's documents are current when the round database records them under the same key: the
-    sha256 of its stored file's bytes, of what is printed (its projects' contexts and file names), of the
-    templates' bytes, the config, the profile, the PDF switch and the toolkit's version and report code.
+    sha256 of its stored file's bytes, of its findings (what the round adds to the file: its mail's date
+    and sender, the roster, the other submissions), of its documents' names, of the templates' bytes, the
+    config, the profile, the PDF switch and the toolkit's version and reader, check and report code. The
+    contexts are a function of these (the scores of the bytes, the profile, the year and the code), so
+    the key needs none built: the workers build them only for what is rendered.
     Documents of a department whose submission disappeared or was superseded are removed, as are their rows.
     Call under `output_lock`; `progress` counts the projects rendered.
     """
     progress = progress if progress is not None else Progress()
     out = output / REPORTS_DIR
-    templates = load_templates()
+    templates = load_templates(check=False)  # checked by render_jobs, if anything is to be rendered
     planned = plan_reports(evaluation, campaign)
-    base = _base_key(campaign, profile, _code_digest("report"), templates.digest, str(pdf))
-    sha = {r.file: r.sha256 for r in evaluation.files}
+    base = _base_key(campaign, profile, _code_digest("workbook", "check", "report"), templates.digest, str(pdf))
     per_file: dict[str, list[ReportJob]] = collections.defaultdict(list)
     for job in planned:
         per_file[job.project.file].append(job)
-    keys = {file: _department_key(base, sha.get(file, ""), jobs_of) for file, jobs_of in per_file.items()}
+    results = {r.file: r for r in evaluation.counted}
+    keys = {file: _department_key(base, results[file], jobs_of) for file, jobs_of in per_file.items()}
     with closing(rounddb.connect(campaign.round_db_in(output))) as conn:
         current = _Current(conn, RENDERED, output, out, keys)
         fresh = current.fresh
@@ -402,17 +405,22 @@ def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Pr
             if not remaining[r.file] and r.file not in failed:
                 current.written(r.file, written[r.file])
 
-        reports = render_jobs(planned, out, templates, pdf=pdf, workers=jobs,
+        reports = render_jobs(planned, out, templates, profile=profile, campaign=campaign, pdf=pdf, workers=jobs,
                               reuse=lambda job: job.project.file in fresh, done=done, prune=True)
         current.record()
     return reports
 
 
-def _department_key(base: str, file_sha256: str, jobs: list[ReportJob]) -> str:
-    digest = hashlib.sha256(f"{base}\n{file_sha256}\n".encode())
+def _department_key(base: str, result: FileResult, jobs: list[ReportJob]) -> str:
+    """The key of one stored version's documents (see render_round_reports): no context needed."""
+    digest = hashlib.sha256(f"{base}\n{result.sha256}\n".encode())
+    # every field of its findings but the file's path (the row names the file; a moved folder is no change),
+    # params as typed (repr keeps 1 and "1" apart)
+    findings = [(f.code, f.severity, f.message, f.sheet, f.cell, f.project, f.path, dict(f.params))
+                for f in result.findings]
+    digest.update(repr(findings).encode("utf-8", "surrogatepass"))
     for job in jobs:
-        digest.update(job.name.encode("utf-8"))
-        digest.update(json.dumps(job.context, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+        digest.update(f"\n{job.project.index}\x1e{job.name}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 

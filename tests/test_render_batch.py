@@ -201,3 +201,32 @@ def test_reports_and_marked_up_copies_advance_one_item_at_a_time(tmp_path):
     result = run_round([folder], Campaign(output_dir=out), load_profile(), out, history=False, progress=progress)
     assert [c for c in progress.counts["报告"] if c] == [1, 2, 3] == list(range(1, len(result.reports) + 1))
     assert [c for c in progress.counts["审核意见"] if c] == [1, 2, 3]
+
+
+def test_what_the_round_adds_to_an_unchanged_file_renders_its_department_again(tmp_path):
+    """The key holds no context: a finding the round adds (the mail's sender, the roster, the other
+    submissions) to a file whose bytes did not change must still render that department's documents again."""
+    import dataclasses
+
+    from perf_toolkit import findings
+
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    campaign, profile = Campaign(output_dir=out), load_profile()
+
+    def evaluated():
+        return evaluate_paths(sorted(folder.iterdir()), profile)
+
+    first = run_module.render_round_reports(evaluated(), campaign, profile, out, jobs=1)
+    assert not any(r.reused for r in first)
+    assert all(r.reused for r in run_module.render_round_reports(evaluated(), campaign, profile, out, jobs=1))
+
+    evaluation = evaluated()
+    target = evaluation.counted[0]
+    extra = findings.make("sender-mismatch", file=target.file, sender="someone@example.com", sender_name="别的单位",
+                          sender_code="999", dept_name=target.submission.department.name, dept_code="001")
+    target.findings.append(extra)
+    target.projects = tuple(dataclasses.replace(p, file_findings=(*p.file_findings, extra)) for p in target.projects)
+    again = run_module.render_round_reports(evaluation, campaign, profile, out, jobs=1)
+    assert [r.reused for r in again] == [r.file != target.file for r in again]
+    notes = next(r.notes for r in again if r.file == target.file)
+    assert notes is not None and "someone@example.com" in parts(notes)["word/document.xml"].decode("utf-8")

@@ -225,13 +225,19 @@ CONTEXT_KEYS = frozenset({
 })
 
 
+def printed_names(scored: ScoredProject) -> tuple[str, str, str]:
+    """The unit's name, the project's name and its code as the context has them (`unit`, `project_name`,
+    `project_code`): what a batch names the documents by, without building the whole context."""
+    return (one_line(scored.department.name) or "（单位名称未填写）",
+            one_line(scored.submitted.name) or "（项目名称未填写）", one_line(scored.submitted.code))
+
+
 def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = DEFAULT) -> dict[str, Any]:
     """The template context of one scored project (pure: no I/O). Keys: docs/report-context.md."""
     project, dep = scored.submitted, scored.department
 
     year = scored.year or campaign.year or placeholder("评价年度")
-    unit = one_line(dep.name) or "（单位名称未填写）"
-    name = one_line(project.name) or "（项目名称未填写）"
+    unit, name, code = printed_names(scored)
     label = name if name.endswith("项目") else name + "项目"
     notice_title = one_line(campaign.fact("notice_title")).strip("《》")
     notice_number = one_line(campaign.fact("notice_number"))
@@ -262,7 +268,7 @@ def build_context(scored: ScoredProject, profile: Profile, campaign: Campaign = 
         "unit": unit,
         "unit_code": one_line(dep.code),
         "project_name": name,
-        "project_code": one_line(project.code),
+        "project_code": code,
         "project_label": label,
         "title": f"{unit}{label}支出绩效自评报告",
         "title_lines": "\n".join(title_lines(unit, label)),
@@ -840,5 +846,5 @@ def _summary(ctx: dict) -> str:
             f"（分值{_pts(ctx['indicator_weight'])}），其中{parts}。各指标完成情况如下：")
 
 
-__all__ = ["build_context", "chinese_date", "clean_text", "money", "percent", "points", "title_lines",
+__all__ = ["build_context", "chinese_date", "printed_names", "clean_text", "money", "percent", "points", "title_lines",
            "typed_value", "weight_text"]

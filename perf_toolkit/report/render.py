@@ -4,8 +4,9 @@
 template is read, patched and compiled once per process (`load_template`) and
 every document is rendered from that compiled form straight into a new .docx
 zip, so a batch pays docxtpl's parsing once, not once per document. The parent
-builds each project's context (plain data) and its file names; workers
-(`workbook.pool`, each loading the templates once) render and write the
+only plans: each project's file names (from its printed names, not its
+context). Workers (`workbook.pool`, each loading the templates once) get the
+scored project, build and clean its context and render and write the
 documents, so the bytes do not depend on the number of workers. The first
 project is rendered in the parent before any file is written, so a template
 error leaves no half-written output folder; a project that fails later fails
@@ -14,6 +15,7 @@ alone. `convert_to_pdf` runs one LibreOffice process per batch of files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
@@ -26,7 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docxtpl import DocxTemplate
 from jinja2 import Environment, StrictUndefined, meta
@@ -38,7 +40,10 @@ from ..fsutil import TEMP_PREFIX, atomic_write
 from ..model import Evaluation, ScoredProject
 from ..text import MAX_NAME_BYTES, safe_name, scrub
 from ..workbook import pool
-from .context import CONTEXT_KEYS, build_context
+from .context import CONTEXT_KEYS, build_context, printed_names
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 REPORT_TEMPLATE = "自评报告模板.docx"
 TABLE_TEMPLATE = "自评表模板.docx"
@@ -50,7 +55,7 @@ NOTES_SUFFIX = "审核附注"
 __all__ = ["NOTES_TEMPLATE", "REPORT_TEMPLATE", "TABLE_TEMPLATE", "PdfError", "PreparedTemplate", "RenderedProject",
            "ReportJob", "ReportTemplateError", "Templates", "build_context", "check_template", "convert_to_pdf", "find_soffice",
            "load_template", "load_templates", "output_names", "plan_reports", "render_jobs",
-           "render_reports", "rendered_project", "safe_name", "template_path"]
+           "render_reports", "report_context", "rendered_project", "safe_name", "template_path"]
 
 
 class ReportTemplateError(Exception):
@@ -82,6 +87,8 @@ def _environment() -> Environment:
 _VM_CELL = re.compile(r"<w:tc[ >](?:(?!<w:tc[ >]).)*?{%\s*vm\s+(?:(?!%}).)+?%}.*?</w:tc>", re.S)
 _VM_TAG = re.compile(r"{%\s*vm\s+((?:(?!%}).)+?)\s*%}", re.S)
 _TAGGED = re.compile(r"{{|{%|{#")
+_PARAGRAPH = re.compile(r"<w:p(?: [^>]*)?>.*?</w:p>", re.S)  # as docxtpl's resolve_listing cuts paragraphs
+_LISTING = re.compile("[\n\t\a\f]")  # what resolve_listing turns into breaks, tabs and paragraphs
 
 
 def _vertical_merge(cell_match: re.Match) -> str:
@@ -173,6 +180,12 @@ class PreparedTemplate:
                                 f"（请检查 {{{{ }}}} 与 {{% %}} 是否成对、拼写是否正确）") from exc
         return template
 
+    def _resolve_listing(self, paragraph: re.Match) -> str:
+        """docxtpl's line breaks and tabs for one paragraph, only where it has some: the same result as over
+        the whole document (it works paragraph by paragraph), without its regexes over every run."""
+        text = paragraph.group(0)
+        return self._tpl.resolve_listing(text) if _LISTING.search(text) else text
+
     def render(self, context: dict[str, Any]) -> bytes:
         """One document (the .docx bytes) for a context; raises ReportTemplateError on an undefined variable."""
         rendered: dict[str, bytes] = {}
@@ -184,10 +197,10 @@ class PreparedTemplate:
             if part.kind == "raw":
                 rendered[part.member] = xml.encode("utf-8")
                 continue
-            xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
+            xml = xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")  # the breaks _compile added
             xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
             if "\n" in xml or "\t" in xml:  # a value with line breaks or tabs (\a \f are scrubbed)
-                xml = self._tpl.resolve_listing(xml)
+                xml = _PARAGRAPH.sub(self._resolve_listing, xml)
             try:
                 tree = etree.fromstring(xml)  # strict: a malformed result is an error, never "recovered"
             except etree.XMLSyntaxError as exc:
@@ -239,8 +252,9 @@ def _centre_signature(tree, unit_style: str | None, date_style: str | None) -> N
     if not unit_style or not date_style:
         return
     pars = list(tree.iter(f"{_W}p"))
-    for unit, date in zip(pars, pars[1:], strict=False):
-        if _pstyle(unit) != unit_style or _pstyle(date) != date_style:
+    styles = [_pstyle(p) for p in pars]  # once each
+    for k, (unit, date) in enumerate(zip(pars, pars[1:], strict=False)):
+        if styles[k] != unit_style or styles[k + 1] != date_style:
             continue
         unit_text = "".join(t.text or "" for t in unit.iter(f"{_W}t"))
         date_text = "".join(t.text or "" for t in date.iter(f"{_W}t"))
@@ -295,14 +309,16 @@ def output_names(projects: Sequence[tuple[str, str, str]]) -> list[str]:
     """A unique base name "{单位}-{项目}" per (unit, project, code), case-insensitively unique."""
     taken: set[str] = set()
     names = []
+    units: dict[str, str] = {}  # a department's projects share its unit: made safe once
     for unit, project, code in projects:
-        u = safe_name(unit, "未命名单位", 60)
+        u = units.get(unit) or units.setdefault(unit, safe_name(unit, "未命名单位", 60))
         base = f"{u}-{safe_name(project, '未命名项目', MAX_NAME_BYTES - len(u.encode('utf-8')) - 1)}"
-        candidates = [base]
-        if code:
-            candidates.append(f"{base}-{safe_name(code, '', 40)}")
-        numbered = (f"{base}-{n}" for n in range(2, 10_000))  # lazily: a list costs more than the render
-        name = next(c for c in itertools.chain(candidates, numbered) if c.casefold() not in taken)
+        if base.casefold() not in taken:
+            name = base
+        else:  # then with its code, then numbered (lazily: a list costs more than the render)
+            coded = (f"{base}-{safe_name(code, '', 40)}",) if code else ()
+            numbered = (f"{base}-{n}" for n in range(2, 10_000))
+            name = next(c for c in itertools.chain(coded, numbered) if c.casefold() not in taken)
         taken.add(name.casefold())
         names.append(name)
     return names
@@ -356,35 +372,55 @@ class Templates:
 
 @dataclass
 class ReportJob:
-    """One project's documents before they are rendered: its context (plain data) and its file base name."""
+    """One project's documents before they are rendered: the scored project, its file base name and the
+    names it prints. Its context is built where it is rendered (a worker), not in the planning process."""
 
     project: ScoredProject
-    context: dict[str, Any]
-    name: str
-
-    @property
-    def has_notes(self) -> bool:
-        return bool(self.context["has_review_notes"] or self.context["findings"])
+    name: str  # the documents' base name, unique in the batch
+    unit: str  # as the context prints them (`unit`, `project_name`, `project_code`)
+    project_name: str
+    project_code: str
 
 
 def load_templates(report_template: str | Path | None = None, table_template: str | Path | None = None,
-                   notes_template: str | Path | None = None) -> Templates:
-    """The batch's templates (the bundled ones where none is given), loaded and checked in this process."""
+                   notes_template: str | Path | None = None, *, check: bool = True) -> Templates:
+    """The batch's templates (the bundled ones where none is given), loaded and checked in this process.
+
+    `check=False`: only their paths and digest (`render_jobs` loads and checks them when it has something
+    to render, so an incremental run with nothing to render compiles none).
+    """
     paths = [Path(given or template_path(default)) for given, default in
              ((report_template, REPORT_TEMPLATE), (table_template, TABLE_TEMPLATE), (notes_template, NOTES_TEMPLATE))]
     digest = hashlib.sha256()
     for path in paths:
-        check_template(load_template(path))
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        if check:
+            check_template(load_template(path))
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError as exc:
+            raise ReportTemplateError(f"找不到模板文件：{path}") from exc
     return Templates(*paths, digest.hexdigest())
 
 
 def plan_reports(evaluation: Evaluation, campaign: Campaign = DEFAULT) -> list[ReportJob]:
-    """A job per counted project (projects of a superseded file get none), with names unique in the batch."""
+    """A job per counted project (projects of a superseded file get none), with names unique in the batch.
+
+    Only the names are worked out here (cheap); the contexts are built by whoever renders.
+    """
     projects = evaluation.counted_projects
-    contexts = [_clean_context(build_context(p, evaluation.profile, campaign)) for p in projects]
-    names = output_names([(c["unit"], c["project_name"], c["project_code"]) for c in contexts])
-    return [ReportJob(p, c, n) for p, c, n in zip(projects, contexts, names, strict=True)]
+    printed = [tuple(scrub(t) for t in printed_names(p)) for p in projects]
+    names = output_names(printed)
+    return [ReportJob(p, n, *texts) for p, n, texts in zip(projects, names, printed, strict=True)]
+
+
+def report_context(project: ScoredProject, profile: Profile, campaign: Campaign = DEFAULT) -> dict[str, Any]:
+    """The context the templates render for one project: `build_context`, every string cleaned once more."""
+    return _clean_context(build_context(project, profile, campaign))
+
+
+def _has_notes(context: dict[str, Any]) -> bool:
+    """Whether the project gets a 审核附注: the review has notes, or there are findings to list."""
+    return bool(context["has_review_notes"] or context["findings"])
 
 
 def _clean_context(value: Any) -> Any:
@@ -398,14 +434,19 @@ def _clean_context(value: Any) -> Any:
     return value
 
 
-def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: str = "",
-                     reused: bool = False) -> RenderedProject:
-    """What `job` writes into `out` (or has written: an incremental run reuses it without rendering)."""
-    c, base = job.context, out / job.name
-    report, table = base.with_name(f"{job.name}-{REPORT_SUFFIX}.docx"), base.with_name(f"{job.name}-{TABLE_SUFFIX}.docx")
-    notes = base.with_name(f"{job.name}-{NOTES_SUFFIX}.docx") if job.has_notes else None
-    return RenderedProject(job.project.file, c["unit"], c["project_name"], c["project_code"],
-                           job.project.total_score, c["grade"], c["has_errors"], report, table,
+def _document_paths(job: ReportJob, out: Path) -> tuple[Path, Path, Path]:
+    """The report, the 自评表 and the 审核附注 `job` writes into `out`."""
+    return tuple(out / f"{job.name}-{suffix}.docx" for suffix in (REPORT_SUFFIX, TABLE_SUFFIX, NOTES_SUFFIX))
+
+
+def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: str = "", reused: bool = False,
+                     has_notes: bool = False) -> RenderedProject:
+    """What `job` writes into `out` (or has written: an incremental run reuses it without rendering);
+    `has_notes`: it has a 审核附注 (the renderer says so, from the context)."""
+    report, table, notes = _document_paths(job, out)
+    notes = notes if has_notes else None
+    return RenderedProject(job.project.file, job.unit, job.project_name, job.project_code,
+                           job.project.total_score, scrub(job.project.grade), job.project.has_errors, report, table,
                            report.with_suffix(".pdf") if pdf else None, table.with_suffix(".pdf") if pdf else None,
                            provisional=job.project.provisional, notes=notes,
                            notes_pdf=notes.with_suffix(".pdf") if pdf and notes else None, failed=failed,
@@ -413,50 +454,67 @@ def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: st
 
 
 @dataclass(frozen=True)
-class _Task:
-    """What a worker needs for one project (picklable): the templates' paths, the context, the files to write."""
+class _Shared:
+    """What every task of a batch shares (picklable, sent to each worker once): the templates' paths,
+    the profile and the campaign the contexts are built with."""
 
     templates: tuple[Path, Path, Path]
-    context: dict[str, Any]
+    profile: Profile
+    campaign: Campaign
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What a worker needs for one project (picklable): the scored project and the files to write."""
+
+    project: ScoredProject
     report: Path
     table: Path
     notes: Path
 
 
-def _render_task(task: _Task) -> str:
-    """Render and write one project's documents (in a worker); "" when done, else why not (Chinese). Never raises."""
+def _render_task(shared: _Shared, task: _Task) -> tuple[str, bool]:
+    """Build one project's context and render and write its documents (in a worker): ("" when done, else
+    why not, in Chinese; whether it has a 审核附注). Never raises."""
     try:
-        report_tpl, table_tpl, notes_tpl = (load_template(p) for p in task.templates)  # once per worker
-        documents = [(task.report, report_tpl.render(task.context)), (task.table, table_tpl.render(task.context)),
-                     (task.notes, notes_tpl.render(task.context)
-                      if task.context["has_review_notes"] or task.context["findings"] else None)]
+        context = report_context(task.project, shared.profile, shared.campaign)
+    except Exception as exc:  # a value the context cannot print: this project only
+        return f"生成报告内容失败：{type(exc).__name__}: {scrub(str(exc))[:200]}", False
+    has_notes = _has_notes(context)
+    try:
+        report_tpl, table_tpl, notes_tpl = (load_template(p) for p in shared.templates)  # once per worker
+        documents = [(task.report, report_tpl.render(context)), (task.table, table_tpl.render(context)),
+                     (task.notes, notes_tpl.render(context) if has_notes else None)]
         for path, data in documents:
             if data is not None:
                 with atomic_write(path) as fh:
                     fh.write(data)
             else:  # an earlier round's notes on a project now clean
                 path.unlink(missing_ok=True)
-        return ""
+        return "", has_notes
     except ReportTemplateError as exc:
-        return str(exc)
+        return str(exc), False
     except Exception as exc:  # a full disk, a path the system refuses …: this project only
-        return f"写入失败：{type(exc).__name__}: {scrub(str(exc))[:200]}"
+        return f"写入失败：{type(exc).__name__}: {scrub(str(exc))[:200]}", False
 
 
 #: Per project, in a worker: generous (a document renders in a few ms); a worker that overruns dies alone.
 _LIMITS = {"memory_bytes": 4 * 2**30, "cpu_seconds": 60, "wall_seconds": 300.0, "recycle_files": 1000}
 
 
-def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Templates, *, pdf: bool = False,
-                workers: int | None = None, reuse: Callable[[ReportJob], bool] = lambda job: False,
+def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Templates, *, profile: Profile,
+                campaign: Campaign = DEFAULT, pdf: bool = False, workers: int | None = None,
+                reuse: Callable[[ReportJob], bool] = lambda job: False,
                 done: Callable[[RenderedProject], None] | None = None, prune: bool = False) -> list[RenderedProject]:
-    """Render and write the jobs' documents in up to `workers` processes (default: the CPU count).
+    """Build the jobs' contexts (with `profile` and `campaign`) and render and write their documents in up
+    to `workers` processes (default: the CPU count).
 
     The first job is rendered here first, so a template error is raised before any file is written.
     A job that fails later (its worker died, a value the template cannot print, a full disk) comes back
     with `failed` set and its files removed; the batch goes on. `reuse(job)` true: its files are kept
-    as they are (an incremental run found them current). `done` is told of each project once its files
-    (and PDFs) exist, in order. `prune` removes our documents in the folder that no job names.
+    as they are (an incremental run found them current; it has a 审核附注 when that file is there).
+    `done` is told of each project once its files (and PDFs) exist, in order. `prune` removes our
+    documents in the folder that no job names.
     """
     out = Path(output_dir)
     paths = (templates.report, templates.table, templates.notes)
@@ -464,25 +522,29 @@ def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Te
     fresh = [not reuse(job) for job in jobs]
     todo = [job for job, f in zip(jobs, fresh, strict=True) if f]
     if todo:
+        first = report_context(todo[0].project, profile, campaign)
         for path in paths:  # a template error fails the batch before anything is written
-            load_template(path).render(todo[0].context)
+            template = load_template(path)
+            check_template(template)
+            template.render(first)
         out.mkdir(parents=True, exist_ok=True)
-    tasks = []
-    for job, f in zip(jobs, fresh, strict=True):
-        r = rendered_project(job, out)
-        tasks.append(pool.Task(_Task(paths, job.context, r.report, r.table, r.report.with_name(
-            f"{job.name}-{NOTES_SUFFIX}.docx"))) if f else None)
-    outcomes = pool.imap(_render_task, tasks, jobs=max(1, min(workers or os.cpu_count() or 1, len(todo))),
-                         **_LIMITS)
+    tasks = [pool.Task(_Task(job.project, *_document_paths(job, out))) if f else None
+             for job, f in zip(jobs, fresh, strict=True)]
+    outcomes = pool.imap(functools.partial(_render_task, _Shared(paths, profile, campaign)), tasks,
+                         jobs=max(1, min(workers or os.cpu_count() or 1, len(todo))), **_LIMITS)
     results: list[RenderedProject] = []
     waiting: list[RenderedProject] = []  # written, their PDFs not yet
     for job, f, outcome in zip(jobs, fresh, outcomes, strict=True):
         if isinstance(outcome, pool.Failure):
-            outcome = ("生成报告的进程异常退出（" + {"wall": "超出处理时间", "cpu": "超出处理时间",
-                                            "spawn": "无法启动"}.get(outcome.kind, "多为内存不足") + "）")
-        r = rendered_project(job, out, pdf=pdf, failed=outcome or "", reused=not f)
+            failed, has_notes = ("生成报告的进程异常退出（" + {"wall": "超出处理时间", "cpu": "超出处理时间",
+                                                    "spawn": "无法启动"}.get(outcome.kind, "多为内存不足") + "）"), False
+        elif f:
+            failed, has_notes = outcome
+        else:  # current: what an earlier run wrote
+            failed, has_notes = "", os.path.isfile(os.path.join(out, f"{job.name}-{NOTES_SUFFIX}.docx"))
+        r = rendered_project(job, out, pdf=pdf, failed=failed, reused=not f, has_notes=has_notes)
         if r.failed:  # no document of an earlier run may stand for this one
-            for path in (r.report, r.table, r.report.with_name(f"{job.name}-{NOTES_SUFFIX}.docx")):
+            for path in _document_paths(job, out):
                 path.unlink(missing_ok=True)
         results.append(r)
         if soffice and f and not r.failed:
@@ -516,7 +578,8 @@ def render_reports(evaluation: Evaluation, output_dir: str | Path, *, campaign: 
     Rendered in up to `jobs` processes; the bytes do not depend on how many.
     """
     templates = load_templates(report_template, table_template, notes_template)
-    return render_jobs(plan_reports(evaluation, campaign), output_dir, templates, pdf=pdf, workers=jobs, done=done)
+    return render_jobs(plan_reports(evaluation, campaign), output_dir, templates, profile=evaluation.profile,
+                       campaign=campaign, pdf=pdf, workers=jobs, done=done)
 
 
 # ------------------------------------------------------------------ PDF
