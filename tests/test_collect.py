@@ -433,3 +433,19 @@ def test_imap_sources_need_the_password_from_the_environment(tmp_path, monkeypat
     assert result.exit_code == 2 and "PERF_TOOLKIT_MAIL_PASSWORD" in result.output
     nothing = CliRunner().invoke(cli, ["collect", "-o", str(tmp_path / "o")])
     assert nothing.exit_code == 2 and "[mail]" in nothing.output
+
+
+def test_a_collect_stopped_while_reading_identifies_the_file_next_time(tmp_path, book):
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    (inbox / NAME).write_bytes(book)
+    out = tmp_path / "output"
+
+    def stopped(paths):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        collect([inbox], CAMPAIGN, out, reader=stopped)  # stored and recorded, not yet read
+    again = collect([inbox], CAMPAIGN, out)
+    assert [(e.name, e.state, e.dept_code) for e in again.entries] == [(NAME, ACCEPTED, "DC-TYJRSWJ")]
+    assert [f.dept_code for f in current_files(out / "round.sqlite")] == ["DC-TYJRSWJ"]

@@ -19,6 +19,7 @@ from perf_toolkit import run as run_module
 from perf_toolkit.config import Campaign
 from perf_toolkit.profile import load_profile
 from perf_toolkit.run import run_round
+from perf_toolkit.workbook import read as read_module
 
 
 @pytest.fixture
@@ -54,6 +55,24 @@ def test_a_rerun_reads_nothing_again_and_a_changed_workbook_only_itself(tmp_path
     assert [len(c) for c in reads] == [3, 1] and third != first
     assert len(entries(out)) == 3  # the superseded version's entry went
     assert round_once(folder, out) == third and len(reads) == 2
+
+
+def test_a_round_reads_each_new_workbook_once_for_collect_and_check(tmp_path, monkeypatch):
+    """collect reads a new workbook to learn its department; the check stage reuses that read."""
+    parsed: list[str] = []
+    real = read_module.load_raw_many
+
+    def counting(paths, *args, **kw):
+        parsed.extend(Path(p).name for p in paths)
+        return real(paths, *args, **kw)
+
+    monkeypatch.setattr(read_module, "load_raw_many", counting)
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    broken_workbook(folder, "丁.xlsx")
+    result = run_round([folder], Campaign(output_dir=out), load_profile(), out, history=False)
+    assert sorted(parsed) == sorted(p.name for p in folder.iterdir())  # each once, the broken one too
+    assert len(result.evaluation.files) == 4 and len(entries(out)) == 3
+    assert [r.state for r in result.evaluation.files].count("rejected") == 1
 
 
 def test_a_corrupt_entry_is_read_again(tmp_path, reads):

@@ -22,16 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..check.intake import mismatched_sender
 from ..config import Campaign, ConfigError, RosterEntry
 from ..fsutil import atomic_write
-from ..model import Finding
+from ..model import Finding, Skipped
 from ..text import safe_name
-from ..workbook.read import read_workbooks
+from ..workbook.read import WorkbookRead, read_workbooks
 from .errors import MailError
 from .inbox import Arrival, Ignored, InboxLimits, Item, arrivals_from_message, read_sources
 from .rounddb import connect, ensure
@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS received (
 CREATE INDEX IF NOT EXISTS received_sha256 ON received (sha256);
 CREATE INDEX IF NOT EXISTS received_dept ON received (dept_code);
 """
+
+
+#: Reads workbooks as `read_workbooks` does: (the reads, what was skipped).
+Reader = Callable[[list[Path]], tuple[list[WorkbookRead], list[Skipped]]]
 
 
 class CollectError(Exception):
@@ -146,10 +150,13 @@ def is_imap(source: str | os.PathLike[str]) -> bool:
 
 def collect(sources: Iterable[str | os.PathLike[str]], campaign: Campaign, output_dir: str | os.PathLike[str], *,
             messages: Iterable[tuple[str, bytes]] = (), limits: InboxLimits | None = None,
-            now: dt.datetime | None = None) -> Collection:
+            now: dt.datetime | None = None, reader: Reader = read_workbooks) -> Collection:
     """Store every workbook that arrived in `sources` (paths and imap:// URLs) and `messages`
     ((origin, raw mail) pairs), record every input in the manifest, and settle which version of
-    each department is current. The output folder is never scanned."""
+    each department is current. The output folder is never scanned.
+
+    `reader` reads the newly stored workbooks to learn their departments (`read_workbooks`'s
+    signature): `run` passes the one its check stage reads with, so each file is read once."""
     output = Path(output_dir)
     db_path = campaign.round_db_in(output)
     sources = list(sources)
@@ -162,7 +169,7 @@ def collect(sources: Iterable[str | os.PathLike[str]], campaign: Campaign, outpu
         now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         items = _items(paths, output, messages, urls, conn, limits or InboxLimits())
         seen, fresh = _record(conn, items, output, now)
-        _identify(conn, output, fresh)
+        _identify(conn, output, fresh + _unidentified(conn, fresh), reader)
         _settle(conn)
         conn.commit()
         rows = {r["id"]: r for r in conn.execute("SELECT * FROM received")}
@@ -246,12 +253,18 @@ def _store(output: Path, digest: str, item: Arrival) -> str:
     return relative.as_posix()
 
 
-def _identify(conn, output: Path, ids: list[int]) -> None:
+def _unidentified(conn, fresh: list[int]) -> list[int]:
+    """Stored versions an earlier collect recorded but was stopped before it read them."""
+    return [r["id"] for r in conn.execute("SELECT id FROM received WHERE state = ? AND stored != '' "
+                                          "AND dept_code = '' ORDER BY id", (ACCEPTED,)) if r["id"] not in fresh]
+
+
+def _identify(conn, output: Path, ids: list[int], reader: Reader = read_workbooks) -> None:
     """Read the newly stored workbooks (one guarded batch): the department, or why it cannot be read."""
     if not ids:
         return
     rows = [conn.execute("SELECT id, stored FROM received WHERE id = ?", (i,)).fetchone() for i in ids]
-    reads, skipped = read_workbooks([output / r["stored"] for r in rows])
+    reads, skipped = reader([output / r["stored"] for r in rows])
     by_file = {read.file: read for read in reads}
     reasons = {s.path: s.reason for s in skipped}
     for r in rows:
