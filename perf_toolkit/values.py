@@ -43,20 +43,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-
-def _memo(function):
-    """Remember a pure function's answers for the texts a round repeats (labels, placeholders, 无, the same
-    targets): a round calls these 100,000s of times on a few thousand distinct values. Bounded; a value
-    that cannot be a key (no hash) is simply computed."""
-    cached = functools.lru_cache(maxsize=1 << 16, typed=True)(function)
-
-    @functools.wraps(function)
-    def call(*args, **kwargs):
-        try:
-            return cached(*args, **kwargs)
-        except TypeError:
-            return function(*args, **kwargs)
-    return call
+from .numbers import memoised
 
 
 @dataclass(frozen=True)
@@ -177,7 +164,7 @@ MAX_POINTS = 1000
 _MAX_EXPONENT = 400
 
 
-@_memo
+@memoised
 def parse_value(raw, *, unit: str = "", year: int | None = None) -> Value:
     """Read a target, actual or amount as typed; `unit` is the 计量单位 column, `year` the evaluation year."""
     if raw is None:
@@ -343,7 +330,7 @@ def normalise_text(raw) -> str:
     return "" if raw is None else _normalise(str(raw).strip())
 
 
-@_memo
+@memoised
 def is_placeholder(text) -> bool:
     """Whether a text field holds a placeholder (……, /, 0, 指标1, 待填) rather than content; empty is not."""
     s = normalise_text(text)
@@ -360,7 +347,7 @@ def unused_indicator(indicator) -> bool:
     return all(v is None or v == 0 or str(v).strip() in ("", "0") for v in (indicator.weight, indicator.claimed_score))
 
 
-@_memo
+@memoised
 def meaningful_text(text) -> str:
     """The stripped text when it says something, "" when empty, a placeholder or a bare 无/暂无."""
     s = "" if text is None else str(text).strip()
