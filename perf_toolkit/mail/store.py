@@ -19,6 +19,8 @@ identity (path or message, and the place inside it) and its bytes.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import datetime as dt
 import hashlib
 import os
@@ -209,35 +211,66 @@ def _imap_items(url: str, conn, limits: InboxLimits) -> Iterator[Item]:
         yield Ignored("（整封邮件）", origin, reason, key=origin)
 
 
+#: Stored copies written at once: each is synced (file and folder) before its row vouches for it, and
+#: a file system commits concurrent syncs together (200 copies: 1.5 s one by one, 0.1 s eight at a time).
+STORE_WRITERS = 8
+
+
 def _record(conn, items: Iterable[Item], output: Path, now: dt.datetime) -> tuple[list[int], list[int]]:
-    """Insert the inputs not seen before (stored, or skipped); (ids of every input met, ids to identify)."""
+    """Insert the inputs not seen before (stored, or skipped); (ids of every input met, ids to identify).
+
+    Rows go in in arrival order, each once its copy is completely written and synced: a run stopped
+    at any moment leaves no row for a copy it did not finish (such a copy is recorded next time)."""
     seen, fresh = [], []
-    for item in items:
-        digest = hashlib.sha256(item.data).hexdigest() if isinstance(item, Arrival) else ""
-        key = item.key or item.origin
-        row = conn.execute("SELECT id FROM received WHERE input_key = ? AND sha256 = ?", (key, digest)).fetchone()
-        if row is not None:
-            seen.append(row["id"])
-            continue
-        values = dict(input_key=key, sha256=digest, name=item.name, origin=item.origin, within=item.within,
-                      message_id=item.message_id, sender=item.sender,
-                      mail_date=item.mail_date.isoformat() if item.mail_date else None, arrived_at=now.isoformat())
-        if isinstance(item, Ignored):
-            values.update(state=SKIPPED, reason=item.reason)
-        else:
-            first = conn.execute("SELECT * FROM received WHERE sha256 = ? AND stored != '' ORDER BY id LIMIT 1",
-                                 (digest,)).fetchone()
-            if first is not None:
-                values.update(state=DUPLICATE, stored=first["stored"], dept_code=first["dept_code"],
-                              dept_name=first["dept_name"], reason=_same_as(first))
+    queue: collections.deque[tuple[int | None, dict | None, concurrent.futures.Future | None]] = collections.deque()
+    pending: dict[str, dict] = {}  # digest -> the values of its first copy, queued but not yet recorded
+
+    def flush(keep: int) -> None:
+        while len(queue) > keep:
+            known, values, written = queue.popleft()
+            if values is None:
+                seen.append(known)
+                continue
+            if written is not None:
+                written.result()  # the copy is complete (or its error is raised here)
+                if pending.get(values["sha256"]) is values:
+                    del pending[values["sha256"]]
+            cursor = conn.execute(f"INSERT INTO received ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                                  tuple(values.values()))
+            seen.append(cursor.lastrowid)
+            if values["state"] == ACCEPTED:
+                fresh.append(cursor.lastrowid)
+            conn.commit()  # each input recorded as soon as it is stored: an interrupted run resumes cleanly
+
+    with concurrent.futures.ThreadPoolExecutor(STORE_WRITERS) as writers:
+        for item in items:
+            digest = hashlib.sha256(item.data).hexdigest() if isinstance(item, Arrival) else ""
+            key = item.key or item.origin
+            row = conn.execute("SELECT id FROM received WHERE input_key = ? AND sha256 = ?", (key, digest)).fetchone()
+            if row is not None:
+                queue.append((row["id"], None, None))
+                flush(STORE_WRITERS * 2)
+                continue
+            values = dict(input_key=key, sha256=digest, name=item.name, origin=item.origin, within=item.within,
+                          message_id=item.message_id, sender=item.sender,
+                          mail_date=item.mail_date.isoformat() if item.mail_date else None, arrived_at=now.isoformat())
+            written = None
+            if isinstance(item, Ignored):
+                values.update(state=SKIPPED, reason=item.reason)
             else:
-                values.update(state=ACCEPTED, stored=_store(output, digest, item))
-        cursor = conn.execute(f"INSERT INTO received ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                              tuple(values.values()))
-        seen.append(cursor.lastrowid)
-        if values["state"] == ACCEPTED:
-            fresh.append(cursor.lastrowid)
-        conn.commit()  # each input recorded as soon as it is stored: an interrupted run resumes cleanly
+                first = pending.get(digest) or conn.execute(
+                    "SELECT * FROM received WHERE sha256 = ? AND stored != '' ORDER BY id LIMIT 1", (digest,)).fetchone()
+                if first is not None:
+                    values.update(state=DUPLICATE, stored=first["stored"], dept_code=first["dept_code"],
+                                  dept_name=first["dept_name"], reason=_same_as(first))
+                else:
+                    relative = _store_path(digest, item)
+                    values.update(state=ACCEPTED, stored=relative.as_posix(), dept_code="", dept_name="")
+                    written = writers.submit(_store, output / relative, item.data)
+                    pending[digest] = values
+            queue.append((None, values, written))
+            flush(STORE_WRITERS * 2)
+        flush(0)
     return seen, fresh
 
 
@@ -246,14 +279,16 @@ def _same_as(first) -> str:
     return f"与已收到的“{first['name']}”（{source}）内容完全相同"
 
 
-def _store(output: Path, digest: str, item: Arrival) -> str:
-    """Write the bytes into the store once; the path relative to the output folder."""
-    relative = Path(STORE_DIR) / digest / safe_name(item.name, fallback="填报表" + Path(item.name).suffix)
-    target = output / relative
+def _store_path(digest: str, item: Arrival) -> Path:
+    """Where a workbook's bytes are kept, relative to the output folder."""
+    return Path(STORE_DIR) / digest / safe_name(item.name, fallback="填报表" + Path(item.name).suffix)
+
+
+def _store(target: Path, data: bytes) -> None:
+    """Write the bytes into the store once."""
     if not target.exists():
         with atomic_write(target) as fh:
-            fh.write(item.data)
-    return relative.as_posix()
+            fh.write(data)
 
 
 def _unidentified(conn, fresh: list[int]) -> list[int]:
