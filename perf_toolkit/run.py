@@ -196,22 +196,20 @@ class _ReadCache:
     def read(self, paths: list[Path], *, prune: bool = False) -> tuple[list[WorkbookRead], list[Skipped]]:
         """The reads of `paths` (discovered as `read_workbooks` does); `prune`: `paths` are all the versions
         worth keeping, drop the entries of every other."""
-        files, skipped = discover(paths)
+        files, skipped = self._discover(paths)
         conn = self._connected()
         found = {p: self.memo[str(p)] for p in files if str(p) in self.memo}
         known = {row["file"]: (row["key"], row["data"]) for row in conn.execute("SELECT * FROM reads")} \
             if prune or len(found) < len(files) else {}
-        keys = {}
         for path in files:
-            if path in found:
-                continue
+            row = known.get(_relative(str(path), self.output)) if path not in found else None
+            if row is None:
+                continue  # nothing to check it against: no need to hash it here (the reader does)
             try:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
                 continue  # the reader says what is wrong with it
-            keys[path] = hashlib.sha256(f"{self.base}\n{digest}".encode()).hexdigest()
-            row = known.get(_relative(str(path), self.output))
-            if row is not None and row[0] == keys[path]:
+            if row[0] == self._key(digest):
                 read = _unpickled(row[1])
                 if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest:
                     found[path] = read
@@ -222,13 +220,31 @@ class _ReadCache:
             if prune:
                 current = {_relative(str(p), self.output) for p in files}
                 conn.executemany("DELETE FROM reads WHERE file = ?", [(f,) for f in known if f not in current])
+            kept = [by_file[str(p)] for p in missing if _keepable(by_file.get(str(p)))]
             conn.executemany(
                 "INSERT OR REPLACE INTO reads (file, key, data) VALUES (?, ?, ?)",
-                [(_relative(str(p), self.output), keys[p], zlib.compress(pickle.dumps(by_file[str(p)]), 1))
-                 for p in missing if p in keys and _keepable(by_file.get(str(p)))])
+                [(_relative(r.file, self.output), self._key(r.sha256), zlib.compress(pickle.dumps(r), 1))
+                 for r in kept])
         reads = [found.get(p) or by_file.get(str(p)) for p in files]
         self.memo.update((r.file, r) for r in reads if r is not None)
         return [r for r in reads if r is not None], skipped + more
+
+    def _key(self, digest: str) -> str:
+        """An entry's key: the file's sha256 (as the reader hashed it), the reader's code and limits."""
+        return hashlib.sha256(f"{self.base}\n{digest}".encode()).hexdigest()
+
+    def _discover(self, paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+        """`discover`, but a file read in this run is known to be a workbook: not looked into again."""
+        files: list[Path] = []
+        skipped: list[Skipped] = []
+        for path in paths:
+            if str(path) in self.memo:
+                files.append(Path(path))
+            else:
+                more, why = discover([path])
+                files += more
+                skipped += why
+        return list(dict.fromkeys(files)), skipped
 
 
 def _keepable(read: WorkbookRead | None) -> bool:
