@@ -34,7 +34,7 @@ from .report.render import RenderedProject, ReportJob, load_templates, plan_repo
 from .summary.consolidate import summarize
 from .workbook.guard import Limits
 from .workbook.markup import MarkupJob, MarkupResult, plan_markups, write_markups
-from .workbook.read import WorkbookRead, discover, read_workbooks
+from .workbook.read import WorkbookRead, discover, read_files
 
 REPORT_JSON = "审核结果.json"
 REPORTS_DIR = "自评报告"
@@ -214,7 +214,7 @@ class _ReadCache:
                 if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest:
                     found[path] = read
         missing = [p for p in files if p not in found]
-        fresh, more = read_workbooks(missing, limits=self.limits, jobs=self.jobs) if missing else ([], [])
+        fresh = read_files(missing, limits=self.limits, jobs=self.jobs) if missing else []
         by_file = {r.file: r for r in fresh}
         with conn:
             if prune:
@@ -227,7 +227,7 @@ class _ReadCache:
                  for r in kept])
         reads = [found.get(p) or by_file.get(str(p)) for p in files]
         self.memo.update((r.file, r) for r in reads if r is not None)
-        return [r for r in reads if r is not None], skipped + more
+        return [r for r in reads if r is not None], skipped
 
     def _key(self, digest: str) -> str:
         """An entry's key: the file's sha256 (as the reader hashed it), the reader's code and limits."""

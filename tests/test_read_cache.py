@@ -26,13 +26,13 @@ from perf_toolkit.workbook import read as read_module
 def reads(monkeypatch) -> list[list[str]]:
     """The paths each call of the reader was given."""
     calls: list[list[str]] = []
-    real = run_module.read_workbooks
+    real = run_module.read_files
 
     def counting(paths, **kw):
         calls.append([Path(p).name for p in paths])
         return real(paths, **kw)
 
-    monkeypatch.setattr(run_module, "read_workbooks", counting)
+    monkeypatch.setattr(run_module, "read_files", counting)
     return calls
 
 
@@ -116,7 +116,7 @@ def test_a_run_killed_while_reading_stores_no_entry_for_it(tmp_path, monkeypatch
     def killed(paths, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module, "read_workbooks", killed)
+    monkeypatch.setattr(run_module, "read_files", killed)
     with pytest.raises(KeyboardInterrupt):
         round_once(folder, out)
     assert entries(out) == before  # nothing stored for the new version, nothing lost for the others

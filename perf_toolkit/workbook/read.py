@@ -816,8 +816,12 @@ def read_workbooks(paths, *, limits: Limits = Limits(), jobs: int | None = None,
                    ) -> tuple[list[WorkbookRead], list[Skipped]]:
     """Discover and read many workbooks in parallel children; results in discovery order."""
     files, skipped = discover(paths)
-    reads = [_result(path, loaded) for path, loaded in load_raw_many(files, limits, jobs=jobs, finish=_extracted)]
-    return reads, skipped
+    return read_files(files, limits=limits, jobs=jobs), skipped
+
+
+def read_files(files: list[Path], *, limits: Limits = Limits(), jobs: int | None = None) -> list[WorkbookRead]:
+    """Read workbooks already `discover`ed, in parallel children (where each is also extracted); in order."""
+    return [_result(path, loaded) for path, loaded in load_raw_many(files, limits, jobs=jobs, finish=_extracted)]
 
 
 def export_workbook(path) -> dict:
