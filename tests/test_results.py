@@ -202,3 +202,15 @@ def test_report_json_text_is_json_dumps_of_the_dict_byte_for_byte(tmp_path):
             "c": "引号\"反斜杠\\换行\n\u2028", "d": -0.0, "e": 10**20}
     from perf_toolkit.model import _indented_json
     assert _indented_json(edge) == json.dumps(edge, ensure_ascii=False, indent=2)
+    from enum import IntEnum, StrEnum
+
+    class Kind(StrEnum):
+        A = "甲"
+
+    class Level(IntEnum):
+        ONE = 1
+
+    odd = {"k": Kind.A, Kind.A: [Kind.A, Level.ONE, True, None, 0.1], "n": {"x": {"y": []}}}
+    assert _indented_json(odd) == json.dumps(odd, ensure_ascii=False, indent=2)
+    with pytest.raises(TypeError):
+        _indented_json({"a": object()})
