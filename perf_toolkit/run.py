@@ -34,7 +34,7 @@ from .report.render import RenderedProject, ReportJob, load_templates, plan_repo
 from .summary.consolidate import summarize
 from .workbook.guard import Limits
 from .workbook.markup import MarkupJob, MarkupResult, plan_markups, write_markups
-from .workbook.read import WorkbookRead, discover, read_workbooks
+from .workbook.read import WorkbookRead, discover, read_files
 
 REPORT_JSON = "审核结果.json"
 REPORTS_DIR = "自评报告"
@@ -105,7 +105,7 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
         report_json = output / REPORT_JSON
         with progress.stage("审核结果", 1):
             with atomic_write(report_json) as fh:
-                fh.write(json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"))
+                fh.write(evaluation.to_json().encode("utf-8"))
         with progress.stage("报告"):
             reports = render_round_reports(evaluation, campaign, profile, output, pdf=pdf, jobs=jobs,
                                            progress=progress)
@@ -131,19 +131,23 @@ def evaluate_round(sources: Iterable[str | Path], campaign: Campaign, profile: P
     current stored version, dated by its mail and checked against its sender. Call under `output_lock`."""
     progress = progress if progress is not None else Progress()
     sources = list(sources)
-    with progress.stage("收取"):
-        collection = collect(sources, campaign, output, messages=messages) if sources or messages else None
-        stored = current_files(campaign.round_db_in(output))  # earlier versions: in the manifest, not scored
-        progress.total(len(stored))
-    if collection is None and not stored:
-        raise CollectError(f"输出文件夹 {output} 中还没有收到任何填报表：请给出收件的文件夹、邮件或邮箱，"
-                           "或先运行 perf-toolkit collect。")
-    with progress.stage("审核", len(stored)), closing(rounddb.connect(campaign.round_db_in(output))) as conn:
-        memo = _CheckMemo(conn, output, profile, campaign.expected_year)
-        evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
-                                    roster=campaign.roster, submitted_at=submission_times(stored),
-                                    senders=senders(stored), reader=_ReadCache(conn, output, jobs=jobs), memo=memo)
-        memo.record(evaluation.files)
+    db = campaign.round_db_in(output)
+    with closing(_ReadCache(db, output, jobs=jobs)) as reads:
+        with progress.stage("收取"):
+            # collect reads each new workbook to learn its department: the check stage then finds it read
+            collection = collect(sources, campaign, output, messages=messages, reader=reads.read) \
+                if sources or messages else None
+            stored = current_files(db)  # earlier versions: in the manifest, not scored
+            progress.total(len(stored))
+        if collection is None and not stored:
+            raise CollectError(f"输出文件夹 {output} 中还没有收到任何填报表：请给出收件的文件夹、邮件或邮箱，"
+                               "或先运行 perf-toolkit collect。")
+        with progress.stage("审核", len(stored)):
+            memo = _CheckMemo(reads.connected(), output, profile, campaign.expected_year)
+            evaluation = evaluate_paths([f.path for f in stored], profile, jobs=jobs, year=campaign.expected_year,
+                                        roster=campaign.roster, submitted_at=submission_times(stored),
+                                        senders=senders(stored), reader=reads, memo=memo)
+            memo.record(evaluation.files)
     return collection, evaluation
 
 
@@ -166,41 +170,83 @@ class _ReadCache:
 
     An entry is used only if its key matches, it unpickles with nothing but the toolkit's own classes
     and a few plain standard types (`_TrustedUnpickler`), and it names the same file and sha256; any
-    other entry (corrupt, from another version, tampered) is ignored and the file read again.
+    other entry (corrupt, from another version, tampered) is ignored and the file read again. A file
+    read once in this run (by `collect`, to learn its department) is not even looked up again.
+    Calling it (the check stage, with every current version) also drops the entries of other versions.
     """
 
-    def __init__(self, conn, output: Path, *, jobs: int | None = None, limits: Limits = Limits()):
-        self.conn, self.output, self.jobs, self.limits = conn, output, jobs, limits
+    def __init__(self, db: Path, output: Path, *, jobs: int | None = None, limits: Limits = Limits()):
+        self.db, self.output, self.jobs, self.limits = db, output, jobs, limits
         self.base = hashlib.sha256("\n".join([_code_digest("workbook"), repr(limits)]).encode()).hexdigest()
-        rounddb.ensure(conn, READ_DDL)
+        self.conn = None
+        self.memo: dict[str, WorkbookRead] = {}  # read in this run, by path
+
+    def connected(self):
+        if self.conn is None:  # only once there is something to read: no round database made for nothing
+            self.conn = rounddb.connect(self.db)
+            rounddb.ensure(self.conn, READ_DDL)
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def __call__(self, paths: list[Path]) -> tuple[list[WorkbookRead], list[Skipped]]:
-        files, skipped = discover(paths)
-        known = {row["file"]: (row["key"], row["data"]) for row in self.conn.execute("SELECT * FROM reads")}
-        keys, found = {}, {}
+        return self.read(paths, prune=True)
+
+    def read(self, paths: list[Path], *, prune: bool = False) -> tuple[list[WorkbookRead], list[Skipped]]:
+        """The reads of `paths` (discovered as `read_workbooks` does); `prune`: `paths` are all the versions
+        worth keeping, drop the entries of every other."""
+        files, skipped = self._discover(paths)
+        conn = self.connected()
+        found = {p: self.memo[str(p)] for p in files if str(p) in self.memo}
+        known = {row["file"]: (row["key"], row["data"]) for row in conn.execute("SELECT * FROM reads")} \
+            if prune or len(found) < len(files) else {}
         for path in files:
+            row = known.get(_relative(str(path), self.output)) if path not in found else None
+            if row is None:
+                continue  # nothing to check it against: no need to hash it here (the reader does)
             try:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
                 continue  # the reader says what is wrong with it
-            keys[path] = hashlib.sha256(f"{self.base}\n{digest}".encode()).hexdigest()
-            row = known.get(_relative(str(path), self.output))
-            if row is not None and row[0] == keys[path]:
+            if row[0] == self._key(digest):
                 read = _unpickled(row[1])
                 if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest:
                     found[path] = read
         missing = [p for p in files if p not in found]
-        fresh, more = read_workbooks(missing, limits=self.limits, jobs=self.jobs) if missing else ([], [])
+        fresh = read_files(missing, limits=self.limits, jobs=self.jobs) if missing else []
         by_file = {r.file: r for r in fresh}
-        current = {_relative(str(p), self.output) for p in files}
-        with self.conn:
-            self.conn.executemany("DELETE FROM reads WHERE file = ?", [(f,) for f in known if f not in current])
-            self.conn.executemany(
+        with conn:
+            if prune:
+                current = {_relative(str(p), self.output) for p in files}
+                conn.executemany("DELETE FROM reads WHERE file = ?", [(f,) for f in known if f not in current])
+            kept = [by_file[str(p)] for p in missing if _keepable(by_file.get(str(p)))]
+            conn.executemany(
                 "INSERT OR REPLACE INTO reads (file, key, data) VALUES (?, ?, ?)",
-                [(_relative(str(p), self.output), keys[p], zlib.compress(pickle.dumps(by_file[str(p)]), 1))
-                 for p in missing if p in keys and _keepable(by_file.get(str(p)))])
+                [(_relative(r.file, self.output), self._key(r.sha256), zlib.compress(pickle.dumps(r), 1))
+                 for r in kept])
         reads = [found.get(p) or by_file.get(str(p)) for p in files]
-        return [r for r in reads if r is not None], skipped + more
+        self.memo.update((r.file, r) for r in reads if r is not None)
+        return [r for r in reads if r is not None], skipped
+
+    def _key(self, digest: str) -> str:
+        """An entry's key: the file's sha256 (as the reader hashed it), the reader's code and limits."""
+        return hashlib.sha256(f"{self.base}\n{digest}".encode()).hexdigest()
+
+    def _discover(self, paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+        """`discover`, but a file read in this run is known to be a workbook: not looked into again."""
+        files: list[Path] = []
+        skipped: list[Skipped] = []
+        for path in paths:
+            if str(path) in self.memo:
+                files.append(Path(path))
+            else:
+                more, why = discover([path])
+                files += more
+                skipped += why
+        return list(dict.fromkeys(files)), skipped
 
 
 #: One row per stored version scored and checked before: its check findings (intake's apart) and scored

@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from .numbers import memoised
+
 #: Written into the workbook (defined name `pt_version`) and checked first when reading.
 WORKBOOK_VERSION = "perf-toolkit/workbook/v1"
 
@@ -144,6 +146,7 @@ _DIRECTION_ALIASES = {
 }
 
 
+@memoised
 def clean_label(text: object) -> str:
     """A label as compared: NFKC, no spaces, no trailing colon or asterisk."""
     s = unicodedata.normalize("NFKC", str(text or ""))

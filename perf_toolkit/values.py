@@ -36,11 +36,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal
+
+from .numbers import memoised
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ MAX_POINTS = 1000
 _MAX_EXPONENT = 400
 
 
+@memoised
 def parse_value(raw, *, unit: str = "", year: int | None = None) -> Value:
     """Read a target, actual or amount as typed; `unit` is the 计量单位 column, `year` the evaluation year."""
     if raw is None:
@@ -326,6 +330,7 @@ def normalise_text(raw) -> str:
     return "" if raw is None else _normalise(str(raw).strip())
 
 
+@memoised
 def is_placeholder(text) -> bool:
     """Whether a text field holds a placeholder (……, /, 0, 指标1, 待填) rather than content; empty is not."""
     s = normalise_text(text)
@@ -342,6 +347,7 @@ def unused_indicator(indicator) -> bool:
     return all(v is None or v == 0 or str(v).strip() in ("", "0") for v in (indicator.weight, indicator.claimed_score))
 
 
+@memoised
 def meaningful_text(text) -> str:
     """The stripped text when it says something, "" when empty, a placeholder or a bare 无/暂无."""
     s = "" if text is None else str(text).strip()
@@ -352,12 +358,17 @@ def meaningful_text(text) -> str:
 # ------------------------------------------------------------------ helpers
 
 
+_SPACES_RE = re.compile(r"\s+")
+_LONE_SPACES_RE = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _normalise(text: str) -> str:
     s = unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
     for a, b in ((">=", "≥"), ("=>", "≥"), ("<=", "≤"), ("=<", "≤")):
         s = s.replace(a, b)
     # Spaces between two digits separate numbers ("4 508 00"); all others go.
-    s = re.sub(r"\s+", " ", re.sub(r"(?<!\d)\s+|\s+(?!\d)", "", s))
+    s = _SPACES_RE.sub(" ", _LONE_SPACES_RE.sub("", s))
     return _THOUSANDS_RE.sub(lambda m: m[0].replace(",", ""), s)
 
 

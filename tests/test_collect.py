@@ -433,3 +433,49 @@ def test_imap_sources_need_the_password_from_the_environment(tmp_path, monkeypat
     assert result.exit_code == 2 and "PERF_TOOLKIT_MAIL_PASSWORD" in result.output
     nothing = CliRunner().invoke(cli, ["collect", "-o", str(tmp_path / "o")])
     assert nothing.exit_code == 2 and "[mail]" in nothing.output
+
+
+def test_a_collect_stopped_while_reading_identifies_the_file_next_time(tmp_path, book):
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    (inbox / NAME).write_bytes(book)
+    out = tmp_path / "output"
+
+    def stopped(paths):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        collect([inbox], CAMPAIGN, out, reader=stopped)  # stored and recorded, not yet read
+    again = collect([inbox], CAMPAIGN, out)
+    assert [(e.name, e.state, e.dept_code) for e in again.entries] == [(NAME, ACCEPTED, "DC-TYJRSWJ")]
+    assert [f.dept_code for f in current_files(out / "round.sqlite")] == ["DC-TYJRSWJ"]
+
+
+def test_copies_are_written_together_yet_recorded_in_arrival_order_and_only_once_complete(tmp_path, monkeypatch):
+    from perf_toolkit.mail import store
+
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    books = {f"{i:02d}.xlsx": workbook(tmp_path, budget_note=f"第{i}版。") for i in range(20)}
+    for name, data in books.items():
+        (inbox / name).write_bytes(data)
+    (inbox / "03再发.xlsx").write_bytes(books["03.xlsx"])  # the same bytes again, right behind: 03's copy in flight
+    out = tmp_path / "output"
+    real = store._store
+
+    def failing(target, data):
+        if data == books["12.xlsx"]:
+            raise OSError(28, "No space left on device")
+        real(target, data)
+
+    monkeypatch.setattr(store, "_store", failing)
+    with pytest.raises(OSError):
+        collect([inbox], CAMPAIGN, out)
+    recorded = [r[0] for r in sqlite3.connect(out / "round.sqlite").execute("SELECT name FROM received ORDER BY id")]
+    assert recorded == sorted([*(f"{i:02d}.xlsx" for i in range(12)), "03再发.xlsx"])  # in order, none past the failure
+    monkeypatch.undo()
+    result = collect([inbox], CAMPAIGN, out)
+    assert [e.name for e in result.entries] == sorted([*books, "03再发.xlsx"])
+    assert {e.name: e.state for e in result.entries}["03再发.xlsx"] == DUPLICATE
+    for e in result.entries:
+        assert e.stored.read_bytes() == books[e.name.replace("再发", "")]

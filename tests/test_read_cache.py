@@ -19,19 +19,20 @@ from perf_toolkit import run as run_module
 from perf_toolkit.config import Campaign
 from perf_toolkit.profile import load_profile
 from perf_toolkit.run import run_round
+from perf_toolkit.workbook import read as read_module
 
 
 @pytest.fixture
 def reads(monkeypatch) -> list[list[str]]:
     """The paths each call of the reader was given."""
     calls: list[list[str]] = []
-    real = run_module.read_workbooks
+    real = run_module.read_files
 
     def counting(paths, **kw):
         calls.append([Path(p).name for p in paths])
         return real(paths, **kw)
 
-    monkeypatch.setattr(run_module, "read_workbooks", counting)
+    monkeypatch.setattr(run_module, "read_files", counting)
     return calls
 
 
@@ -54,6 +55,24 @@ def test_a_rerun_reads_nothing_again_and_a_changed_workbook_only_itself(tmp_path
     assert [len(c) for c in reads] == [3, 1] and third != first
     assert len(entries(out)) == 3  # the superseded version's entry went
     assert round_once(folder, out) == third and len(reads) == 2
+
+
+def test_a_round_reads_each_new_workbook_once_for_collect_and_check(tmp_path, monkeypatch):
+    """collect reads a new workbook to learn its department; the check stage reuses that read."""
+    parsed: list[str] = []
+    real = read_module.load_raw_many
+
+    def counting(paths, *args, **kw):
+        parsed.extend(Path(p).name for p in paths)
+        return real(paths, *args, **kw)
+
+    monkeypatch.setattr(read_module, "load_raw_many", counting)
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    broken_workbook(folder, "丁.xlsx")
+    result = run_round([folder], Campaign(output_dir=out), load_profile(), out, history=False)
+    assert sorted(parsed) == sorted(p.name for p in folder.iterdir())  # each once, the broken one too
+    assert len(result.evaluation.files) == 4 and len(entries(out)) == 3
+    assert [r.state for r in result.evaluation.files].count("rejected") == 1
 
 
 def test_a_corrupt_entry_is_read_again(tmp_path, reads):
@@ -97,7 +116,7 @@ def test_a_run_killed_while_reading_stores_no_entry_for_it(tmp_path, monkeypatch
     def killed(paths, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module, "read_workbooks", killed)
+    monkeypatch.setattr(run_module, "read_files", killed)
     with pytest.raises(KeyboardInterrupt):
         round_once(folder, out)
     assert entries(out) == before  # nothing stored for the new version, nothing lost for the others

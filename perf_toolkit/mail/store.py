@@ -19,19 +19,21 @@ identity (path or message, and the place inside it) and its bytes.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..check.intake import mismatched_sender
 from ..config import Campaign, ConfigError, RosterEntry
 from ..fsutil import atomic_write
-from ..model import Finding
+from ..model import Finding, Skipped
 from ..text import safe_name
-from ..workbook.read import read_workbooks
+from ..workbook.read import WorkbookRead, read_workbooks
 from .errors import MailError
 from .inbox import Arrival, Ignored, InboxLimits, Item, arrivals_from_message, read_sources
 from .rounddb import connect, ensure
@@ -64,6 +66,10 @@ CREATE TABLE IF NOT EXISTS received (
 CREATE INDEX IF NOT EXISTS received_sha256 ON received (sha256);
 CREATE INDEX IF NOT EXISTS received_dept ON received (dept_code);
 """
+
+
+#: Reads workbooks as `read_workbooks` does: (the reads, what was skipped).
+Reader = Callable[[list[Path]], tuple[list[WorkbookRead], list[Skipped]]]
 
 
 class CollectError(Exception):
@@ -146,10 +152,13 @@ def is_imap(source: str | os.PathLike[str]) -> bool:
 
 def collect(sources: Iterable[str | os.PathLike[str]], campaign: Campaign, output_dir: str | os.PathLike[str], *,
             messages: Iterable[tuple[str, bytes]] = (), limits: InboxLimits | None = None,
-            now: dt.datetime | None = None) -> Collection:
+            now: dt.datetime | None = None, reader: Reader = read_workbooks) -> Collection:
     """Store every workbook that arrived in `sources` (paths and imap:// URLs) and `messages`
     ((origin, raw mail) pairs), record every input in the manifest, and settle which version of
-    each department is current. The output folder is never scanned."""
+    each department is current. The output folder is never scanned.
+
+    `reader` reads the newly stored workbooks to learn their departments (`read_workbooks`'s
+    signature): `run` passes the one its check stage reads with, so each file is read once."""
     output = Path(output_dir)
     db_path = campaign.round_db_in(output)
     sources = list(sources)
@@ -157,12 +166,15 @@ def collect(sources: Iterable[str | os.PathLike[str]], campaign: Campaign, outpu
     paths = [s for s in sources if not is_imap(s)]
     conn = connect(db_path)
     try:
+        # each input is committed as it is stored; in WAL mode NORMAL syncs at checkpoints, not at every
+        # commit: a power cut may lose the last rows (their files are then recorded again), never corrupt
+        conn.execute("PRAGMA synchronous=NORMAL")
         ensure(conn, DDL)
         before = {r["id"]: r["state"] for r in conn.execute("SELECT id, state FROM received")}
         now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         items = _items(paths, output, messages, urls, conn, limits or InboxLimits())
         seen, fresh = _record(conn, items, output, now)
-        _identify(conn, output, fresh)
+        _identify(conn, output, fresh + _unidentified(conn, fresh), reader)
         _settle(conn)
         conn.commit()
         rows = {r["id"]: r for r in conn.execute("SELECT * FROM received")}
@@ -199,35 +211,66 @@ def _imap_items(url: str, conn, limits: InboxLimits) -> Iterator[Item]:
         yield Ignored("（整封邮件）", origin, reason, key=origin)
 
 
+#: Stored copies written at once: each is synced (file and folder) before its row vouches for it, and
+#: a file system commits concurrent syncs together (200 copies: 1.5 s one by one, 0.1 s eight at a time).
+STORE_WRITERS = 8
+
+
 def _record(conn, items: Iterable[Item], output: Path, now: dt.datetime) -> tuple[list[int], list[int]]:
-    """Insert the inputs not seen before (stored, or skipped); (ids of every input met, ids to identify)."""
+    """Insert the inputs not seen before (stored, or skipped); (ids of every input met, ids to identify).
+
+    Rows go in in arrival order, each once its copy is completely written and synced: a run stopped
+    at any moment leaves no row for a copy it did not finish (such a copy is recorded next time)."""
     seen, fresh = [], []
-    for item in items:
-        digest = hashlib.sha256(item.data).hexdigest() if isinstance(item, Arrival) else ""
-        key = item.key or item.origin
-        row = conn.execute("SELECT id FROM received WHERE input_key = ? AND sha256 = ?", (key, digest)).fetchone()
-        if row is not None:
-            seen.append(row["id"])
-            continue
-        values = dict(input_key=key, sha256=digest, name=item.name, origin=item.origin, within=item.within,
-                      message_id=item.message_id, sender=item.sender,
-                      mail_date=item.mail_date.isoformat() if item.mail_date else None, arrived_at=now.isoformat())
-        if isinstance(item, Ignored):
-            values.update(state=SKIPPED, reason=item.reason)
-        else:
-            first = conn.execute("SELECT * FROM received WHERE sha256 = ? AND stored != '' ORDER BY id LIMIT 1",
-                                 (digest,)).fetchone()
-            if first is not None:
-                values.update(state=DUPLICATE, stored=first["stored"], dept_code=first["dept_code"],
-                              dept_name=first["dept_name"], reason=_same_as(first))
+    queue: collections.deque[tuple[int | None, dict | None, concurrent.futures.Future | None]] = collections.deque()
+    pending: dict[str, dict] = {}  # digest -> the values of its first copy, queued but not yet recorded
+
+    def flush(keep: int) -> None:
+        while len(queue) > keep:
+            known, values, written = queue.popleft()
+            if values is None:
+                seen.append(known)
+                continue
+            if written is not None:
+                written.result()  # the copy is complete (or its error is raised here)
+                if pending.get(values["sha256"]) is values:
+                    del pending[values["sha256"]]
+            cursor = conn.execute(f"INSERT INTO received ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                                  tuple(values.values()))
+            seen.append(cursor.lastrowid)
+            if values["state"] == ACCEPTED:
+                fresh.append(cursor.lastrowid)
+            conn.commit()  # each input recorded as soon as it is stored: an interrupted run resumes cleanly
+
+    with concurrent.futures.ThreadPoolExecutor(STORE_WRITERS) as writers:
+        for item in items:
+            digest = hashlib.sha256(item.data).hexdigest() if isinstance(item, Arrival) else ""
+            key = item.key or item.origin
+            row = conn.execute("SELECT id FROM received WHERE input_key = ? AND sha256 = ?", (key, digest)).fetchone()
+            if row is not None:
+                queue.append((row["id"], None, None))
+                flush(STORE_WRITERS * 2)
+                continue
+            values = dict(input_key=key, sha256=digest, name=item.name, origin=item.origin, within=item.within,
+                          message_id=item.message_id, sender=item.sender,
+                          mail_date=item.mail_date.isoformat() if item.mail_date else None, arrived_at=now.isoformat())
+            written = None
+            if isinstance(item, Ignored):
+                values.update(state=SKIPPED, reason=item.reason)
             else:
-                values.update(state=ACCEPTED, stored=_store(output, digest, item))
-        cursor = conn.execute(f"INSERT INTO received ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                              tuple(values.values()))
-        seen.append(cursor.lastrowid)
-        if values["state"] == ACCEPTED:
-            fresh.append(cursor.lastrowid)
-        conn.commit()  # each input recorded as soon as it is stored: an interrupted run resumes cleanly
+                first = pending.get(digest) or conn.execute(
+                    "SELECT * FROM received WHERE sha256 = ? AND stored != '' ORDER BY id LIMIT 1", (digest,)).fetchone()
+                if first is not None:
+                    values.update(state=DUPLICATE, stored=first["stored"], dept_code=first["dept_code"],
+                                  dept_name=first["dept_name"], reason=_same_as(first))
+                else:
+                    relative = _store_path(digest, item)
+                    values.update(state=ACCEPTED, stored=relative.as_posix(), dept_code="", dept_name="")
+                    written = writers.submit(_store, output / relative, item.data)
+                    pending[digest] = values
+            queue.append((None, values, written))
+            flush(STORE_WRITERS * 2)
+        flush(0)
     return seen, fresh
 
 
@@ -236,22 +279,30 @@ def _same_as(first) -> str:
     return f"与已收到的“{first['name']}”（{source}）内容完全相同"
 
 
-def _store(output: Path, digest: str, item: Arrival) -> str:
-    """Write the bytes into the store once; the path relative to the output folder."""
-    relative = Path(STORE_DIR) / digest / safe_name(item.name, fallback="填报表" + Path(item.name).suffix)
-    target = output / relative
+def _store_path(digest: str, item: Arrival) -> Path:
+    """Where a workbook's bytes are kept, relative to the output folder."""
+    return Path(STORE_DIR) / digest / safe_name(item.name, fallback="填报表" + Path(item.name).suffix)
+
+
+def _store(target: Path, data: bytes) -> None:
+    """Write the bytes into the store once."""
     if not target.exists():
         with atomic_write(target) as fh:
-            fh.write(item.data)
-    return relative.as_posix()
+            fh.write(data)
 
 
-def _identify(conn, output: Path, ids: list[int]) -> None:
+def _unidentified(conn, fresh: list[int]) -> list[int]:
+    """Stored versions an earlier collect recorded but was stopped before it read them."""
+    return [r["id"] for r in conn.execute("SELECT id FROM received WHERE state = ? AND stored != '' "
+                                          "AND dept_code = '' ORDER BY id", (ACCEPTED,)) if r["id"] not in fresh]
+
+
+def _identify(conn, output: Path, ids: list[int], reader: Reader = read_workbooks) -> None:
     """Read the newly stored workbooks (one guarded batch): the department, or why it cannot be read."""
     if not ids:
         return
     rows = [conn.execute("SELECT id, stored FROM received WHERE id = ?", (i,)).fetchone() for i in ids]
-    reads, skipped = read_workbooks([output / r["stored"] for r in rows])
+    reads, skipped = reader([output / r["stored"] for r in rows])
     by_file = {read.file: read for read in reads}
     reasons = {s.path: s.reason for s in skipped}
     for r in rows:
@@ -343,6 +394,9 @@ def manifest(db_path: str | os.PathLike[str]) -> list[Received]:
         return []
     conn = connect(db_path)
     try:
+        # each input is committed as it is stored; in WAL mode NORMAL syncs at checkpoints, not at every
+        # commit: a power cut may lose the last rows (their files are then recorded again), never corrupt
+        conn.execute("PRAGMA synchronous=NORMAL")
         ensure(conn, DDL)
         return [_received(r, db_path.parent) for r in conn.execute("SELECT * FROM received ORDER BY id")]
     finally:

@@ -27,7 +27,7 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -467,9 +467,12 @@ def _answer(outcome: RawWorkbook | Rejection | pool.Failure, limits: Limits) -> 
     return _resource(outcome.detail, "（解析程序异常退出，多为内存不足）")
 
 
-def _parse_task(task: tuple[str, str], limits: Limits) -> RawWorkbook | Rejection:
-    """A worker's task: (path, format) parsed under `limits` (module-level, so a spawned worker can unpickle it)."""
-    return _parse(*task, limits)
+def _parse_task(task: tuple[str, str], limits: Limits, finish: Callable[[str, RawWorkbook], Any] | None = None,
+                ) -> Any:
+    """A worker's task: (path, format) parsed under `limits`, then `finish(path, book)` when it parsed
+    (module-level, so a spawned worker can unpickle it)."""
+    book = _parse(*task, limits)
+    return book if finish is None or isinstance(book, Rejection) else finish(task[0], book)
 
 
 def _rejected(result: RawWorkbook | Rejection) -> bool:
@@ -477,9 +480,14 @@ def _rejected(result: RawWorkbook | Rejection) -> bool:
     return isinstance(result, Rejection)
 
 
-def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(), *,
-                  jobs: int | None = None) -> Iterator[tuple[Path, RawWorkbook | Rejection]]:
-    """Read many files in up to `jobs` long-lived isolated worker processes; results come in input order."""
+def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(), *, jobs: int | None = None,
+                  finish: Callable[[str, RawWorkbook], Any] | None = None) -> Iterator[tuple[Path, Any]]:
+    """Read many files in up to `jobs` long-lived isolated worker processes; results come in input order.
+
+    `finish(path, book)` (module-level: it is pickled to spawned workers) runs in the worker on each
+    parsed book, under the same limits, and its result comes back instead of the book: work on the
+    book then runs in parallel and only its (smaller) result crosses the pipe. A Rejection stays one.
+    """
     paths = [Path(p) for p in paths]
 
     def tasks() -> Iterator[Rejection | pool.Task]:  # lazy: a file is pre-checked when a worker has room for it
@@ -488,7 +496,7 @@ def load_raw_many(paths: Iterable[str | os.PathLike], limits: Limits = Limits(),
             yield fmt if isinstance(fmt, Rejection) else pool.Task((str(path), fmt))
 
     outcomes = pool.imap(
-        functools.partial(_parse_task, limits=limits), tasks(), jobs=jobs or os.cpu_count() or 1,
+        functools.partial(_parse_task, limits=limits, finish=finish), tasks(), jobs=jobs or os.cpu_count() or 1,
         memory_bytes=limits.memory_bytes, cpu_seconds=limits.cpu_seconds, wall_seconds=limits.wall_seconds,
         recycle_files=RECYCLE_FILES, recycle_rss=RECYCLE_RSS_GROWTH, retire=_rejected)
     with contextlib.closing(outcomes):  # closing this generator stops the workers at once

@@ -790,13 +790,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _result(path, loaded: RawWorkbook | Rejection) -> WorkbookRead:
+def _result(path, loaded: RawWorkbook | Rejection | WorkbookRead) -> WorkbookRead:
+    if isinstance(loaded, WorkbookRead):  # extracted in the worker already
+        return loaded
     file = str(path)
     if isinstance(loaded, Rejection):
         finding = make("file-unreadable", Location(), file=file, reason=loaded.reason, advice=loaded.advice)
         return WorkbookRead(file, None, [finding], None, _sha256(Path(path)))
-    sourced, findings = extract_submission(loaded, file)
-    return WorkbookRead(file, sourced, findings, loaded.format, _sha256(Path(path)))
+    return _extracted(file, loaded)
+
+
+def _extracted(file: str, raw: RawWorkbook) -> WorkbookRead:
+    """A parsed book's submission, found where it was parsed (`load_raw_many`'s `finish`: in the worker,
+    in parallel and under the guard's limits; only the read crosses back, never the raw grid)."""
+    sourced, findings = extract_submission(raw, file)
+    return WorkbookRead(file, sourced, findings, raw.format, _sha256(Path(file)))
 
 
 def read_workbook(path, *, limits: Limits = Limits()) -> WorkbookRead:
@@ -808,8 +816,12 @@ def read_workbooks(paths, *, limits: Limits = Limits(), jobs: int | None = None,
                    ) -> tuple[list[WorkbookRead], list[Skipped]]:
     """Discover and read many workbooks in parallel children; results in discovery order."""
     files, skipped = discover(paths)
-    reads = [_result(path, loaded) for path, loaded in load_raw_many(files, limits, jobs=jobs)]
-    return reads, skipped
+    return read_files(files, limits=limits, jobs=jobs), skipped
+
+
+def read_files(files: list[Path], *, limits: Limits = Limits(), jobs: int | None = None) -> list[WorkbookRead]:
+    """Read workbooks already `discover`ed, in parallel children (where each is also extracted); in order."""
+    return [_result(path, loaded) for path, loaded in load_raw_many(files, limits, jobs=jobs, finish=_extracted)]
 
 
 def export_workbook(path) -> dict:
