@@ -29,6 +29,7 @@ from builders import (
 )
 
 GOOD = ("good-甲.xlsx", "good-乙.xlsx")
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,19 @@ def _file_cases(inbox: Path, template: Path, outside: Path) -> list[Case]:
         _rewrite(template, p, change)
     add("far-cell", "远端单元格.xlsx", far_cell)
 
-    def many_sheets(p: Path) -> None:  # 3,000 sheets that all point at one sheet part
-        def change(n, d):
-            if n == "xl/workbook.xml":
-                sheets = "".join(f'<sheet name="项目{i}" sheetId="{i + 100}" r:id="rId2"/>' for i in range(3000))
-                d = d.replace(b"</sheets>", sheets.encode() + b"</sheets>")
-            return {n: d}
-        _rewrite(template, p, change)
-    add("3000-sheets-one-part", "三千张表.xlsx", many_sheets)
+    def sheets_on_one_part(count: int):
+        def write(p: Path) -> None:  # `count` more sheets, all pointing at 项目1's sheet part
+            def change(n, d):
+                if n == "xl/workbook.xml":
+                    rid = re.search('name="项目1"[^>]*r:id="(rId\\d+)"', d.decode())[1]
+                    sheets = "".join(f'<sheet xmlns:r="{R_NS}" name="复制{i}" sheetId="{i + 100}" r:id="{rid}"/>'
+                                     for i in range(count))
+                    d = d.replace(b"</sheets>", sheets.encode() + b"</sheets>")
+                return {n: d}
+            _rewrite(template, p, change)
+        return write
+    add("3000-sheets-one-part", "三千张表.xlsx", sheets_on_one_part(3000))
+    add("sheets-sharing-a-part", "共用表格内容.xlsx", sheets_on_one_part(2))
 
     def huge_text(p: Path) -> None:  # 3 million characters (≈ 9 MB) in 预期目标; Excel would hold 32,767
         p.write_bytes(template.read_bytes())
