@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+from ..text import MAX_CELL_TEXT
 from . import pool
 from . import xlsx as xs
 
@@ -295,7 +296,6 @@ def _value(v: Any) -> Any:
 
 #: Excel's own limit on the text of one cell: a file Excel saved never holds more. Longer text (another
 #: writer's, or a hostile file's 90 MB cell) is cut here, in the worker, so no caller holds a huge string.
-MAX_CELL_TEXT = 32_767
 
 
 def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached: set[Coord] = frozenset()) -> None:
