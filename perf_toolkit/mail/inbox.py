@@ -18,12 +18,14 @@ import email
 import email.header
 import email.utils
 import io
+import lzma
 import mailbox
 import os
 import re
 import struct
 import urllib.parse
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -262,6 +264,9 @@ def _mbox(path: Path, limits: InboxLimits) -> Iterator[Item]:
         yield Ignored(path.name, str(path), f"邮箱文件无法读取（{exc.strerror or '读取失败'}）", key=_key(path))
         return
     starts = [m.start() for m in re.finditer(rb"^From ", data, re.M)]
+    if not starts:
+        yield Ignored(path.name, str(path), "邮箱文件中没有邮件（没有以“From ”开头的邮件分隔行），已跳过", key=_key(path))
+        return
     for n, (a, b) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True), start=1):
         raw = data[a:b]
         raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""  # the envelope line is not part of the message
@@ -402,7 +407,8 @@ def _zip(data: bytes, name: str, mail: _Mail, budget: _Budget, *, depth: int) ->
         try:
             with zf.open(info) as fh:
                 content = fh.read(cap + 1)  # the declared size may lie: never read past the budget
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError, zlib.error,
+                lzma.LZMAError):
             yield _ignored(short, entry, "压缩包中的文件已损坏，无法解压，已跳过")
             continue
         if len(content) > cap:
@@ -464,7 +470,7 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     for encoding in tried:
         try:
             return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
+        except (ValueError, LookupError):  # ValueError too: a charset name holding NUL is no codec's name
             continue
     return data.decode("gb18030", "replace")
 

@@ -227,6 +227,13 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
         "Content-Type: application/vnd.ms-excel; name=\"=?utf-8?b?////?=\"\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n--Y")
     eml("没有附件.eml", "eml-no-attachment", "From: a@b.cn\r\nSubject: hi\r\n\r\njust text\r\n")
+    # found by fuzz/fuzz_mail.py (atheris): a charset name holding NUL bytes made the header decoder raise
+    eml("字符集含空字节.eml", "eml-charset-with-nul",
+        "From: =?\0\0\0\0gb2312?b?!!!?= <a@b.cn>\r\nSubject: =?\0utf-8?q?=FF?=\r\n\r\ntext\r\n")
+    (inbox / "空邮箱.mbox").write_bytes(b"")  # found by fuzz/fuzz_mail.py: no "From " line made the split raise
+    cases.append(Case("mbox-empty", "空邮箱.mbox", "file"))
+    (inbox / "坏压缩数据.zip").write_bytes(_bad_deflate(good))  # found by fuzz/fuzz_mail.py: zlib.error escaped
+    cases.append(Case("zip-member-bad-deflate", "坏压缩数据.zip", "file"))
     (inbox / "截断.mbox").write_bytes(b"From a@b.cn Mon Apr  1 10:00:00 2024\nFrom: a@b.cn\nContent-Type: multipart/mixed; "
                                       b"boundary=Z\n\n--Z\nContent-Type: application/zip\n\nPK\x03\x04")
     cases.append(Case("mbox-truncated", "截断.mbox", "file"))
@@ -245,6 +252,18 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
     (inbox / "压缩包炸弹.zip").write_bytes(bomb.getvalue())
     cases.append(Case("zip-of-bomb", "压缩包炸弹.zip", "file"))
     return cases
+
+
+def _bad_deflate(workbook: bytes) -> bytes:
+    """A zip holding `workbook` deflated, its deflate stream's first block made of the reserved type (binary 11):
+    the zip's directory is sound, decompressing the member fails (zlib.error)."""
+    import io
+    buffer = io.BytesIO()
+    _zip(buffer, {"单位填报表.xlsx": workbook})
+    data = bytearray(buffer.getvalue())
+    name_len, extra_len = struct.unpack("<HH", data[26:30])
+    data[30 + name_len + extra_len] |= 0b110  # BTYPE = 11: "invalid block type"
+    return bytes(data)
 
 
 def _json_cases(folder: Path) -> list[Case]:
