@@ -3,10 +3,15 @@ crashed; the same inputs are cases of the hostile corpus (tests/hostile/corpus.p
 
 from __future__ import annotations
 
-from builders import clean_submission, write_workbook
-from hostile.corpus import _bad_deflate
+import base64
+import zipfile
 
-from perf_toolkit.mail.inbox import Ignored, decode_bytes, read_sources
+from builders import clean_submission, write_workbook
+from hostile.corpus import broken_deflate
+
+from perf_toolkit.mail.inbox import Arrival, Ignored, decode_bytes, read_sources
+from perf_toolkit.workbook.marker import output_mark
+from perf_toolkit.workbook.read import read_workbooks
 
 
 def _only_ignored(path) -> Ignored:
@@ -32,6 +37,31 @@ def test_an_mbox_without_a_message_is_skipped_with_its_reason(tmp_path):
 
 def test_a_zip_member_whose_deflate_data_is_broken_is_skipped_with_its_reason(tmp_path):
     good = write_workbook(tmp_path, "好.xlsx", clean_submission()).read_bytes()
-    (tmp_path / "坏压缩数据.zip").write_bytes(_bad_deflate(good))
+    (tmp_path / "坏压缩数据.zip").write_bytes(broken_deflate({"单位填报表.xlsx": good}, "单位填报表.xlsx"))
     item = _only_ignored(tmp_path / "坏压缩数据.zip")
     assert item.name == "单位填报表.xlsx" and item.reason == "压缩包中的文件已损坏，无法解压，已跳过"
+
+
+def test_a_workbook_whose_content_types_part_has_broken_deflate_data_is_rejected_not_raised(tmp_path):
+    good = write_workbook(tmp_path / "in", "好.xlsx", clean_submission())
+    with zipfile.ZipFile(good) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    bad = tmp_path / "收件箱" / "类型部件损坏.xlsx"
+    bad.parent.mkdir()
+    bad.write_bytes(broken_deflate(parts, "[Content_Types].xml"))
+    assert output_mark(bad) is None and output_mark(bad.read_bytes()) is None
+    (mailed,) = [i for i in read_sources([bad])]  # the mail stage takes it (the reader judges it)
+    assert isinstance(mailed, Arrival)
+    reads, skipped = read_workbooks([bad.parent], jobs=1)
+    assert not skipped and reads[0].sourced is None and reads[0].findings[0].code == "file-unreadable"
+
+
+def test_a_raw_8bit_byte_in_an_rfc2231_file_name_is_read_not_raised(tmp_path):
+    good = write_workbook(tmp_path, "好.xlsx", clean_submission()).read_bytes()
+    mail = tmp_path / "名.eml"
+    mail.write_bytes(b"From: a@b.cn\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=W\r\n\r\n--W\r\n"
+                     b"Content-Type: application/octet-stream\r\n"
+                     b"Content-Disposition: attachment; filename*=UTF-8''%E4%B8%9C\xb8.xlsx\r\n"
+                     b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(good) + b"\r\n--W--\r\n")
+    [arrival] = list(read_sources([mail]))
+    assert isinstance(arrival, Arrival) and arrival.name.endswith(".xlsx") and arrival.data == good

@@ -546,7 +546,7 @@ def _params(header: str) -> dict[str, str]:
                 if extended:
                     if n == 0 and value.count("'") >= 2:
                         charset, _, value = value.split("'", 2)
-                    data += urllib.parse.unquote_to_bytes(value)
+                    data += urllib.parse.unquote_to_bytes(value.encode("utf-8", "surrogateescape"))  # raw 8-bit kept
                 else:
                     data += value.encode("utf-8", "surrogateescape")
             out[name] = decode_bytes(data, charset or None)

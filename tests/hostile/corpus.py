@@ -232,8 +232,20 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
         "From: =?\0\0\0\0gb2312?b?!!!?= <a@b.cn>\r\nSubject: =?\0utf-8?q?=FF?=\r\n\r\ntext\r\n")
     (inbox / "空邮箱.mbox").write_bytes(b"")  # found by fuzz/fuzz_mail.py: no "From " line made the split raise
     cases.append(Case("mbox-empty", "空邮箱.mbox", "file"))
-    (inbox / "坏压缩数据.zip").write_bytes(_bad_deflate(good))  # found by fuzz/fuzz_mail.py: zlib.error escaped
+    # found by fuzz/fuzz_mail.py: zlib.error escaped, from a zip's member and from a workbook's [Content_Types].xml (the
+    # check for the toolkit's own outputs, also run on every workbook in a folder)
+    (inbox / "坏压缩数据.zip").write_bytes(broken_deflate({"单位填报表.xlsx": good}, "单位填报表.xlsx"))
     cases.append(Case("zip-member-bad-deflate", "坏压缩数据.zip", "file"))
+    with zipfile.ZipFile(template) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    (inbox / "类型部件损坏.xlsx").write_bytes(broken_deflate(parts, "[Content_Types].xml"))
+    cases.append(Case("workbook-content-types-bad-deflate", "类型部件损坏.xlsx", "file"))
+    # found by fuzz/fuzz_mail.py: a raw 8-bit byte in an RFC 2231 file name (filename*=) made its decoding raise
+    eml("文件名含原始字节.eml", "eml-rfc2231-name-raw-8bit",
+        "From: a@b.cn\r\nSubject: hi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=W\r\n\r\n"
+        "--W\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Disposition: attachment; filename*=UTF-8''%E4%B8%9C\udcb8%E5.xlsx\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--W--\r\n")
     (inbox / "截断.mbox").write_bytes(b"From a@b.cn Mon Apr  1 10:00:00 2024\nFrom: a@b.cn\nContent-Type: multipart/mixed; "
                                       b"boundary=Z\n\n--Z\nContent-Type: application/zip\n\nPK\x03\x04")
     cases.append(Case("mbox-truncated", "截断.mbox", "file"))
@@ -254,15 +266,16 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
     return cases
 
 
-def _bad_deflate(workbook: bytes) -> bytes:
-    """A zip holding `workbook` deflated, its deflate stream's first block made of the reserved type (binary 11):
-    the zip's directory is sound, decompressing the member fails (zlib.error)."""
+def broken_deflate(members: dict[str, bytes], broken: str) -> bytes:
+    """A zip of `members` deflated, the deflate stream of member `broken` starting with a block of the reserved
+    type (binary 11): the zip's directory is sound, decompressing that member fails (zlib.error)."""
     import io
     buffer = io.BytesIO()
-    _zip(buffer, {"单位填报表.xlsx": workbook})
+    _zip(buffer, members)
     data = bytearray(buffer.getvalue())
-    name_len, extra_len = struct.unpack("<HH", data[26:30])
-    data[30 + name_len + extra_len] |= 0b110  # BTYPE = 11: "invalid block type"
+    offset = zipfile.ZipFile(buffer).getinfo(broken).header_offset
+    name_len, extra_len = struct.unpack("<HH", data[offset + 26:offset + 30])
+    data[offset + 30 + name_len + extra_len] |= 0b110  # BTYPE = 11: "invalid block type"
     return bytes(data)
 
 
