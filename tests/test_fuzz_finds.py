@@ -65,3 +65,15 @@ def test_a_raw_8bit_byte_in_an_rfc2231_file_name_is_read_not_raised(tmp_path):
                      b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(good) + b"\r\n--W--\r\n")
     [arrival] = list(read_sources([mail]))
     assert isinstance(arrival, Arrival) and arrival.name.endswith(".xlsx") and arrival.data == good
+
+
+def test_an_empty_zip_or_one_of_hidden_files_only_is_listed_with_its_reason(tmp_path):
+    with zipfile.ZipFile(tmp_path / "空.zip", "w"):
+        pass
+    with zipfile.ZipFile(tmp_path / "苹果.zip", "w") as zf:
+        zf.writestr("__MACOSX/._表.xlsx", b"\0\5\26\7")
+        zf.writestr(".DS_Store", b"Bud1")
+        zf.writestr("文件夹/", b"")
+    assert _only_ignored(tmp_path / "空.zip").reason == "压缩包中没有文件，已跳过"
+    item = _only_ignored(tmp_path / "苹果.zip")
+    assert item.name == "苹果.zip" and "只有隐藏文件或 macOS 附加文件" in item.reason

@@ -389,6 +389,17 @@ def _zip(data: bytes, name: str, mail: _Mail, budget: _Budget, *, depth: int) ->
                                    "可能是恶意文件（压缩炸弹），已跳过")
         return
     budget.entries -= len(infos)
+    listed = 0
+    for item in _zip_members(zf, members, name, mail, budget, depth=depth):
+        listed += 1
+        yield item
+    if not listed:  # an empty zip, or folders, dot files and __MACOSX only: still listed, with why
+        yield _ignored(name, mail, "压缩包中没有文件，已跳过" if not members else
+                       "压缩包中只有隐藏文件或 macOS 附加文件，没有电子表格，已跳过")
+
+
+def _zip_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], name: str, mail: _Mail, budget: _Budget, *,
+                 depth: int) -> Iterator[Item]:
     for info in members:
         inner = zip_entry_name(info)
         short = re.split(r"[\\/]", inner)[-1] or inner

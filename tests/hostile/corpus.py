@@ -240,6 +240,11 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
         parts = {i.filename: zf.read(i) for i in zf.infolist()}
     (inbox / "类型部件损坏.xlsx").write_bytes(broken_deflate(parts, "[Content_Types].xml"))
     cases.append(Case("workbook-content-types-bad-deflate", "类型部件损坏.xlsx", "file"))
+    # found by fuzz/fuzz_mail.py: an empty zip (or one of dot files and __MACOSX only) was listed nowhere
+    _zip(inbox / "空压缩包.zip", {})
+    cases.append(Case("zip-empty", "空压缩包.zip", "file"))
+    _zip(inbox / "苹果附加文件.zip", {"__MACOSX/._表.xlsx": b"\0\5\26\7", ".DS_Store": b"Bud1"})
+    cases.append(Case("zip-macos-files-only", "苹果附加文件.zip", "file"))
     # found by fuzz/fuzz_mail.py: a raw 8-bit byte in an RFC 2231 file name (filename*=) made its decoding raise
     eml("文件名含原始字节.eml", "eml-rfc2231-name-raw-8bit",
         "From: a@b.cn\r\nSubject: hi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=W\r\n\r\n"
