@@ -7,7 +7,7 @@ import base64
 import zipfile
 
 from builders import clean_submission, write_workbook
-from hostile.corpus import broken_deflate
+from hostile.corpus import broken_deflate, unnamed_member_zip
 
 from perf_toolkit.mail.inbox import Arrival, Ignored, decode_bytes, read_sources
 from perf_toolkit.workbook.marker import output_mark
@@ -77,3 +77,10 @@ def test_an_empty_zip_or_one_of_hidden_files_only_is_listed_with_its_reason(tmp_
     assert _only_ignored(tmp_path / "空.zip").reason == "压缩包中没有文件，已跳过"
     item = _only_ignored(tmp_path / "苹果.zip")
     assert item.name == "苹果.zip" and "只有隐藏文件或 macOS 附加文件" in item.reason
+
+
+def test_a_zip_member_with_an_empty_name_is_listed_not_raised(tmp_path):
+    (tmp_path / "无名.zip").write_bytes(unnamed_member_zip(b"PK\3\4"))
+    assert [i.filename for i in zipfile.ZipFile(tmp_path / "无名.zip").infolist()] == [""]
+    item = _only_ignored(tmp_path / "无名.zip")
+    assert item.name == "（无名文件）" and "不是电子表格文件" in item.reason

@@ -382,7 +382,7 @@ def _zip(data: bytes, name: str, mail: _Mail, budget: _Budget, *, depth: int) ->
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
         yield _ignored(name, mail, "压缩包已损坏或不是 zip 格式，无法打开，已跳过")
         return
-    members = [i for i in infos if not i.is_dir()]
+    members = [i for i in infos if not i.filename.endswith("/")]  # not is_dir(): it raises on an empty name
     declared = sum(i.file_size for i in members)
     if len(infos) > budget.entries or declared > budget.bytes:
         yield _ignored(name, mail, f"压缩包过大（{len(infos)} 个文件，解压后 {declared / 2**20:.0f} MB），"
@@ -402,7 +402,7 @@ def _zip_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], name: str,
                  depth: int) -> Iterator[Item]:
     for info in members:
         inner = zip_entry_name(info)
-        short = re.split(r"[\\/]", inner)[-1] or inner
+        short = re.split(r"[\\/]", inner)[-1] or inner or "（无名文件）"
         entry = _Mail(mail.origin, f"{mail.key}!{info.header_offset}", f"{mail.within or name} › {inner}",
                       mail.message_id, mail.sender, mail.mail_date)
         if short.startswith(".") or inner.startswith("__MACOSX/"):

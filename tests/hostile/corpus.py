@@ -245,6 +245,9 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
     cases.append(Case("zip-empty", "空压缩包.zip", "file"))
     _zip(inbox / "苹果附加文件.zip", {"__MACOSX/._表.xlsx": b"\0\5\26\7", ".DS_Store": b"Bud1"})
     cases.append(Case("zip-macos-files-only", "苹果附加文件.zip", "file"))
+    # found by fuzz/fuzz_mail.py: a member with an empty name made zipfile's is_dir() raise
+    (inbox / "无名成员.zip").write_bytes(unnamed_member_zip(b"PK\3\4"))
+    cases.append(Case("zip-member-empty-name", "无名成员.zip", "file"))
     # found by fuzz/fuzz_mail.py: a raw 8-bit byte in an RFC 2231 file name (filename*=) made its decoding raise
     eml("文件名含原始字节.eml", "eml-rfc2231-name-raw-8bit",
         "From: a@b.cn\r\nSubject: hi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=W\r\n\r\n"
@@ -282,6 +285,16 @@ def broken_deflate(members: dict[str, bytes], broken: str) -> bytes:
     name_len, extra_len = struct.unpack("<HH", data[offset + 26:offset + 30])
     data[offset + 30 + name_len + extra_len] |= 0b110  # BTYPE = 11: "invalid block type"
     return bytes(data)
+
+
+def unnamed_member_zip(data: bytes) -> bytes:
+    """A stored zip of one member whose name is empty (zipfile cannot write one), built byte by byte."""
+    import zlib
+    crc, n = zlib.crc32(data), len(data)
+    local = struct.pack("<4s5H3L2H", b"PK\3\4", 20, 0, 0, 0, 0, crc, n, n, 0, 0) + data
+    central = struct.pack("<4s6H3L5H2L", b"PK\1\2", 20, 20, 0, 0, 0, 0, crc, n, n, 0, 0, 0, 0, 0, 0, 0)
+    end = struct.pack("<4s4H2LH", b"PK\5\6", 0, 0, 1, 1, len(central), len(local), 0)
+    return local + central + end
 
 
 def _json_cases(folder: Path) -> list[Case]:
