@@ -16,7 +16,9 @@ from pathlib import Path
 
 import atheris
 
-_SCRATCH = Path(tempfile.mkdtemp(prefix="perf-toolkit-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+#: Where each input is written (fuzz/run.py gives a folder it removes afterwards: libFuzzer's exit skips atexit).
+_SCRATCH = Path(os.environ.get("PERF_TOOLKIT_FUZZ_SCRATCH") or tempfile.mkdtemp(
+    prefix="perf-toolkit-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
 
 
 def scratch(suffix: str, data: bytes) -> Path:

@@ -61,8 +61,11 @@ def run_target(fmt: str, seconds: int, work: Path) -> tuple[int, bool, float, st
             "-rss_limit_mb=3072", "-max_len=262144", "-print_final_stats=1",
             f"-artifact_prefix={work / 'crashes'}/{fmt}-", str(corpus), str(work / "seeds" / fmt)]
     started = time.monotonic()
-    done = subprocess.run(args, capture_output=True, text=True, errors="replace",
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])})
+    with tempfile.TemporaryDirectory(prefix="perf-toolkit-fuzz-",
+                                     dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as scratch:
+        done = subprocess.run(args, capture_output=True, text=True, errors="replace",
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]),
+                                   "PERF_TOOLKIT_FUZZ_SCRATCH": scratch})
     taken = time.monotonic() - started
     (work / f"{fmt}.log").write_text(done.stderr + done.stdout, encoding="utf-8")
     runs = re.findall(r"stat::number_of_executed_units: (\d+)", done.stderr)
