@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 INBOX  := examples/inbox
 CONFIG := examples/perf.toml
 
-.PHONY: install test reports lint bench example install-pdf install-mail clean
+.PHONY: install test reports lint bench fuzz example install-pdf install-mail clean
 
 install: $(STAMP)
 
@@ -28,12 +28,20 @@ reports: $(STAMP)
 	$(PT) run $(INBOX) --config $(CONFIG)
 
 lint: $(STAMP)
-	$(BIN)/ruff check perf_toolkit tests bench tools examples
+	$(BIN)/ruff check perf_toolkit tests bench tools examples fuzz
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_read.py
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_round.py
+
+# atheris over the reader (workbook and submission JSON) and the mail parser (.eml, .mbox, .zip), each target for
+# FUZZ_SECONDS, seeded from the hostile corpus and the example inbox; a crash is saved under output/fuzz/crashes/.
+# Not part of `make test` or CI.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	@$(BIN)/python -m pip install -e '.[fuzz]' >>$(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 # Regenerate the shipped example workbook and the example inbox from their JSON sources.
 example: $(STAMP)

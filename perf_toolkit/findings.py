@@ -33,7 +33,7 @@ _CODES = [
     Code("data-outside-area", "warning", "文件", "填报区域外有内容",
          "表格填报区域以外有{count}个单元格有内容（如{first}），这些内容不会被读取。请把内容填到规定的单元格内。"),
     Code("text-too-long", "warning", "文件", "单元格文字超长",
-         "单元格{cell}的文字有{length}个字符，超过 Excel 单元格最多 {limit} 个字符的上限，只读取了前 {limit} 个字符。"
+         "{place}的文字有{length}个字符，超过 Excel 单元格最多 {limit} 个字符的上限，只读取了前 {limit} 个字符。"
          "请精简内容，详细材料可作为附件另行报送。"),
     Code("value-unreadable", "error", "取值", "数值无法识别",
          "“{label}”的值“{value}”无法识别（{reason}）。请填写{expect}。"),

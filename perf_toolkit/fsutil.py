@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -16,6 +17,56 @@ from typing import BinaryIO
 
 #: Temporary files of atomic_write start so (a killed run's leftover is recognisably ours).
 TEMP_PREFIX = ".perf-toolkit-"
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{12}\.tmp")
+#: A temporary file younger than this is never removed: its writer may be a moment away from locking it.
+STALE_TEMP_SECONDS = 120
+#: Where no lock says whether a writer is alive (Windows), a temporary file must be this old to be a leftover.
+STALE_TEMP_SECONDS_UNLOCKED = 24 * 3600
+_swept: set[str] = set()  # folders this process already cleaned
+
+
+def remove_stale_temps(folder: str | os.PathLike[str], *, now: float | None = None) -> list[Path]:
+    """Remove what a killed process left of atomic_write in `folder`: only our own temporary names, only old
+    ones, and only those no live writer holds (each writer keeps an exclusive lock on its temporary file,
+    which the system releases when the writer dies); a concurrent run's files stay. The paths removed."""
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    now = time.time() if now is None else now
+    removed = []
+    with suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not _TEMP_NAME.fullmatch(entry.name):
+                continue
+            with suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                age = now - st.st_mtime
+                if not stat.S_ISREG(st.st_mode) or age < STALE_TEMP_SECONDS or (
+                        fcntl is None and age < STALE_TEMP_SECONDS_UNLOCKED):
+                    continue
+                fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                try:
+                    if fcntl is not None:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a live writer: BlockingIOError
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+                finally:
+                    os.close(fd)
+    return removed
+
+
+def _hold(fd: int) -> int | None:
+    """Lock our temporary file until it is renamed, so remove_stale_temps leaves it alone: the lock is taken
+    through a second descriptor (closed by the caller after the rename), as closing the file would release it."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    held = os.dup(fd)
+    with suppress(OSError):
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return held
 
 
 @contextmanager
@@ -25,11 +76,15 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     target.parent.mkdir(parents=True, exist_ok=True)  # "-o 新文件夹/结果.xlsx" just works
     # a short temporary name of its own: a target name of up to 255 bytes still works (no ".name.…tmp" overflow)
     tmp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}.tmp")
+    if str(target.parent) not in _swept:  # once a folder and process: what a killed run left here goes
+        _swept.add(str(target.parent))
+        remove_stale_temps(target.parent)
     # os.open with 0o666 lets the umask decide the final permissions, as a plain open() would.
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as exc:  # name the file the caller asked for, not our temporary one
         raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    held = _hold(fd)
     try:
         with _Output(fd) as handle:
             yield handle
@@ -44,6 +99,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         if failed is not None:  # a full disk, a quota: name the file the caller asked for, not our temporary one
             raise OSError(failed.errno, failed.strerror, str(target)) from exc
         raise
+    finally:
+        if held is not None:
+            os.close(held)
     try:  # make the rename itself durable; not every platform can open a directory
         dir_fd = os.open(target.parent, os.O_RDONLY)
     except OSError:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .fsutil import path_text
 from .numbers import memoised, round2, round_half_up
-from .text import xml_safe
+from .text import MAX_CELL_TEXT, xml_safe
 from .values import unused_indicator
 
 if TYPE_CHECKING:
@@ -761,11 +761,12 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _JSON_NESTING = re.compile(r"[\[\]{}]")
 
 
-def submission_from_json(text: str) -> Submission:
+def submission_from_json(text: str, *, cut: dict[str, int] | None = None) -> Submission:
     """A Submission from submission-v1 JSON text. Anything else is a SubmissionFormatError with a Chinese
     reason, never another exception: bad syntax, nesting deeper than a submission, a number too long to
     be a value (Python refuses 4300+ digits). Text loses what no document can hold (lone surrogates, NUL,
-    control characters)."""
+    control characters) and is cut to what an Excel cell holds (MAX_CELL_TEXT), as the workbook reader
+    does: each cut string's field path and length go into `cut` when given, for the caller's finding."""
     depth = deepest = 0
     for m in _JSON_NESTING.finditer(_JSON_STRING.sub("", text)):
         depth += 1 if m[0] in "[{" else -1
@@ -778,17 +779,22 @@ def submission_from_json(text: str) -> Submission:
         raise SubmissionFormatError(f"第 {exc.lineno} 行第 {exc.colno} 列不符合 JSON 语法") from exc
     except (ValueError, RecursionError) as exc:  # an integer of 4300+ digits
         raise SubmissionFormatError("含有位数过多、无法作为数值的数字") from exc
-    return submission_from_dict(_clean_json(data))
+    return submission_from_dict(_clean_json(data, "", {} if cut is None else cut))
 
 
-def _clean_json(value: Any) -> Any:
-    """JSON data with every string safe for a document (depth is bounded by submission_from_json)."""
+def _clean_json(value: Any, path: str, cut: dict[str, int]) -> Any:
+    """JSON data with every string safe for a document and no longer than a cell (depth is bounded by
+    submission_from_json); `path` is where `value` sits (projects[0].goal), `cut` collects what was cut."""
     if isinstance(value, str):
+        if len(value) > MAX_CELL_TEXT:
+            cut[path] = len(value)
+            value = value[:MAX_CELL_TEXT]
         return xml_safe(value)
     if isinstance(value, list):
-        return [_clean_json(v) for v in value]
+        return [_clean_json(v, f"{path}[{i}]", cut) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {xml_safe(k): _clean_json(v) for k, v in value.items()}
+        return {(key := xml_safe(k[:MAX_CELL_TEXT])): _clean_json(v, f"{path}.{key}" if path else key, cut)
+                for k, v in value.items()}
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**300:
         return str(value)[:20] + "…"  # no figure; the value's own check says it cannot be read
     return value

@@ -16,6 +16,8 @@ _TYPO = str.maketrans({"\ufe5d": "〔", "\ufe5e": "〕"})
 
 _FORBIDDEN_IN_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 _RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+#: What one Excel cell holds: longer text is cut to it, with a `text-too-long` finding (workbook and JSON alike).
+MAX_CELL_TEXT = 32_767
 MAX_NAME_BYTES = 180  # + "-编码" + "-绩效自评报告.docx" + atomic_write's ".….tmp" stays under 255 bytes
 
 

@@ -143,3 +143,21 @@ def test_a_broken_submission_json_is_explained_in_chinese(tmp_path):
     assert all(r.sourced is None and r.findings[0].code == "file-unreadable" for r in evaluation.files)
     assert "第 1 行" in messages[0] and "UTF-8" in messages[1]
     assert not any(word in m for m in messages for word in ("Expecting", "codec", "Error"))
+
+
+def test_json_text_beyond_a_cell_is_cut_to_it_with_a_text_too_long_warning_like_a_workbook_cell(tmp_path):
+    data = submission()
+    data["projects"][0]["goal"] = "完成目标" * 20_000  # 80,000 characters; a cell holds 32,767
+    data["projects"][0]["indicators"][0]["deviation_note"] = "说明" * 20_000
+    path = tmp_path / "长文字.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    [result] = evaluate_paths([path]).files
+    project = result.sourced.submission.projects[0]
+    assert project.goal == ("完成目标" * 20_000)[:32_767]
+    assert len(project.indicators[0].deviation_note) == 32_767
+    cut = {f.path: f for f in result.findings if f.code == "text-too-long"}
+    assert set(cut) == {"projects[0].goal", "projects[0].indicators[0].deviation_note"}
+    goal = cut["projects[0].goal"]
+    assert goal.severity == "warning" and goal.file == str(path)
+    assert goal.message.startswith("字段 projects[0].goal的文字有80000个字符") and "32767" in goal.message
+    assert [f for f in evaluate_paths([path]).projects[0].findings if f.code == "text-too-long"]

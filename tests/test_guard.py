@@ -7,6 +7,7 @@ import hashlib
 import mmap
 import os
 import random
+import re
 import struct
 import time
 import zipfile
@@ -643,3 +644,33 @@ def test_load_raw_many_without_fork_parses_in_process(tmp_path, monkeypatch):
     results = dict(load_raw_many([ok, tmp_path / "bad.xlsx"]))
     assert isinstance(results[ok], RawWorkbook) and results[ok].sheet("项目1").cells[(2, 2)] == 120
     rejected(results[tmp_path / "bad.xlsx"], "")
+
+
+def _sheets_on_one_part(src: Path, dst: Path, count: int) -> Path:
+    """A copy of `src` whose workbook.xml lists `count` more sheets, all pointing at the first sheet's part."""
+    ns = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zo:
+        for info in zi.infolist():
+            data = zi.read(info)
+            if info.filename == "xl/workbook.xml":
+                rid = re.search(r'<sheet [^>]*r:id="(rId\d+)"', data.decode())[1]
+                more = "".join(f'<sheet xmlns:r="{ns}" name="复制{i}" sheetId="{i + 100}" r:id="{rid}"/>'
+                               for i in range(count))
+                data = data.replace(b"</sheets>", more.encode() + b"</sheets>")
+            zo.writestr(info.filename, data)
+    return dst
+
+
+def test_load_raw_thousands_of_sheets_on_one_part_refused_before_reading(tmp_path):
+    src = normal_workbook(tmp_path / "n.xlsx")
+    result = load_raw(_sheets_on_one_part(src, tmp_path / "3000.xlsx", 3000), SMALL, isolate=False)
+    assert isinstance(result, Rejection)
+    assert "3002 张工作表，超过每个文件 300 张的上限" in result.reason
+
+
+def test_load_raw_sheets_sharing_one_part_refused(tmp_path):
+    src = normal_workbook(tmp_path / "n.xlsx")
+    assert not isinstance(load_raw(src, SMALL, isolate=False), Rejection)
+    result = load_raw(_sheets_on_one_part(src, tmp_path / "shared.xlsx", 2), SMALL, isolate=False)
+    assert isinstance(result, Rejection)
+    assert "有 2 张工作表与其他工作表指向同一份表格内容" in result.reason

@@ -417,7 +417,7 @@ def test_plain_values_as_the_model_keeps_them():
 def test_rejection_in_extraction_path_gives_file_unreadable(tmp_path, monkeypatch):
     import perf_toolkit.workbook.read as read_module
 
-    monkeypatch.setattr(read_module, "load_raw", lambda path, limits: Rejection("文件已加密", "请去掉密码后重新保存"))
+    monkeypatch.setattr(read_module, "load_raw", lambda path, limits, **_: Rejection("文件已加密", "请去掉密码后重新保存"))
     read = read_module.read_workbook(tmp_path / "x.xlsx")
     [finding] = read.findings
     assert finding.code == "file-unreadable" and "文件已加密" in finding.message and "去掉密码" in finding.message

@@ -37,6 +37,7 @@ from ..model import (
 from ..numbers import PENDING, number_or_none, round2
 from ..profile import Profile, load_profile
 from ..spec import TAXONOMY
+from ..text import MAX_CELL_TEXT
 from ..workbook.guard import Limits
 from ..workbook.read import WorkbookRead, read_workbooks
 from ..workbook.xlsx import cell_order
@@ -123,8 +124,11 @@ def _from_json(path: Path) -> FileResult:
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
             raise SubmissionFormatError(f"文件大小超过 {MAX_JSON_BYTES // 2**20} MB 的上限")
-        sourced = SourcedSubmission(submission_from_json(path.read_text(encoding="utf-8")), file=str(path))
-        return FileResult(str(path), "json", "", sourced)
+        cut: dict[str, int] = {}
+        sourced = SourcedSubmission(submission_from_json(path.read_text(encoding="utf-8"), cut=cut), file=str(path))
+        findings = [catalogue.make("text-too-long", file=str(path), path=field, place=f"字段 {field}",
+                                   length=length, limit=MAX_CELL_TEXT) for field, length in cut.items()]
+        return FileResult(str(path), "json", "", sourced, findings)
     except (OSError, UnicodeDecodeError, SubmissionFormatError) as exc:
         finding = catalogue.make("file-unreadable", file=str(path), reason=f"不是有效的填报数据 JSON（{_json_problem(exc)}）",
                                  advice="请检查文件内容是否为 perf-toolkit/submission/v1 格式。")

@@ -18,12 +18,14 @@ import email
 import email.header
 import email.utils
 import io
+import lzma
 import mailbox
 import os
 import re
 import struct
 import urllib.parse
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -262,6 +264,9 @@ def _mbox(path: Path, limits: InboxLimits) -> Iterator[Item]:
         yield Ignored(path.name, str(path), f"邮箱文件无法读取（{exc.strerror or '读取失败'}）", key=_key(path))
         return
     starts = [m.start() for m in re.finditer(rb"^From ", data, re.M)]
+    if not starts:
+        yield Ignored(path.name, str(path), "邮箱文件中没有邮件（没有以“From ”开头的邮件分隔行），已跳过", key=_key(path))
+        return
     for n, (a, b) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True), start=1):
         raw = data[a:b]
         raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""  # the envelope line is not part of the message
@@ -377,16 +382,27 @@ def _zip(data: bytes, name: str, mail: _Mail, budget: _Budget, *, depth: int) ->
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
         yield _ignored(name, mail, "压缩包已损坏或不是 zip 格式，无法打开，已跳过")
         return
-    members = [i for i in infos if not i.is_dir()]
+    members = [i for i in infos if not i.filename.endswith("/")]  # not is_dir(): it raises on an empty name
     declared = sum(i.file_size for i in members)
     if len(infos) > budget.entries or declared > budget.bytes:
         yield _ignored(name, mail, f"压缩包过大（{len(infos)} 个文件，解压后 {declared / 2**20:.0f} MB），"
                                    "可能是恶意文件（压缩炸弹），已跳过")
         return
     budget.entries -= len(infos)
+    listed = 0
+    for item in _zip_members(zf, members, name, mail, budget, depth=depth):
+        listed += 1
+        yield item
+    if not listed:  # an empty zip, or folders, dot files and __MACOSX only: still listed, with why
+        yield _ignored(name, mail, "压缩包中没有文件，已跳过" if not members else
+                       "压缩包中只有隐藏文件或 macOS 附加文件，没有电子表格，已跳过")
+
+
+def _zip_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], name: str, mail: _Mail, budget: _Budget, *,
+                 depth: int) -> Iterator[Item]:
     for info in members:
         inner = zip_entry_name(info)
-        short = re.split(r"[\\/]", inner)[-1] or inner
+        short = re.split(r"[\\/]", inner)[-1] or inner or "（无名文件）"
         entry = _Mail(mail.origin, f"{mail.key}!{info.header_offset}", f"{mail.within or name} › {inner}",
                       mail.message_id, mail.sender, mail.mail_date)
         if short.startswith(".") or inner.startswith("__MACOSX/"):
@@ -402,7 +418,8 @@ def _zip(data: bytes, name: str, mail: _Mail, budget: _Budget, *, depth: int) ->
         try:
             with zf.open(info) as fh:
                 content = fh.read(cap + 1)  # the declared size may lie: never read past the budget
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError, zlib.error,
+                lzma.LZMAError):
             yield _ignored(short, entry, "压缩包中的文件已损坏，无法解压，已跳过")
             continue
         if len(content) > cap:
@@ -464,7 +481,7 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     for encoding in tried:
         try:
             return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
+        except (ValueError, LookupError):  # ValueError too: a charset name holding NUL is no codec's name
             continue
     return data.decode("gb18030", "replace")
 
@@ -540,7 +557,7 @@ def _params(header: str) -> dict[str, str]:
                 if extended:
                     if n == 0 and value.count("'") >= 2:
                         charset, _, value = value.split("'", 2)
-                    data += urllib.parse.unquote_to_bytes(value)
+                    data += urllib.parse.unquote_to_bytes(value.encode("utf-8", "surrogateescape"))  # raw 8-bit kept
                 else:
                     data += value.encode("utf-8", "surrogateescape")
             out[name] = decode_bytes(data, charset or None)

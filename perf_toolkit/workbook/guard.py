@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+from ..text import MAX_CELL_TEXT
 from . import pool
 from . import xlsx as xs
 
@@ -53,6 +54,7 @@ class Limits:
     cpu_seconds: int = 60  # per file (a worker's RLIMIT_CPU is raised by this before each file)
     wall_seconds: float = 120.0  # per file
     ratio_min_bytes: int = 2**20  # small parts (styles, a tiny sheet) compress 300:1 harmlessly
+    max_sheets: int = 300  # a department's form has a sheet per project: far more is no submission
 
 
 @dataclass
@@ -126,6 +128,20 @@ _ZIP_KINDS = {  # a member that identifies a non-workbook zip
 
 def _resource(detail: str, note: str = "") -> Rejection:
     return Rejection(RESOURCE + note, _RESOURCE_ADVICE, detail)
+
+
+def _sheets_refusal(parts: list[str | None], limits: Limits) -> Rejection | None:
+    """Too many sheets, or several sheets sharing one sheet part (Excel never saves that; 3,000 names on one
+    part would cost 3,000 projects and their documents): refused before any sheet is read."""
+    if len(parts) > limits.max_sheets:
+        return Rejection(f"工作簿中有 {len(parts)} 张工作表，超过每个文件 {limits.max_sheets} 张的上限",
+                         "请每个单位只提交一份填报表，删除多余的工作表后另存为 .xlsx 再提交。", "too many sheets")
+    worksheets = [p for p in parts if p is not None]
+    shared = len(worksheets) - len(set(worksheets))
+    if shared:
+        return Rejection(f"工作簿结构异常：有 {shared} 张工作表与其他工作表指向同一份表格内容（Excel 保存的文件不会这样，"
+                         "文件可能被其他程序改动过）", _RESAVE, "sheets sharing a part")
+    return None
 
 
 # ------------------------------------------------------------------ sniff and container
@@ -280,7 +296,6 @@ def _value(v: Any) -> Any:
 
 #: Excel's own limit on the text of one cell: a file Excel saved never holds more. Longer text (another
 #: writer's, or a hostile file's 90 MB cell) is cut here, in the worker, so no caller holds a huge string.
-MAX_CELL_TEXT = 32_767
 
 
 def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached: set[Coord] = frozenset()) -> None:
@@ -304,7 +319,7 @@ def _fill(sheet: RawSheet, rows: Iterable[Iterable[Any]], limits: Limits, cached
         sheet.cached[rc] = ""  # a saved "" at the end of a row: past the range calamine gives
 
 
-def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
+def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook | Rejection:
     from python_calamine import CalamineWorkbook
 
     book = RawWorkbook(path, fmt)
@@ -316,6 +331,9 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
 
     with source() as fh, zipfile.ZipFile(fh) as zf:
         sheets, names = xs.book(zf)
+        refused = _sheets_refusal([part for _, part, _ in sheets], limits)
+        if refused:
+            return refused
         book.names = [DefinedName(*n) for n in names]
         percent = xs.percent_styles(zf)
         scans = {}
@@ -346,13 +364,16 @@ def _parse_xlsx(path: str, fmt: str, limits: Limits) -> RawWorkbook:
     return book
 
 
-def _parse_calamine(path: str, fmt: str, limits: Limits) -> RawWorkbook:
+def _parse_calamine(path: str, fmt: str, limits: Limits) -> RawWorkbook | Rejection:
     """xls, xlsb, ods: no scan is possible, so formulas show their cached values and errors read as empty."""
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     book = RawWorkbook(path, fmt, names=_ods_names(path) if fmt == "ods" else [])
     with open(path, "rb") as f:
         cal = CalamineWorkbook.from_filelike(f)
+    refused = _sheets_refusal([None] * len(cal.sheets_metadata), limits)
+    if refused:
+        return refused
     for meta in cal.sheets_metadata:
         if meta.typ != SheetTypeEnum.WorkSheet:
             continue
@@ -429,6 +450,8 @@ def _parse(path: str, fmt: str, limits: Limits) -> RawWorkbook | Rejection:
         book = (_parse_xlsx if fmt in ("xlsx", "xlsm") else _parse_calamine)(path, fmt, limits)
     except Exception as exc:  # MemoryError and RecursionError included
         return _explain(exc)
+    if isinstance(book, Rejection):
+        return book
     if not book.sheets:  # Excel cannot save a workbook without a worksheet: this one is damaged
         return Rejection("文件中没有可读取的工作表", _RESAVE, "no worksheet")
     return book

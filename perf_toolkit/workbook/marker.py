@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import lzma
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +89,7 @@ def output_mark(source: str | os.PathLike | bytes) -> OutputMark | None:
                 and dt.timedelta(minutes=-1) <= modified - written <= RESAVED_AFTER
             return OutputMark(kind, written, True) if untouched else None
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError, EOFError,
-            RuntimeError, NotImplementedError):
+            RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError):  # a member's compressed data broken
         return None
 
 

@@ -752,7 +752,7 @@ def extract_submission(raw: RawWorkbook, file: str) -> tuple[SourcedSubmission |
                                         file=file, count=sheet.outside_count, first=sheet.outside_first))
         for rc, length in sorted(sheet.long_text.items()):
             reader.findings.append(make("text-too-long", Location(sheet.name, a1(rc)), file=file, cell=a1(rc),
-                                        length=length, limit=MAX_CELL_TEXT))
+                                        place=f"单元格{a1(rc)}", length=length, limit=MAX_CELL_TEXT))
     _version(reader)
     dept = _department_grid(reader)
     candidates = [g for name, g in reader.grids.items() if name not in _RESERVED_SHEETS and g is not dept]
@@ -807,9 +807,10 @@ def _extracted(file: str, raw: RawWorkbook) -> WorkbookRead:
     return WorkbookRead(file, sourced, findings, raw.format, _sha256(Path(file)))
 
 
-def read_workbook(path, *, limits: Limits = Limits()) -> WorkbookRead:
-    """Read one workbook (any format the guard accepts) into a sourced submission and reader findings."""
-    return _result(path, load_raw(path, limits))
+def read_workbook(path, *, limits: Limits = Limits(), isolate: bool = True) -> WorkbookRead:
+    """Read one workbook (any format the guard accepts) into a sourced submission and reader findings;
+    isolate=False parses in-process (the fuzz targets: thousands of inputs a second, crashes seen)."""
+    return _result(path, load_raw(path, limits, isolate=isolate))
 
 
 def read_workbooks(paths, *, limits: Limits = Limits(), jobs: int | None = None,

@@ -29,6 +29,7 @@ from builders import (
 )
 
 GOOD = ("good-甲.xlsx", "good-乙.xlsx")
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,19 @@ def _file_cases(inbox: Path, template: Path, outside: Path) -> list[Case]:
         _rewrite(template, p, change)
     add("far-cell", "远端单元格.xlsx", far_cell)
 
-    def many_sheets(p: Path) -> None:  # 3,000 sheets that all point at one sheet part
-        def change(n, d):
-            if n == "xl/workbook.xml":
-                sheets = "".join(f'<sheet name="项目{i}" sheetId="{i + 100}" r:id="rId2"/>' for i in range(3000))
-                d = d.replace(b"</sheets>", sheets.encode() + b"</sheets>")
-            return {n: d}
-        _rewrite(template, p, change)
-    add("3000-sheets-one-part", "三千张表.xlsx", many_sheets)
+    def sheets_on_one_part(count: int):
+        def write(p: Path) -> None:  # `count` more sheets, all pointing at 项目1's sheet part
+            def change(n, d):
+                if n == "xl/workbook.xml":
+                    rid = re.search('name="项目1"[^>]*r:id="(rId\\d+)"', d.decode())[1]
+                    sheets = "".join(f'<sheet xmlns:r="{R_NS}" name="复制{i}" sheetId="{i + 100}" r:id="{rid}"/>'
+                                     for i in range(count))
+                    d = d.replace(b"</sheets>", sheets.encode() + b"</sheets>")
+                return {n: d}
+            _rewrite(template, p, change)
+        return write
+    add("3000-sheets-one-part", "三千张表.xlsx", sheets_on_one_part(3000))
+    add("sheets-sharing-a-part", "共用表格内容.xlsx", sheets_on_one_part(2))
 
     def huge_text(p: Path) -> None:  # 3 million characters (≈ 9 MB) in 预期目标; Excel would hold 32,767
         p.write_bytes(template.read_bytes())
@@ -221,6 +227,33 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
         "Content-Type: application/vnd.ms-excel; name=\"=?utf-8?b?////?=\"\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@\r\n--Y")
     eml("没有附件.eml", "eml-no-attachment", "From: a@b.cn\r\nSubject: hi\r\n\r\njust text\r\n")
+    # found by fuzz/fuzz_mail.py (atheris): a charset name holding NUL bytes made the header decoder raise
+    eml("字符集含空字节.eml", "eml-charset-with-nul",
+        "From: =?\0\0\0\0gb2312?b?!!!?= <a@b.cn>\r\nSubject: =?\0utf-8?q?=FF?=\r\n\r\ntext\r\n")
+    (inbox / "空邮箱.mbox").write_bytes(b"")  # found by fuzz/fuzz_mail.py: no "From " line made the split raise
+    cases.append(Case("mbox-empty", "空邮箱.mbox", "file"))
+    # found by fuzz/fuzz_mail.py: zlib.error escaped, from a zip's member and from a workbook's [Content_Types].xml (the
+    # check for the toolkit's own outputs, also run on every workbook in a folder)
+    (inbox / "坏压缩数据.zip").write_bytes(broken_deflate({"单位填报表.xlsx": good}, "单位填报表.xlsx"))
+    cases.append(Case("zip-member-bad-deflate", "坏压缩数据.zip", "file"))
+    with zipfile.ZipFile(template) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    (inbox / "类型部件损坏.xlsx").write_bytes(broken_deflate(parts, "[Content_Types].xml"))
+    cases.append(Case("workbook-content-types-bad-deflate", "类型部件损坏.xlsx", "file"))
+    # found by fuzz/fuzz_mail.py: an empty zip (or one of dot files and __MACOSX only) was listed nowhere
+    _zip(inbox / "空压缩包.zip", {})
+    cases.append(Case("zip-empty", "空压缩包.zip", "file"))
+    _zip(inbox / "苹果附加文件.zip", {"__MACOSX/._表.xlsx": b"\0\5\26\7", ".DS_Store": b"Bud1"})
+    cases.append(Case("zip-macos-files-only", "苹果附加文件.zip", "file"))
+    # found by fuzz/fuzz_mail.py: a member with an empty name made zipfile's is_dir() raise
+    (inbox / "无名成员.zip").write_bytes(unnamed_member_zip(b"PK\3\4"))
+    cases.append(Case("zip-member-empty-name", "无名成员.zip", "file"))
+    # found by fuzz/fuzz_mail.py: a raw 8-bit byte in an RFC 2231 file name (filename*=) made its decoding raise
+    eml("文件名含原始字节.eml", "eml-rfc2231-name-raw-8bit",
+        "From: a@b.cn\r\nSubject: hi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=W\r\n\r\n"
+        "--W\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Disposition: attachment; filename*=UTF-8''%E4%B8%9C\udcb8%E5.xlsx\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--W--\r\n")
     (inbox / "截断.mbox").write_bytes(b"From a@b.cn Mon Apr  1 10:00:00 2024\nFrom: a@b.cn\nContent-Type: multipart/mixed; "
                                       b"boundary=Z\n\n--Z\nContent-Type: application/zip\n\nPK\x03\x04")
     cases.append(Case("mbox-truncated", "截断.mbox", "file"))
@@ -239,6 +272,29 @@ def _mail_cases(inbox: Path, template: Path) -> list[Case]:
     (inbox / "压缩包炸弹.zip").write_bytes(bomb.getvalue())
     cases.append(Case("zip-of-bomb", "压缩包炸弹.zip", "file"))
     return cases
+
+
+def broken_deflate(members: dict[str, bytes], broken: str) -> bytes:
+    """A zip of `members` deflated, the deflate stream of member `broken` starting with a block of the reserved
+    type (binary 11): the zip's directory is sound, decompressing that member fails (zlib.error)."""
+    import io
+    buffer = io.BytesIO()
+    _zip(buffer, members)
+    data = bytearray(buffer.getvalue())
+    offset = zipfile.ZipFile(buffer).getinfo(broken).header_offset
+    name_len, extra_len = struct.unpack("<HH", data[offset + 26:offset + 30])
+    data[offset + 30 + name_len + extra_len] |= 0b110  # BTYPE = 11: "invalid block type"
+    return bytes(data)
+
+
+def unnamed_member_zip(data: bytes) -> bytes:
+    """A stored zip of one member whose name is empty (zipfile cannot write one), built byte by byte."""
+    import zlib
+    crc, n = zlib.crc32(data), len(data)
+    local = struct.pack("<4s5H3L2H", b"PK\3\4", 20, 0, 0, 0, 0, crc, n, n, 0, 0) + data
+    central = struct.pack("<4s6H3L5H2L", b"PK\1\2", 20, 20, 0, 0, 0, 0, crc, n, n, 0, 0, 0, 0, 0, 0, 0)
+    end = struct.pack("<4s4H2LH", b"PK\5\6", 0, 0, 1, 1, len(central), len(local), 0)
+    return local + central + end
 
 
 def _json_cases(folder: Path) -> list[Case]:
