@@ -105,7 +105,7 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
         report_json = output / REPORT_JSON
         with progress.stage("审核结果", 1):
             with atomic_write(report_json) as fh:
-                fh.write(evaluation.to_json().encode("utf-8"))
+                evaluation.write_json(fh)
         with progress.stage("报告"):
             reports = render_round_reports(evaluation, campaign, profile, output, pdf=pdf, jobs=jobs,
                                            progress=progress)

@@ -26,6 +26,7 @@ LIBRARY_HOMES = {
     "openpyxl": ("perf_toolkit.workbook", "perf_toolkit.fsutil"),
     "pandas": ("perf_toolkit.check", "perf_toolkit.summary"),
     "numpy": ("perf_toolkit.check", "perf_toolkit.summary"),
+    "orjson": ("perf_toolkit.model",),  # the check report's JSON, written by every stage that writes one
 }
 
 #: The pipeline's order: a module may import only from its own stage or an earlier one.

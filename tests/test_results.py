@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import os
 from pathlib import Path
@@ -184,33 +185,24 @@ def test_unverifiable_indicators_follow_one_rule_and_make_the_total_provisional_
     assert any("总分和等级待核实（2项指标无法核实，暂按自评得分计）" in str(c) for r in rows for c in r if c)
 
 
-def test_report_json_text_is_json_dumps_of_the_dict_byte_for_byte(tmp_path):
-    """`to_json` (the round's 审核结果.json) writes what json.dumps(to_dict(), indent=2) writes, also for
-    a file whose name is not UTF-8 (surrogate-escaped from the disk, printed as GB18030)."""
+def test_report_json_written_file_by_file_is_the_dict_indented_as_json_dumps_does(tmp_path):
+    """`write_json` (the round's 审核结果.json) writes what json.dumps(to_dict(), indent=2) writes, also
+    for a file whose name is not UTF-8 (surrogate-escaped from the disk, printed as GB18030) and for
+    texts with quotes, backslashes and line breaks."""
     folder = tmp_path / "in"
     write(folder, "甲.xlsx", submission())
-    write(folder, "乙.xlsx", submission(code="DC-Y-01", budget_note="执行约85％"))
+    write(folder, "乙.xlsx", submission(code="DC-Y-01", budget_note='执行约85％，"引号"\\反斜杠\n换行\u2028'))
     gbk_name = os.fsdecode("丙局.xlsx".encode("gbk"))
     write(folder, gbk_name, submission(code="DC-X-01"))
     (folder / "坏.xlsx").write_bytes(b"PK\x03\x04 not a zip")
     evaluation = pt.evaluate_paths([folder], pt.load_profile())
-    assert evaluation.skipped and evaluation.files
+    assert len(evaluation.skipped) == 1 and len(evaluation.files) == 3  # the GBK name: skipped, listed
     expected = json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2)
-    assert evaluation.to_json() == expected
+    out = io.BytesIO()
+    evaluation.write_json(out)
+    assert out.getvalue().decode("utf-8") == expected
     assert "丙局.xlsx" in expected and "\\udc" not in expected
-    edge = {"a": [1, 2.5, float("nan"), float("-inf"), {}, [], (1, "x")], "b": {1: None, 2.5: True, None: False},
-            "c": "引号\"反斜杠\\换行\n\u2028", "d": -0.0, "e": 10**20}
-    from perf_toolkit.model import _indented_json
-    assert _indented_json(edge) == json.dumps(edge, ensure_ascii=False, indent=2)
-    from enum import IntEnum, StrEnum
-
-    class Kind(StrEnum):
-        A = "甲"
-
-    class Level(IntEnum):
-        ONE = 1
-
-    odd = {"k": Kind.A, Kind.A: [Kind.A, Level.ONE, True, None, 0.1], "n": {"x": {"y": []}}}
-    assert _indented_json(odd) == json.dumps(odd, ensure_ascii=False, indent=2)
-    with pytest.raises(TypeError):
-        _indented_json({"a": object()})
+    empty = pt.evaluate_paths([], pt.load_profile())
+    out = io.BytesIO()
+    empty.write_json(out)
+    assert out.getvalue().decode("utf-8") == json.dumps(empty.to_dict(), ensure_ascii=False, indent=2)
