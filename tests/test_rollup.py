@@ -304,3 +304,18 @@ def test_rollup_names_every_file_of_a_folder_it_does_not_read(tmp_path):
     assert "不是 .xlsx 文件" in reasons[str(folder / "说明.txt")] and "“.xls”" in reasons[str(folder / "旧汇总.xls")]
     assert "临时文件" in reasons[str(folder / "~$东川区汇总.xlsx")] and "子文件夹" in reasons[str(folder / "备份")]
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before  # inputs untouched
+
+
+def test_a_text_longer_than_a_cell_in_emoji_still_matches_its_checksum(tmp_path):
+    """A cell holds 32,767 UTF-16 units: 20,000 emoji (40,000 units) are cut to what the cell keeps, by the
+    writer and the checksum alike, so the summary rolls up as written and nothing else is cut."""
+    data = batch(1, seed=8)[0]
+    data["projects"][0]["name"] = "项目" + "😀" * 20_000
+    frames = summary_frames(evaluate_submissions(sourced_batch([data])), campaign(1, district="东川区"))
+    district = write_summary(frames, tmp_path / "东川区汇总.xlsx")
+    ws = openpyxl.load_workbook(district)["项目明细"]
+    header = [str(c.value).replace("\n", "") for c in ws[1]]
+    name = ws.cell(2, header.index("项目名称") + 1).value
+    assert name == "项目" + "😀" * 16_382 and len(name.encode("utf-16-le")) // 2 == 32_766
+    accepted, rejected = read_summaries([district])
+    assert [s.name for s in accepted] == ["东川区"] and rejected == []

@@ -189,10 +189,13 @@ def _put(ws, r: int, c: int, value, fmt) -> object:
         value = pd.Timestamp(value).to_pydatetime()
         ws.write_datetime(r, c, value, fmt)
     else:
-        value = str(value)
+        value = checksum.cell_text(str(value))
         ws.write_string(r, c, value, fmt)
     return value
 
+
+#: Texts up to this long fit a cell whatever they hold (checksum.cell_text cuts longer ones as a cell would).
+HALF_CELL = checksum.MAX_TEXT // 2
 
 #: Widest a column grows before its text wraps (most text columns wrap at MAX_WIDTH).
 WIDE_COLUMNS = {"说明": 56, "列入原因": 30, "问题": 30, FLAGS: 20, NAME: 24, P_NAME: 28, "三级指标": 28}
@@ -297,8 +300,8 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         for c, value in enumerate(values):
             kind = value.__class__  # the common types written directly, the same way `_put` writes them
             if kind is str:
-                write_string(r, col + c, value, fmts[c])
-                written = value
+                written = value if len(value) <= HALF_CELL else checksum.cell_text(value)
+                write_string(r, col + c, written, fmts[c])
             elif kind is float and value - value == 0:  # finite
                 write_number(r, col + c, value, fmts[c])
                 written = value

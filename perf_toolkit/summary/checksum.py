@@ -19,8 +19,21 @@ CHECKED_SHEETS = ("部门汇总", "项目明细", "指标明细", "问题清单"
 #: The 元数据 label of the checksum row.
 LABEL = "校验值"
 PREFIX = "sha256:"
-#: The most characters a cell holds (xlsxwriter cuts longer texts to this).
+#: The most a cell holds, in UTF-16 units as Excel counts (a character beyond U+FFFF, an emoji, is two).
 MAX_TEXT = 32767
+
+
+def cell_text(text: str) -> str:
+    """`text` as a cell keeps it: the writer writes this (never leaving the cut to xlsxwriter, whose rule
+    differs between versions) and the checksum covers it."""
+    if len(text) <= MAX_TEXT // 2:  # cannot be over, however many characters are wide
+        return text
+    units = 0
+    for i, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > MAX_TEXT:
+            return text[:i]
+    return text
 
 Cells = Mapping[tuple[int, int], object]  # (row, column), 1-based, as the guard reads them
 
@@ -37,7 +50,7 @@ def canonical(value: object, *, written: bool = False) -> str | None:
         when = (when.replace(tzinfo=None) + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
         return "d:" + when.isoformat(sep=" ")
     if isinstance(value, str):
-        text = value[:MAX_TEXT] if written else value
+        text = cell_text(value) if written else value
         return None if text == "" else "s:" + text
     try:
         number = float(value)  # numpy numbers too
@@ -81,7 +94,7 @@ def recorded(rows: Iterable[tuple[int, int, object]]) -> dict[tuple[int, int], s
     for r, c, value in rows:
         if value.__class__ is str:  # most cells: the text itself (canonical's first case, inlined)
             if value:
-                out[(r + 1, c + 1)] = "s:" + value[:MAX_TEXT]
+                out[(r + 1, c + 1)] = "s:" + cell_text(value)
             continue
         text = canonical(value, written=True)
         if text is not None:
