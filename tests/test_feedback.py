@@ -3,8 +3,10 @@ through a real SMTP server on loopback (aiosmtpd), asserting on what it received
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
+import email.policy
 import socket
 import sqlite3
 from dataclasses import replace
@@ -18,6 +20,7 @@ from builders import (
     broken_workbook,
     clean_submission,
     faulty_submission,
+    round_inbox,
     warned_submission,
     write_workbook,
 )
@@ -31,6 +34,8 @@ from perf_toolkit.mail.errors import MailError
 from perf_toolkit.mail.feedback import FEEDBACK, RECEIPT, REMINDER, compose_feedback, write_drafts
 from perf_toolkit.mail.rounddb import connect
 from perf_toolkit.mail.send import send_all
+from perf_toolkit.profile import load_profile
+from perf_toolkit.run import run_round
 from perf_toolkit.workbook.markup import write_markups
 
 ROSTER = tuple(RosterEntry(*row) for row in DC_ROSTER)
@@ -406,3 +411,50 @@ def test_feedback_command_writes_drafts_then_sends_once(tmp_path, smtp_server, m
     result = runner.invoke(cli, ["feedback", str(folder), "--config", str(config), "--send"])
     assert result.exit_code == 1 and "发送失败 1 处：" in result.output
     assert "收件人 mzj@example.gov.cn 被邮件服务器拒收" in result.output
+
+
+# ------------------------------------------------------------------ drafts kept across runs
+
+
+def test_a_rerun_keeps_the_drafts_whose_mail_is_the_same_and_builds_no_mail_for_them(tmp_path, monkeypatch):
+    from perf_toolkit.mail import feedback as feedback_module
+
+    built: list[str] = []
+    real = feedback_module._message
+
+    def counting(subject, *args):
+        built.append(subject)
+        return real(subject, *args)
+
+    monkeypatch.setattr(feedback_module, "_message", counting)
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+
+    def round_once():
+        return run_round([folder], Campaign(output_dir=out), load_profile(), out, history=False)
+
+    first = round_once()
+    assert len(first.drafts) == 2 and len(built) == 2
+    before = {p.name: p.read_bytes() for p in first.drafts}
+    second = round_once()
+    assert [p.name for p in second.drafts] == [p.name for p in first.drafts] and len(built) == 2  # none built
+    assert {p.name: p.read_bytes() for p in second.drafts} == before  # kept, Date and Message-ID included
+    changed = next(p for p in first.drafts if "农业农村局" in p.name)
+    write_workbook(folder, "丙.xlsx", faulty_submission(actual="85"))
+    third = round_once()
+    after = {p.name: p.read_bytes() for p in third.drafts}
+    assert len(built) == 3 and after[changed.name] != before[changed.name]
+    assert all(after[n] == b for n, b in before.items() if n != changed.name)
+    assert b"85" in base64.b64decode(b"".join(_body_lines(after[changed.name])))
+    (out / "反馈邮件" / changed.name).unlink()  # a draft deleted by hand is written again
+    round_once()
+    assert len(built) == 4 and (out / "反馈邮件" / changed.name).is_file()
+    run_round([folder], Campaign(output_dir=out, mail=MailSettings(sender="czj@example.gov.cn")), load_profile(),
+              out, history=False)
+    assert len(built) == 6  # another sender: every mail is another mail
+
+
+def _body_lines(eml: bytes) -> list[bytes]:
+    """The base64 lines of the text part of a draft."""
+    message = email.message_from_bytes(eml, policy=email.policy.default)
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return part.get_payload().encode("ascii").split()

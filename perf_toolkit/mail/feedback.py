@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import cached_property
 from pathlib import Path
 
 from ..check.status import NOT_SUBMITTED, PASSED, UNREADABLE, department_status
@@ -38,6 +40,7 @@ from ..fsutil import atomic_write
 from ..model import Evaluation, FileResult, Finding
 from ..text import clean_text, safe_name
 from ..workbook.markup import MarkupResult, score_lines
+from .rounddb import connect, ensure
 
 FEEDBACK, REMINDER, RECEIPT = "feedback", "reminder", "receipt"
 #: What each kind of mail is called in file names and messages.
@@ -59,15 +62,18 @@ class Outgoing:
     name: str  # its name
     kind: str  # FEEDBACK, REMINDER or RECEIPT
     recipients: tuple[str, ...]  # To: addresses (empty: see reason)
-    message: EmailMessage
+    subject: str
     version: str  # a hash of what the mail says about which file: the same version is never sent twice
     file: str | None = None  # the submission it is about
     attachment: Path | None = None  # the marked workbook attached
     reason: str = ""  # why there is no recipient (Chinese); "" when it can be sent
+    content: str = ""  # a hash of everything the mail holds but its date and Message-ID (a draft kept if equal)
+    compose: Callable[[], EmailMessage] = field(default=EmailMessage, repr=False, compare=False)
 
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
+    @cached_property
+    def message(self) -> EmailMessage:
+        """The mail, built once on first use (a draft kept from an earlier run needs none)."""
+        return self.compose()
 
 
 def compose_feedback(evaluation: Evaluation, campaign: Campaign, markups: Sequence[MarkupResult] = (), *,
@@ -103,8 +109,10 @@ def compose_feedback(evaluation: Evaluation, campaign: Campaign, markups: Sequen
             subject, body, version = _feedback(d.name, result, d.state, campaign, attachment, why_none, now.date())
         if reason:
             reason = f"{reason}，未生成{KIND_ZH[kind]}邮件"
-        message = _message(subject, body, campaign, to, d.name, now, attachment)
-        out.append(Outgoing(d.code, d.name, kind, to, message, version, d.file, attachment, reason))
+        content = _version(subject, body, to, d.name, campaign.mail.sender, campaign.mail.cc,
+                           _file_digest(attachment) if attachment is not None else None)
+        out.append(Outgoing(d.code, d.name, kind, to, subject, version, d.file, attachment, reason, content,
+                            functools.partial(_message, subject, body, campaign, to, d.name, now, attachment)))
     return out
 
 
@@ -160,6 +168,10 @@ def _listing(findings: Sequence[Finding]) -> str:
 
 def _version(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() + ":" + path.name
 
 
 def _file_label(result: FileResult) -> str:
@@ -287,13 +299,26 @@ def draft_bytes(item: Outgoing) -> bytes:
     return head + b"\r\nX-Unsent: 1" + blank + body  # the last header, as adding it to a copy would place it
 
 
-def write_drafts(outgoing: Sequence[Outgoing], folder: str | Path, *, prune: bool = False) -> list[Path]:
+#: One row per draft written into the drafts folder of a round: a draft whose mail would hold the same
+#: (`Outgoing.content`) is kept as it is. The row goes before the draft is rewritten, in after it is written.
+DRAFTED_DDL = """
+CREATE TABLE IF NOT EXISTS drafted (
+    name TEXT PRIMARY KEY,  -- the draft's file name in the folder
+    content TEXT NOT NULL   -- Outgoing.content of the mail it holds
+);
+"""
+
+
+def write_drafts(outgoing: Sequence[Outgoing], folder: str | Path, *, prune: bool = False,
+                 db: str | Path | None = None) -> list[Path]:
     """Write each sendable mail as “单位名称-审核意见.eml” (atomically); mails without a recipient are not
     written (their reason is listed by the caller). `prune` removes our earlier drafts not written again,
-    for a folder the toolkit owns, so a department that has since passed gets no stale feedback."""
+    for a folder the toolkit owns, so a department that has since passed gets no stale feedback. With
+    the round database `db`, a draft already in the folder with the same content is kept (its date is
+    the day it was first written), so a re-run rewrites only the drafts whose mail changed."""
     folder = Path(folder)
     taken: set[str] = set()
-    written = []
+    named = []
     for item in outgoing:
         if item.reason:
             continue
@@ -301,14 +326,36 @@ def write_drafts(outgoing: Sequence[Outgoing], folder: str | Path, *, prune: boo
         numbered = (f"{stem}-{n}{DRAFT_SUFFIX}" for n in range(2, 10_000))  # lazily, not 10,000 names a draft
         name = next(c for c in itertools.chain([f"{stem}{DRAFT_SUFFIX}"], numbered) if c.casefold() not in taken)
         taken.add(name.casefold())
-        with atomic_write(folder / name) as fh:
-            fh.write(draft_bytes(item))
-        written.append(folder / name)
+        named.append((name, item))
+    conn = connect(db) if db is not None else None
+    try:
+        kept: dict[str, str] = {}
+        if conn is not None:
+            ensure(conn, DRAFTED_DDL)
+            kept = {r["name"]: r["content"] for r in conn.execute("SELECT name, content FROM drafted")}
+        for name, item in named:
+            if kept.get(name) == item.content and (folder / name).is_file():
+                continue
+            if conn is not None:
+                with conn:
+                    conn.execute("DELETE FROM drafted WHERE name = ?", (name,))
+            with atomic_write(folder / name) as fh:
+                fh.write(draft_bytes(item))
+            if conn is not None:
+                with conn:
+                    conn.execute("INSERT INTO drafted (name, content) VALUES (?, ?)", (name, item.content))
+        if conn is not None:
+            with conn:
+                conn.executemany("DELETE FROM drafted WHERE name = ?",
+                                 [(n,) for n in kept if n.casefold() not in taken])
+    finally:
+        if conn is not None:
+            conn.close()
     if prune and folder.is_dir():
         for path in folder.iterdir():
             if path.is_file() and _DRAFT.search(path.name) and path.name.casefold() not in taken:
                 path.unlink(missing_ok=True)
-    return written
+    return [folder / name for name, _ in named]
 
 
 def _titled(f: Finding) -> str:
