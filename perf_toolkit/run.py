@@ -501,8 +501,9 @@ def write_round_markups(evaluation: Evaluation, campaign: Campaign, profile: Pro
 
 
 def _markup_key(base: str, job: MarkupJob) -> str:
-    printed = dataclasses.replace(job, today=None, file=Path(job.file).name)  # the date: the first build's
-    text = json.dumps(dataclasses.asdict(printed), ensure_ascii=False, default=str)
+    printed = {f.name: getattr(job, f.name) for f in dataclasses.fields(job) if f.name != "today"}  # the first build's
+    printed.update(file=Path(job.file).name, findings=[f.to_dict() for f in job.findings])  # (asdict: 5 ms a job)
+    text = json.dumps(printed, ensure_ascii=False, default=str)
     return hashlib.sha256(f"{base}\n{text}".encode()).hexdigest()
 
 
