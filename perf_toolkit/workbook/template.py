@@ -88,8 +88,8 @@ def _row_height(texts: list[tuple[object, float]], minimum: float = 20.0) -> flo
     for text, width in texts:
         if text is None or text == "":
             continue
-        usable = max(width - 1, 2)
-        count = sum(max(1, math.ceil(display_width(p) / usable)) for p in str(text).split("\n"))
+        usable = max(width * 0.9 - 1, 2)  # a wrapped line breaks before the column's edge (no split words)
+        count = sum(max(1, math.ceil(display_width(p, ambiguous_wide=True) / usable)) for p in str(text).split("\n"))
         lines = max(lines, count)
     return min(409.0, max(minimum, lines * 14.5 + 6))
 
