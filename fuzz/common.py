@@ -61,9 +61,12 @@ def zip_mutator(data: bytes, max_size: int, seed: int) -> bytes:
         if start >= 0 and end > start:
             members[k] = (name, body[:end] + body[start:end] * rng.choice((2, 50, 3000)) + body[end:])
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", rng.choice((zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED))) as zo:
-        for n, b in members:
-            zo.writestr(n, b)
+    try:
+        with zipfile.ZipFile(out, "w", rng.choice((zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED))) as zo:
+            for n, b in members:
+                zo.writestr(n, b)
+    except Exception:  # zipfile cannot write every member it reads (an empty name): plain mutations then
+        return atheris.Mutate(data, max_size)
     mutated = out.getvalue()
     return mutated if len(mutated) <= max_size else atheris.Mutate(data, max_size)
 
