@@ -260,12 +260,12 @@ def _text_lines(text: str, width: float) -> int:
 
 def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0, *,
            widths: list[float] | None = None, sized: list[tuple[float, bool]] | None = None,
-           record: list | None = None) -> int:
+           record: dict | None = None) -> int:
     """Write a table with its header at `row`; a last row labelled 合计 gets the total style. Returns the next row.
 
     Column widths are set from the content (or `sized`) unless `widths` (the sheet's existing widths) is given.
     Row heights are set where text wraps: LibreOffice does not grow rows on opening a file.
-    `record` collects (row, column, value written) for the checksum.
+    `record` collects the cells written, as the checksum counts them (checksum.record).
     """
     kinds = [column_kind(str(c)) for c in frame.columns]
     if widths is not None:
@@ -277,7 +277,7 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         text = header_text(str(name), width)
         ws.write_string(row, col + c, text, styles.header)
         if record is not None:
-            record.append((row, col + c, text))
+            checksum.record(record, row, col + c, text)
         lines = max(lines, _lines(text, width))
         if widths is None:
             ws.set_column(col + c, col + c, width)
@@ -315,12 +315,12 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
             else:
                 written = _put(ws, r, col + c, value, fmts[c])
             if record is not None:
-                record.append((r, col + c, written))
+                checksum.record(record, r, col + c, written)
     return row + n + 1
 
 
 def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
-                 row: int, col: int, record: list | None) -> None:
+                 row: int, col: int, record: dict | None) -> None:
     """The data rows of `_table` as one XML text: the cells `_put` would write, the heights it would set."""
     width = len(columns)
     names = column_names(col, width)
@@ -340,6 +340,10 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
             if kind is str:
                 written = value if len(value) <= HALF_CELL else checksum.cell_text(value)
                 append(f'<c r="{names[c]}{number}" s="{keys[c]}" t="s"><v>{shared(written)}</v></c>')
+                if record is not None:
+                    if written:  # checksum.record's first case (`written` is already as a cell keeps it)
+                        record[(r + 1, col + c + 1)] = "s:" + written
+                    continue
             elif kind is float and value - value == 0:  # finite
                 written = value
                 append(f'<c r="{names[c]}{number}" s="{keys[c]}"><v>{value:.16G}</v></c>')
@@ -354,7 +358,7 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
                 else:  # a date: the number xlsxwriter's write_datetime stores
                     append(f'<c r="{names[c]}{number}" s="{keys[c]}"><v>{convert_date(written):.16G}</v></c>')
             if record is not None:
-                record.append((r, col + c, written))
+                checksum.record(record, r, col + c, written)
         append("</row>")
     if heights:
         ws.add_rows("".join(parts), last, col + width - 1)
@@ -487,7 +491,7 @@ CHARTED_SHEETS = ("部门汇总", "区县汇总")
 
 
 def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict,
-                 record: list | None = None) -> None:
+                 record: dict | None = None) -> None:
     # a sheet a chart draws from stays with xlsxwriter: it caches the chart's values from the cells it holds
     ws = wb.add_worksheet(name, worksheet_class=Worksheet if name in CHARTED_SHEETS else StreamedSheet)
     frame = frame.assign(**{c: frame[c].map(file_name) for c in FILE_COLUMNS if c in frame})
@@ -682,7 +686,7 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
         wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
         styles = _Styles(wb)
         _overview(wb, styles, frames, meta, title)
-        written: dict[str, list] = {name: [] for name in checksum.CHECKED_SHEETS}
+        written: dict[str, dict] = {name: {} for name in checksum.CHECKED_SHEETS}
         for name, frame in frames.items():
             if name in OVERVIEW_BLOCKS or name == "元数据":
                 continue
@@ -692,7 +696,7 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
         end = _table(ws, styles, facts, record=written["元数据"])
         # the checksum of what rollup reads back, in a last row of its own (not part of what it covers)
         ws.write_string(end, 0, checksum.LABEL, styles.cell("general"))
-        ws.write_string(end, 1, checksum.digest({name: checksum.recorded(cells) for name, cells in written.items()}),
+        ws.write_string(end, 1, checksum.digest(written),
                         styles.cell("general"))
         ws.hide()
         wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')

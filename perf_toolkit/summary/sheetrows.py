@@ -38,9 +38,10 @@ class StreamedSheet(Worksheet):
             self._row_formats.append(cell_format)
         return key
 
-    def shared_string(self, text: str) -> int:
-        """The index of a text in the workbook's shared strings (added where write_string would add it)."""
-        return self.str_table._get_shared_string_index(text)
+    @property
+    def shared_string(self):
+        """text -> its index in the workbook's shared strings (added where write_string would add it)."""
+        return self.str_table._get_shared_string_index
 
     def row_start(self, row: int, spans: str, height: float | None) -> str:
         """A <row> start tag as xlsxwriter writes it (`height` in points as set_row takes it, None: default)."""
