@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from ..fsutil import atomic_write
 from ..text import display_width
 from ..workbook import marker
 from . import checksum
 from .scoresheet import SAFE_WRITER
+from .sheetrows import StreamedSheet, column_names
 from .tables import (
     CODE,
     DISTRICT,
@@ -258,12 +260,12 @@ def _text_lines(text: str, width: float) -> int:
 
 def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0, *,
            widths: list[float] | None = None, sized: list[tuple[float, bool]] | None = None,
-           record: list | None = None) -> int:
+           record: dict | None = None) -> int:
     """Write a table with its header at `row`; a last row labelled 合计 gets the total style. Returns the next row.
 
     Column widths are set from the content (or `sized`) unless `widths` (the sheet's existing widths) is given.
     Row heights are set where text wraps: LibreOffice does not grow rows on opening a file.
-    `record` collects (row, column, value written) for the checksum.
+    `record` collects the cells written, as the checksum counts them (checksum.record).
     """
     kinds = [column_kind(str(c)) for c in frame.columns]
     if widths is not None:
@@ -275,7 +277,7 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         text = header_text(str(name), width)
         ws.write_string(row, col + c, text, styles.header)
         if record is not None:
-            record.append((row, col + c, text))
+            checksum.record(record, row, col + c, text)
         lines = max(lines, _lines(text, width))
         if widths is None:
             ws.set_column(col + c, col + c, width)
@@ -291,10 +293,15 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
     columns = [frame.iloc[:, c].tolist() for c in range(len(frame.columns))]
     # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
     lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
-    for r, height in enumerate(map(max, *lines) if len(lines) > 1 else lines[0] if lines else (), start=row + 1):
+    heights = list(map(max, *lines) if len(lines) > 1 else lines[0] if lines else [1] * n)
+    last = row + n
+    if isinstance(ws, StreamedSheet) and last < ws.xls_rowmax and col + len(kinds) <= ws.xls_colmax:
+        _stream_rows(ws, columns, heights, formats, total_formats if has_total else None, row, col, record)
+        return last + 1
+    for r, height in enumerate(heights, start=row + 1):
         if height > 1:
             ws.set_row(r, 15 * height + 3)
-    write_string, write_number, last = ws.write_string, ws.write_number, row + n
+    write_string, write_number = ws.write_string, ws.write_number
     for r, values in enumerate(zip(*columns, strict=True), start=row + 1):
         fmts = total_formats if has_total and r == last else formats
         for c, value in enumerate(values):
@@ -308,8 +315,71 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
             else:
                 written = _put(ws, r, col + c, value, fmts[c])
             if record is not None:
-                record.append((r, col + c, written))
+                checksum.record(record, r, col + c, written)
     return row + n + 1
+
+
+def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
+                 row: int, col: int, record: dict | None) -> None:
+    """The data rows of `_table` as one XML text: the cells `_put` would write, the heights it would set."""
+    width = len(columns)
+    names = column_names(col, width)
+    spans = f"{col + 1}:{col + width}"
+    keys = [ws.format_key(f) for f in formats] if n_plain(len(heights), total_formats) else []
+    shared, convert_date = ws.shared_string, ws._convert_date_time
+    parts: list[str] = []
+    append = parts.append
+    last = row + len(heights)
+    for r, (values, height) in enumerate(zip(zip(*columns, strict=True), heights, strict=True), start=row + 1):
+        if total_formats is not None and r == last:
+            keys = [ws.format_key(f) for f in total_formats]
+        append(ws.row_start(r, spans, 15 * height + 3 if height > 1 else None))
+        number = str(r + 1)
+        for c, value in enumerate(values):
+            kind = value.__class__  # the common types first, as `_put` writes them
+            if kind is str:
+                written = value if len(value) <= HALF_CELL else checksum.cell_text(value)
+                append(f'<c r="{names[c]}{number}" s="{keys[c]}" t="s"><v>{shared(written)}</v></c>')
+                if record is not None:
+                    if written:  # checksum.record's first case (`written` is already as a cell keeps it)
+                        record[(r + 1, col + c + 1)] = "s:" + written
+                    continue
+            elif kind is float and value - value == 0:  # finite
+                written = value
+                append(f'<c r="{names[c]}{number}" s="{keys[c]}"><v>{value:.16G}</v></c>')
+            else:
+                written = _written(value)
+                if written is None:
+                    append(f'<c r="{names[c]}{number}" s="{keys[c]}"/>')
+                elif written.__class__ is str:
+                    append(f'<c r="{names[c]}{number}" s="{keys[c]}" t="s"><v>{shared(written)}</v></c>')
+                elif written.__class__ is float:
+                    append(f'<c r="{names[c]}{number}" s="{keys[c]}"><v>{written:.16G}</v></c>')
+                else:  # a date: the number xlsxwriter's write_datetime stores
+                    append(f'<c r="{names[c]}{number}" s="{keys[c]}"><v>{convert_date(written):.16G}</v></c>')
+            if record is not None:
+                checksum.record(record, r, col + c, written)
+        append("</row>")
+    if heights:
+        ws.add_rows("".join(parts), last, col + width - 1)
+
+
+def n_plain(rows: int, total_formats: list | None) -> bool:
+    """Whether a table has rows in the plain (not the 合计) style."""
+    return rows > (0 if total_formats is None else 1)
+
+
+def _written(value) -> object:
+    """What `_put` writes for a value: None (a blank cell), a text, a float or a datetime."""
+    if _blank(value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "是" if value else "否"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
+        return pd.Timestamp(value).to_pydatetime()
+    return checksum.cell_text(str(value))
 
 
 #: The printable width of an A4 landscape page between the margins, in pixels (96 dpi): 11.69 in − 2 × 0.4 in.
@@ -416,9 +486,14 @@ def file_name(value: object) -> object:
     return value
 
 
+#: The sheets the 总览 charts draw from (`_rate_chart`).
+CHARTED_SHEETS = ("部门汇总", "区县汇总")
+
+
 def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict,
-                 record: list | None = None) -> None:
-    ws = wb.add_worksheet(name)
+                 record: dict | None = None) -> None:
+    # a sheet a chart draws from stays with xlsxwriter: it caches the chart's values from the cells it holds
+    ws = wb.add_worksheet(name, worksheet_class=Worksheet if name in CHARTED_SHEETS else StreamedSheet)
     frame = frame.assign(**{c: frame[c].map(file_name) for c in FILE_COLUMNS if c in frame})
     columns = [str(c) for c in frame.columns]
     kinds = [column_kind(c) for c in columns]
@@ -611,7 +686,7 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
         wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
         styles = _Styles(wb)
         _overview(wb, styles, frames, meta, title)
-        written: dict[str, list] = {name: [] for name in checksum.CHECKED_SHEETS}
+        written: dict[str, dict] = {name: {} for name in checksum.CHECKED_SHEETS}
         for name, frame in frames.items():
             if name in OVERVIEW_BLOCKS or name == "元数据":
                 continue
@@ -621,7 +696,7 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
         end = _table(ws, styles, facts, record=written["元数据"])
         # the checksum of what rollup reads back, in a last row of its own (not part of what it covers)
         ws.write_string(end, 0, checksum.LABEL, styles.cell("general"))
-        ws.write_string(end, 1, checksum.digest({name: checksum.recorded(cells) for name, cells in written.items()}),
+        ws.write_string(end, 1, checksum.digest(written),
                         styles.cell("general"))
         ws.hide()
         wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')

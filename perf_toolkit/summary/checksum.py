@@ -90,13 +90,18 @@ def without_label(cells: Mapping[tuple[int, int], str], label_column: int = 1) -
 
 def recorded(rows: Iterable[tuple[int, int, object]]) -> dict[tuple[int, int], str]:
     """Canonical cells from what the writer wrote: (row, column) 0-based as xlsxwriter counts."""
-    out = {}
+    out: dict[tuple[int, int], str] = {}
     for r, c, value in rows:
-        if value.__class__ is str:  # most cells: the text itself (canonical's first case, inlined)
-            if value:
-                out[(r + 1, c + 1)] = "s:" + cell_text(value)
-            continue
-        text = canonical(value, written=True)
-        if text is not None:
-            out[(r + 1, c + 1)] = text
+        record(out, r, c, value)
     return out
+
+
+def record(cells: dict[tuple[int, int], str], r: int, c: int, value: object) -> None:
+    """Add what the writer wrote at (r, c), 0-based as xlsxwriter counts, to canonical `cells`."""
+    if value.__class__ is str:  # most cells: the text itself (canonical's first case, inlined)
+        if value:
+            cells[(r + 1, c + 1)] = "s:" + cell_text(value)
+        return
+    text = canonical(value, written=True)
+    if text is not None:
+        cells[(r + 1, c + 1)] = text
