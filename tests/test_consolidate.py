@@ -371,7 +371,14 @@ def test_summary_charts_are_native_excel_charts(district):
     assert sum("<c:barChart>" in x and '<c:barDir val="col"/>' in x for x in xml) == 2
     assert sum('<c:barDir val="bar"/>' in x for x in xml) == 1
     assert any("部门汇总" in x for x in xml)  # rate by department plots the 部门汇总 sheet
-    assert len(openpyxl.load_workbook(path)["总览"]._charts) == 3
+    overview = openpyxl.load_workbook(path)["总览"]
+    assert len(overview._charts) == 3
+    # below the tables, in the printed columns, each block starting a page: no chart is cut in print
+    last_table_row = overview.max_row
+    anchors = sorted(c.anchor._from.row for c in overview._charts)  # 0-based
+    assert all(c.anchor._from.col == 0 for c in overview._charts)
+    assert anchors[0] >= last_table_row and anchors[1] - anchors[0] >= 15
+    assert [b.id for b in overview.row_breaks.brk] == [anchors[0], anchors[2]]  # a break after row id (1-based)
 
 
 def test_summary_write_is_atomic(tmp_path, district):

@@ -570,11 +570,11 @@ def _overview(wb, styles: _Styles, frames: dict[str, pd.DataFrame], meta: dict, 
         else:
             row = _table(ws, styles, frame, row, widths=OVERVIEW_WIDTHS)
         row += 1
-    _charts(wb, ws, frames, meta, anchors)
-    # the tables at full size, the charts (from column G) on pages of their own after them
+    # the charts below the tables, each block on a page of its own (never cut by a page break)
+    ws.set_h_pagebreaks(_charts(wb, ws, frames, meta, anchors, row + 1))
     tables = sum(column_pixels(w) for w in OVERVIEW_WIDTHS)
     scale = max(MIN_SCALE, min(MAX_SCALE, PAGE_PIXELS * 100 // tables))
-    _page(ws, title, "总览", header_rows=None, layout=PrintLayout(scale, 0, (len(OVERVIEW_WIDTHS),)))
+    _page(ws, title, "总览", header_rows=None, layout=PrintLayout(scale, 0, ()))
     ws.activate()
 
 
@@ -608,8 +608,14 @@ def _key_figures(ws, styles: _Styles, frame: pd.DataFrame, row: int) -> int:
     return row + len(frame) + 1
 
 
-def _charts(wb, ws, frames: dict[str, pd.DataFrame], meta: dict, anchors: dict[str, int]) -> None:
-    """Native charts to the right of the tables: grades, rate bands, rate by department (or district)."""
+#: Rows a 288-pixel chart covers at the default row height (20 pixels), and a row of space after it.
+CHART_ROWS = 16
+
+
+def _charts(wb, ws, frames: dict[str, pd.DataFrame], meta: dict, anchors: dict[str, int], row: int) -> list[int]:
+    """Native charts from `row` down: grades and rate bands on one page, the rate by department (or
+    district) on the next; returns the rows a new page must start at, so no chart is cut in print."""
+    at = row
     grades = frames["等级分布"]
     n = len(grades) - 1  # without 合计
     if n > 0:
@@ -621,7 +627,8 @@ def _charts(wb, ws, frames: dict[str, pd.DataFrame], meta: dict, anchors: dict[s
             "points": [{"fill": {"color": GRADE_COLOURS.get(g, "#729FCF")}} for g in grades[GRADE].iloc[:n]],
         })
         _style_chart(chart, "项目等级分布（个）", grades["项目数"].iloc[:n])
-        ws.insert_chart(3, 6, chart)
+        ws.insert_chart(at, 0, chart)
+        at += CHART_ROWS
     bands = frames["执行率分布"]
     n = len(bands) - 1
     if n > 0:
@@ -631,16 +638,21 @@ def _charts(wb, ws, frames: dict[str, pd.DataFrame], meta: dict, anchors: dict[s
                           "values": ["总览", first, 1, first + n - 1, 1], "data_labels": {"value": True},
                           "fill": {"color": "#3465A4"}})
         _style_chart(chart, "预算执行率分布（项目数）", bands["项目数"].iloc[:n])
-        ws.insert_chart(19, 6, chart)
-    _rate_chart(wb, ws, frames, meta)
+        ws.insert_chart(at, 0, chart)
+        at += CHART_ROWS
+    breaks = [row] if at > row else []
+    if _rate_chart(wb, ws, frames, meta, at):
+        breaks.append(at)
+    return breaks
 
 
-def _rate_chart(wb, ws, frames: dict[str, pd.DataFrame], meta: dict) -> None:
+def _rate_chart(wb, ws, frames: dict[str, pd.DataFrame], meta: dict, row: int) -> bool:
+    """The rate of each department (or district) as a bar chart at `row`; False when there is none."""
     city = meta.get("层级") == LEVEL_CITY and "区县汇总" in frames
     sheet = "区县汇总" if city else "部门汇总"
     table = frames.get(sheet)
     if table is None or table.empty or RATE not in table:
-        return
+        return False
     n = len(table) - (1 if str(table.iloc[-1, 0]) == TOTAL else 0)
     label = DISTRICT if city else NAME
     cat, val = list(table.columns).index(label), list(table.columns).index(RATE)
@@ -654,7 +666,8 @@ def _rate_chart(wb, ws, frames: dict[str, pd.DataFrame], meta: dict) -> None:
     chart.set_y_axis({"reverse": True, "num_font": {"name": FONT, "size": 9}})
     # a bar per row: readable up to ~130 departments; beyond that the bars thin out rather than vanish
     chart.set_size({"width": 576, "height": max(200, min(70 + (24 if n <= 40 else 18) * n, 2400))})
-    ws.insert_chart(35, 6, chart)
+    ws.insert_chart(row, 0, chart)
+    return True
 
 
 def _style_chart(chart, title: str, counts: pd.Series | None = None) -> None:
