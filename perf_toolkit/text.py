@@ -8,13 +8,16 @@ import unicodedata
 from typing import Any
 
 #: Characters XML 1.0 forbids (C0 controls but TAB/LF/CR, U+FFFE/U+FFFF) and lone surrogates.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_FORBIDDEN_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_XML_FORBIDDEN = re.compile(f"[{_XML_FORBIDDEN_CHARS}]")
 #: Bidi overrides and isolates: invisible, they reorder what a reader sees.
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_BIDI_CHARS = "\u202a-\u202e\u2066-\u2069"
+_BIDI = re.compile(f"[{_BIDI_CHARS}]")
 #: Typographic repairs: the small-form brackets ﹝﹞ often typed in 文号 print tiny; 〔〕 is the standard's.
-_TYPO = str.maketrans({"\ufe5d": "〔", "\ufe5e": "〕"})
+_TYPO_REPAIRS = {"\ufe5d": "〔", "\ufe5e": "〕"}
+_TYPO = str.maketrans(_TYPO_REPAIRS)
 #: Any character `scrub` changes: most texts hold none and are returned after one search.
-_SCRUBBED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069\ufe5d\ufe5e]")
+_SCRUBBED = re.compile(f"[{_XML_FORBIDDEN_CHARS}{_BIDI_CHARS}{''.join(_TYPO_REPAIRS)}]")
 
 _FORBIDDEN_IN_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 _RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
