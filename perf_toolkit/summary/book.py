@@ -178,26 +178,29 @@ class _Styles:
 
 def _put(ws, r: int, c: int, value, fmt) -> object:
     """Write one value by its type; text always as text (never a formula or a link). Returns what was written."""
-    if _blank(value):
+    written = _written(value)
+    if written is None:
         ws.write_blank(r, c, None, fmt)
+    elif written.__class__ is str:
+        ws.write_string(r, c, written, fmt)
+    elif written.__class__ is float:
+        ws.write_number(r, c, written, fmt)
+    else:
+        ws.write_datetime(r, c, written, fmt)
+    return written
+
+
+def _written(value) -> object:
+    """What a cell holds for a value: None (a blank cell), a text (as a cell keeps it), a float or a datetime."""
+    if _blank(value):
         return None
     if isinstance(value, (bool, np.bool_)):
-        value = "是" if value else "否"
-        ws.write_string(r, c, value, fmt)
-    elif isinstance(value, (int, float, np.integer, np.floating)):
-        value = float(value)
-        ws.write_number(r, c, value, fmt)
-    elif isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
-        value = pd.Timestamp(value).to_pydatetime()
-        ws.write_datetime(r, c, value, fmt)
-    else:
-        value = checksum.cell_text(str(value))
-        ws.write_string(r, c, value, fmt)
-    return value
-
-
-#: Texts up to this long fit a cell whatever they hold (checksum.cell_text cuts longer ones as a cell would).
-HALF_CELL = checksum.MAX_TEXT // 2
+        return "是" if value else "否"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
+        return pd.Timestamp(value).to_pydatetime()
+    return checksum.cell_text(str(value))
 
 #: Widest a column grows before its text wraps (most text columns wrap at MAX_WIDTH).
 WIDE_COLUMNS = {"说明": 56, "列入原因": 30, "问题": 30, FLAGS: 20, NAME: 24, P_NAME: 28, "三级指标": 28}
@@ -307,7 +310,7 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         for c, value in enumerate(values):
             kind = value.__class__  # the common types written directly, the same way `_put` writes them
             if kind is str:
-                written = value if len(value) <= HALF_CELL else checksum.cell_text(value)
+                written = checksum.cell_text(value)
                 write_string(r, col + c, written, fmts[c])
             elif kind is float and value - value == 0:  # finite
                 write_number(r, col + c, value, fmts[c])
@@ -325,7 +328,7 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
     width = len(columns)
     names = column_names(col, width)
     spans = f"{col + 1}:{col + width}"
-    keys = [ws.format_key(f) for f in formats] if n_plain(len(heights), total_formats) else []
+    keys = [ws.format_key(f) for f in formats] if _has_plain_rows(len(heights), total_formats) else []
     shared, convert_date = ws.shared_string, ws._convert_date_time
     parts: list[str] = []
     append = parts.append
@@ -338,7 +341,7 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
         for c, value in enumerate(values):
             kind = value.__class__  # the common types first, as `_put` writes them
             if kind is str:
-                written = value if len(value) <= HALF_CELL else checksum.cell_text(value)
+                written = checksum.cell_text(value)
                 append(f'<c r="{names[c]}{number}" s="{keys[c]}" t="s"><v>{shared(written)}</v></c>')
                 if record is not None:
                     if written:  # checksum.record's first case (`written` is already as a cell keeps it)
@@ -364,22 +367,9 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
         ws.add_rows("".join(parts), last, col + width - 1)
 
 
-def n_plain(rows: int, total_formats: list | None) -> bool:
+def _has_plain_rows(rows: int, total_formats: list | None) -> bool:
     """Whether a table has rows in the plain (not the 合计) style."""
     return rows > (0 if total_formats is None else 1)
-
-
-def _written(value) -> object:
-    """What `_put` writes for a value: None (a blank cell), a text, a float or a datetime."""
-    if _blank(value):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return "是" if value else "否"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
-        return pd.Timestamp(value).to_pydatetime()
-    return checksum.cell_text(str(value))
 
 
 #: The printable width of an A4 landscape page between the margins, in pixels (96 dpi): 11.69 in − 2 × 0.4 in.

@@ -12,7 +12,9 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+
+from ..text import MAX_CELL_TEXT
 
 #: The sheets covered: those rollup reads back, and the 元数据 (minus the checksum row itself).
 CHECKED_SHEETS = ("部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "元数据")
@@ -20,7 +22,7 @@ CHECKED_SHEETS = ("部门汇总", "项目明细", "指标明细", "问题清单"
 LABEL = "校验值"
 PREFIX = "sha256:"
 #: The most a cell holds, in UTF-16 units as Excel counts (a character beyond U+FFFF, an emoji, is two).
-MAX_TEXT = 32767
+MAX_TEXT = MAX_CELL_TEXT
 
 
 def cell_text(text: str) -> str:
@@ -86,14 +88,6 @@ def without_label(cells: Mapping[tuple[int, int], str], label_column: int = 1) -
     """The 元数据 cells without the checksum's own row."""
     rows = {r for (r, c), v in cells.items() if c == label_column and v == "s:" + LABEL}
     return {rc: v for rc, v in cells.items() if rc[0] not in rows}
-
-
-def recorded(rows: Iterable[tuple[int, int, object]]) -> dict[tuple[int, int], str]:
-    """Canonical cells from what the writer wrote: (row, column) 0-based as xlsxwriter counts."""
-    out: dict[tuple[int, int], str] = {}
-    for r, c, value in rows:
-        record(out, r, c, value)
-    return out
 
 
 def record(cells: dict[tuple[int, int], str], r: int, c: int, value: object) -> None:
