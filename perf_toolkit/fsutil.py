@@ -15,6 +15,11 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
+try:  # file locks tell a live writer's temporary file from a killed one's (not on Windows)
+    import fcntl
+except ImportError:
+    fcntl = None
+
 #: Temporary files of atomic_write start so (a killed run's leftover is recognisably ours).
 TEMP_PREFIX = ".perf-toolkit-"
 _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{12}\.tmp")
@@ -29,10 +34,6 @@ def remove_stale_temps(folder: str | os.PathLike[str], *, now: float | None = No
     """Remove what a killed process left of atomic_write in `folder`: only our own temporary names, only old
     ones, and only those no live writer holds (each writer keeps an exclusive lock on its temporary file,
     which the system releases when the writer dies); a concurrent run's files stay. The paths removed."""
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
     now = time.time() if now is None else now
     removed = []
     with suppress(OSError), os.scandir(folder) as entries:
@@ -59,9 +60,7 @@ def remove_stale_temps(folder: str | os.PathLike[str], *, now: float | None = No
 def _hold(fd: int) -> int | None:
     """Lock our temporary file until it is renamed, so remove_stale_temps leaves it alone: the lock is taken
     through a second descriptor (closed by the caller after the rename), as closing the file would release it."""
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         return None
     held = os.dup(fd)
     with suppress(OSError):

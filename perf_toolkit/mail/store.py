@@ -394,9 +394,6 @@ def manifest(db_path: str | os.PathLike[str]) -> list[Received]:
         return []
     conn = connect(db_path)
     try:
-        # each input is committed as it is stored; in WAL mode NORMAL syncs at checkpoints, not at every
-        # commit: a power cut may lose the last rows (their files are then recorded again), never corrupt
-        conn.execute("PRAGMA synchronous=NORMAL")
         ensure(conn, DDL)
         return [_received(r, db_path.parent) for r in conn.execute("SELECT * FROM received ORDER BY id")]
     finally:
