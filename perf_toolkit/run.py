@@ -460,11 +460,7 @@ def render_round_reports(evaluation: Evaluation, campaign: Campaign, profile: Pr
 def _department_key(base: str, result: FileResult, jobs: list[ReportJob]) -> str:
     """The key of one stored version's documents (see render_round_reports): no context needed."""
     digest = hashlib.sha256(f"{base}\n{result.sha256}\n".encode())
-    # every field of its findings but the file's path (the row names the file; a moved folder is no change),
-    # params as typed (repr keeps 1 and "1" apart)
-    findings = [(f.code, f.severity, f.message, f.sheet, f.cell, f.project, f.path, dict(f.params))
-                for f in result.findings]
-    digest.update(repr(findings).encode("utf-8", "surrogatepass"))
+    digest.update(_findings_text(result.findings).encode("utf-8", "surrogatepass"))
     for job in jobs:
         digest.update(f"\n{job.project.index}\x1e{job.name}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
@@ -502,9 +498,16 @@ def write_round_markups(evaluation: Evaluation, campaign: Campaign, profile: Pro
 
 def _markup_key(base: str, job: MarkupJob) -> str:
     printed = {f.name: getattr(job, f.name) for f in dataclasses.fields(job) if f.name != "today"}  # the first build's
-    printed.update(file=Path(job.file).name, findings=[f.to_dict() for f in job.findings])  # (asdict: 5 ms a job)
+    printed.update(file=Path(job.file).name, findings=_findings_text(job.findings))  # (asdict: 5 ms a job)
     text = json.dumps(printed, ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{base}\n{text}".encode()).hexdigest()
+    return hashlib.sha256(f"{base}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _findings_text(findings) -> str:
+    """Every field of findings but the file's path, for a key (the row names the file; a moved output
+    folder is no change), params as typed (repr keeps 1 and "1" apart)."""
+    return repr([(f.code, f.severity, f.message, f.sheet, f.cell, f.project, f.path, dict(f.params))
+                 for f in findings])
 
 
 def _relative(file: str, output: Path) -> str:
