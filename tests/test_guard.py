@@ -453,12 +453,36 @@ import os, sys
 from pathlib import Path
 from perf_toolkit.workbook.guard import Limits, RawWorkbook, Rejection, load_raw_many
 big, small = sys.argv[1:3]
-# the forked child starts with this process's address space: allow 24 MiB on top (the big one needs ~60)
-inherited = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-big, small = (r for _, r in load_raw_many([Path(big), Path(small)], Limits(memory_bytes=inherited + 24 * 2**20,
+# 24 MiB on top of what the forked child starts with (the big one needs ~60)
+big, small = (r for _, r in load_raw_many([Path(big), Path(small)], Limits(memory_bytes=24 * 2**20,
                                                                           wall_seconds=30)))
 print(type(big).__name__, getattr(big, "reason", ""), type(small).__name__, sep="\\t")
 """
+
+
+LARGE_PARENT_SCRIPT = """
+import mmap, sys
+from pathlib import Path
+from perf_toolkit.workbook.guard import Limits, load_raw_many
+# a parent as large as a big round's (address space mapped, not touched): 3 GiB, more than a worker's budget
+held = mmap.mmap(-1, 3 * 2**30)
+results = [r for _, r in load_raw_many([Path(p) for p in sys.argv[1:]], Limits(memory_bytes=2**30, wall_seconds=60),
+                                       jobs=2)]
+print(*(type(r).__name__ for r in results), sep="\\t")
+"""
+
+
+def test_workers_of_a_parent_larger_than_their_budget_still_read(tmp_path):
+    # A forked worker inherits the parent's address space: its memory budget is on top of that, or a round
+    # large enough (thousands of departments held in memory) would find every file "超出资源限制".
+    import subprocess
+    import sys
+
+    paths = [normal_workbook(tmp_path / f"{n}.xlsx") for n in range(3)]
+    done = subprocess.run([sys.executable, "-c", LARGE_PARENT_SCRIPT, *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["RawWorkbook"] * 3
 
 
 def test_load_raw_many_memory_limit_then_next_file_read(tmp_path, big_workbook):

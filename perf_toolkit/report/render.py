@@ -499,7 +499,7 @@ def _render_task(shared: _Shared, task: _Task) -> tuple[str, bool]:
 
 
 #: Per project, in a worker: generous (a document renders in a few ms); a worker that overruns dies alone.
-_LIMITS = {"memory_bytes": 4 * 2**30, "cpu_seconds": 60, "wall_seconds": 300.0, "recycle_files": 1000}
+_LIMITS = {"memory_bytes": 2 * 2**30, "cpu_seconds": 60, "wall_seconds": 300.0, "recycle_files": 1000}
 
 
 def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Templates, *, profile: Profile,

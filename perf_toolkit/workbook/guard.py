@@ -50,7 +50,7 @@ class Limits:
     max_ratio: float = 200.0  # declared uncompressed / compressed, per member above ratio_min_bytes
     max_rows: int = 2000  # the area read on each sheet: rows 1..max_rows
     max_cols: int = 40  # columns A..(max_cols)
-    memory_bytes: int = 2 * 2**30  # RLIMIT_AS of each (forked) worker
+    memory_bytes: int = 2 * 2**30  # what each worker may map beyond what it started with (RLIMIT_AS)
     cpu_seconds: int = 60  # per file (a worker's RLIMIT_CPU is raised by this before each file)
     wall_seconds: float = 120.0  # per file
     ratio_min_bytes: int = 2**20  # small parts (styles, a tiny sheet) compress 300:1 harmlessly

@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import faulthandler
+import gc
 import math
 import multiprocessing
 import os
@@ -36,8 +37,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-#: fork where it exists: no re-import in every worker, ~1 ms a worker. RLIMIT_AS then also counts the
-#: parent's inherited address space (~200 MB with pandas loaded). spawn elsewhere (Windows): a fresh
+#: fork where it exists: no re-import in every worker, ~1 ms a worker. A worker's memory budget is on top of
+#: the address space it starts with (a forked one inherits the parent's: 200 MB with pandas loaded, GBs in a
+#: large round, which a fixed RLIMIT_AS would leave no room above). spawn elsewhere (Windows): a fresh
 #: interpreter per worker (~0.3 s, once per worker, not per task). Without setrlimit (Windows) a worker
 #: has no memory or CPU limit, only the parent's wall-clock deadline; a crash still costs only its task.
 try:
@@ -95,7 +97,7 @@ class _Rules:
     """What the workers of one batch run, and how each limits and retires itself."""
 
     work: Callable[[Any], Any]
-    memory_bytes: int
+    memory_bytes: int  # what a worker may map beyond the address space it starts with
     cpu_seconds: int
     recycle_files: int
     recycle_rss: int
@@ -115,6 +117,15 @@ def _heap() -> int:
         return 0
 
 
+def _address_space() -> int:
+    """The address space this process has mapped, in bytes; 0 without /proc (then the budget is the whole limit)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
 def _cap(which: int, soft: int) -> None:
     """Set a soft limit, never above the hard one (which only root could raise again)."""
     hard = resource.getrlimit(which)[1]
@@ -128,12 +139,15 @@ def _serve(conn, rules: _Rules) -> None:
     os.dup2(devnull, 2)  # the parent reports a failure in its own words instead
     os.close(devnull)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it then stops the workers
+    # What a forked worker inherited is the parent's: never traversed by this worker's collections (a full one
+    # would touch, and so copy, every page of a large parent's heap).
+    gc.freeze()
     if resource is not None:
         # At the CPU limit, die (the default action). A handler inherited from the caller would only set a
         # flag that Python does not look at while Rust code runs, and the task would run on to the deadline.
         signal.signal(signal.SIGXCPU, signal.SIG_DFL)
         _cap(resource.RLIMIT_CORE, 0)  # an abort or SIGXCPU must not write a core file of the whole heap
-        _cap(resource.RLIMIT_AS, rules.memory_bytes)
+        _cap(resource.RLIMIT_AS, _address_space() + rules.memory_bytes)
     base, served = _heap(), 0
     while True:
         try:
