@@ -171,7 +171,8 @@ class _ReadCache:
     An entry is used only if its key matches, it unpickles with nothing but the toolkit's own classes
     and a few plain standard types (`_TrustedUnpickler`), and it names the same file and sha256; any
     other entry (corrupt, from another version, tampered) is ignored and the file read again. A file
-    read once in this run (by `collect`, to learn its department) is not even looked up again.
+    read once in this run (by `collect`, to learn its department) is not even looked up again, and one
+    with a usable entry is not looked into (it was a department's workbook, not the toolkit's output).
     Calling it (the check stage, with every current version) also drops the entries of other versions.
     """
 
@@ -198,23 +199,27 @@ class _ReadCache:
     def read(self, paths: list[Path], *, prune: bool = False) -> tuple[list[WorkbookRead], list[Skipped]]:
         """The reads of `paths` (discovered as `read_workbooks` does); `prune`: `paths` are all the versions
         worth keeping, drop the entries of every other."""
-        files, skipped = self._discover(paths)
         conn = self.connected()
-        found = {p: self.memo[str(p)] for p in files if str(p) in self.memo}
         known = {row["file"]: (row["key"], row["data"]) for row in conn.execute("SELECT * FROM reads")} \
-            if prune or len(found) < len(files) else {}
-        for path in files:
-            row = known.get(_relative(str(path), self.output)) if path not in found else None
-            if row is None:
-                continue  # nothing to check it against: no need to hash it here (the reader does)
-            try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            except OSError:
-                continue  # the reader says what is wrong with it
-            if row[0] == self._key(digest):
-                read = _unpickled(row[1])
-                if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest:
-                    found[path] = read
+            if prune or any(str(p) not in self.memo for p in paths) else {}
+        found: dict[Path, WorkbookRead] = {}
+        files: list[Path] = []
+        skipped: list[Skipped] = []
+        for given in paths:
+            path = Path(given)
+            kept = self.memo.get(str(path)) or self._kept(path, known)
+            if kept is not None:  # a workbook read before: not looked into again
+                files.append(path)
+                found[path] = kept
+                continue
+            more, why = discover([path])
+            skipped += why
+            for each in more:
+                files.append(each)
+                kept = self.memo.get(str(each)) or self._kept(each, known)
+                if kept is not None:
+                    found[each] = kept
+        files = list(dict.fromkeys(files))
         missing = [p for p in files if p not in found]
         fresh = read_files(missing, limits=self.limits, jobs=self.jobs) if missing else []
         by_file = {r.file: r for r in fresh}
@@ -231,22 +236,24 @@ class _ReadCache:
         self.memo.update((r.file, r) for r in reads if r is not None)
         return [r for r in reads if r is not None], skipped
 
+    def _kept(self, path: Path, known: dict[str, tuple[str, bytes]]) -> WorkbookRead | None:
+        """The kept read of a file whose bytes and reader are unchanged, or None (nothing to check it against:
+        not hashed here, the reader does)."""
+        row = known.get(_relative(str(path), self.output))
+        if row is None:
+            return None
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None  # the reader says what is wrong with it
+        if row[0] != self._key(digest):
+            return None
+        read = _unpickled(row[1])
+        return read if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest else None
+
     def _key(self, digest: str) -> str:
         """An entry's key: the file's sha256 (as the reader hashed it), the reader's code and limits."""
         return hashlib.sha256(f"{self.base}\n{digest}".encode()).hexdigest()
-
-    def _discover(self, paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
-        """`discover`, but a file read in this run is known to be a workbook: not looked into again."""
-        files: list[Path] = []
-        skipped: list[Skipped] = []
-        for path in paths:
-            if str(path) in self.memo:
-                files.append(Path(path))
-            else:
-                more, why = discover([path])
-                files += more
-                skipped += why
-        return list(dict.fromkeys(files)), skipped
 
 
 #: One row per stored version scored and checked before: its check findings (intake's apart) and scored

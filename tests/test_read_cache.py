@@ -57,6 +57,25 @@ def test_a_rerun_reads_nothing_again_and_a_changed_workbook_only_itself(tmp_path
     assert round_once(folder, out) == third and len(reads) == 2
 
 
+def test_a_rerun_does_not_look_into_stored_versions_it_read_before(tmp_path, monkeypatch):
+    # a kept read says the file was a department's workbook: no need to open it again to see whether it
+    # is one of the toolkit's own outputs (~1 ms a file on every re-run)
+    folder, out = round_inbox(tmp_path), tmp_path / "out"
+    first = round_once(folder, out)
+    looked: list[str] = []
+    real = run_module.discover
+
+    def recording(paths):
+        looked.extend(Path(p).name for p in paths)
+        return real(paths)
+
+    monkeypatch.setattr(run_module, "discover", recording)
+    assert round_once(folder, out) == first and looked == []
+    write_workbook(folder, "丙.xlsx", faulty_submission(actual="85"))
+    round_once(folder, out)
+    assert len(looked) == 1  # the new version only (collect read it: run's check stage finds it in the memo)
+
+
 def test_a_round_reads_each_new_workbook_once_for_collect_and_check(tmp_path, monkeypatch):
     """collect reads a new workbook to learn its department; the check stage reuses that read."""
     parsed: list[str] = []
