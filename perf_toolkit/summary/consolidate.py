@@ -236,8 +236,12 @@ def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: 
                       campaign: Campaign, grades: tuple[str, ...], order: dict[str, int]) -> pd.DataFrame:
     """部门汇总: one row per counted file; projects and problems grouped once, not filtered per department."""
     roster = {e.code for e in campaign.roster}
-    empty = projects.iloc[0:0]
-    by_file = {key: group for key, group in projects.groupby([CODE, FILE], sort=False)} if len(projects) else {}
+    # each file's project rows as plain columns, grouped in one pass (a pandas group per department costs ~1 ms)
+    figures = (INITIAL, BUDGET, SPENT, SCORE, GRADE)
+    by_file: dict[tuple[str, str], list[list]] = {}
+    for code, file, *values in zip(projects[CODE], projects[FILE], *(projects[c] for c in figures), strict=True):
+        for column, value in zip(by_file.setdefault((code, file), [[] for _ in figures]), values, strict=True):
+            column.append(value)
     levels = {"错误": ERRORS, "警告": WARNINGS}
     by_code: Counter = Counter()  # (单位编码, column) -> count; a file without a code counts by its name
     by_name: Counter = Counter()
@@ -255,7 +259,7 @@ def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: 
         code = dep.code.strip()
         counts, key = (by_code, code) if code else (by_name, r.file)
         row = {CODE: code, NAME: dep.name, IN_ROSTER: ("是" if code in roster else "否") if roster else "—"}
-        row.update(_money_figures(by_file.get((code, r.file), empty), grades))
+        row.update(_money_figures(*by_file.get((code, r.file), [[] for _ in figures]), grades=grades))
         row.update({ERRORS: counts[(key, ERRORS)], WARNINGS: counts[(key, WARNINGS)],
                     FILE: r.file, MODIFIED: _wall_clock(r.submitted_at), REPLACED_FILES: "、".join(replaced.get(r.file, [])),
                     "_order": (order.get(code, len(order)), code, n)})
@@ -271,13 +275,15 @@ def _wall_clock(when: dt.datetime | None) -> dt.datetime | None:
     return when.replace(tzinfo=None) if when is not None else None
 
 
-def _money_figures(projects: pd.DataFrame, grades: tuple[str, ...]) -> dict:
-    """Projects, money, rate, mean/min score and grade counts of a group of project rows."""
-    budget, spent = money_sum(projects[BUDGET]), money_sum(projects[SPENT])
-    out = {PROJECTS: len(projects), INITIAL: money_sum(projects[INITIAL]), BUDGET: budget, SPENT: spent,
-           RATE: ratio(spent, budget), MEAN: mean(projects[SCORE]), MIN_SCORE: minimum(projects[SCORE])}
+def _money_figures(initial: list, budget: list, spent: list, scores: list, grade: list, *,
+                   grades: tuple[str, ...]) -> dict:
+    """Projects, money, rate, mean/min score and grade counts of a group of projects (their column values)."""
+    budget_total, spent_total = money_sum(budget), money_sum(spent)
+    out = {PROJECTS: len(budget), INITIAL: money_sum(initial), BUDGET: budget_total, SPENT: spent_total,
+           RATE: ratio(spent_total, budget_total), MEAN: mean(scores), MIN_SCORE: minimum(scores)}
+    counted = Counter(grade)
     for g in grades:
-        out[g] = int((projects[GRADE] == g).sum())
+        out[g] = counted[g]
     return out
 
 
