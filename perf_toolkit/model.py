@@ -316,7 +316,7 @@ class Finding:
         # unpickled: the texts departments' findings repeat (code, severity, place, field, message) shared
         for name, value in zip(_FINDING_FIELDS, state, strict=True):
             if name == "params":
-                value = {k: shared_text(v) for k, v in value.items()}
+                value = shared_params(value)
             object.__setattr__(self, name, shared_text(value) if name in _SHARED_FINDING_FIELDS else value)
 
     @property
@@ -328,6 +328,26 @@ class Finding:
         return {"code": self.code, "severity": self.severity, "message": self.message, "file": self.file,
                 "sheet": self.sheet, "cell": self.cell, "project": self.project, "path": self.path,
                 "params": dict(self.params)}
+
+
+#: The params of findings made so far, one dict per distinct content (most are a label or a typed value
+#: that recurs from department to department); bounded like `_LOCATIONS`. Findings never change them.
+_PARAMS: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+_SHARED_PARAMS = 1 << 16
+
+
+def shared_params(params: dict[str, Any]) -> Mapping[str, Any]:
+    """A finding's params (texts, numbers, flags), the one dict of that content that findings share."""
+    try:  # keyed by type too (1, 1.0 and True are equal, and so are 0.0 and -0.0, but print apart)
+        key = tuple((k, v.__class__, v.hex() if v.__class__ is float else v) for k, v in params.items())
+        found = _PARAMS.get(key)
+    except TypeError:  # a value that is not hashable: not shared
+        return params
+    if found is None:
+        found = {shared_text(k): shared_text(v) for k, v in params.items()}
+        if len(_PARAMS) < _SHARED_PARAMS:
+            _PARAMS[key] = found
+    return found
 
 
 _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
