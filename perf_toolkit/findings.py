@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .model import Finding, Location
+from .model import Finding, Location, shared_params, shared_text
 from .numbers import Rate, round_half_up, weight_text
 
 
@@ -147,9 +147,10 @@ def make(code: str, where: Location | None = None, *, file: str | None = None,
     entry = CATALOGUE[code]
     message = entry.template.format(**{"advice": "", **{k: _shown(v) for k, v in params.items()}}).strip()
     where = where or Location()
-    data = {k: _plain(v) for k, v in params.items() if k != "advice"}
-    return Finding(code=code, severity=entry.severity, message=message, file=file, sheet=where.sheet,
-                   cell=where.cell, project=project, path=str(path) if path is not None else None, params=data)
+    data = shared_params({k: _plain(v) for k, v in params.items() if k != "advice"})
+    return Finding(code=code, severity=entry.severity, message=shared_text(message), file=file, sheet=where.sheet,
+                   cell=where.cell, project=project, path=shared_text(str(path)) if path is not None else None,
+                   params=data)
 
 
 def _shown(value: object) -> object:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -94,6 +95,9 @@ class Indicator:
 
 #: Indicator fields kept as typed (text or number); the others are text.
 TYPED_INDICATOR_FIELDS = frozenset({"target", "actual", "weight", "claimed_score"})
+
+#: Indicator texts from a small vocabulary (一级, 二级, 指标性质, 计量单位): one copy of each shared by every read.
+SHARED_INDICATOR_FIELDS = ("level1", "level2", "direction", "unit")
 
 #: The amounts of a fund row (年初预算数, 全年预算数, 全年执行数); the execution rate is computed from the last two.
 AMOUNT_FIELDS = ("initial_budget", "adjusted_budget", "executed")
@@ -203,17 +207,39 @@ def _parsed_path(text: str | None) -> FieldPath:
     return FieldPath(*(int(i) if i else name for name, i in FieldPath._TOKEN.findall(text or "")))
 
 
-@dataclass(frozen=True)
+def shared_text(text: object) -> object:
+    """One copy of a text that recurs in every department (a field path, a sheet name, a cell, a finding's
+    code): a round holds the same few thousand of them 1,000s of times, each read unpickled anew."""
+    return sys.intern(text) if type(text) is str else text
+
+
+@dataclass(frozen=True, slots=True)
 class Location:
-    """Where a value sits in a workbook, as a clerk would find it."""
+    """Where a value sits in a workbook, as a clerk would find it (make one with `location`)."""
 
     sheet: str | None = None
     cell: str | None = None
 
     def __reduce__(self):
-        # pickled by its two values, not its __dict__: a read holds ~700 of them and crosses a pipe,
-        # and the round's read cache, pickled (~40 % faster to load)
+        # pickled by its two values: a read holds ~700 of them and crosses a pipe, and the round's read
+        # cache, pickled (~40 % faster to load)
         return Location, (self.sheet, self.cell)
+
+
+#: The Locations made so far, one per place: every department's form has the same ~700 template cells.
+#: Bounded: a place beyond it (a hostile file's far cells) is simply not shared.
+_LOCATIONS: dict[tuple[object, object], Location] = {}
+_SHARED_LOCATIONS = 1 << 16
+
+
+def location(sheet: str | None, cell: str | None) -> Location:
+    """The Location of a cell, the one shared by every read that has it (Locations are values)."""
+    found = _LOCATIONS.get((sheet, cell))
+    if found is None:
+        found = Location(shared_text(sheet), shared_text(cell))
+        if len(_LOCATIONS) < _SHARED_LOCATIONS:
+            _LOCATIONS[(found.sheet, found.cell)] = found
+    return found
 
 
 @dataclass
@@ -238,6 +264,21 @@ class SourcedSubmission:
     prefilled: dict[str, Typed] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # unpickled (a worker's read, the round's read cache): its field paths and places shared with the
+        # other reads' (`shared_text`, `location`), not a copy of them per file
+        state["locations"] = {shared_text(k): location(v.sheet, v.cell) for k, v in state["locations"].items()}
+        for name in ("overrides", "prefilled"):
+            state[name] = {shared_text(k): v for k, v in state[name].items()}
+        state["unknown"] = {shared_text(k) for k in state["unknown"]}
+        for project in state["submission"].projects:
+            for fund in project.funds:
+                fund.source = shared_text(fund.source)
+            for indicator in project.indicators:
+                for name in SHARED_INDICATOR_FIELDS:
+                    setattr(indicator, name, shared_text(getattr(indicator, name)))
+        self.__dict__.update(state)
+
     def indicators(self, p: int) -> list[tuple[int, Indicator]]:
         """Project p's indicators with their indexes, without the rows nobody used (`unused_indicator`:
         a placeholder "指标1" with weight 0); a row with a formula whose value is unknown is used."""
@@ -257,7 +298,7 @@ class SourcedSubmission:
         return Location()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem found in one file: a value, never an exception."""
 
@@ -271,6 +312,13 @@ class Finding:
     path: str | None = None  # the field it is about, e.g. "projects[0].indicators[2].actual", for programs
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # the message's figures, as data
 
+    def __setstate__(self, state: list[Any]) -> None:
+        # unpickled: the texts departments' findings repeat (code, severity, place, field, message) shared
+        for name, value in zip(_FINDING_FIELDS, state, strict=True):
+            if name == "params":
+                value = shared_params(value)
+            object.__setattr__(self, name, shared_text(value) if name in _SHARED_FINDING_FIELDS else value)
+
     @property
     def field_path(self) -> FieldPath:
         """The field it is about, parsed (the empty path for the file as a whole)."""
@@ -282,10 +330,34 @@ class Finding:
                 "params": dict(self.params)}
 
 
+#: The params of findings made so far, one dict per distinct content (most are a label or a typed value
+#: that recurs from department to department); bounded like `_LOCATIONS`. Findings never change them.
+_PARAMS: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+_SHARED_PARAMS = 1 << 16
+
+
+def shared_params(params: dict[str, Any]) -> Mapping[str, Any]:
+    """A finding's params (texts, numbers, flags), the one dict of that content that findings share."""
+    try:  # keyed by type too (1, 1.0 and True are equal, and so are 0.0 and -0.0, but print apart)
+        key = tuple((k, v.__class__, v.hex() if v.__class__ is float else v) for k, v in params.items())
+        found = _PARAMS.get(key)
+    except TypeError:  # a value that is not hashable: not shared
+        return params
+    if found is None:
+        found = {shared_text(k): shared_text(v) for k, v in params.items()}
+        if len(_PARAMS) < _SHARED_PARAMS:
+            _PARAMS[key] = found
+    return found
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+_SHARED_FINDING_FIELDS = frozenset({"code", "severity", "message", "sheet", "cell", "path"})
+
+
 # ---------------------------------------------------------------- scored results
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Amounts:
     """The three amounts of the budget block, in 万元: 年初预算数, 全年预算数, 全年执行数 (None: not filled,
     or not known: see `ScoredProject.unknown_amounts`)."""
@@ -295,7 +367,7 @@ class Amounts:
     executed: float | None = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScoredIndicator:
     """One indicator after scoring: what the department typed and what the rules make of it.
 
@@ -347,7 +419,7 @@ class ScoredIndicator:
         return name not in self.unknown
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScoredProject:
     """One project after scoring and checking: the one value report, summary, history and JSON read.
 
@@ -456,7 +528,7 @@ class ScoredProject:
         return self.funds.get(source, Amounts())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """A path not read at all, with the reason in Chinese."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import subprocess
 
 import pytest
@@ -11,7 +12,7 @@ from builders import example_dict, saved_formula, standard_indicators, submissio
 from openpyxl import Workbook, load_workbook
 
 from perf_toolkit import spec
-from perf_toolkit.model import submission_from_dict, submission_to_dict
+from perf_toolkit.model import shared_params, submission_from_dict, submission_to_dict
 from perf_toolkit.workbook.budget import read_budget_csv
 from perf_toolkit.workbook.guard import DefinedName, RawSheet, RawWorkbook, Rejection
 from perf_toolkit.workbook.read import (
@@ -332,6 +333,37 @@ def test_read_workbooks_keeps_discovery_order(tmp_path):
     assert [r.file for r in reads] == [str(inbox / "a.xlsx"), str(inbox / "b.xlsx")]
     assert reads[0].findings[0].code == "file-unreadable" and reads[1].sourced is not None
     assert [s.path for s in skipped] == [str(inbox / "~$b.xlsx")]
+
+
+def test_reads_from_the_workers_share_what_every_form_repeats(tmp_path):
+    """A round holds 1,000s of reads of one template: each unpickled from a worker shares its field paths,
+    places, vocabulary and findings' texts with the others instead of holding a copy (issue 10, memory)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("a.xlsx", "b.xlsx"):
+        _write(inbox, example_dict(), name=name)
+    where = read_workbook(inbox / "a.xlsx").sourced.where("projects[0].indicators[0].actual")
+    for name in ("a.xlsx", "b.xlsx"):  # a formula with its result: a finding with params in each read
+        saved_formula(inbox / name, where.sheet, where.cell, "1+1", 2)
+    (a, b), _ = read_workbooks([inbox], jobs=2)
+    assert [f.code for f in a.findings] == ["value-formula"] and a.findings[0].params
+    assert a.sourced.locations == b.sourced.locations and a.sourced.submission == b.sourced.submission
+    for key, place in a.sourced.locations.items():
+        other = next(k for k in b.sourced.locations if k == key)
+        assert other is key and b.sourced.locations[key] is place
+    first, second = a.sourced.submission.projects[0].indicators[0], b.sourced.submission.projects[0].indicators[0]
+    assert first.level1 is second.level1 and first.level2 is second.level2
+    assert [f.to_dict() for f in a.findings] == [{**f.to_dict(), "file": a.file} for f in b.findings]
+    for mine, theirs in zip(a.findings, b.findings, strict=True):
+        assert mine.message is theirs.message and mine.params is theirs.params and mine.path is theirs.path
+
+
+def test_shared_params_keep_values_that_print_apart_apart():
+    """1, 1.0 and True are equal in Python, and so are 0.0 and -0.0, but JSON prints each its own way."""
+    kinds = [{"x": 1}, {"x": 1.0}, {"x": True}, {"x": 0.0}, {"x": -0.0}, {"y": 1}, {"x": 1, "y": 2}, {"y": 2, "x": 1}]
+    shared = [shared_params(dict(p)) for p in kinds]
+    assert [json.dumps(p) for p in shared] == [json.dumps(p) for p in kinds]
+    assert shared_params({"x": 1}) is shared[0] and shared_params({"x": [1]}) == {"x": [1]}  # unhashable: its own
 
 
 # ------------------------------------------------------------------ extraction from a hand-built grid

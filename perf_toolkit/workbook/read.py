@@ -29,6 +29,7 @@ from ..findings import make
 from ..fsutil import irregular_reason, path_text
 from ..model import (
     FUND_SOURCES,
+    SHARED_INDICATOR_FIELDS,
     TYPED_INDICATOR_FIELDS,
     FieldPath,
     Finding,
@@ -40,6 +41,8 @@ from ..model import (
     SourcedSubmission,
     Submission,
     Typed,
+    location,
+    shared_text,
     submission_to_dict,
 )
 from ..values import excel_percent_text, excel_serial_to_date
@@ -335,7 +338,7 @@ class _Reader:
     # -- cells
 
     def locate(self, path: str, grid: _Grid, rc: Coord) -> None:
-        self.locations[path] = Location(grid.sheet.name, a1(rc))
+        self.locations[shared_text(path)] = location(grid.sheet.name, a1(rc))
 
     def value(self, grid: _Grid, rc: Coord | None, path: str, label: str) -> Typed:
         """An input cell's value; a formula there gives its saved result and a warning, or, with
@@ -590,6 +593,8 @@ def _indicators(reader: _Reader, grid: _Grid, i: int, project: Project, table: T
             if key in PERCENT_READ and rc in grid.sheet.percent and isinstance(value, (int, float)):
                 value = excel_percent_text(value)  # 0.93 in a cell Excel shows as 93% is what the clerk typed: 93%
             values[key] = value if key in TYPED_INDICATOR_FIELDS else _text(value)
+            if key in SHARED_INDICATOR_FIELDS:
+                values[key] = shared_text(values[key])
         reader.locate(f"{base}[{k}]", grid, (r, min(cols.values())))
         project.indicators.append(Indicator(**values))
         r += 1
@@ -693,7 +698,7 @@ def _version(reader: _Reader) -> None:
     if marker is None or marker == spec.WORKBOOK_VERSION:
         return
     reader.use_names = False
-    reader.findings.append(make("template-version-unknown", Location(grid.sheet.name, a1(rc)), file=reader.file,
+    reader.findings.append(make("template-version-unknown", location(grid.sheet.name, a1(rc)), file=reader.file,
                                 found=marker, expected=spec.WORKBOOK_VERSION))
 
 
