@@ -263,12 +263,12 @@ def _text_lines(text: str, width: float) -> int:
 
 def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0, *,
            widths: list[float] | None = None, sized: list[tuple[float, bool]] | None = None,
-           record: dict | None = None) -> int:
+           record: checksum.SheetCells | None = None) -> int:
     """Write a table with its header at `row`; a last row labelled 合计 gets the total style. Returns the next row.
 
     Column widths are set from the content (or `sized`) unless `widths` (the sheet's existing widths) is given.
     Row heights are set where text wraps: LibreOffice does not grow rows on opening a file.
-    `record` collects the cells written, as the checksum counts them (checksum.record).
+    `record` takes the cells written, as the checksum counts them (a covered sheet is written by one call).
     """
     kinds = [column_kind(str(c)) for c in frame.columns]
     if widths is not None:
@@ -280,7 +280,7 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         text = header_text(str(name), width)
         ws.write_string(row, col + c, text, styles.header)
         if record is not None:
-            checksum.record(record, row, col + c, text)
+            record.add(row, col + c, text)
         lines = max(lines, _lines(text, width))
         if widths is None:
             ws.set_column(col + c, col + c, width)
@@ -318,13 +318,13 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
             else:
                 written = _put(ws, r, col + c, value, fmts[c])
             if record is not None:
-                checksum.record(record, r, col + c, written)
+                record.add(r, col + c, written)
     return row + n + 1
 
 
 def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
-                 row: int, col: int, record: dict | None) -> None:
-    """The data rows of `_table` as one XML text: the cells `_put` would write, the heights it would set."""
+                 row: int, col: int, record: checksum.SheetCells | None) -> None:
+    """The data rows of `_table` as XML, in chunks of rows: the cells `_put` would write, the heights it would set."""
     width = len(columns)
     names = column_names(col, width)
     spans = f"{col + 1}:{col + width}"
@@ -332,8 +332,14 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
     shared, convert_date = ws.shared_string, ws._convert_date_time
     parts: list[str] = []
     append = parts.append
+    recorded = record.cells if record is not None else None  # the text cells go there directly
     last = row + len(heights)
     for r, (values, height) in enumerate(zip(zip(*columns, strict=True), heights, strict=True), start=row + 1):
+        if r - row > 1 and (r - row - 1) % ROWS_PER_CHUNK == 0:
+            ws.add_rows("".join(parts), r - 1, col + width - 1)
+            parts.clear()
+            if record is not None:
+                record.flush()
         if total_formats is not None and r == last:
             keys = [ws.format_key(f) for f in total_formats]
         append(ws.row_start(r, spans, 15 * height + 3 if height > 1 else None))
@@ -343,9 +349,9 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
             if kind is str:
                 written = checksum.cell_text(value)
                 append(f'<c r="{names[c]}{number}" s="{keys[c]}" t="s"><v>{shared(written)}</v></c>')
-                if record is not None:
-                    if written:  # checksum.record's first case (`written` is already as a cell keeps it)
-                        record[(r + 1, col + c + 1)] = "s:" + written
+                if recorded is not None:
+                    if written:  # SheetCells.add's first case (`written` is already as a cell keeps it)
+                        recorded.append(((r + 1, col + c + 1), "s:" + written))
                     continue
             elif kind is float and value - value == 0:  # finite
                 written = value
@@ -361,10 +367,14 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
                 else:  # a date: the number xlsxwriter's write_datetime stores
                     append(f'<c r="{names[c]}{number}" s="{keys[c]}"><v>{convert_date(written):.16G}</v></c>')
             if record is not None:
-                checksum.record(record, r, col + c, written)
+                record.add(r, col + c, written)
         append("</row>")
-    if heights:
+    if parts:
         ws.add_rows("".join(parts), last, col + width - 1)
+
+
+#: Rows made into XML text at a time (and then spooled by the sheet).
+ROWS_PER_CHUNK = 1000
 
 
 def _has_plain_rows(rows: int, total_formats: list | None) -> bool:
@@ -481,7 +491,7 @@ CHARTED_SHEETS = ("部门汇总", "区县汇总")
 
 
 def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict,
-                 record: dict | None = None) -> None:
+                 record: checksum.SheetCells | None = None) -> None:
     # a sheet a chart draws from stays with xlsxwriter: it caches the chart's values from the cells it holds
     ws = wb.add_worksheet(name, worksheet_class=Worksheet if name in CHARTED_SHEETS else StreamedSheet)
     frame = frame.assign(**{c: frame[c].map(file_name) for c in FILE_COLUMNS if c in frame})
@@ -684,24 +694,33 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
     title = f"{meta.get('名称', '')}{meta.get('年度', '')}年度预算绩效自评情况汇总"
     with paused_gc(), atomic_write(path) as fh:
         wb = xlsxwriter.Workbook(fh, {**SAFE_WRITER, "default_date_format": "yyyy-mm-dd hh:mm"})
-        wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
-                           "comments": "由 perf-toolkit 生成"})
-        wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
-        styles = _Styles(wb)
-        _overview(wb, styles, frames, meta, title)
-        written: dict[str, dict] = {name: {} for name in checksum.CHECKED_SHEETS}
-        for name, frame in frames.items():
-            if name in OVERVIEW_BLOCKS or name == "元数据":
-                continue
-            _table_sheet(wb, styles, name, frame, title, meta, written.get(name))
-        ws = wb.add_worksheet("元数据")
-        facts = frames["元数据"].astype({"值": object})
-        end = _table(ws, styles, facts, record=written["元数据"])
-        # the checksum of what rollup reads back, in a last row of its own (not part of what it covers)
-        ws.write_string(end, 0, checksum.LABEL, styles.cell("general"))
-        ws.write_string(end, 1, checksum.digest(written),
-                        styles.cell("general"))
-        ws.hide()
-        wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')
-        wb.close()
+        try:
+            _write_book(wb, frames, meta, title)
+        finally:  # the streamed rows' spools, whether the workbook was saved or given up
+            for ws in wb.worksheets():
+                if isinstance(ws, StreamedSheet):
+                    ws.discard_rows()
     return path
+
+
+def _write_book(wb, frames: dict[str, pd.DataFrame], meta: dict, title: str) -> None:
+    wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
+                       "comments": "由 perf-toolkit 生成"})
+    wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
+    styles = _Styles(wb)
+    _overview(wb, styles, frames, meta, title)
+    digest = checksum.Digest()  # the covered sheets come in CHECKED_SHEETS order (it raises otherwise)
+    for name, frame in frames.items():
+        if name in OVERVIEW_BLOCKS or name == "元数据":
+            continue
+        _table_sheet(wb, styles, name, frame, title, meta,
+                     digest.sheet(name) if name in checksum.CHECKED_SHEETS else None)
+    ws = wb.add_worksheet("元数据")
+    facts = frames["元数据"].astype({"值": object})
+    end = _table(ws, styles, facts, record=digest.sheet("元数据"))
+    # the checksum of what rollup reads back, in a last row of its own (not part of what it covers)
+    ws.write_string(end, 0, checksum.LABEL, styles.cell("general"))
+    ws.write_string(end, 1, digest.value(), styles.cell("general"))
+    ws.hide()
+    wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')
+    wb.close()
