@@ -293,20 +293,35 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
     formats = [styles.cell(kinds[c], wrap=sized[c][1], center=centred[c]) for c in range(len(kinds))]
     total_formats = [styles.cell(kinds[c], total=True, wrap=sized[c][1], center=centred[c] and c != 0)
                      for c in range(len(kinds))]
-    columns = [frame.iloc[:, c].tolist() for c in range(len(frame.columns))]
-    # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
-    lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
-    heights = list(map(max, *lines) if len(lines) > 1 else lines[0] if lines else [1] * n)
     last = row + n
-    if isinstance(ws, StreamedSheet) and last < ws.xls_rowmax and col + len(kinds) <= ws.xls_colmax:
-        _stream_rows(ws, columns, heights, formats, total_formats if has_total else None, row, col, record)
-        return last + 1
-    for r, height in enumerate(heights, start=row + 1):
+    streamed = isinstance(ws, StreamedSheet) and last < ws.xls_rowmax and col + len(kinds) <= ws.xls_colmax
+    for start in range(0, n, ROWS_PER_CHUNK):  # a chunk of rows at a time: nothing held for every cell
+        part = frame.iloc[start:start + ROWS_PER_CHUNK]
+        columns = [part.iloc[:, c].tolist() for c in range(len(frame.columns))]
+        # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
+        lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
+        heights = list(map(max, *lines) if len(lines) > 1 else lines[0] if lines else [1] * len(part))
+        first = row + 1 + start
+        total = total_formats if has_total and first + len(part) - 1 == last else None  # the chunk ends in 合计
+        if streamed:
+            _stream_rows(ws, columns, heights, formats, total, first, col, record)
+        else:
+            _write_rows(ws, columns, heights, formats, total, first, col, record)
+        if record is not None:
+            record.flush()
+    return last + 1
+
+
+def _write_rows(ws, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
+                first: int, col: int, record: checksum.SheetCells | None) -> None:
+    """Rows of `_table` from row `first` written the ordinary way (total_formats: the last is its 合计 row)."""
+    for r, height in enumerate(heights, start=first):
         if height > 1:
             ws.set_row(r, 15 * height + 3)
     write_string, write_number = ws.write_string, ws.write_number
-    for r, values in enumerate(zip(*columns, strict=True), start=row + 1):
-        fmts = total_formats if has_total and r == last else formats
+    last = first + len(heights) - 1
+    for r, values in enumerate(zip(*columns, strict=True), start=first):
+        fmts = total_formats if total_formats is not None and r == last else formats
         for c, value in enumerate(values):
             kind = value.__class__  # the common types written directly, the same way `_put` writes them
             if kind is str:
@@ -319,12 +334,11 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
                 written = _put(ws, r, col + c, value, fmts[c])
             if record is not None:
                 record.add(r, col + c, written)
-    return row + n + 1
 
 
 def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
-                 row: int, col: int, record: checksum.SheetCells | None) -> None:
-    """The data rows of `_table` as XML, in chunks of rows: the cells `_put` would write, the heights it would set."""
+                 first: int, col: int, record: checksum.SheetCells | None) -> None:
+    """Rows of `_table` from row `first` as XML: the cells `_put` would write, the heights it would set."""
     width = len(columns)
     names = column_names(col, width)
     spans = f"{col + 1}:{col + width}"
@@ -333,13 +347,8 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
     parts: list[str] = []
     append = parts.append
     recorded = record.cells if record is not None else None  # the text cells go there directly
-    last = row + len(heights)
-    for r, (values, height) in enumerate(zip(zip(*columns, strict=True), heights, strict=True), start=row + 1):
-        if r - row > 1 and (r - row - 1) % ROWS_PER_CHUNK == 0:
-            ws.add_rows("".join(parts), r - 1, col + width - 1)
-            parts.clear()
-            if record is not None:
-                record.flush()
+    last = first + len(heights) - 1
+    for r, (values, height) in enumerate(zip(zip(*columns, strict=True), heights, strict=True), start=first):
         if total_formats is not None and r == last:
             keys = [ws.format_key(f) for f in total_formats]
         append(ws.row_start(r, spans, 15 * height + 3 if height > 1 else None))
@@ -373,7 +382,7 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
         ws.add_rows("".join(parts), last, col + width - 1)
 
 
-#: Rows made into XML text at a time (and then spooled by the sheet).
+#: Rows `_table` takes at a time (a streamed sheet spools each chunk's XML).
 ROWS_PER_CHUNK = 1000
 
 
@@ -486,6 +495,21 @@ def file_name(value: object) -> object:
     return value
 
 
+def _file_names(values: pd.Series) -> pd.Series:
+    """`file_name` of each value, equal paths sharing one name (a file's findings repeat its path on every row)."""
+    names: dict[str, object] = {}
+
+    def name(value: object) -> object:
+        if value.__class__ is not str:
+            return file_name(value)
+        found = names.get(value)
+        if found is None:
+            found = names[value] = file_name(value)
+        return found
+
+    return values.map(name)
+
+
 #: The sheets the 总览 charts draw from (`_rate_chart`).
 CHARTED_SHEETS = ("部门汇总", "区县汇总")
 
@@ -494,7 +518,8 @@ def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str
                  record: checksum.SheetCells | None = None) -> None:
     # a sheet a chart draws from stays with xlsxwriter: it caches the chart's values from the cells it holds
     ws = wb.add_worksheet(name, worksheet_class=Worksheet if name in CHARTED_SHEETS else StreamedSheet)
-    frame = frame.assign(**{c: frame[c].map(file_name) for c in FILE_COLUMNS if c in frame})
+    if any(c in frame for c in FILE_COLUMNS):
+        frame = frame.assign(**{c: _file_names(frame[c]) for c in FILE_COLUMNS if c in frame})
     columns = [str(c) for c in frame.columns]
     kinds = [column_kind(c) for c in columns]
     sized = _widths(frame, kinds)
