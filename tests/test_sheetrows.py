@@ -18,7 +18,7 @@ from batches import batch, campaign, sourced_batch
 from python_calamine import CalamineWorkbook
 
 from perf_toolkit.check.evaluate import evaluate_submissions
-from perf_toolkit.summary import book, rollup
+from perf_toolkit.summary import book, rollup, sheetrows
 from perf_toolkit.summary.consolidate import summary_frames
 
 #: Parts that carry the time the file was saved.
@@ -106,3 +106,32 @@ def test_rollup_checks_the_streamed_summary_and_sees_an_edit(tmp_path):
     assert [str(path) for path, _ in rejected] == [str(edited)], rejected
     assert "校验值" in rejected[0][1]
     assert len(accepted) == 1
+
+
+def test_rows_in_many_chunks_are_the_same_bytes(tmp_path, monkeypatch):
+    """Rows spooled a few at a time (the last chunk short, the 合计 row in a chunk of its own or not)."""
+    frames = frames_with_everything()
+    plain = zipfile.ZipFile(book.write_summary(frames, tmp_path / "one-chunk.xlsx"))
+    for rows in (1, 3, 7):
+        monkeypatch.setattr(book, "ROWS_PER_CHUNK", rows)
+        chunked = zipfile.ZipFile(book.write_summary(frames, tmp_path / f"chunked-{rows}.xlsx"))
+        assert [n for n in plain.namelist() if n not in TIMED_PARTS and plain.read(n) != chunked.read(n)] == []
+
+
+def test_the_spools_are_closed_when_the_workbook_fails(tmp_path, monkeypatch):
+    spools = []
+
+    def spool(**options):
+        spools.append(sheetrows_tempfile(**options))
+        return spools[-1]
+
+    def broken(*args):
+        raise RuntimeError("写到一半")
+
+    sheetrows_tempfile = sheetrows.tempfile.TemporaryFile
+    monkeypatch.setattr(sheetrows.tempfile, "TemporaryFile", spool)
+    monkeypatch.setattr(book, "_highlights", lambda ws, styles, name, *args: broken() if name == "结果应用" else None)
+    with pytest.raises(RuntimeError, match="写到一半"):
+        book.write_summary(frames_with_everything(), tmp_path / "坏.xlsx")
+    assert spools and all(f.closed for f in spools)
+    assert not (tmp_path / "坏.xlsx").exists()

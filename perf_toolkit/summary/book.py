@@ -263,12 +263,12 @@ def _text_lines(text: str, width: float) -> int:
 
 def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0, *,
            widths: list[float] | None = None, sized: list[tuple[float, bool]] | None = None,
-           record: dict | None = None) -> int:
+           record: checksum.SheetCells | None = None) -> int:
     """Write a table with its header at `row`; a last row labelled 合计 gets the total style. Returns the next row.
 
     Column widths are set from the content (or `sized`) unless `widths` (the sheet's existing widths) is given.
     Row heights are set where text wraps: LibreOffice does not grow rows on opening a file.
-    `record` collects the cells written, as the checksum counts them (checksum.record).
+    `record` takes the cells written, as the checksum counts them (a covered sheet is written by one call).
     """
     kinds = [column_kind(str(c)) for c in frame.columns]
     if widths is not None:
@@ -280,7 +280,7 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         text = header_text(str(name), width)
         ws.write_string(row, col + c, text, styles.header)
         if record is not None:
-            checksum.record(record, row, col + c, text)
+            record.add(row, col + c, text)
         lines = max(lines, _lines(text, width))
         if widths is None:
             ws.set_column(col + c, col + c, width)
@@ -293,20 +293,35 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
     formats = [styles.cell(kinds[c], wrap=sized[c][1], center=centred[c]) for c in range(len(kinds))]
     total_formats = [styles.cell(kinds[c], total=True, wrap=sized[c][1], center=centred[c] and c != 0)
                      for c in range(len(kinds))]
-    columns = [frame.iloc[:, c].tolist() for c in range(len(frame.columns))]
-    # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
-    lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
-    heights = list(map(max, *lines) if len(lines) > 1 else lines[0] if lines else [1] * n)
     last = row + n
-    if isinstance(ws, StreamedSheet) and last < ws.xls_rowmax and col + len(kinds) <= ws.xls_colmax:
-        _stream_rows(ws, columns, heights, formats, total_formats if has_total else None, row, col, record)
-        return last + 1
-    for r, height in enumerate(heights, start=row + 1):
+    streamed = isinstance(ws, StreamedSheet) and last < ws.xls_rowmax and col + len(kinds) <= ws.xls_colmax
+    for start in range(0, n, ROWS_PER_CHUNK):  # a chunk of rows at a time: nothing held for every cell
+        part = frame.iloc[start:start + ROWS_PER_CHUNK]
+        columns = [part.iloc[:, c].tolist() for c in range(len(frame.columns))]
+        # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
+        lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
+        heights = list(map(max, *lines) if len(lines) > 1 else lines[0] if lines else [1] * len(part))
+        first = row + 1 + start
+        total = total_formats if has_total and first + len(part) - 1 == last else None  # the chunk ends in 合计
+        if streamed:
+            _stream_rows(ws, columns, heights, formats, total, first, col, record)
+        else:
+            _write_rows(ws, columns, heights, formats, total, first, col, record)
+        if record is not None:
+            record.flush()
+    return last + 1
+
+
+def _write_rows(ws, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
+                first: int, col: int, record: checksum.SheetCells | None) -> None:
+    """Rows of `_table` from row `first` written the ordinary way (total_formats: the last is its 合计 row)."""
+    for r, height in enumerate(heights, start=first):
         if height > 1:
             ws.set_row(r, 15 * height + 3)
     write_string, write_number = ws.write_string, ws.write_number
-    for r, values in enumerate(zip(*columns, strict=True), start=row + 1):
-        fmts = total_formats if has_total and r == last else formats
+    last = first + len(heights) - 1
+    for r, values in enumerate(zip(*columns, strict=True), start=first):
+        fmts = total_formats if total_formats is not None and r == last else formats
         for c, value in enumerate(values):
             kind = value.__class__  # the common types written directly, the same way `_put` writes them
             if kind is str:
@@ -318,13 +333,12 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
             else:
                 written = _put(ws, r, col + c, value, fmts[c])
             if record is not None:
-                checksum.record(record, r, col + c, written)
-    return row + n + 1
+                record.add(r, col + c, written)
 
 
 def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
-                 row: int, col: int, record: dict | None) -> None:
-    """The data rows of `_table` as one XML text: the cells `_put` would write, the heights it would set."""
+                 first: int, col: int, record: checksum.SheetCells | None) -> None:
+    """Rows of `_table` from row `first` as XML: the cells `_put` would write, the heights it would set."""
     width = len(columns)
     names = column_names(col, width)
     spans = f"{col + 1}:{col + width}"
@@ -332,8 +346,9 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
     shared, convert_date = ws.shared_string, ws._convert_date_time
     parts: list[str] = []
     append = parts.append
-    last = row + len(heights)
-    for r, (values, height) in enumerate(zip(zip(*columns, strict=True), heights, strict=True), start=row + 1):
+    recorded = record.cells if record is not None else None  # the text cells go there directly
+    last = first + len(heights) - 1
+    for r, (values, height) in enumerate(zip(zip(*columns, strict=True), heights, strict=True), start=first):
         if total_formats is not None and r == last:
             keys = [ws.format_key(f) for f in total_formats]
         append(ws.row_start(r, spans, 15 * height + 3 if height > 1 else None))
@@ -343,9 +358,9 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
             if kind is str:
                 written = checksum.cell_text(value)
                 append(f'<c r="{names[c]}{number}" s="{keys[c]}" t="s"><v>{shared(written)}</v></c>')
-                if record is not None:
-                    if written:  # checksum.record's first case (`written` is already as a cell keeps it)
-                        record[(r + 1, col + c + 1)] = "s:" + written
+                if recorded is not None:
+                    if written:  # SheetCells.add's first case (`written` is already as a cell keeps it)
+                        recorded.append(((r + 1, col + c + 1), "s:" + written))
                     continue
             elif kind is float and value - value == 0:  # finite
                 written = value
@@ -361,10 +376,14 @@ def _stream_rows(ws: StreamedSheet, columns: list[list], heights: list[int], for
                 else:  # a date: the number xlsxwriter's write_datetime stores
                     append(f'<c r="{names[c]}{number}" s="{keys[c]}"><v>{convert_date(written):.16G}</v></c>')
             if record is not None:
-                checksum.record(record, r, col + c, written)
+                record.add(r, col + c, written)
         append("</row>")
-    if heights:
+    if parts:
         ws.add_rows("".join(parts), last, col + width - 1)
+
+
+#: Rows `_table` takes at a time (a streamed sheet spools each chunk's XML).
+ROWS_PER_CHUNK = 1000
 
 
 def _has_plain_rows(rows: int, total_formats: list | None) -> bool:
@@ -476,15 +495,31 @@ def file_name(value: object) -> object:
     return value
 
 
+def _file_names(values: pd.Series) -> pd.Series:
+    """`file_name` of each value, equal paths sharing one name (a file's findings repeat its path on every row)."""
+    names: dict[str, object] = {}
+
+    def name(value: object) -> object:
+        if value.__class__ is not str:
+            return file_name(value)
+        found = names.get(value)
+        if found is None:
+            found = names[value] = file_name(value)
+        return found
+
+    return values.map(name)
+
+
 #: The sheets the 总览 charts draw from (`_rate_chart`).
 CHARTED_SHEETS = ("部门汇总", "区县汇总")
 
 
 def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict,
-                 record: dict | None = None) -> None:
+                 record: checksum.SheetCells | None = None) -> None:
     # a sheet a chart draws from stays with xlsxwriter: it caches the chart's values from the cells it holds
     ws = wb.add_worksheet(name, worksheet_class=Worksheet if name in CHARTED_SHEETS else StreamedSheet)
-    frame = frame.assign(**{c: frame[c].map(file_name) for c in FILE_COLUMNS if c in frame})
+    if any(c in frame for c in FILE_COLUMNS):
+        frame = frame.assign(**{c: _file_names(frame[c]) for c in FILE_COLUMNS if c in frame})
     columns = [str(c) for c in frame.columns]
     kinds = [column_kind(c) for c in columns]
     sized = _widths(frame, kinds)
@@ -684,24 +719,33 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
     title = f"{meta.get('名称', '')}{meta.get('年度', '')}年度预算绩效自评情况汇总"
     with paused_gc(), atomic_write(path) as fh:
         wb = xlsxwriter.Workbook(fh, {**SAFE_WRITER, "default_date_format": "yyyy-mm-dd hh:mm"})
-        wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
-                           "comments": "由 perf-toolkit 生成"})
-        wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
-        styles = _Styles(wb)
-        _overview(wb, styles, frames, meta, title)
-        written: dict[str, dict] = {name: {} for name in checksum.CHECKED_SHEETS}
-        for name, frame in frames.items():
-            if name in OVERVIEW_BLOCKS or name == "元数据":
-                continue
-            _table_sheet(wb, styles, name, frame, title, meta, written.get(name))
-        ws = wb.add_worksheet("元数据")
-        facts = frames["元数据"].astype({"值": object})
-        end = _table(ws, styles, facts, record=written["元数据"])
-        # the checksum of what rollup reads back, in a last row of its own (not part of what it covers)
-        ws.write_string(end, 0, checksum.LABEL, styles.cell("general"))
-        ws.write_string(end, 1, checksum.digest(written),
-                        styles.cell("general"))
-        ws.hide()
-        wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')
-        wb.close()
+        try:
+            _write_book(wb, frames, meta, title)
+        finally:  # the streamed rows' spools, whether the workbook was saved or given up
+            for ws in wb.worksheets():
+                if isinstance(ws, StreamedSheet):
+                    ws.discard_rows()
     return path
+
+
+def _write_book(wb, frames: dict[str, pd.DataFrame], meta: dict, title: str) -> None:
+    wb.set_properties({"title": title, "subject": SUMMARY_SCHEMA, "author": str(meta.get("财政局", "")),
+                       "comments": "由 perf-toolkit 生成"})
+    wb.set_custom_property(marker.PROPERTY, marker.stamp(marker.SUMMARY))
+    styles = _Styles(wb)
+    _overview(wb, styles, frames, meta, title)
+    digest = checksum.Digest()  # the covered sheets come in CHECKED_SHEETS order (it raises otherwise)
+    for name, frame in frames.items():
+        if name in OVERVIEW_BLOCKS or name == "元数据":
+            continue
+        _table_sheet(wb, styles, name, frame, title, meta,
+                     digest.sheet(name) if name in checksum.CHECKED_SHEETS else None)
+    ws = wb.add_worksheet("元数据")
+    facts = frames["元数据"].astype({"值": object})
+    end = _table(ws, styles, facts, record=digest.sheet("元数据"))
+    # the checksum of what rollup reads back, in a last row of its own (not part of what it covers)
+    ws.write_string(end, 0, checksum.LABEL, styles.cell("general"))
+    ws.write_string(end, 1, digest.value(), styles.cell("general"))
+    ws.hide()
+    wb.define_name(MARKER_NAME, f'="{SUMMARY_SCHEMA}"')
+    wb.close()

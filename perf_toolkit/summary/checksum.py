@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import operator
 from collections.abc import Mapping
 
 from ..text import MAX_CELL_TEXT
@@ -90,12 +91,86 @@ def without_label(cells: Mapping[tuple[int, int], str], label_column: int = 1) -
     return {rc: v for rc, v in cells.items() if rc[0] not in rows}
 
 
-def record(cells: dict[tuple[int, int], str], r: int, c: int, value: object) -> None:
-    """Add what the writer wrote at (r, c), 0-based as xlsxwriter counts, to canonical `cells`."""
-    if value.__class__ is str:  # most cells: the text itself (canonical's first case, inlined)
-        if value:
-            cells[(r + 1, c + 1)] = "s:" + cell_text(value)
-        return
-    text = canonical(value, written=True)
-    if text is not None:
-        cells[(r + 1, c + 1)] = text
+class SheetCells:
+    """The cells of one covered sheet, hashed as they are written (see `Digest`): holds a chunk at most."""
+
+    #: Cells held before they are hashed.
+    CHUNK = 4096
+
+    def __init__(self, hash_, name: str) -> None:
+        self._hash = hash_
+        #: ((row, column), canonical text), 1-based, not yet hashed: the writer may append here directly.
+        self.cells: list[tuple[tuple[int, int], str]] = []
+        self._last = (0, 0)
+        self._separator = ""
+        self._closed = False
+        hash_.update(("[" + json.dumps(name, ensure_ascii=False) + ", [").encode())
+
+    def add(self, r: int, c: int, value: object) -> None:
+        """What the writer wrote at (r, c), 0-based as xlsxwriter counts."""
+        if value.__class__ is str:  # most cells: the text itself (canonical's first case, inlined)
+            if value:
+                self.cells.append(((r + 1, c + 1), "s:" + cell_text(value)))
+        else:
+            text = canonical(value, written=True)
+            if text is not None:
+                self.cells.append(((r + 1, c + 1), text))
+        if len(self.cells) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hash the cells held: the items `json.dumps` writes for them in `digest`, joined as it joins them."""
+        cells = self.cells
+        if not cells:
+            return
+        if self._closed:
+            raise AssertionError("checksum: cells added to a sheet already hashed")
+        keys = [rc for rc, _ in cells]
+        if not (self._last < keys[0] and all(map(operator.lt, keys, keys[1:]))):
+            raise AssertionError("checksum: cells not written in (row, column) order: the streamed digest "
+                                 "would differ from checksum.digest")
+        self._last = keys[-1]
+        self._hash.update((self._separator + json.dumps(cells, ensure_ascii=False)[1:-1]).encode())
+        self._separator = ", "
+        cells.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self._closed = True
+        self._hash.update(b"]]")
+
+
+class Digest:
+    """`digest` computed while the covered sheets are written, without holding their cells.
+
+    The same value as `digest` over the same cells, provided the sheets come in CHECKED_SHEETS order
+    (one not begun counts as empty) and each sheet's cells in (row, column) order: anything else raises.
+    """
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._next = 0  # the index in CHECKED_SHEETS of the first sheet not begun
+        self._open: SheetCells | None = None
+
+    def sheet(self, name: str) -> SheetCells:
+        """Begin a covered sheet (the one before it is then complete)."""
+        index = CHECKED_SHEETS.index(name)
+        if index < self._next:
+            raise AssertionError(f"checksum: sheet {name} written out of CHECKED_SHEETS order")
+        self._skip_to(index)
+        self._next = index + 1
+        self._open = SheetCells(self._hash, name)
+        return self._open
+
+    def value(self) -> str:
+        """The checksum (no sheet may be begun after)."""
+        self._skip_to(len(CHECKED_SHEETS))
+        self._next = len(CHECKED_SHEETS)
+        return PREFIX + self._hash.hexdigest()
+
+    def _skip_to(self, index: int) -> None:
+        if self._open is not None:
+            self._open.close()
+            self._open = None
+        for name in CHECKED_SHEETS[self._next:index]:
+            SheetCells(self._hash, name).close()

@@ -9,13 +9,18 @@ takes a table's data rows instead as one XML text made while the values are writ
 - numbers and dates are written as xlsxwriter writes them (`%.16G`, its date conversion);
 - a cell's style index is known only when the workbook is saved (xlsxwriter numbers formats
   in the order it first writes them): the rows hold `{k}` for the sheet's k-th format and
-  the indexes are filled in when xlsxwriter reaches the rows, in the same order.
+  the indexes are filled in when xlsxwriter reaches the rows, in the same order;
+- the rows come in chunks, spooled to a temporary file of the sheet's own (where xlsxwriter
+  keeps its temporary files) and read back a chunk at a time: the memory they take does not
+  grow with the table.
 
 What the sheet holds is what `write_string`/`write_number`/`write_datetime`/`write_blank`
 and `set_row` would have made (tests/test_sheetrows.py compares the files part by part).
 """
 
 from __future__ import annotations
+
+import tempfile
 
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
@@ -26,7 +31,8 @@ class StreamedSheet(Worksheet):
 
     def __init__(self) -> None:
         super().__init__()
-        self._rows_xml: list[str] = []
+        self._spool = None  # the rows' XML, UTF-8, in chunks
+        self._chunk_sizes: list[int] = []  # bytes
         self._row_formats: list[object] = []  # the formats in the order the rows first use them
         self._format_keys: dict[int, str] = {}
 
@@ -53,16 +59,34 @@ class StreamedSheet(Worksheet):
         return attributes + ">"
 
     def add_rows(self, xml: str, last_row: int, last_col: int) -> None:
-        """Rows (placeholders for formats) reaching down to `last_row`, across to `last_col`."""
+        """Rows (placeholders for formats) reaching down to `last_row`, across to `last_col`, after those added."""
         self._check_dimensions(last_row, last_col)
-        self._rows_xml.append(xml)
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile(dir=self.tmpdir)  # the folder xlsxwriter's parts go to
+        data = xml.encode()
+        self._spool.write(data)
+        self._chunk_sizes.append(len(data))
 
     def _write_rows(self) -> None:
         super()._write_rows()  # the cells written the ordinary way (the header row) come first
-        if self._rows_xml:
-            indexes = [f._get_xf_index() for f in self._row_formats]
-            for xml in self._rows_xml:
-                self.fh.write(xml.format(*indexes))
+        if self._spool is None:
+            return
+        indexes = [f._get_xf_index() for f in self._row_formats]
+        spool, write = self._spool, self.fh.write
+        spool.seek(0)
+        for size in self._chunk_sizes:
+            xml = spool.read(size).decode().format(*indexes)
+            if "{" in xml or "}" in xml:  # the rows hold numbers and indexes only: a brace is a bug
+                raise AssertionError(f"{self.name}: a brace in the rows' XML besides the format placeholders")
+            write(xml)
+        self.discard_rows()
+
+    def discard_rows(self) -> None:
+        """Close the rows' spool (when the sheet is saved, or the workbook given up)."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+            self._chunk_sizes = []
 
 
 def column_names(first: int, count: int) -> list[str]:
