@@ -294,8 +294,12 @@ _DRAFT = re.compile(r"-(" + "|".join(KIND_ZH.values()) + r")(-\d+)?\.eml$")
 
 
 def draft_bytes(item: Outgoing) -> bytes:
-    """The mail as an .eml draft: the message marked unsent, so Outlook opens it ready to send."""
-    head, blank, body = item.message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")
+    """The mail as an .eml draft: the message marked unsent, so Outlook opens it ready to send.
+
+    A mail not built yet is built for the draft only (not kept on `item`): a round's drafts, each with its
+    workbook attached, are written one at a time, never all held."""
+    message = item.__dict__.get("message") or item.compose()
+    head, blank, body = message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")
     return head + b"\r\nX-Unsent: 1" + blank + body  # the last header, as adding it to a copy would place it
 
 
