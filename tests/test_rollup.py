@@ -319,3 +319,68 @@ def test_a_text_longer_than_a_cell_in_emoji_still_matches_its_checksum(tmp_path)
     assert name == "项目" + "😀" * 16_382 and len(name.encode("utf-16-le")) // 2 == 32_766
     accepted, rejected = read_summaries([district])
     assert [s.name for s in accepted] == ["东川区"] and rejected == []
+
+
+# ------------------------------------------------------------------ tables longer than a sheet
+
+
+def test_a_table_longer_than_a_sheet_goes_on_in_continuation_sheets_and_rolls_up(tmp_path, monkeypatch):
+    # Excel holds 1,048,576 rows a sheet and xlsxwriter drops a row beyond without a word: a province's
+    # 问题清单 can be longer. Made small here: 3 rows a sheet (the header and 2 data rows).
+    from perf_toolkit.summary import book, checksum
+
+    datas = batch(6, seed=11)
+    frames = summary_frames(evaluate_submissions(sourced_batch(datas)), campaign(6, 1, district="东川区"))
+    monkeypatch.setattr(book, "MAX_SHEET_ROWS", 3)
+    path = write_summary(frames, tmp_path / "东川区汇总.xlsx")
+    wb = openpyxl.load_workbook(path)
+    for name in ("项目明细", "指标明细", "问题清单"):
+        frame = frames[name]
+        parts = checksum.parts(name, wb.sheetnames)
+        assert len(parts) == max(1, -(-len(frame) // 2)), name
+        assert wb.sheetnames.index(parts[-1]) - wb.sheetnames.index(name) == len(parts) - 1  # side by side
+        header = [c.value for c in wb[name][1]]
+        rows = []
+        for part in parts:
+            ws = wb[part]
+            assert [c.value for c in ws[1]] == header and ws.max_row <= 3, part
+            rows += [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+        assert len(rows) == len(frame)  # every row, the 合计 (if any) last
+        assert [r[0] for r in rows] == [None if v == "" else v for v in frame.iloc[:, 0]]
+    assert len(checksum.parts("项目明细", wb.sheetnames)) > 2 and len(checksum.parts("指标明细", wb.sheetnames)) > 2
+    # rollup reads every part back, and the checksum covers them: an edit in a continuation is caught
+    district = read_summaries([path])[0][0]
+    for name in ("项目明细", "指标明细", "问题清单"):
+        assert len(district.tables[name]) == len(frames[name][frames[name].iloc[:, 0] != "合计"]), name
+    edited = tmp_path / "改" / "东川区汇总.xlsx"
+    edited.parent.mkdir()
+    ws = wb[checksum.part_name("指标明细", 2)]
+    ws.cell(2, 3).value = "改过的单位名称"
+    wb.save(edited)
+    accepted, rejected = read_summaries([edited])
+    assert accepted == [] and "与生成时的校验值不符" in rejected[0][1]
+
+
+def test_continuation_sheets_leave_the_checksum_of_a_summary_without_them_as_it_was():
+    from perf_toolkit.summary import checksum
+
+    cells = {"项目明细": {(1, 1): "s:单位编码", (2, 1): "n:3"}, "元数据": {(1, 1): "s:项目"}}
+    streamed = checksum.Digest()
+    for name in ("项目明细", "元数据"):
+        sheet = streamed.sheet(name)
+        for (r, c), v in sorted(cells[name].items()):
+            sheet.cells.append(((r, c), v))
+    assert streamed.value() == checksum.digest(cells)
+    # with a continuation: the streamed digest and the one read back agree, and differ from without it
+    more = {**cells, "项目明细（续2）": {(1, 1): "s:单位编码", (2, 1): "n:4"}}
+    streamed = checksum.Digest()
+    for name in ("项目明细", "项目明细（续2）", "元数据"):
+        sheet = streamed.sheet(name)
+        for (r, c), v in sorted(more[name].items()):
+            sheet.cells.append(((r, c), v))
+    assert streamed.value() == checksum.digest(more) != checksum.digest(cells)
+    with pytest.raises(ValueError):  # a continuation after another table began: no sheet it may be
+        bad = checksum.Digest()
+        bad.sheet("项目明细")
+        bad.sheet("指标明细")
+        bad.sheet("项目明细（续2）")

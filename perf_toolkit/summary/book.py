@@ -514,6 +514,19 @@ def _file_names(values: pd.Series) -> pd.Series:
 CHARTED_SHEETS = ("部门汇总", "区县汇总")
 
 
+#: The rows a sheet holds in Excel and WPS (a row more is lost, and xlsxwriter drops it without a word).
+MAX_SHEET_ROWS = 1_048_576
+
+
+def _sheet_parts(name: str, frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """A table in sheets of at most MAX_SHEET_ROWS rows, its header on each: “问题清单”, “问题清单（续2）” …"""
+    per_sheet = MAX_SHEET_ROWS - 1
+    if len(frame) <= per_sheet:
+        return [(name, frame)]
+    return [(name if k == 1 else checksum.part_name(name, k), frame.iloc[start:start + per_sheet])
+            for k, start in enumerate(range(0, len(frame), per_sheet), start=1)]
+
+
 def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict,
                  record: checksum.SheetCells | None = None) -> None:
     # a sheet a chart draws from stays with xlsxwriter: it caches the chart's values from the cells it holds
@@ -738,8 +751,9 @@ def _write_book(wb, frames: dict[str, pd.DataFrame], meta: dict, title: str) -> 
     for name, frame in frames.items():
         if name in OVERVIEW_BLOCKS or name == "元数据":
             continue
-        _table_sheet(wb, styles, name, frame, title, meta,
-                     digest.sheet(name) if name in checksum.CHECKED_SHEETS else None)
+        for part, rows in _sheet_parts(name, frame):
+            _table_sheet(wb, styles, part, rows, title, meta,
+                         digest.sheet(part) if name in checksum.CHECKED_SHEETS else None)
     ws = wb.add_worksheet("元数据")
     facts = frames["元数据"].astype({"值": object})
     end = _table(ws, styles, facts, record=digest.sheet("元数据"))

@@ -19,6 +19,9 @@ from ..text import MAX_CELL_TEXT
 
 #: The sheets covered: those rollup reads back, and the 元数据 (minus the checksum row itself).
 CHECKED_SHEETS = ("部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "元数据")
+#: A table longer than a sheet holds goes on in sheets named `part_name(name, 2)`, `part_name(name, 3)` …;
+#: the checksum covers each right after the sheet it continues (a summary without them: as before).
+PART_NAME = "{name}（续{k}）"
 #: The 元数据 label of the checksum row.
 LABEL = "校验值"
 PREFIX = "sha256:"
@@ -66,12 +69,27 @@ def canonical(value: object, *, written: bool = False) -> str | None:
     return "n:" + (str(int(number)) if number.is_integer() and abs(number) < 2**53 else f"{number:.15g}")
 
 
+def part_name(name: str, k: int) -> str:
+    """The k-th sheet (k ≥ 2) of a table longer than a sheet holds."""
+    return PART_NAME.format(name=name, k=k)
+
+
+def parts(name: str, present) -> list[str]:
+    """The sheets holding table `name` among the sheet names `present`: itself, then its continuations."""
+    found = [name]
+    while part_name(name, len(found) + 1) in present:
+        found.append(part_name(name, len(found) + 1))
+    return found
+
+
 def digest(sheets: Mapping[str, Cells]) -> str:
-    """The checksum of the covered sheets' cells (a sheet absent counts as empty)."""
+    """The checksum of the covered sheets' cells (a sheet absent counts as empty), each table's
+    continuation sheets right after it."""
     h = hashlib.sha256()
     for name in CHECKED_SHEETS:
-        cells = sorted((rc, v) for rc, v in sheets.get(name, {}).items() if v is not None)
-        h.update(json.dumps([name, cells], ensure_ascii=False).encode())
+        for part in parts(name, sheets):
+            cells = sorted((rc, v) for rc, v in sheets.get(part, {}).items() if v is not None)
+            h.update(json.dumps([part, cells], ensure_ascii=False).encode())
     return PREFIX + h.hexdigest()
 
 
@@ -150,15 +168,21 @@ class Digest:
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
         self._next = 0  # the index in CHECKED_SHEETS of the first sheet not begun
+        self._parts = 1  # sheets begun of the table last begun (its continuations follow it)
         self._open: SheetCells | None = None
 
     def sheet(self, name: str) -> SheetCells:
-        """Begin a covered sheet (the one before it is then complete)."""
-        index = CHECKED_SHEETS.index(name)
-        if index < self._next:
-            raise AssertionError(f"checksum: sheet {name} written out of CHECKED_SHEETS order")
-        self._skip_to(index)
-        self._next = index + 1
+        """Begin a covered sheet, or the next continuation of the one last begun (the one before is then complete)."""
+        if self._next and name == part_name(CHECKED_SHEETS[self._next - 1], self._parts + 1):
+            self._parts += 1
+        else:
+            index = CHECKED_SHEETS.index(name)
+            if index < self._next:
+                raise AssertionError(f"checksum: sheet {name} written out of CHECKED_SHEETS order")
+            self._skip_to(index)
+            self._next, self._parts = index + 1, 1
+        if self._open is not None:
+            self._open.close()
         self._open = SheetCells(self._hash, name)
         return self._open
 

@@ -110,15 +110,22 @@ def _rows(sheet: RawSheet) -> tuple[list[str], list[list]]:
 
 
 def _table(raw: RawWorkbook, name: str, counted: dict) -> pd.DataFrame:
-    sheet = raw.sheet(name)
-    if sheet is None:
+    if raw.sheet(name) is None:
         raise SummaryFormatError(f"缺少“{name}”工作表")
-    if sheet.outside_count:
-        raise SummaryFormatError(f"“{name}”工作表超出读取范围（{sheet.outside_first} 等处），汇总表过大或被改动")
-    if sheet.formulas or sheet.errors:  # this toolkit writes values only
-        r, c = min(sheet.formulas | set(sheet.errors))
-        raise SummaryFormatError(f"“{name}”工作表的 {col_letters(c)}{r} 等处含有公式，本工具生成的汇总表只含数值，可能被改动")
-    header, rows = _rows(sheet)
+    header: list[str] = []
+    rows: list[list] = []
+    for part in checksum.parts(name, {s.name for s in raw.sheets}):  # a long table goes on in “（续2）” …
+        sheet = raw.sheet(part)
+        if sheet.outside_count:
+            raise SummaryFormatError(f"“{part}”工作表超出读取范围（{sheet.outside_first} 等处），汇总表过大或被改动")
+        if sheet.formulas or sheet.errors:  # this toolkit writes values only
+            r, c = min(sheet.formulas | set(sheet.errors))
+            raise SummaryFormatError(f"“{part}”工作表的 {col_letters(c)}{r} 等处含有公式，本工具生成的汇总表只含数值，可能被改动")
+        head, more = _rows(sheet)
+        if part != name and head != header:
+            raise SummaryFormatError(f"“{part}”工作表的表头与“{name}”不同，汇总表可能被改动")
+        header = header or head
+        rows += more
     expected = counted.get(f"行数:{name}")
     if expected is not None and int(expected) != len(rows):
         raise SummaryFormatError(f"“{name}”工作表应有 {int(expected)} 行数据，实际读到 {len(rows)} 行，汇总表可能被改动")
@@ -177,8 +184,9 @@ def _verify(raw: RawWorkbook) -> None:
     if not stated:
         raise SummaryFormatError("汇总表的“元数据”中没有校验值（由旧版本生成，或元数据被改动），无法确认数据未被改动；"
                                  "请区县用新版本重新生成汇总表")
-    sheets = {name: checksum.read_cells(sheet.cells) for name in checksum.CHECKED_SHEETS
-              if (sheet := raw.sheet(name)) is not None}
+    present = {s.name for s in raw.sheets}
+    sheets = {part: checksum.read_cells(raw.sheet(part).cells) for name in checksum.CHECKED_SHEETS
+              if name in present for part in checksum.parts(name, present)}
     sheets["元数据"] = checksum.without_label(cells)
     if checksum.digest(sheets) != str(stated[0]).strip():
         raise SummaryFormatError("汇总表的数据与生成时的校验值不符，生成后被改动过（如手工修改了数字、单位或元数据）；"
