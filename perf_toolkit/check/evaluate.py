@@ -55,6 +55,11 @@ class CheckMemo(Protocol):
     def put(self, result: FileResult, found: list[Finding], projects: list[ScoredProject]) -> None: ...
 
 
+#: Submissions scored and checked together: the frames of a chunk are large (a row per indicator and per
+#: amount, many columns), so a batch of 10,000 departments at once held ~1 GB of them; scores and checks of
+#: one submission depend on it alone (`CheckMemo`), so chunks give the same results.
+CHECK_CHUNK = 500
+
 #: A submission JSON is a few KB; one this large is no submission (and is not read into memory).
 MAX_JSON_BYTES = 20 * 2**20
 
@@ -99,13 +104,15 @@ def _evaluate(files: list[FileResult], skipped: list[Skipped], profile: Profile,
     readable = [r for r in files if r.sourced is not None]
     done = {id(r): memo.get(r) for r in readable} if memo is not None else {}
     todo = [r for r in readable if done.get(id(r)) is None]
-    items = [r.sourced for r in todo]
-    scores = score_submissions(items, profile)
-    for r, found, projects in zip(todo, check_submissions(items, scores, profile, year),
-                                  _scored_projects(items, scores, profile), strict=True):
-        done[id(r)] = found, projects
-        if memo is not None:
-            memo.put(r, found, projects)
+    for start in range(0, len(todo), CHECK_CHUNK):  # scored and checked a chunk at a time (see CHECK_CHUNK)
+        chunk = todo[start:start + CHECK_CHUNK]
+        items = [r.sourced for r in chunk]
+        scores = score_submissions(items, profile)
+        for r, found, projects in zip(chunk, check_submissions(items, scores, profile, year),
+                                      _scored_projects(items, scores, profile), strict=True):
+            done[id(r)] = found, projects
+            if memo is not None:
+                memo.put(r, found, projects)
     for r in readable:
         r.findings.extend(done[id(r)][0])
     check_intake(files, roster, submitted_at=submitted_at, senders=senders)
