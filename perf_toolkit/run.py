@@ -118,7 +118,8 @@ def run_round(sources: Iterable[str | Path], campaign: Campaign, profile: Profil
             markups = write_round_markups(evaluation, campaign, profile, output, jobs=jobs, progress=progress)
         with progress.stage("反馈邮件"):
             outgoing = compose_feedback(evaluation, campaign, markups)
-            drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True, db=campaign.round_db_in(output))
+            drafts = write_drafts(outgoing, output / FEEDBACK_DIR, prune=True, db=campaign.round_db_in(output),
+                                  jobs=jobs)
             progress.total(len(drafts))
     return RoundResult(campaign, collection, evaluation, output, report_json, reports, summary, frames, earlier,
                        history_path, markups, outgoing, drafts)

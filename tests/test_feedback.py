@@ -139,6 +139,31 @@ def test_compose_recipient_falls_back_to_contact_then_sender_else_reason(tmp_pat
     assert sorted(p.name for p in drafts) == ["昆明市东川区农业农村局-审核意见.eml", "昆明市东川区教育体育局-审核意见.eml"]
 
 
+def test_drafts_built_in_worker_processes_are_the_drafts_built_here(tmp_path, monkeypatch):
+    # a round's thousand drafts are built in the worker pool (the email package takes ~6 ms a mail): the
+    # same files, but the Message-ID each build makes anew; a failure is raised here as without workers
+    from perf_toolkit.mail import feedback
+
+    outgoing, _ = compose(inbox(tmp_path / "收件箱"), campaign(), tmp_path / "out")
+    here = write_drafts(outgoing, tmp_path / "here")
+    monkeypatch.setattr(feedback, "POOLED_DRAFTS", 1)
+    pooled = write_drafts(outgoing, tmp_path / "pooled", jobs=2)
+
+    def content(path: Path) -> list:
+        """The mail as read: headers and parts, without what each build draws anew (Message-ID, boundary)."""
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        return [[(k, str(v)) for k, v in part.items() if k not in ("Message-ID", "Content-Type")]
+                + [part.get_content_type(), part.get_filename(), part.get_payload(decode=True)]
+                for part in msg.walk()]
+
+    assert [p.name for p in pooled] == [p.name for p in here] and len(here) == 4
+    assert all(content(a) == content(b) for a, b in zip(here, pooled, strict=True))
+    attached = next(item for item in outgoing if item.attachment is not None)
+    attached.attachment.unlink()  # the marked copy gone before its mail is built
+    with pytest.raises(FileNotFoundError):
+        write_drafts(outgoing, tmp_path / "gone", jobs=2)
+
+
 def test_drafts_open_as_mail_with_the_chinese_attachment_name_and_its_bytes(tmp_path):
     outgoing, markups = compose(inbox(tmp_path / "收件箱"), campaign(), tmp_path / "out")
     drafts = write_drafts(outgoing, tmp_path / "drafts")
