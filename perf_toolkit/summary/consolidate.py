@@ -23,7 +23,7 @@ import datetime as dt
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,20 @@ from .yoy import add_year_over_year, history_sheet, previous_figures, total_chan
 # ------------------------------------------------------------------ the tables of one district
 
 
+def _columns(rows: Iterable[dict]) -> dict[str, list]:
+    """Rows (dicts with the same keys) as columns: a province's 问题清单 has a million rows, and a dict
+    held per row took ~1 GB on the way to its DataFrame."""
+    columns: dict[str, list] = {}
+    for n, row in enumerate(rows):
+        if n == 0:
+            columns = {key: [] for key in row}
+        elif row.keys() != columns.keys():
+            raise ValueError(f"row {n} has other columns: {sorted(row.keys() ^ columns.keys())}")
+        for column, value in zip(columns.values(), row.values(), strict=True):
+            column.append(value)
+    return columns
+
+
 def _dept_order(campaign: Campaign) -> dict[str, int]:
     return {e.code: n for n, e in enumerate(campaign.roster)}
 
@@ -118,34 +132,11 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
     unknown, both columns are 待核实 in every source (and so stay out of every total and rate: a
     budget counted without its spending would lower the rate).
     """
-    rows = []
-    for n, p in enumerate(evaluation.counted_projects):
-        found, money = p.findings, p.rate_known
-        row = {
-            CODE: p.department.code.strip(), NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
-            INITIAL: _known(cents(p.total.initial_budget), p.column_known("initial_budget")),
-            BUDGET: _known(cents(p.total.adjusted_budget), money),
-            SPENT: _known(cents(p.total.executed), money),
-            RATE: _known(p.execution_rate if p.execution_rate is not None else np.nan, money),
-            EXEC_SCORE: _known(round_half_up(p.execution_score), money),
-        }
-        for level1 in TAXONOMY:
-            score = p.level1_scores[level1]
-            row[f"{level1}得分"] = _known(round_half_up(score), score is not None)
-        row.update({SCORE: _known(p.total_score, p.scored),
-                    WEIGHT_SUM: _known(round_half_up(p.total_weight), p.weights_known), GRADE: p.grade,
-                    ERRORS: sum(f.severity == "error" for f in found),
-                    WARNINGS: sum(f.severity == "warning" for f in found),
-                    CODES: _joined(f.code for f in found),
-                    FLAGS: _flags(p, campaign.low_execution_rate)})
-        for source in FundSource:
-            amounts = p.funds.get(source)
-            row[f"{source}·全年预算数（万元）"] = _known(cents(amounts.adjusted_budget) if amounts else None, money)
-            row[f"{source}·全年执行数（万元）"] = _known(cents(amounts.executed) if amounts else None, money)
-        row[FILE] = p.file
-        row["_order"] = (order.get(row[CODE], len(order)), row[CODE], n)
-        rows.append(row)
-    frame = pd.DataFrame(rows)
+    def rows() -> Iterator[dict]:
+        for n, p in enumerate(evaluation.counted_projects):
+            yield _project_row(n, p, campaign, order)
+
+    frame = pd.DataFrame(_columns(rows()))
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, INITIAL, BUDGET, SPENT, RATE, EXEC_SCORE, SCORE,
                                      WEIGHT_SUM, GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
@@ -154,6 +145,35 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
     if "成本指标得分" in frame and not frame["成本指标得分"].map(lambda v: v == PENDING or bool(v)).any():
         frame = frame.drop(columns="成本指标得分")
     return frame
+
+
+def _project_row(n: int, p: ScoredProject, campaign: Campaign, order: dict[str, int]) -> dict:
+    """One row of 项目明细."""
+    found, money = p.findings, p.rate_known
+    row = {
+        CODE: p.department.code.strip(), NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
+        INITIAL: _known(cents(p.total.initial_budget), p.column_known("initial_budget")),
+        BUDGET: _known(cents(p.total.adjusted_budget), money),
+        SPENT: _known(cents(p.total.executed), money),
+        RATE: _known(p.execution_rate if p.execution_rate is not None else np.nan, money),
+        EXEC_SCORE: _known(round_half_up(p.execution_score), money),
+    }
+    for level1 in TAXONOMY:
+        score = p.level1_scores[level1]
+        row[f"{level1}得分"] = _known(round_half_up(score), score is not None)
+    row.update({SCORE: _known(p.total_score, p.scored),
+                WEIGHT_SUM: _known(round_half_up(p.total_weight), p.weights_known), GRADE: p.grade,
+                ERRORS: sum(f.severity == "error" for f in found),
+                WARNINGS: sum(f.severity == "warning" for f in found),
+                CODES: _joined(f.code for f in found),
+                FLAGS: _flags(p, campaign.low_execution_rate)})
+    for source in FundSource:
+        amounts = p.funds.get(source)
+        row[f"{source}·全年预算数（万元）"] = _known(cents(amounts.adjusted_budget) if amounts else None, money)
+        row[f"{source}·全年执行数（万元）"] = _known(cents(amounts.executed) if amounts else None, money)
+    row[FILE] = p.file
+    row["_order"] = (order.get(row[CODE], len(order)), row[CODE], n)
+    return row
 
 
 def _flags(p: ScoredProject, threshold: float) -> str:
@@ -179,25 +199,26 @@ def _flags(p: ScoredProject, threshold: float) -> str:
 
 def _indicator_table(evaluation: Evaluation, projects: pd.DataFrame) -> pd.DataFrame:
     """指标明细: one row per indicator; 问题 lists the findings about that indicator (by field path)."""
-    rows = []
-    for n, p in enumerate(evaluation.counted_projects):
-        dept_code = p.department.code.strip()
-        for i in p.indicators:
-            rows.append({
-                CODE: dept_code, NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
-                "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name, "指标方向": i.direction,
-                "年度指标值": _known(i.submitted.target, i.value_known("target")),
-                "实际完成值": _known(i.submitted.actual, i.value_known("actual")), "计量单位": i.submitted.unit,
-                "指标值（解析）": i.target_number, "完成值（解析）": i.actual_number,
-                "解析单位": i.target_unit or i.actual_unit,
-                "完成率": i.completion, "分值": _known(round_half_up(i.weight), i.value_known("weight")),
-                "得分": _known(round_half_up(i.score), i.scored),
-                "自评得分": _known(round_half_up(i.claimed_score), i.value_known("claimed_score")),
-                "是否达成": "" if i.met is None else ("是" if i.met else "否"),
-                "定性档次": i.band or "", CODES: _joined(f.code for f in i.findings),
-                "_order": (n, i.index),
-            })
-    frame = pd.DataFrame(rows)
+    def rows() -> Iterator[dict]:
+        for n, p in enumerate(evaluation.counted_projects):
+            dept_code = p.department.code.strip()
+            for i in p.indicators:
+                yield {
+                    CODE: dept_code, NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
+                    "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name, "指标方向": i.direction,
+                    "年度指标值": _known(i.submitted.target, i.value_known("target")),
+                    "实际完成值": _known(i.submitted.actual, i.value_known("actual")), "计量单位": i.submitted.unit,
+                    "指标值（解析）": i.target_number, "完成值（解析）": i.actual_number,
+                    "解析单位": i.target_unit or i.actual_unit,
+                    "完成率": i.completion, "分值": _known(round_half_up(i.weight), i.value_known("weight")),
+                    "得分": _known(round_half_up(i.score), i.scored),
+                    "自评得分": _known(round_half_up(i.claimed_score), i.value_known("claimed_score")),
+                    "是否达成": "" if i.met is None else ("是" if i.met else "否"),
+                    "定性档次": i.band or "", CODES: _joined(f.code for f in i.findings),
+                    "_order": (n, i.index),
+                }
+
+    frame = pd.DataFrame(_columns(rows()))
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, "三级指标", "分值", "得分", CODES])
     position = {(c, p): n for n, (c, p) in enumerate(zip(projects[CODE], projects[P_CODE], strict=True))}
@@ -209,27 +230,30 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
                     order: dict[str, int], status: RoundStatus | None = None) -> pd.DataFrame:
     """问题清单: every finding listed; an unreadable file under the department it was tied to (status)."""
     tied = {f: (d.code, d.name) for d in (status.departments if status else ()) for f in d.unreadable}
-    rows = []
     described: dict[tuple[str, str], tuple[str, str, str]] = {}  # (severity, code) -> 级别, 问题, 类别: looked up once
-    for n, (i, f) in enumerate(listed):
-        sub = files[i].submission
-        code, name = (sub.department.code.strip(), sub.department.name) if sub else tied.get(files[i].file, ("", ""))
-        key = (f.severity, f.code)
-        if key not in described:
-            described[key] = (catalogue.SEVERITY_ZH.get(f.severity, f.severity), catalogue.title(f.code),
-                              catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "")
-        level, title, category = described[key]
-        rows.append({
-            "级别": level, "问题": title, "代码": f.code, "类别": category,
-            CODE: code, NAME: name, P_CODE: f.project or "",
-            "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
-            "_order": (f.severity != "error", order.get(code, len(order)) if code else len(order) + 1, code, n),
-        })
+
+    def rows() -> Iterator[dict]:
+        for n, (i, f) in enumerate(listed):
+            sub = files[i].submission
+            code, name = (sub.department.code.strip(), sub.department.name) if sub else tied.get(files[i].file, ("", ""))
+            key = (f.severity, f.code)
+            if key not in described:
+                described[key] = (catalogue.SEVERITY_ZH.get(f.severity, f.severity), catalogue.title(f.code),
+                                  catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "")
+            level, title, category = described[key]
+            yield {
+                "级别": level, "问题": title, "代码": f.code, "类别": category,
+                CODE: code, NAME: name, P_CODE: f.project or "",
+                "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
+                "_order": (f.severity != "error", order.get(code, len(order)) if code else len(order) + 1, code, n),
+            }
+
     # whose it is first (frozen on screen), the Chinese title and its text, the code last (to filter by)
     columns = ["级别", CODE, NAME, "问题", "说明", P_CODE, "文件", "工作表", "单元格", "类别", "代码"]
-    if not rows:
+    frame = pd.DataFrame(_columns(rows()))
+    if frame.empty:
         return pd.DataFrame(columns=columns)
-    return pd.DataFrame(rows).sort_values("_order", kind="stable")[columns].reset_index(drop=True)
+    return frame.sort_values("_order", kind="stable")[columns].reset_index(drop=True)
 
 
 def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: pd.DataFrame,
