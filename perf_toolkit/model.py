@@ -312,6 +312,11 @@ class Finding:
     path: str | None = None  # the field it is about, e.g. "projects[0].indicators[2].actual", for programs
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # the message's figures, as data
 
+    def __getstate__(self) -> list[Any]:
+        # params as a plain dict: what the round's trusted unpickler rebuilds without naming a class
+        return [dict(value) if name == "params" else value
+                for name, value in zip(_FINDING_FIELDS, (getattr(self, n) for n in _FINDING_FIELDS), strict=True)]
+
     def __setstate__(self, state: list[Any]) -> None:
         # unpickled: the texts departments' findings repeat (code, severity, place, field, message) shared
         for name, value in zip(_FINDING_FIELDS, state, strict=True):
@@ -330,8 +335,21 @@ class Finding:
                 "params": dict(self.params)}
 
 
+class SharedParams(dict):
+    """A finding's params shared by every finding with the same (`shared_params`): read-only, as changing
+    one would change them all. Pickled and copied as a plain dict (unpickling a Finding shares it again)."""
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("一条审核问题的参数（params）由同内容的问题共用，不能修改；请复制后再改：dict(finding.params)")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
 #: The params of findings made so far, one dict per distinct content (most are a label or a typed value
-#: that recurs from department to department); bounded like `_LOCATIONS`. Findings never change them.
+#: that recurs from department to department); bounded like `_LOCATIONS`.
 _PARAMS: dict[tuple[Any, ...], Mapping[str, Any]] = {}
 _SHARED_PARAMS = 1 << 16
 
@@ -344,7 +362,7 @@ def shared_params(params: dict[str, Any]) -> Mapping[str, Any]:
     except TypeError:  # a value that is not hashable: not shared
         return params
     if found is None:
-        found = {shared_text(k): shared_text(v) for k, v in params.items()}
+        found = SharedParams((shared_text(k), shared_text(v)) for k, v in params.items())
         if len(_PARAMS) < _SHARED_PARAMS:
             _PARAMS[key] = found
     return found

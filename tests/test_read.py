@@ -366,6 +366,31 @@ def test_shared_params_keep_values_that_print_apart_apart():
     assert shared_params({"x": 1}) is shared[0] and shared_params({"x": [1]}) == {"x": [1]}  # unhashable: its own
 
 
+def test_shared_params_cannot_be_changed_and_stay_shared_through_the_round_cache():
+    # one dict serves every finding with the same params: changing it through one finding would change the
+    # others' data (and what the check report says of them), so it refuses, in Chinese
+    import copy
+    import pickle
+    import zlib
+
+    from perf_toolkit.findings import make
+    from perf_toolkit.run import _unpickled
+
+    a = make("file-unreadable", file="甲.xlsx", reason="文件已损坏")
+    b = make("file-unreadable", file="乙.xlsx", reason="文件已损坏")
+    assert a.params is b.params
+    for change in (lambda p: p.__setitem__("reason", "改"), lambda p: p.update(reason="改"), lambda p: p.pop("reason"),
+                   lambda p: p.clear(), lambda p: p.setdefault("x", 1), lambda p: p.__delitem__("reason")):
+        with pytest.raises(TypeError, match="不能修改"):
+            change(a.params)
+    assert b.params == {"reason": "文件已损坏"}
+    mine = dict(a.params)
+    mine["reason"] = "改"  # a copy is the caller's own
+    kept = _unpickled(zlib.compress(pickle.dumps([a, b])))  # as the round's read and check caches keep them
+    assert kept == [a, b] and kept[0].params is a.params is kept[1].params
+    assert copy.deepcopy(a) == a and copy.deepcopy(a).params is a.params
+
+
 # ------------------------------------------------------------------ extraction from a hand-built grid
 
 
