@@ -107,23 +107,25 @@ class _Rules:
 # ------------------------------------------------------------------ the worker (runs in the child)
 
 
-def _heap() -> int:
-    """Resident memory not shared with files, in bytes; 0 without /proc (then only the task count recycles)."""
+def _statm() -> list[int]:
+    """/proc/self/statm in bytes: address space, resident, shared …; [] without /proc."""
     try:
         with open("/proc/self/statm", "rb") as f:
-            resident, shared = f.read().split()[1:3]
-        return (int(resident) - int(shared)) * os.sysconf("SC_PAGE_SIZE")
+            return [int(n) * os.sysconf("SC_PAGE_SIZE") for n in f.read().split()]
     except (OSError, ValueError):
-        return 0
+        return []
+
+
+def _heap() -> int:
+    """Resident memory not shared with files, in bytes; 0 without /proc (then only the task count recycles)."""
+    pages = _statm()
+    return pages[1] - pages[2] if pages else 0
 
 
 def _address_space() -> int:
     """The address space this process has mapped, in bytes; 0 without /proc (then the budget is the whole limit)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return 0
+    pages = _statm()
+    return pages[0] if pages else 0
 
 
 def _cap(which: int, soft: int) -> None:
