@@ -215,9 +215,9 @@ class _ReadCache:
                 continue
             more, why = discover([path])
             skipped += why
-            for each in more:
+            for each in more:  # a folder's workbooks (a file given is looked up above already)
                 files.append(each)
-                kept = self.memo.get(str(each)) or self._kept(each, known)
+                kept = None if each == path else self.memo.get(str(each)) or self._kept(each, known)
                 if kept is not None:
                     found[each] = kept
         files = list(dict.fromkeys(files))
