@@ -132,11 +132,8 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
     unknown, both columns are 待核实 in every source (and so stay out of every total and rate: a
     budget counted without its spending would lower the rate).
     """
-    def rows() -> Iterator[dict]:
-        for n, p in enumerate(evaluation.counted_projects):
-            yield _project_row(n, p, campaign, order)
-
-    frame = pd.DataFrame(_columns(rows()))
+    frame = pd.DataFrame(_columns(_project_row(n, p, campaign, order)
+                                  for n, p in enumerate(evaluation.counted_projects)))
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, INITIAL, BUDGET, SPENT, RATE, EXEC_SCORE, SCORE,
                                      WEIGHT_SUM, GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
