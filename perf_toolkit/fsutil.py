@@ -290,14 +290,27 @@ def irregular_reason(path: str | os.PathLike[str], root: str | os.PathLike[str] 
     return None
 
 
+#: What `read_bounded` reads at a time from a file that grew after it was measured.
+READ_BLOCK = 1 << 20
+
+
 def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """A regular file's bytes, at most `max_bytes` (OSError EFBIG beyond): never blocks on a pipe, never
     reads a device without end, whatever the file became since it was listed."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "不是普通文件", str(path))
-        data = fh.read(max_bytes + 1)
+        # read(n) allocates n bytes first: asked for the cap, every file would cost the cap (a 1 GB commit
+        # on Windows, where it may fail); the file's size, and a block at a time if it grew since
+        want = min(info.st_size, max_bytes) + 1
+        data = fh.read(want)
+        if len(data) == want <= max_bytes:
+            grown = bytearray(data)
+            while len(grown) <= max_bytes and (block := fh.read(min(READ_BLOCK, max_bytes + 1 - len(grown)))):
+                grown += block
+            data = bytes(grown)
     if len(data) > max_bytes:
         raise OSError(errno.EFBIG, f"文件超过 {max_bytes / 2**20:.0f} MB 的上限", str(path))
     return data
