@@ -7,6 +7,8 @@ import base64
 import datetime as dt
 import email
 import email.policy
+import io
+import pickle
 import socket
 import sqlite3
 from dataclasses import replace
@@ -34,6 +36,7 @@ from perf_toolkit.mail.errors import MailError
 from perf_toolkit.mail.feedback import FEEDBACK, RECEIPT, REMINDER, compose_feedback, write_drafts
 from perf_toolkit.mail.rounddb import connect
 from perf_toolkit.mail.send import send_all
+from perf_toolkit.model import FileResult
 from perf_toolkit.profile import load_profile
 from perf_toolkit.run import run_round
 from perf_toolkit.workbook.markup import write_markups
@@ -162,6 +165,23 @@ def test_drafts_built_in_worker_processes_are_the_drafts_built_here(tmp_path, mo
     attached.attachment.unlink()  # the marked copy gone before its mail is built
     with pytest.raises(FileNotFoundError):
         write_drafts(outgoing, tmp_path / "gone", jobs=2)
+
+
+def test_a_composed_mail_holds_no_body_of_its_own_and_builds_the_same_one_each_time(tmp_path):
+    # a province's round composes ~13,000 mails, each body listing every finding: held, about 40 KB a
+    # department; the body is made again from the evaluation the round holds anyway when the mail is built
+    outgoing, _ = compose(inbox(tmp_path / "收件箱"), campaign(), tmp_path / "out")
+    faulty = by_code(outgoing)["DC-NYNCJ"]
+
+    class Outside(pickle.Pickler):  # what the item holds beyond the evaluation and the round's config
+        def persistent_id(self, obj):
+            return id(obj) if isinstance(obj, (FileResult, Campaign)) else None
+
+    own = io.BytesIO()
+    Outside(own).dump(faulty)
+    body = body_of(faulty.compose())
+    assert len(body) > 300 and len(own.getvalue()) < 1500
+    assert body_of(faulty.compose()) == body == body_of(faulty.message)
 
 
 def test_drafts_open_as_mail_with_the_chinese_attachment_name_and_its_bytes(tmp_path):

@@ -17,6 +17,7 @@ have no From, and the mail client fills in its own account.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -94,28 +95,54 @@ def compose_feedback(evaluation: Evaluation, campaign: Campaign, markups: Sequen
         sender = parseaddr(senders.get(d.file or "", ""))[1]
         contact = d.result.submission.department.contact.email if d.result is not None else ""
         to, reason = _recipients(d.entry.email if d.entry else "", contact, sender)
+        attachment = None
         if d.state == NOT_SUBMITTED:
-            kind, subject, body, version = REMINDER, *_reminder(d.name, campaign, now.date())
-            attachment = None
+            kind, texts = REMINDER, functools.partial(_reminder, d.name, campaign, now.date())
         elif d.state == PASSED:
             if not campaign.mail.receipts:
                 continue
-            kind, subject, body, version = RECEIPT, *_receipt(d.name, d.result, campaign, now.date())
-            attachment = None
+            kind, texts = RECEIPT, functools.partial(_receipt, d.name, d.result, campaign, now.date())
         else:
             kind = FEEDBACK
             result = d.result or next(r for r in evaluation.files if r.file == d.file)
             made = marked.get(result.file)
             attachment = made.path if made is not None and made.path is not None else None
             why_none = made.reason if made is not None and made.path is None else ""
-            subject, body, version = _feedback(d.name, result, d.state, campaign, attachment, why_none, now.date())
+            texts = functools.partial(_feedback, d.name, result, d.state, campaign, attachment, why_none, now.date())
         if reason:
             reason = f"{reason}，未生成{KIND_ZH[kind]}邮件"
+        subject, body, version = texts()
         content = _version(subject, body, to, d.name, campaign.mail.sender, campaign.mail.cc,
                            _file_digest(attachment) if attachment is not None else None)
         out.append(Outgoing(d.code, d.name, kind, to, subject, version, d.file, attachment, reason, content,
-                            functools.partial(_message, subject, body, campaign, to, d.name, now, attachment)))
+                            _Compose(texts, campaign, to, d.name, now, attachment)))
     return out
+
+
+@dataclass(frozen=True)
+class _Compose:
+    """How an Outgoing's mail is built once it is needed. Its texts are made again then, from the evaluation
+    the round holds anyway: a round's bodies (each listing every finding of its department) are not all
+    held at once, about 40 KB a department."""
+
+    texts: Callable[[], tuple[str, str, str]]  # (subject, body, version)
+    campaign: Campaign
+    to: tuple[str, ...]
+    name: str
+    now: dt.datetime
+    attachment: Path | None
+
+    def __call__(self) -> EmailMessage:
+        subject, body, _ = self.texts()
+        return _message(subject, body, self.campaign, self.to, self.name, self.now, self.attachment)
+
+    def portable(self) -> _Compose:
+        """The same with its texts made: what a worker is sent (the texts, not the evaluation they come from)."""
+        return dataclasses.replace(self, texts=functools.partial(_made, self.texts()))
+
+
+def _made(texts: tuple[str, str, str]) -> tuple[str, str, str]:
+    return texts
 
 
 def _recipients(roster: str, contact: str, sender: str) -> tuple[tuple[str, ...], str]:
@@ -335,13 +362,20 @@ def _drafts(items: Sequence[Outgoing], jobs: int | None):
     if workers < 2:
         yield from map(draft_bytes, items)
         return
-    built = pool.imap(_built_draft, [pool.Task(item) for item in items], jobs=workers, **_DRAFT_LIMITS)
+    tasks = (pool.Task(_portable(item)) for item in items)  # made as workers take them: not all texts at once
+    built = pool.imap(_built_draft, tasks, jobs=workers, **_DRAFT_LIMITS)
     for item, data in zip(items, built, strict=True):
         if isinstance(data, pool.Failure):
             data = draft_bytes(item)  # the worker died or ran out of time: here, as without workers
         if isinstance(data, BaseException):
             raise data
         yield data
+
+
+def _portable(item: Outgoing) -> Outgoing:
+    """The item as a worker gets it: its mail's texts made here, so no evaluation crosses the pipe."""
+    compose = item.compose
+    return dataclasses.replace(item, compose=compose.portable()) if isinstance(compose, _Compose) else item
 
 
 def write_drafts(outgoing: Sequence[Outgoing], folder: str | Path, *, prune: bool = False,
