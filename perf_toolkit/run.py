@@ -201,7 +201,7 @@ class _ReadCache:
         """The reads of `paths` (discovered as `read_workbooks` does); `prune`: `paths` are all the versions
         worth keeping, drop the entries of every other."""
         conn = self.connected()
-        known = {row["file"]: (row["key"], row["data"]) for row in conn.execute("SELECT * FROM reads")} \
+        known = {row["file"]: row["key"] for row in conn.execute("SELECT file, key FROM reads")} \
             if prune or any(str(p) not in self.memo for p in paths) else {}
         found: dict[Path, WorkbookRead] = {}
         files: list[Path] = []
@@ -229,27 +229,27 @@ class _ReadCache:
                 current = {_relative(str(p), self.output) for p in files}
                 conn.executemany("DELETE FROM reads WHERE file = ?", [(f,) for f in known if f not in current])
             kept = [by_file[str(p)] for p in missing if _keepable(by_file.get(str(p)))]
-            conn.executemany(
+            conn.executemany(  # pickled one at a time: a batch's pickles are never all held
                 "INSERT OR REPLACE INTO reads (file, key, data) VALUES (?, ?, ?)",
-                [(_relative(r.file, self.output), self._key(r.sha256), zlib.compress(pickle.dumps(r), 1))
-                 for r in kept])
+                ((_relative(r.file, self.output), self._key(r.sha256), zlib.compress(pickle.dumps(r), 1))
+                 for r in kept))
         reads = [found.get(p) or by_file.get(str(p)) for p in files]
         self.memo.update((r.file, r) for r in reads if r is not None)
         return [r for r in reads if r is not None], skipped
 
-    def _kept(self, path: Path, known: dict[str, tuple[str, bytes]]) -> WorkbookRead | None:
+    def _kept(self, path: Path, known: dict[str, str]) -> WorkbookRead | None:
         """The kept read of a file whose bytes and reader are unchanged, or None (nothing to check it against:
-        not hashed here, the reader does)."""
-        row = known.get(_relative(str(path), self.output))
-        if row is None:
+        not hashed here, the reader does). `known`: the key of each kept read, by file."""
+        file = _relative(str(path), self.output)
+        if file not in known:
             return None
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
             return None  # the reader says what is wrong with it
-        if row[0] != self._key(digest):
+        if known[file] != self._key(digest):
             return None
-        read = _unpickled(row[1])
+        read = _unpickled(_data(self.conn, "reads", file))
         return read if isinstance(read, WorkbookRead) and read.file == str(path) and read.sha256 == digest else None
 
     def _key(self, digest: str) -> str:
@@ -278,17 +278,17 @@ class _CheckMemo:
         self.base = hashlib.sha256("\n".join([_code_digest("workbook", "check"), repr(profile), repr(year)]).encode()
                                    ).hexdigest()
         rounddb.ensure(conn, CHECKED_DDL)
-        self.known = {row["file"]: (row["key"], row["data"]) for row in conn.execute("SELECT * FROM checked")}
+        self.known = {row["file"]: row["key"] for row in conn.execute("SELECT file, key FROM checked")}
         self.rows: list[tuple[str, str, bytes]] = []
 
     def _key(self, result: FileResult) -> str:
         return hashlib.sha256(f"{self.base}\n{result.file}\n{result.sha256}".encode()).hexdigest()  # paths are in findings
 
     def get(self, result: FileResult) -> tuple[list[Finding], list[ScoredProject]] | None:
-        row = self.known.get(_relative(result.file, self.output))
-        if not result.sha256 or row is None or row[0] != self._key(result):
+        file = _relative(result.file, self.output)
+        if not result.sha256 or self.known.get(file) != self._key(result):
             return None
-        kept = _unpickled(row[1])
+        kept = _unpickled(_data(self.conn, "checked", file))
         submission = result.sourced.submission
         if not (isinstance(kept, tuple) and len(kept) == 2 and all(isinstance(f, Finding) for f in kept[0])
                 and all(isinstance(p, ScoredProject) and p.index < len(submission.projects) for p in kept[1])):
@@ -304,14 +304,31 @@ class _CheckMemo:
                 dataclasses.replace(i, submitted=None) for i in p.indicators)) for p in projects]
             self.rows.append((_relative(result.file, self.output), self._key(result),
                               zlib.compress(pickle.dumps((found, loose)), 1)))
+            if len(self.rows) >= STORED_AT_ONCE:
+                self._store()
 
     def record(self, files: Iterable[FileResult]) -> None:
         """Store what `put` queued and forget the versions no longer evaluated."""
         current = {_relative(r.file, self.output) for r in files}
         with self.conn:
             self.conn.executemany("DELETE FROM checked WHERE file = ?", [(f,) for f in self.known if f not in current])
+        self._store()
+
+    def _store(self) -> None:
+        with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO checked (file, key, data) VALUES (?, ?, ?)", self.rows)
         self.rows.clear()
+
+
+#: Kept scores are stored this many at a time while a round is checked (a batch's are never all held).
+STORED_AT_ONCE = 200
+
+
+def _data(conn, table: str, file: str) -> bytes | None:
+    """The pickled entry of `file` in a cache table (`reads`, `checked`), fetched when its key matched:
+    the keys of every entry are read at once, their data one at a time."""
+    row = conn.execute(f"SELECT data FROM {table} WHERE file = ?", (file,)).fetchone()
+    return row["data"] if row is not None else None
 
 
 def _bound(project: ScoredProject, submission: Submission) -> ScoredProject:
@@ -344,7 +361,7 @@ class _TrustedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name}")
 
 
-def _unpickled(data: bytes) -> object | None:
+def _unpickled(data: bytes | None) -> object | None:
     """An earlier read, or None when the entry cannot be trusted to be one."""
     try:
         return _TrustedUnpickler(io.BytesIO(zlib.decompress(data))).load()

@@ -20,6 +20,7 @@ from builders import (
     write_workbook,
 )
 
+from perf_toolkit import run as run_module
 from perf_toolkit.check import evaluate as evaluate_module
 from perf_toolkit.check.evaluate import _scored_projects
 from perf_toolkit.check.rules import check_submissions
@@ -51,7 +52,9 @@ def round_once(folder: Path, out: Path, **campaign) -> dict:
                      history=False).evaluation.to_dict()
 
 
-def test_a_rerun_checks_only_what_changed_and_says_the_same(tmp_path, scored):
+@pytest.mark.parametrize("stored_at_once", [run_module.STORED_AT_ONCE, 1])  # 1: stored while checking
+def test_a_rerun_checks_only_what_changed_and_says_the_same(tmp_path, scored, monkeypatch, stored_at_once):
+    monkeypatch.setattr(run_module, "STORED_AT_ONCE", stored_at_once)
     folder, out = round_inbox(tmp_path), tmp_path / "out"
     first = round_once(folder, out)
     assert scored == [3]
