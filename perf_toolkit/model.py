@@ -50,14 +50,16 @@ class FundSource(StrEnum):
 FUND_SOURCES = tuple(s.value for s in FundSource)
 
 
-@dataclass
+# The submission's classes keep their fields in slots: a round holds every department's read (each
+# unpickled from a worker or the round's read cache), and an attribute dict per instance was ~7 KB of it.
+@dataclass(slots=True)
 class Contact:
     name: str = ""
     phone: str = ""
     email: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Department:
     code: str = ""
     name: str = ""
@@ -70,7 +72,7 @@ class Department:
     contact: Contact = field(default_factory=Contact)
 
 
-@dataclass
+@dataclass(slots=True)
 class Fund:
     source: str
     initial_budget: Typed = None
@@ -78,7 +80,7 @@ class Fund:
     executed: Typed = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Indicator:
     level1: str = ""
     level2: str = ""
@@ -104,7 +106,7 @@ AMOUNT_FIELDS = ("initial_budget", "adjusted_budget", "executed")
 RATE_FIELDS = ("adjusted_budget", "executed")
 
 
-@dataclass
+@dataclass(slots=True)
 class Project:
     code: str = ""
     name: str = ""
@@ -122,7 +124,7 @@ class Project:
     other_notes: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Submission:
     year: int | None = None
     department: Department = field(default_factory=Department)

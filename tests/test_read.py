@@ -391,6 +391,31 @@ def test_shared_params_cannot_be_changed_and_stay_shared_through_the_round_cache
     assert copy.deepcopy(a) == a and copy.deepcopy(a).params is a.params
 
 
+def test_a_read_kept_by_the_round_cache_comes_back_whole_and_without_an_attribute_dict(tmp_path):
+    # the submission's classes keep their fields in slots (a read holds ~60 of them, every one unpickled):
+    # pickling, the round's trusted unpickler, copies and the dataclass helpers work as before
+    import dataclasses
+    import pickle
+    import zlib
+
+    from perf_toolkit.model import Indicator, Submission
+    from perf_toolkit.run import _unpickled
+
+    read = read_workbook(_write(tmp_path, example_dict()))
+    kept = _unpickled(zlib.compress(pickle.dumps(read)))
+    assert kept == read and submission_to_dict(kept.sourced.submission) == submission_to_dict(read.sourced.submission)
+    sub = kept.sourced.submission
+    indicator = sub.projects[0].indicators[0]
+    for value in (sub, sub.department, sub.department.contact, sub.projects[0], sub.projects[0].funds[0], indicator):
+        assert not hasattr(value, "__dict__")
+    assert indicator.level1 is read.sourced.submission.projects[0].indicators[0].level1  # shared on unpickling
+    with pytest.raises(AttributeError):
+        indicator.note = "临时"  # no field of the form: refused, not kept on the side
+    assert copy.deepcopy(sub) == sub and dataclasses.replace(indicator, actual="90") != indicator
+    assert [f.name for f in dataclasses.fields(Indicator)][:3] == ["level1", "level2", "name"]
+    assert pickle.loads(pickle.dumps(Submission())) == Submission()
+
+
 # ------------------------------------------------------------------ extraction from a hand-built grid
 
 
