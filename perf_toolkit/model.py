@@ -244,6 +244,42 @@ def location(sheet: str | None, cell: str | None) -> Location:
     return found
 
 
+class SharedLocations(dict):
+    """The locations of a read, shared by every read with the same (`shared_locations`): read-only, as changing
+    them would change the other departments' too. Pickled and copied as a plain dict (unpickling a read
+    shares it again)."""
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("填报数据各字段的单元格位置（locations）由版式相同的文件共用，不能修改；"
+                        "请复制后再改：dict(sourced.locations)")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
+#: The locations of reads so far, one mapping per distinct content (every department of a layout has the same
+#: ~700), by the hash of their items; bounded like `_LOCATIONS`.
+_LAYOUTS: dict[int, SharedLocations] = {}
+_SHARED_LAYOUTS = 1 << 10
+
+
+def shared_locations(locations: dict[str, Location]) -> Mapping[str, Location]:
+    """A read's field paths → places, the one mapping of that content (and order) the reads share."""
+    if not locations:
+        return locations
+    items = tuple(locations.items())
+    key = hash(items)
+    found = _LAYOUTS.get(key)
+    if found is not None:
+        return found if tuple(found.items()) == items else locations  # another content, same hash: its own
+    found = SharedLocations(items)
+    if len(_LAYOUTS) < _SHARED_LAYOUTS:
+        _LAYOUTS[key] = found
+    return found
+
+
 @dataclass
 class SourcedSubmission:
     """A submission plus where each of its values came from.
@@ -261,15 +297,20 @@ class SourcedSubmission:
 
     submission: Submission
     file: str | None = None
-    locations: dict[str, Location] = field(default_factory=dict)
+    locations: Mapping[str, Location] = field(default_factory=dict)  # read: shared, read-only (`shared_locations`)
     overrides: dict[str, Typed] = field(default_factory=dict)
     prefilled: dict[str, Typed] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the locations as a plain dict: what the round's trusted unpickler rebuilds without naming a class
+        return {**self.__dict__, "locations": dict(self.locations)}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # unpickled (a worker's read, the round's read cache): its field paths and places shared with the
         # other reads' (`shared_text`, `location`), not a copy of them per file
-        state["locations"] = {shared_text(k): location(v.sheet, v.cell) for k, v in state["locations"].items()}
+        state["locations"] = shared_locations({shared_text(k): location(v.sheet, v.cell)
+                                               for k, v in state["locations"].items()})
         for name in ("overrides", "prefilled"):
             state[name] = {shared_text(k): v for k, v in state[name].items()}
         state["unknown"] = {shared_text(k) for k in state["unknown"]}

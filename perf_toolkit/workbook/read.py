@@ -42,6 +42,7 @@ from ..model import (
     Submission,
     Typed,
     location,
+    shared_locations,
     shared_text,
     submission_to_dict,
 )
@@ -776,7 +777,7 @@ def extract_submission(raw: RawWorkbook, file: str) -> tuple[SourcedSubmission |
             sheets_index[grid.sheet.name] = len(sub.projects)
             sub.projects.append(project)
     codes = {p.code: i for i, p in reversed(list(enumerate(sub.projects))) if p.code}
-    sourced = SourcedSubmission(sub, file=file, locations=reader.locations, overrides=reader.overrides,
+    sourced = SourcedSubmission(sub, file=file, locations=shared_locations(reader.locations), overrides=reader.overrides,
                                 prefilled=_prefilled(reader, sheets_index, codes), unknown=reader.unknown)
     return sourced, reader.findings
 
