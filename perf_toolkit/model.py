@@ -131,6 +131,24 @@ class Submission:
     projects: list[Project] = field(default_factory=list)
 
 
+def share_repeated_texts(submission: Submission) -> Submission:
+    """One copy of each text a submission repeats (the same 评分依据 for every indicator, "无" in every
+    说明, a project's texts copied to the next): a round holds every department's read, and pickling
+    (a worker's pipe, the round's read cache) keeps one copy where the read has one."""
+    seen: dict[str, str] = {}
+    department = submission.department
+    department.duties[:] = [seen.setdefault(d, d) if type(d) is str else d for d in department.duties]
+    held = [department, department.contact]
+    for project in submission.projects:
+        held += [project, *project.funds, *project.indicators]
+    for value in held:
+        for name in value.__slots__:
+            text = getattr(value, name)
+            if type(text) is str and text:
+                setattr(value, name, seen.setdefault(text, text))
+    return submission
+
+
 class FieldPath(tuple):
     """A field of a submission: ``("projects", 0, "indicators", 2, "actual")``, written
     ``projects[0].indicators[2].actual`` (the form findings, locations and JSON use)."""

@@ -413,6 +413,29 @@ def test_a_read_kept_by_the_round_cache_comes_back_whole_and_without_an_attribut
     assert pickle.loads(pickle.dumps(Submission())) == Submission()
 
 
+def test_a_read_holds_one_copy_of_each_text_its_form_repeats(tmp_path):
+    # the same 评分依据 under every indicator, "无" in many 说明, a project's texts copied to the next: one
+    # copy each, in the read and in what the round's read cache gives back (the values are unchanged)
+    import pickle
+    import zlib
+
+    from perf_toolkit.run import _unpickled
+
+    data = example_dict()
+    data["projects"] = [data["projects"][0], {**copy.deepcopy(data["projects"][0]), "code": "530113-2023-002"}]
+    for p in data["projects"]:
+        for ind in p["indicators"]:
+            ind["deviation_note"] = "无"
+    read = read_workbook(_write(tmp_path, data))
+    assert read.findings == [] and submission_to_dict(read.sourced.submission) == data
+    for sub in (read.sourced.submission, _unpickled(zlib.compress(pickle.dumps(read))).sourced.submission):
+        first, second = sub.projects
+        assert first.goal == second.goal and first.goal is second.goal and first.code is not second.code
+        notes = {id(i.deviation_note) for p in sub.projects for i in p.indicators}
+        bases = {id(i.basis) for p in sub.projects for i in p.indicators if i.basis == first.indicators[0].basis}
+        assert len(notes) == 1 and len(bases) == 1
+
+
 def test_reads_of_one_layout_share_their_locations_which_cannot_be_changed(tmp_path):
     # ~700 field paths → cells, the same for every department of a layout: one mapping serves them all, so
     # changing it through one read would move the others' places; it refuses, in Chinese
