@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -433,6 +434,60 @@ _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 _SHARED_FINDING_FIELDS = frozenset({"code", "severity", "message", "sheet", "cell", "path"})
 
 
+#: The numbers of scores unpickled so far (weights, scores, rates recur from department to department), one
+#: float object per value; bounded like `_LOCATIONS`.
+_NUMBERS: dict[tuple[float, float], float] = {}
+_SHARED_NUMBERS = 1 << 16
+#: No fund amounts (most projects' unreadable and unknown amounts): one empty set, not one each.
+NO_AMOUNTS: frozenset[tuple[FundSource, str]] = frozenset()
+
+
+def shared_number(value: object) -> object:
+    """One copy of a float that recurs in many departments' scores (any other value as it is)."""
+    if value.__class__ is not float or value != value:  # NaN equals nothing: never found again
+        return value
+    key = (value, math.copysign(1.0, value))  # 0.0 and -0.0 are equal but print apart
+    found = _NUMBERS.get(key)
+    if found is None:
+        found = value
+        if len(_NUMBERS) < _SHARED_NUMBERS:
+            _NUMBERS[key] = found
+    return found
+
+
+def _shared_value(value: object) -> object:
+    """A score's value unpickled (the round's check memo, a worker), shared where it recurs."""
+    cls = value.__class__
+    if cls is float:
+        return shared_number(value)
+    if cls is str:
+        return shared_text(value)
+    if cls is frozenset and not value:
+        return NO_AMOUNTS
+    if cls is dict:  # level1_scores: 一级 → score
+        return {shared_text(k): shared_number(v) for k, v in value.items()}
+    return value
+
+
+def shared_values(result: Any) -> Any:
+    """A score just made (ScoredIndicator, ScoredProject, Amounts) with the values that recur shared, as
+    unpickling shares them (it is changed in place: nobody holds it yet)."""
+    _shared_values(result, _values(result))
+    return result
+
+
+def _values(self) -> list[Any]:
+    """A frozen slotted result pickled by its fields' values (its `__getstate__`)."""
+    return [getattr(self, f.name) for f in fields(self)]
+
+
+def _shared_values(self, state: list[Any]) -> None:
+    """A frozen slotted result unpickled with the values that recur shared (its `__setstate__`): a round
+    holds every department's scores, unpickled from its check memo."""
+    for f, value in zip(fields(self), state, strict=True):
+        object.__setattr__(self, f.name, _shared_value(value))
+
+
 # ---------------------------------------------------------------- scored results
 
 
@@ -440,6 +495,8 @@ _SHARED_FINDING_FIELDS = frozenset({"code", "severity", "message", "sheet", "cel
 class Amounts:
     """The three amounts of the budget block, in 万元: 年初预算数, 全年预算数, 全年执行数 (None: not filled,
     or not known: see `ScoredProject.unknown_amounts`)."""
+
+    __getstate__, __setstate__ = _values, _shared_values
 
     initial_budget: float | None = 0.0
     adjusted_budget: float | None = 0.0
@@ -453,6 +510,8 @@ class ScoredIndicator:
     An indicator with an unknown value (`unknown`: a formula with no saved result in its 指标值,
     实际完成值, 分值 or 自评得分) is not scored: its `score`, `completion` and `met` are None.
     """
+
+    __getstate__, __setstate__ = _values, _shared_values
 
     index: int  # its position in the project's indicators (the field path's index)
     submitted: Indicator  # as typed
@@ -510,6 +569,8 @@ class ScoredProject:
     these as 待核实, never as 0 or 差.
     """
 
+    __getstate__, __setstate__ = _values, _shared_values
+
     file: str  # the file it came from (as given)
     index: int  # its position in the submission's projects
     year: int | None  # the submission's evaluation year
@@ -530,7 +591,7 @@ class ScoredProject:
     indicators: tuple[ScoredIndicator, ...]
     findings: tuple[Finding, ...]  # its own (field path under the project), in report order
     file_findings: tuple[Finding, ...]  # its file's findings about no scored project (year, department …)
-    unknown_amounts: frozenset[tuple[FundSource, str]] = frozenset()  # formulas with no saved result
+    unknown_amounts: frozenset[tuple[FundSource, str]] = NO_AMOUNTS  # formulas with no saved result
     # what the department claimed, where its form computes a score (None: nothing claimed there)
     claimed_execution_score: float | None = None  # typed over the form's formula
     claimed_total: float | None = None  # typed over the formula, else its budget score + Σ claimed scores
