@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -50,14 +51,16 @@ class FundSource(StrEnum):
 FUND_SOURCES = tuple(s.value for s in FundSource)
 
 
-@dataclass
+# The submission's classes keep their fields in slots: a round holds every department's read (each
+# unpickled from a worker or the round's read cache), and an attribute dict per instance was ~7 KB of it.
+@dataclass(slots=True)
 class Contact:
     name: str = ""
     phone: str = ""
     email: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Department:
     code: str = ""
     name: str = ""
@@ -70,7 +73,7 @@ class Department:
     contact: Contact = field(default_factory=Contact)
 
 
-@dataclass
+@dataclass(slots=True)
 class Fund:
     source: str
     initial_budget: Typed = None
@@ -78,7 +81,7 @@ class Fund:
     executed: Typed = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Indicator:
     level1: str = ""
     level2: str = ""
@@ -104,7 +107,7 @@ AMOUNT_FIELDS = ("initial_budget", "adjusted_budget", "executed")
 RATE_FIELDS = ("adjusted_budget", "executed")
 
 
-@dataclass
+@dataclass(slots=True)
 class Project:
     code: str = ""
     name: str = ""
@@ -122,11 +125,29 @@ class Project:
     other_notes: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Submission:
     year: int | None = None
     department: Department = field(default_factory=Department)
     projects: list[Project] = field(default_factory=list)
+
+
+def share_repeated_texts(submission: Submission) -> Submission:
+    """One copy of each text a submission repeats (the same 评分依据 for every indicator, "无" in every
+    说明, a project's texts copied to the next): a round holds every department's read, and pickling
+    (a worker's pipe, the round's read cache) keeps one copy where the read has one."""
+    seen: dict[str, str] = {}
+    department = submission.department
+    department.duties[:] = [seen.setdefault(d, d) if type(d) is str else d for d in department.duties]
+    held = [department, department.contact]
+    for project in submission.projects:
+        held += [project, *project.funds, *project.indicators]
+    for value in held:
+        for name in value.__slots__:
+            text = getattr(value, name)
+            if type(text) is str and text:
+                setattr(value, name, seen.setdefault(text, text))
+    return submission
 
 
 class FieldPath(tuple):
@@ -242,6 +263,42 @@ def location(sheet: str | None, cell: str | None) -> Location:
     return found
 
 
+class SharedLocations(dict):
+    """The locations of a read, shared by every read with the same (`shared_locations`): read-only, as changing
+    them would change the other departments' too. Pickled and copied as a plain dict (unpickling a read
+    shares it again)."""
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("填报数据各字段的单元格位置（locations）由版式相同的文件共用，不能修改；"
+                        "请复制后再改：dict(sourced.locations)")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
+#: The locations of reads so far, one mapping per distinct content (every department of a layout has the same
+#: ~700), by the hash of their items; bounded like `_LOCATIONS`.
+_LAYOUTS: dict[int, SharedLocations] = {}
+_SHARED_LAYOUTS = 1 << 10
+
+
+def shared_locations(locations: dict[str, Location]) -> Mapping[str, Location]:
+    """A read's field paths → places, the one mapping of that content (and order) the reads share."""
+    if not locations:
+        return locations
+    items = tuple(locations.items())
+    key = hash(items)
+    found = _LAYOUTS.get(key)
+    if found is not None:
+        return found if tuple(found.items()) == items else locations  # another content, same hash: its own
+    found = SharedLocations(items)
+    if len(_LAYOUTS) < _SHARED_LAYOUTS:
+        _LAYOUTS[key] = found
+    return found
+
+
 @dataclass
 class SourcedSubmission:
     """A submission plus where each of its values came from.
@@ -259,15 +316,20 @@ class SourcedSubmission:
 
     submission: Submission
     file: str | None = None
-    locations: dict[str, Location] = field(default_factory=dict)
+    locations: Mapping[str, Location] = field(default_factory=dict)  # read: shared, read-only (`shared_locations`)
     overrides: dict[str, Typed] = field(default_factory=dict)
     prefilled: dict[str, Typed] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the locations as a plain dict: what the round's trusted unpickler rebuilds without naming a class
+        return {**self.__dict__, "locations": dict(self.locations)}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # unpickled (a worker's read, the round's read cache): its field paths and places shared with the
         # other reads' (`shared_text`, `location`), not a copy of them per file
-        state["locations"] = {shared_text(k): location(v.sheet, v.cell) for k, v in state["locations"].items()}
+        state["locations"] = shared_locations({shared_text(k): location(v.sheet, v.cell)
+                                               for k, v in state["locations"].items()})
         for name in ("overrides", "prefilled"):
             state[name] = {shared_text(k): v for k, v in state[name].items()}
         state["unknown"] = {shared_text(k) for k in state["unknown"]}
@@ -372,6 +434,60 @@ _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 _SHARED_FINDING_FIELDS = frozenset({"code", "severity", "message", "sheet", "cell", "path"})
 
 
+#: The numbers of scores unpickled so far (weights, scores, rates recur from department to department), one
+#: float object per value; bounded like `_LOCATIONS`.
+_NUMBERS: dict[tuple[float, float], float] = {}
+_SHARED_NUMBERS = 1 << 16
+#: No fund amounts (most projects' unreadable and unknown amounts): one empty set, not one each.
+NO_AMOUNTS: frozenset[tuple[FundSource, str]] = frozenset()
+
+
+def shared_number(value: object) -> object:
+    """One copy of a float that recurs in many departments' scores (any other value as it is)."""
+    if value.__class__ is not float or value != value:  # NaN equals nothing: never found again
+        return value
+    key = (value, math.copysign(1.0, value))  # 0.0 and -0.0 are equal but print apart
+    found = _NUMBERS.get(key)
+    if found is None:
+        found = value
+        if len(_NUMBERS) < _SHARED_NUMBERS:
+            _NUMBERS[key] = found
+    return found
+
+
+def _shared_value(value: object) -> object:
+    """A score's value unpickled (the round's check memo, a worker), shared where it recurs."""
+    cls = value.__class__
+    if cls is float:
+        return shared_number(value)
+    if cls is str:
+        return shared_text(value)
+    if cls is frozenset and not value:
+        return NO_AMOUNTS
+    if cls is dict:  # level1_scores: 一级 → score
+        return {shared_text(k): shared_number(v) for k, v in value.items()}
+    return value
+
+
+def shared_values(result: Any) -> Any:
+    """A score just made (ScoredIndicator, ScoredProject, Amounts) with the values that recur shared, as
+    unpickling shares them (it is changed in place: nobody holds it yet)."""
+    _shared_values(result, _values(result))
+    return result
+
+
+def _values(self) -> list[Any]:
+    """A frozen slotted result pickled by its fields' values (its `__getstate__`)."""
+    return [getattr(self, f.name) for f in fields(self)]
+
+
+def _shared_values(self, state: list[Any]) -> None:
+    """A frozen slotted result unpickled with the values that recur shared (its `__setstate__`): a round
+    holds every department's scores, unpickled from its check memo."""
+    for f, value in zip(fields(self), state, strict=True):
+        object.__setattr__(self, f.name, _shared_value(value))
+
+
 # ---------------------------------------------------------------- scored results
 
 
@@ -379,6 +495,8 @@ _SHARED_FINDING_FIELDS = frozenset({"code", "severity", "message", "sheet", "cel
 class Amounts:
     """The three amounts of the budget block, in 万元: 年初预算数, 全年预算数, 全年执行数 (None: not filled,
     or not known: see `ScoredProject.unknown_amounts`)."""
+
+    __getstate__, __setstate__ = _values, _shared_values
 
     initial_budget: float | None = 0.0
     adjusted_budget: float | None = 0.0
@@ -392,6 +510,8 @@ class ScoredIndicator:
     An indicator with an unknown value (`unknown`: a formula with no saved result in its 指标值,
     实际完成值, 分值 or 自评得分) is not scored: its `score`, `completion` and `met` are None.
     """
+
+    __getstate__, __setstate__ = _values, _shared_values
 
     index: int  # its position in the project's indicators (the field path's index)
     submitted: Indicator  # as typed
@@ -449,6 +569,8 @@ class ScoredProject:
     these as 待核实, never as 0 or 差.
     """
 
+    __getstate__, __setstate__ = _values, _shared_values
+
     file: str  # the file it came from (as given)
     index: int  # its position in the submission's projects
     year: int | None  # the submission's evaluation year
@@ -469,7 +591,7 @@ class ScoredProject:
     indicators: tuple[ScoredIndicator, ...]
     findings: tuple[Finding, ...]  # its own (field path under the project), in report order
     file_findings: tuple[Finding, ...]  # its file's findings about no scored project (year, department …)
-    unknown_amounts: frozenset[tuple[FundSource, str]] = frozenset()  # formulas with no saved result
+    unknown_amounts: frozenset[tuple[FundSource, str]] = NO_AMOUNTS  # formulas with no saved result
     # what the department claimed, where its form computes a score (None: nothing claimed there)
     claimed_execution_score: float | None = None  # typed over the form's formula
     claimed_total: float | None = None  # typed over the formula, else its budget score + Σ claimed scores

@@ -126,3 +126,30 @@ def test_a_large_batch_is_scored_in_chunks_with_the_same_results(tmp_path, score
     chunked = round_once(folder, tmp_path / "again")
     assert scored == [3, 2, 1]
     assert json.dumps(chunked, default=str).replace("again", "out") == json.dumps(whole, default=str)
+
+
+def test_scores_kept_by_the_memo_come_back_equal_with_their_recurring_values_shared(tmp_path):
+    # every department's scores are held to the end of a round: a weight, a score or a rate that recurs is
+    # one float, an empty set of amounts one set, whether just scored or unpickled from the check memo
+    import copy
+    import math
+    import pickle
+
+    from perf_toolkit.model import NO_AMOUNTS, shared_number
+    from perf_toolkit.run import _unpickled
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_workbook(folder, "甲.xlsx", submission())
+    write_workbook(folder, "乙.xlsx", of_department(submission(), "X02", "乙单位"))
+    reads, _ = read_workbooks([folder], jobs=1)
+    items = [r.sourced for r in reads]
+    a, b = (projects[0] for projects in _scored_projects(items, score_submissions(items, load_profile()),
+                                                          load_profile()))
+    assert a.indicators[0].weight is b.indicators[0].weight and a.unknown_amounts is NO_AMOUNTS
+    kept = _unpickled(zlib.compress(pickle.dumps([a, b])))  # as the round's check memo keeps them
+    assert kept == [a, b] and copy.deepcopy(a) == a
+    assert kept[0].indicators[0].weight is a.indicators[0].weight and kept[1].unreadable_amounts is NO_AMOUNTS
+    assert kept[0].level1_scores == a.level1_scores and kept[0].total == a.total
+    assert math.copysign(1.0, shared_number(-0.0)) == -1.0 and shared_number(0.0) is shared_number(0.0)
+    assert math.isnan(shared_number(math.nan)) and shared_number(1) == 1 and type(shared_number(1)) is int

@@ -347,10 +347,7 @@ def test_reads_from_the_workers_share_what_every_form_repeats(tmp_path):
         saved_formula(inbox / name, where.sheet, where.cell, "1+1", 2)
     (a, b), _ = read_workbooks([inbox], jobs=2)
     assert [f.code for f in a.findings] == ["value-formula"] and a.findings[0].params
-    assert a.sourced.locations == b.sourced.locations and a.sourced.submission == b.sourced.submission
-    for key, place in a.sourced.locations.items():
-        other = next(k for k in b.sourced.locations if k == key)
-        assert other is key and b.sourced.locations[key] is place
+    assert a.sourced.locations is b.sourced.locations and a.sourced.submission == b.sourced.submission
     first, second = a.sourced.submission.projects[0].indicators[0], b.sourced.submission.projects[0].indicators[0]
     assert first.level1 is second.level1 and first.level2 is second.level2
     assert [f.to_dict() for f in a.findings] == [{**f.to_dict(), "file": a.file} for f in b.findings]
@@ -389,6 +386,84 @@ def test_shared_params_cannot_be_changed_and_stay_shared_through_the_round_cache
     kept = _unpickled(zlib.compress(pickle.dumps([a, b])))  # as the round's read and check caches keep them
     assert kept == [a, b] and kept[0].params is a.params is kept[1].params
     assert copy.deepcopy(a) == a and copy.deepcopy(a).params is a.params
+
+
+def test_a_read_kept_by_the_round_cache_comes_back_whole_and_without_an_attribute_dict(tmp_path):
+    # the submission's classes keep their fields in slots (a read holds ~60 of them, every one unpickled):
+    # pickling, the round's trusted unpickler, copies and the dataclass helpers work as before
+    import dataclasses
+    import pickle
+    import zlib
+
+    from perf_toolkit.model import Indicator, Submission
+    from perf_toolkit.run import _unpickled
+
+    read = read_workbook(_write(tmp_path, example_dict()))
+    kept = _unpickled(zlib.compress(pickle.dumps(read)))
+    assert kept == read and submission_to_dict(kept.sourced.submission) == submission_to_dict(read.sourced.submission)
+    sub = kept.sourced.submission
+    indicator = sub.projects[0].indicators[0]
+    for value in (sub, sub.department, sub.department.contact, sub.projects[0], sub.projects[0].funds[0], indicator):
+        assert not hasattr(value, "__dict__")
+    assert indicator.level1 is read.sourced.submission.projects[0].indicators[0].level1  # shared on unpickling
+    with pytest.raises(AttributeError):
+        indicator.note = "临时"  # no field of the form: refused, not kept on the side
+    assert copy.deepcopy(sub) == sub and dataclasses.replace(indicator, actual="90") != indicator
+    assert [f.name for f in dataclasses.fields(Indicator)][:3] == ["level1", "level2", "name"]
+    assert pickle.loads(pickle.dumps(Submission())) == Submission()
+
+
+def test_a_read_holds_one_copy_of_each_text_its_form_repeats(tmp_path):
+    # the same 评分依据 under every indicator, "无" in many 说明, a project's texts copied to the next: one
+    # copy each, in the read and in what the round's read cache gives back (the values are unchanged)
+    import pickle
+    import zlib
+
+    from perf_toolkit.run import _unpickled
+
+    data = example_dict()
+    data["projects"] = [data["projects"][0], {**copy.deepcopy(data["projects"][0]), "code": "530113-2023-002"}]
+    for p in data["projects"]:
+        for ind in p["indicators"]:
+            ind["deviation_note"] = "无"
+    read = read_workbook(_write(tmp_path, data))
+    assert read.findings == [] and submission_to_dict(read.sourced.submission) == data
+    for sub in (read.sourced.submission, _unpickled(zlib.compress(pickle.dumps(read))).sourced.submission):
+        first, second = sub.projects
+        assert first.goal == second.goal and first.goal is second.goal and first.code is not second.code
+        notes = {id(i.deviation_note) for p in sub.projects for i in p.indicators}
+        bases = {id(i.basis) for p in sub.projects for i in p.indicators if i.basis == first.indicators[0].basis}
+        assert len(notes) == 1 and len(bases) == 1
+
+
+def test_reads_of_one_layout_share_their_locations_which_cannot_be_changed(tmp_path):
+    # ~700 field paths → cells, the same for every department of a layout: one mapping serves them all, so
+    # changing it through one read would move the others' places; it refuses, in Chinese
+    import pickle
+    import zlib
+
+    from perf_toolkit.model import Location, SourcedSubmission
+    from perf_toolkit.run import _unpickled
+
+    a, b = (read_workbook(_write(tmp_path, example_dict(), name=name)) for name in ("甲.xlsx", "乙.xlsx"))
+    two = example_dict()
+    two["projects"] *= 2
+    other = read_workbook(_write(tmp_path, two, name="丙.xlsx"))  # another layout: two project sheets
+    assert a.sourced.locations is b.sourced.locations and other.sourced.locations is not a.sourced.locations
+    assert other.sourced.locations != a.sourced.locations
+    for change in (lambda m: m.__setitem__("year", Location("表", "A1")), lambda m: m.update(year=None),
+                   lambda m: m.pop("year"), lambda m: m.clear(), lambda m: m.__delitem__("year"),
+                   lambda m: m.setdefault("x", None), lambda m: m.popitem()):
+        with pytest.raises(TypeError, match="不能修改"):
+            change(a.sourced.locations)
+    mine = dict(a.sourced.locations)
+    mine["year"] = Location("表", "A1")  # a copy is the caller's own
+    assert copy.copy(a.sourced.locations) == a.sourced.locations and b.sourced.locations["year"] != mine["year"]
+    kept = _unpickled(zlib.compress(pickle.dumps([a, b])))  # as the round's read cache keeps them
+    assert kept == [a, b] and kept[0].sourced.locations is a.sourced.locations is kept[1].sourced.locations
+    again = copy.deepcopy(a.sourced)
+    assert again == a.sourced and again.locations is a.sourced.locations
+    assert SourcedSubmission(a.sourced.submission).locations == {}  # built by hand (JSON, tests): its own dict
 
 
 # ------------------------------------------------------------------ extraction from a hand-built grid

@@ -32,6 +32,7 @@ from ..model import (
     Skipped,
     SourcedSubmission,
     SubmissionFormatError,
+    shared_values,
     submission_from_json,
 )
 from ..numbers import PENDING, number_or_none, round2
@@ -180,7 +181,7 @@ def _scored_projects(items: Sequence[SourcedSubmission], scores: Scores,
 
 def _indicator(r: dict, typed) -> ScoredIndicator:
     met, known = r["met"], not r["unknown"]
-    return ScoredIndicator(
+    return shared_values(ScoredIndicator(
         index=int(r["i"]), submitted=typed, level1=r["level1"] or "", level2=r["level2"] or "",
         direction=r["direction"] or "", scored_as=r["scored_as"], weight=float(r["weight"]),
         claimed_score=number_or_none(r["claimed"]), score=float(r["score"]) if known else None,
@@ -192,7 +193,7 @@ def _indicator(r: dict, typed) -> ScoredIndicator:
         unit_mismatch=bool(r["unit_mismatch"]), verifiable=bool(r["verifiable"]),
         unit_assumed=tuple(r["unit_assumed"]) if r["unit_assumed"] else None,
         percent_fixed=tuple(r["percent_fixed"]) if r["percent_fixed"] else None,
-    )
+    ))
 
 
 def _project(r: dict, item: SourcedSubmission, profile: Profile,
@@ -200,7 +201,7 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
     sub, p = item.submission, int(r["p"])
     project = sub.projects[p]
     funds = {
-        source: Amounts(*(r[f"{c}_by_source"].get(source.value) for c in AMOUNT_FIELDS))
+        source: shared_values(Amounts(*(r[f"{c}_by_source"].get(source.value) for c in AMOUNT_FIELDS)))
         for source in FundSource if any(source.value in r[f"{c}_by_source"] for c in AMOUNT_FIELDS)
     }
     sources = r["fund_sources"]  # canonical, per fund row (scoring normalised them once)
@@ -208,15 +209,17 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
                            if sources[j] is not None)
     unknown = frozenset((FundSource(sources[j]), c) for j, c in r["unknown_amounts"] if sources[j] is not None)
     if unknown:  # an amount nobody knows: its source's and its column's totals are not known either
-        funds = {source: replace(a, **{c: None for s, c in unknown if s == source}) for source, a in funds.items()}
+        funds = {source: shared_values(replace(a, **{c: None for s, c in unknown if s == source}))
+                 for source, a in funds.items()}
     rate_known, scored = bool(r["rate_known"]), bool(r["scored"])
     pending = {i.level1 for i in indicators if not i.scored}  # 一级 whose score is not known
     execution_score = float(r["execution_score"]) if rate_known else None
     claimed_execution, claimed_total = _claimed(item, p, indicators, execution_score)
-    return ScoredProject(
+    return shared_values(ScoredProject(
         file=item.file or "", index=p, year=sub.year, department=sub.department, submitted=project,
         funds=funds, unreadable_amounts=unreadable, unknown_amounts=unknown,
-        total=Amounts(*(None if c in {column for _, column in unknown} else float(r[c]) for c in AMOUNT_FIELDS)),
+        total=shared_values(Amounts(*(None if c in {column for _, column in unknown} else float(r[c])
+                                      for c in AMOUNT_FIELDS))),
         execution_rate=_finite(r["execution_rate"]) if rate_known else None, budget_weight=profile.budget_weight,
         execution_score=execution_score,
         indicator_weight=float(r["indicator_weight"]),
@@ -225,7 +228,7 @@ def _project(r: dict, item: SourcedSubmission, profile: Profile,
         total_score=round2(r["total_score"]) if scored else None, grade=str(r["grade"]) if scored else PENDING,
         grade_capped=bool(r["grade_capped"]) and scored, indicators=indicators, findings=(), file_findings=(),
         claimed_execution_score=claimed_execution, claimed_total=claimed_total,
-    )
+    ))
 
 
 def _claimed(item: SourcedSubmission, p: int, indicators: tuple[ScoredIndicator, ...],

@@ -42,6 +42,8 @@ from ..model import (
     Submission,
     Typed,
     location,
+    share_repeated_texts,
+    shared_locations,
     shared_text,
     submission_to_dict,
 )
@@ -775,8 +777,9 @@ def extract_submission(raw: RawWorkbook, file: str) -> tuple[SourcedSubmission |
         if project is not None:
             sheets_index[grid.sheet.name] = len(sub.projects)
             sub.projects.append(project)
+    share_repeated_texts(sub)
     codes = {p.code: i for i, p in reversed(list(enumerate(sub.projects))) if p.code}
-    sourced = SourcedSubmission(sub, file=file, locations=reader.locations, overrides=reader.overrides,
+    sourced = SourcedSubmission(sub, file=file, locations=shared_locations(reader.locations), overrides=reader.overrides,
                                 prefilled=_prefilled(reader, sheets_index, codes), unknown=reader.unknown)
     return sourced, reader.findings
 
