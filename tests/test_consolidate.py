@@ -442,9 +442,11 @@ def test_summary_two_years_of_history(tmp_path):
     summarize(last_eval, campaign(3, year=2022), tmp_path / "2022.xlsx", history_path=db)
     assert not any(n == "历年对比" for n in openpyxl.load_workbook(tmp_path / "2022.xlsx").sheetnames)
     this = batch(3, year=2023, seed=8)
-    frames, earlier = summarize(evaluate_submissions(sourced_batch(this)), campaign(3), tmp_path / "2023.xlsx",
-                                history_path=db)
+    this_eval = evaluate_submissions(sourced_batch(this))
+    frames, earlier = summarize(this_eval, campaign(3), tmp_path / "2023.xlsx", history_path=db)
     assert earlier.previous_year == 2022
+    # what the command prints is returned; the row tables are in the workbook (made and freed one at a time)
+    assert set(frames) == {"总览", "等级分布", "执行率分布", "问题统计", "问题代码统计", "口径说明", "未报送单位", "元数据"}
     path = tmp_path / "2023.xlsx"
     assert "历年对比" in openpyxl.load_workbook(path).sheetnames
     frames_2022 = summary_frames(last_eval, campaign(3, year=2022))
@@ -473,7 +475,7 @@ def test_summary_two_years_of_history(tmp_path):
     summarize(evaluate_submissions(sourced_batch(this)), campaign(3), tmp_path / "2023.xlsx", history_path=db)
     found = history.load(db)
     assert len(found.departments) == 6 and len(found.projects) == 12
-    records = history_records(frames)
+    records = history_records(summary_frames(this_eval, campaign(3), earlier))
     assert list(records[0]["dept_code"]) == ["D001", "D002", "D003"]
 
 
