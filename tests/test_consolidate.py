@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import zipfile
@@ -562,3 +563,25 @@ def test_summary_columns_sized_by_what_each_distinct_value_shows(tmp_path):
 
     signed = width([-0.0])
     assert width([0.0, -0.0]) == width([-0.0, 0.0]) == signed > width([0.0, 0.0])  # one character wider
+
+
+def test_deferred_tables_write_the_same_workbook(tmp_path):
+    """指标明细 and 问题清单 made when written (and freed after) give the workbook made from the tables at once."""
+    from perf_toolkit.summary.book import write_summary
+    from perf_toolkit.summary.tables import Deferred
+
+    evaluation = evaluate_submissions(sourced_batch(batch(3, year=2023, seed=8)))
+    when = dt.datetime(2024, 5, 8, 12, 0)
+    deferred = summary_frames(evaluation, campaign(3), generated=when, deferred=True)
+    assert isinstance(deferred["指标明细"], Deferred) and isinstance(deferred["问题清单"], Deferred)
+    whole = summary_frames(evaluation, campaign(3), generated=when)
+    assert len(deferred["指标明细"]) == len(whole["指标明细"]) > 0
+    assert len(deferred["问题清单"]) == len(whole["问题清单"]) > 0
+    write_summary(deferred, tmp_path / "deferred.xlsx")
+    write_summary(whole, tmp_path / "whole.xlsx")
+    with zipfile.ZipFile(tmp_path / "deferred.xlsx") as a, zipfile.ZipFile(tmp_path / "whole.xlsx") as b:
+        assert a.namelist() == b.namelist()
+        stamped = {"docProps/core.xml", "docProps/custom.xml"}  # the time of writing
+        assert [n for n in a.namelist() if n not in stamped and a.read(n) != b.read(n)] == []
+    with pytest.raises(RuntimeError):  # taken once: nothing holds a table after its sheet is written
+        deferred["指标明细"].take()
