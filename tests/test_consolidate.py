@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import zipfile
@@ -442,9 +443,11 @@ def test_summary_two_years_of_history(tmp_path):
     summarize(last_eval, campaign(3, year=2022), tmp_path / "2022.xlsx", history_path=db)
     assert not any(n == "历年对比" for n in openpyxl.load_workbook(tmp_path / "2022.xlsx").sheetnames)
     this = batch(3, year=2023, seed=8)
-    frames, earlier = summarize(evaluate_submissions(sourced_batch(this)), campaign(3), tmp_path / "2023.xlsx",
-                                history_path=db)
+    this_eval = evaluate_submissions(sourced_batch(this))
+    frames, earlier = summarize(this_eval, campaign(3), tmp_path / "2023.xlsx", history_path=db)
     assert earlier.previous_year == 2022
+    # what the command prints is returned; the row tables are in the workbook (made and freed one at a time)
+    assert set(frames) == {"总览", "等级分布", "执行率分布", "问题统计", "问题代码统计", "口径说明", "未报送单位", "元数据"}
     path = tmp_path / "2023.xlsx"
     assert "历年对比" in openpyxl.load_workbook(path).sheetnames
     frames_2022 = summary_frames(last_eval, campaign(3, year=2022))
@@ -473,7 +476,7 @@ def test_summary_two_years_of_history(tmp_path):
     summarize(evaluate_submissions(sourced_batch(this)), campaign(3), tmp_path / "2023.xlsx", history_path=db)
     found = history.load(db)
     assert len(found.departments) == 6 and len(found.projects) == 12
-    records = history_records(frames)
+    records = history_records(summary_frames(this_eval, campaign(3), earlier))
     assert list(records[0]["dept_code"]) == ["D001", "D002", "D003"]
 
 
@@ -560,3 +563,25 @@ def test_summary_columns_sized_by_what_each_distinct_value_shows(tmp_path):
 
     signed = width([-0.0])
     assert width([0.0, -0.0]) == width([-0.0, 0.0]) == signed > width([0.0, 0.0])  # one character wider
+
+
+def test_deferred_tables_write_the_same_workbook(tmp_path):
+    """指标明细 and 问题清单 made when written (and freed after) give the workbook made from the tables at once."""
+    from perf_toolkit.summary.book import write_summary
+    from perf_toolkit.summary.tables import Deferred
+
+    evaluation = evaluate_submissions(sourced_batch(batch(3, year=2023, seed=8)))
+    when = dt.datetime(2024, 5, 8, 12, 0)
+    deferred = summary_frames(evaluation, campaign(3), generated=when, deferred=True)
+    assert isinstance(deferred["指标明细"], Deferred) and isinstance(deferred["问题清单"], Deferred)
+    whole = summary_frames(evaluation, campaign(3), generated=when)
+    assert len(deferred["指标明细"]) == len(whole["指标明细"]) > 0
+    assert len(deferred["问题清单"]) == len(whole["问题清单"]) > 0
+    write_summary(deferred, tmp_path / "deferred.xlsx")
+    write_summary(whole, tmp_path / "whole.xlsx")
+    with zipfile.ZipFile(tmp_path / "deferred.xlsx") as a, zipfile.ZipFile(tmp_path / "whole.xlsx") as b:
+        assert a.namelist() == b.namelist()
+        stamped = {"docProps/core.xml", "docProps/custom.xml"}  # the time of writing
+        assert [n for n in a.namelist() if n not in stamped and a.read(n) != b.read(n)] == []
+    with pytest.raises(RuntimeError):  # taken once: nothing holds a table after its sheet is written
+        deferred["指标明细"].take()

@@ -42,6 +42,7 @@ from .tables import (
     RATE,
     SUMMARY_SCHEMA,
     TOTAL,
+    Deferred,
 )
 
 FONT = "宋体"
@@ -725,7 +726,10 @@ def _style_chart(chart, title: str, counts: pd.Series | None = None) -> None:
 
 
 def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write the summary workbook atomically (总览 with charts, one sheet per table, hidden 元数据)."""
+    """Write the summary workbook atomically (总览 with charts, one sheet per table, hidden 元数据).
+
+    A table may be `Deferred`: made when its sheet is written, and freed before the next.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(zip(frames["元数据"]["项目"], frames["元数据"]["值"], strict=True))
@@ -738,6 +742,12 @@ def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
             for ws in wb.worksheets():
                 if isinstance(ws, StreamedSheet):
                     ws.discard_rows()
+                ws.__dict__.clear()
+            # the workbook's sheets hold it (its add_format …): a cycle only a full collection frees (a scan of
+            # everything alive, the evaluation too); its cells and shared strings are freed now instead
+            wb.__dict__.clear()
+    text_width.cache_clear()  # memos of this write (their texts are mostly the tables')
+    _text_lines.cache_clear()
     return path
 
 
@@ -748,12 +758,16 @@ def _write_book(wb, frames: dict[str, pd.DataFrame], meta: dict, title: str) -> 
     styles = _Styles(wb)
     _overview(wb, styles, frames, meta, title)
     digest = checksum.Digest()  # the covered sheets come in CHECKED_SHEETS order (it raises otherwise)
-    for name, frame in frames.items():
+    for name in list(frames):
         if name in OVERVIEW_BLOCKS or name == "元数据":
             continue
+        frame = frames[name]
+        if isinstance(frame, Deferred):  # made now, freed before the next is made
+            frame = frame.take()
         for part, rows in _sheet_parts(name, frame):
             _table_sheet(wb, styles, part, rows, title, meta,
                          digest.sheet(part) if name in checksum.CHECKED_SHEETS else None)
+        del frame, rows
     ws = wb.add_worksheet("元数据")
     facts = frames["元数据"].astype({"值": object})
     end = _table(ws, styles, facts, record=digest.sheet("元数据"))

@@ -69,6 +69,7 @@ from .tables import (
     MIN_SCORE,
     MODIFIED,
     NAME,
+    OVERVIEW_BLOCKS,
     P_CODE,
     P_NAME,
     PREV_RATE,
@@ -83,6 +84,7 @@ from .tables import (
     WARNINGS,
     WEIGHT_SUM,
     Counts,
+    Deferred,
     Meta,
     Tables,
     displayed_rate,
@@ -104,6 +106,17 @@ def _columns(rows: Iterable[dict]) -> dict[str, list]:
         for column, value in zip(columns.values(), row.values(), strict=True):
             column.append(value)
     return columns
+
+
+def _frame(columns: dict[str, list]) -> pd.DataFrame:
+    """A DataFrame of `columns` (lists with the same number of rows, emptied as they are taken), each column
+    converted as `pd.DataFrame(columns)` converts it; a column at a time, and not copied again into one block:
+    `pd.DataFrame(columns)` held the lists, their arrays and the block at once (three copies of a large table)."""
+    rows = len(next(iter(columns.values()))) if columns else 0
+    frame = pd.DataFrame(index=pd.RangeIndex(rows))
+    for name in list(columns):
+        frame[name] = columns.pop(name)
+    return frame
 
 
 def _dept_order(campaign: Campaign) -> dict[str, int]:
@@ -195,11 +208,21 @@ def _flags(p: ScoredProject, threshold: float) -> str:
 
 
 def _indicator_table(evaluation: Evaluation, projects: pd.DataFrame) -> pd.DataFrame:
-    """指标明细: one row per indicator; 问题 lists the findings about that indicator (by field path)."""
+    """指标明细: one row per indicator; 问题 lists the findings about that indicator (by field path).
+
+    In the order of 项目明细 (a project by the last row with its 单位编码 and 项目编码), then by
+    indicator; made in that order (a sort would copy the table twice).
+    """
+    counted = evaluation.counted_projects
+    position = {(c, p): n for n, (c, p) in enumerate(zip(projects[CODE], projects[P_CODE], strict=True))}
+    placed = sorted(range(len(counted)),  # stable: projects at one position in their order
+                    key=lambda n: position.get((counted[n].department.code.strip(), counted[n].code), len(position)))
+
     def rows() -> Iterator[dict]:
-        for n, p in enumerate(evaluation.counted_projects):
+        for n in placed:
+            p = counted[n]
             dept_code = p.department.code.strip()
-            for i in p.indicators:
+            for i in sorted(p.indicators, key=lambda i: i.index):
                 yield {
                     CODE: dept_code, NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
                     "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name, "指标方向": i.direction,
@@ -212,15 +235,12 @@ def _indicator_table(evaluation: Evaluation, projects: pd.DataFrame) -> pd.DataF
                     "自评得分": _known(round_half_up(i.claimed_score), i.value_known("claimed_score")),
                     "是否达成": "" if i.met is None else ("是" if i.met else "否"),
                     "定性档次": i.band or "", CODES: _joined(f.code for f in i.findings),
-                    "_order": (n, i.index),
                 }
 
-    frame = pd.DataFrame(_columns(rows()))
+    frame = _frame(_columns(rows()))
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, "三级指标", "分值", "得分", CODES])
-    position = {(c, p): n for n, (c, p) in enumerate(zip(projects[CODE], projects[P_CODE], strict=True))}
-    frame["_pos"] = [position.get((c, p), len(position)) for c, p in zip(frame[CODE], frame[P_CODE], strict=True)]
-    return frame.sort_values(["_pos", "_order"], kind="stable").drop(columns=["_pos", "_order"]).reset_index(drop=True)
+    return frame
 
 
 def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
@@ -228,29 +248,50 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
     """问题清单: every finding listed; an unreadable file under the department it was tied to (status)."""
     tied = {f: (d.code, d.name) for d in (status.departments if status else ()) for f in d.unreadable}
     described: dict[tuple[str, str], tuple[str, str, str]] = {}  # (severity, code) -> 级别, 问题, 类别: looked up once
+    owners: dict[int, tuple[str, str]] = {}  # a file's department (单位编码, 单位名称), by its index
+
+    def owner(i: int) -> tuple[str, str]:
+        found = owners.get(i)
+        if found is None:
+            sub = files[i].submission
+            found = owners[i] = ((sub.department.code.strip(), sub.department.name) if sub
+                                 else tied.get(files[i].file, ("", "")))
+        return found
+
+    # the rows' order: errors first, then by department (the roster's order, then by code; no department last),
+    # then as listed. Sorted as small integers (a key tuple a row took ~100 bytes a finding), made in that order
+    ranks = sorted({(order.get(code, len(order)) if code else len(order) + 1, code)
+                    for code, _ in map(owner, range(len(files)))})
+    rank = {code: n for n, (_, code) in enumerate(ranks)}
+    group = np.fromiter(((f.severity != "error") * len(ranks) + rank[owner(i)[0]] for i, f in listed),
+                        dtype=np.int64, count=len(listed))
+    placed = np.argsort(group, kind="stable")
+    del group
 
     def rows() -> Iterator[dict]:
-        for n, (i, f) in enumerate(listed):
-            sub = files[i].submission
-            code, name = (sub.department.code.strip(), sub.department.name) if sub else tied.get(files[i].file, ("", ""))
-            key = (f.severity, f.code)
-            if key not in described:
-                described[key] = (catalogue.SEVERITY_ZH.get(f.severity, f.severity), catalogue.title(f.code),
-                                  catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "")
-            level, title, category = described[key]
-            yield {
-                "级别": level, "问题": title, "代码": f.code, "类别": category,
-                CODE: code, NAME: name, P_CODE: f.project or "",
-                "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "说明": f.message,
-                "_order": (f.severity != "error", order.get(code, len(order)) if code else len(order) + 1, code, n),
-            }
+        for start in range(0, len(placed), 1 << 16):  # a slice at a time: a Python int per finding is not held
+            for n in placed[start:start + (1 << 16)].tolist():
+                yield row(n)
 
-    # whose it is first (frozen on screen), the Chinese title and its text, the code last (to filter by)
-    columns = ["级别", CODE, NAME, "问题", "说明", P_CODE, "文件", "工作表", "单元格", "类别", "代码"]
-    frame = pd.DataFrame(_columns(rows()))
+    def row(n: int) -> dict:
+        i, f = listed[n]
+        code, name = owner(i)
+        key = (f.severity, f.code)
+        if key not in described:
+            described[key] = (catalogue.SEVERITY_ZH.get(f.severity, f.severity), catalogue.title(f.code),
+                              catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "")
+        level, title, category = described[key]
+        # whose it is first (frozen on screen), the Chinese title and its text, the code last (to filter by)
+        return {
+            "级别": level, CODE: code, NAME: name, "问题": title, "说明": f.message, P_CODE: f.project or "",
+            "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "类别": category,
+            "代码": f.code,
+        }
+
+    frame = _frame(_columns(rows()))
     if frame.empty:
-        return pd.DataFrame(columns=columns)
-    return frame.sort_values("_order", kind="stable")[columns].reset_index(drop=True)
+        return pd.DataFrame(columns=["级别", CODE, NAME, "问题", "说明", P_CODE, "文件", "工作表", "单元格", "类别", "代码"])
+    return frame
 
 
 def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: pd.DataFrame,
@@ -316,10 +357,12 @@ def _missing_table(status: RoundStatus) -> pd.DataFrame:
 
 
 def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History | None = None, *,
-                   generated: dt.datetime | None = None) -> dict[str, pd.DataFrame]:
+                   generated: dt.datetime | None = None, deferred: bool = False) -> dict[str, pd.DataFrame]:
     """Every table of the district summary (pure; `history` holds the years before campaign.year).
 
     Without a year in the campaign the round's year is the submissions' one year (several: ConfigError).
+    `deferred`: 指标明细 and 问题清单, the largest, as `Deferred` tables (for `write_summary`, which makes
+    and frees them one at a time); the 指标明细 is then not made until its sheet is written.
     """
     campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     grades = tuple(g for g, _ in evaluation.profile.grades)
@@ -328,7 +371,11 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
     projects = _project_table(evaluation, campaign, order)
     problems = _findings_table(evaluation.files, _findings_of(evaluation.files), order, status)
     departments = _department_table(evaluation, projects, problems, campaign, grades, order)
-    indicators = _indicator_table(evaluation, projects)
+    if deferred:
+        indicators = Deferred(lambda: _indicator_table(evaluation, projects),
+                              sum(len(p.indicators) for p in evaluation.counted_projects))
+    else:
+        indicators = _indicator_table(evaluation, projects)
     missing = _missing_table(status)
     unreadable = status.in_state(UNREADABLE)
     roster = {e.code for e in campaign.roster}
@@ -342,7 +389,10 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
                 evaluation.profile.title, grades, campaign.low_execution_rate, evaluation.profile.budget_adjusted)
     tables = Tables(projects, departments, indicators, problems, missing, counts,
                     unreadable=tuple(d.name for d in unreadable))
-    return assemble(tables, meta, history, generated=generated)
+    frames = assemble(tables, meta, history, generated=generated)
+    if deferred:  # handed over: the only reference left is the Deferred's
+        frames["问题清单"] = Deferred.of(frames["问题清单"])
+    return frames
 
 
 def assemble(t: Tables, meta: Meta, history: History | None = None, *,
@@ -502,16 +552,18 @@ def summarize(evaluation: Evaluation, campaign: Campaign, output, *,
               history_path=None) -> tuple[dict[str, pd.DataFrame], History | None]:
     """The `summary` command: frames (compared with earlier years), the workbook, then the round recorded.
 
-    `history_path` None means no history at all (neither read nor written).
+    `history_path` None means no history at all (neither read nor written). Returns the 总览's blocks,
+    未报送单位 and 元数据 (what the command prints; the row tables are in the workbook, and
+    `summary_frames()` makes them all): the largest tables are made, written and freed one at a time.
     """
     campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     if campaign.year is None:  # nothing readable: no year to compare with or to record under
         history_path = None
     earlier = db.load(history_path, before=campaign.year) if history_path is not None else None
     with paused_gc():
-        frames = summary_frames(evaluation, campaign, earlier)
+        frames = summary_frames(evaluation, campaign, earlier, deferred=True)
     write_summary(frames, output)
     if history_path is not None:
         hashes = {r.file: r.sha256 for r in evaluation.files if r.sha256}
         db.record(history_path, campaign.year, *history_records(frames, hashes))
-    return frames, earlier
+    return {name: frames[name] for name in (*OVERVIEW_BLOCKS, "未报送单位", "元数据")}, earlier

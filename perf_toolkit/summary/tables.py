@@ -5,6 +5,7 @@ records (Meta, Counts, Tables) that travel between them. No logic beyond the rat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -119,13 +120,40 @@ class Meta:
         return f"{self.name}{year}预算绩效自评情况汇总"
 
 
+class Deferred:
+    """A table made when its sheet is written and held by nothing after (`summarize`'s largest tables:
+    made one at a time, each freed before the next is made). `len()` is its row count, known beforehand."""
+
+    def __init__(self, make: Callable[[], pd.DataFrame], rows: int) -> None:
+        self._make: Callable[[], pd.DataFrame] | None = make
+        self._rows = rows
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Deferred:
+        """A table already made, handed over (the caller keeps no reference to it)."""
+        return cls(lambda: frame, len(frame))
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def take(self) -> pd.DataFrame:
+        """The table, once: the maker is dropped (a second take raises)."""
+        make, self._make = self._make, None
+        if make is None:
+            raise RuntimeError("a deferred table is taken once")
+        frame = make()
+        if len(frame) != self._rows:
+            raise AssertionError(f"a deferred table has {len(frame)} rows, not the {self._rows} announced")
+        return frame
+
+
 @dataclass
 class Tables:
     """The row tables of a summary before totals, overview and history are added."""
 
     projects: pd.DataFrame
     departments: pd.DataFrame
-    indicators: pd.DataFrame
+    indicators: pd.DataFrame | Deferred  # deferred: made when written (`summarize`)
     findings: pd.DataFrame
     missing: pd.DataFrame
     counts: Counts
