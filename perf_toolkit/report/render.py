@@ -330,9 +330,12 @@ def output_names(projects: Sequence[tuple[str, str, str]]) -> list[str]:
 _OURS = re.compile(rf"-(?:{REPORT_SUFFIX}|{TABLE_SUFFIX}|{NOTES_SUFFIX})\.(?:docx|pdf)$", re.I)
 
 
-@dataclass
+@dataclass(slots=True)
 class RenderedProject:
-    """The documents written for one project."""
+    """The documents written for one project: in `folder`, each named `name` and its kind.
+
+    A round holds one a project to its end: the paths are made when asked for, not kept (three Paths a
+    project were most of the report stage's memory at 10,000 departments)."""
 
     file: str
     department: str
@@ -341,15 +344,40 @@ class RenderedProject:
     total_score: float | None  # None: not scored (the grade is 待核实)
     grade: str  # as printed (marked 待核实 when provisional)
     has_errors: bool
-    report: Path
-    table: Path
-    report_pdf: Path | None = None
-    table_pdf: Path | None = None
+    folder: Path
+    name: str  # the documents' base name, unique in the batch
+    pdf: bool = False  # each document has its PDF beside it
     provisional: bool = False  # the total rests on claimed scores nobody could verify
-    notes: Path | None = None  # the 审核附注 (only when the review has something to say)
-    notes_pdf: Path | None = None
+    has_notes: bool = False  # it has a 审核附注 (only when the review has something to say)
     failed: str = ""  # why this project's documents could not be written (Chinese); then none of them exists
     reused: bool = False  # an incremental run found its documents current and kept them
+
+    def _document(self, suffix: str, extension: str = ".docx") -> Path:
+        return _document(self.folder, self.name, suffix, extension)
+
+    @property
+    def report(self) -> Path:
+        return self._document(REPORT_SUFFIX)
+
+    @property
+    def table(self) -> Path:
+        return self._document(TABLE_SUFFIX)
+
+    @property
+    def notes(self) -> Path | None:
+        return self._document(NOTES_SUFFIX) if self.has_notes else None
+
+    @property
+    def report_pdf(self) -> Path | None:
+        return self._document(REPORT_SUFFIX, ".pdf") if self.pdf else None
+
+    @property
+    def table_pdf(self) -> Path | None:
+        return self._document(TABLE_SUFFIX, ".pdf") if self.pdf else None
+
+    @property
+    def notes_pdf(self) -> Path | None:
+        return self._document(NOTES_SUFFIX, ".pdf") if self.pdf and self.has_notes else None
 
     @property
     def paths(self) -> list[Path]:
@@ -434,22 +462,23 @@ def _clean_context(value: Any) -> Any:
     return value
 
 
+def _document(folder: Path, name: str, suffix: str, extension: str = ".docx") -> Path:
+    """A project's document of one kind (`suffix`) in `folder`, its base name `name`."""
+    return folder / f"{name}-{suffix}{extension}"
+
+
 def _document_paths(job: ReportJob, out: Path) -> tuple[Path, Path, Path]:
     """The report, the 自评表 and the 审核附注 `job` writes into `out`."""
-    return tuple(out / f"{job.name}-{suffix}.docx" for suffix in (REPORT_SUFFIX, TABLE_SUFFIX, NOTES_SUFFIX))
+    return tuple(_document(out, job.name, suffix) for suffix in (REPORT_SUFFIX, TABLE_SUFFIX, NOTES_SUFFIX))
 
 
 def rendered_project(job: ReportJob, out: Path, *, pdf: bool = False, failed: str = "", reused: bool = False,
                      has_notes: bool = False) -> RenderedProject:
     """What `job` writes into `out` (or has written: an incremental run reuses it without rendering);
     `has_notes`: it has a 审核附注 (the renderer says so, from the context)."""
-    report, table, notes = _document_paths(job, out)
-    notes = notes if has_notes else None
     return RenderedProject(job.project.file, job.unit, job.project_name, job.project_code,
-                           job.project.total_score, scrub(job.project.grade), job.project.has_errors, report, table,
-                           report.with_suffix(".pdf") if pdf else None, table.with_suffix(".pdf") if pdf else None,
-                           provisional=job.project.provisional, notes=notes,
-                           notes_pdf=notes.with_suffix(".pdf") if pdf and notes else None, failed=failed,
+                           job.project.total_score, scrub(job.project.grade), job.project.has_errors, out, job.name,
+                           pdf=pdf, provisional=job.project.provisional, has_notes=has_notes, failed=failed,
                            reused=reused)
 
 
@@ -541,7 +570,7 @@ def render_jobs(jobs: Sequence[ReportJob], output_dir: str | Path, templates: Te
         elif f:
             failed, has_notes = outcome
         else:  # current: what an earlier run wrote
-            failed, has_notes = "", os.path.isfile(os.path.join(out, f"{job.name}-{NOTES_SUFFIX}.docx"))
+            failed, has_notes = "", _document(out, job.name, NOTES_SUFFIX).is_file()
         r = rendered_project(job, out, pdf=pdf, failed=failed, reused=not f, has_notes=has_notes)
         if r.failed:  # no document of an earlier run may stand for this one
             for path in _document_paths(job, out):
