@@ -40,11 +40,15 @@ def table(path, sql: str) -> list[tuple]:
 def test_connect_creates_the_latest_schema(tmp_path):
     path = tmp_path / "sub" / "history.sqlite"
     with closing(history.connect(path)) as conn:
-        assert history.schema_version(conn) == SCHEMA_VERSION == 3
+        assert history.schema_version(conn) == SCHEMA_VERSION == 4
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = {r[1] for r in conn.execute("PRAGMA table_info(department_results)")}
+        # a department's earlier rows are found by its code through an index, not a scan of every row (a
+        # province records ~13,000 departments: a scan each made recording quadratic)
+        plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + history.EARLIER_ROWS, (2023, "D1")))
+    assert "department_results_code" in plan and "SCAN" not in plan
     assert {"year", "source_key", "dept_code", "initial_budget", "errors", "warnings", "source_file"} <= columns
-    assert [v for v, _ in table(path, "SELECT version, applied_at FROM schema_version ORDER BY version")] == [1, 2, 3]
+    assert [v for v, _ in table(path, "SELECT version, applied_at FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
 
 
 def test_v1_database_is_upgraded_with_its_data_kept(tmp_path):
