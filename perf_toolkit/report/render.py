@@ -334,8 +334,8 @@ _OURS = re.compile(rf"-(?:{REPORT_SUFFIX}|{TABLE_SUFFIX}|{NOTES_SUFFIX})\.(?:doc
 class RenderedProject:
     """The documents written for one project: in `folder`, each named `name` and its kind.
 
-    A round holds one a project to its end: the paths are made when asked for, not kept (three Paths a
-    project were most of the report stage's memory at 10,000 departments)."""
+    A round holds one for every project until it ends: the paths are made when asked for, not kept (three
+    Paths a project were most of the report stage's memory at 10,000 departments)."""
 
     file: str
     department: str
