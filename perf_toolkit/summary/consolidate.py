@@ -94,9 +94,11 @@ from .yoy import add_year_over_year, history_sheet, previous_figures, total_chan
 # ------------------------------------------------------------------ the tables of one district
 
 
-def _columns(rows: Iterable[dict]) -> dict[str, list]:
-    """Rows (dicts with the same keys) as columns: a province's 问题清单 has a million rows, and a dict
-    held per row took ~1 GB on the way to its DataFrame."""
+def _frame(rows: Iterable[dict]) -> pd.DataFrame:
+    """Rows (dicts with the same keys) as a DataFrame, collected column by column and each column converted
+    as `pd.DataFrame` converts it, one at a time: a province's 问题清单 has a million rows, and a dict held
+    per row took ~1 GB on the way to its DataFrame; `pd.DataFrame(columns)` then held the lists, their
+    arrays and one block at once (three copies of a large table)."""
     columns: dict[str, list] = {}
     for n, row in enumerate(rows):
         if n == 0:
@@ -105,17 +107,9 @@ def _columns(rows: Iterable[dict]) -> dict[str, list]:
             raise ValueError(f"row {n} has other columns: {sorted(row.keys() ^ columns.keys())}")
         for column, value in zip(columns.values(), row.values(), strict=True):
             column.append(value)
-    return columns
-
-
-def _frame(columns: dict[str, list]) -> pd.DataFrame:
-    """A DataFrame of `columns` (lists with the same number of rows, emptied as they are taken), each column
-    converted as `pd.DataFrame(columns)` converts it; a column at a time, and not copied again into one block:
-    `pd.DataFrame(columns)` held the lists, their arrays and the block at once (three copies of a large table)."""
-    rows = len(next(iter(columns.values()))) if columns else 0
-    frame = pd.DataFrame(index=pd.RangeIndex(rows))
+    frame = pd.DataFrame(index=pd.RangeIndex(len(next(iter(columns.values()))) if columns else 0))
     for name in list(columns):
-        frame[name] = columns.pop(name)
+        frame[name] = columns.pop(name)  # each list let go once converted
     return frame
 
 
@@ -145,8 +139,7 @@ def _project_table(evaluation: Evaluation, campaign: Campaign, order: dict[str, 
     unknown, both columns are 待核实 in every source (and so stay out of every total and rate: a
     budget counted without its spending would lower the rate).
     """
-    frame = pd.DataFrame(_columns(_project_row(n, p, campaign, order)
-                                  for n, p in enumerate(evaluation.counted_projects)))
+    frame = _frame(_project_row(n, p, campaign, order) for n, p in enumerate(evaluation.counted_projects))
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, INITIAL, BUDGET, SPENT, RATE, EXEC_SCORE, SCORE,
                                      WEIGHT_SUM, GRADE, ERRORS, WARNINGS, CODES, FLAGS, FILE])
@@ -237,7 +230,7 @@ def _indicator_table(evaluation: Evaluation, projects: pd.DataFrame) -> pd.DataF
                     "定性档次": i.band or "", CODES: _joined(f.code for f in i.findings),
                 }
 
-    frame = _frame(_columns(rows()))
+    frame = _frame(rows())
     if frame.empty:
         return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, "三级指标", "分值", "得分", CODES])
     return frame
@@ -288,7 +281,7 @@ def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
             "代码": f.code,
         }
 
-    frame = _frame(_columns(rows()))
+    frame = _frame(rows())
     if frame.empty:
         return pd.DataFrame(columns=["级别", CODE, NAME, "问题", "说明", P_CODE, "文件", "工作表", "单元格", "类别", "代码"])
     return frame
