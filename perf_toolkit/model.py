@@ -13,7 +13,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -253,9 +253,20 @@ _LOCATIONS: dict[tuple[object, object], Location] = {}
 _SHARED_LOCATIONS = 1 << 16
 
 
+def _one_shared(table: dict, bound: int, key: Hashable, make: Callable[[], Any]) -> Any:
+    """The value `table` holds for `key`, made the first time; kept only while the table is under `bound`
+    (beyond it, a value is simply not shared)."""
+    found = table.get(key)
+    if found is None:
+        found = make()
+        if len(table) < bound:
+            table[key] = found
+    return found
+
+
 def location(sheet: str | None, cell: str | None) -> Location:
     """The Location of a cell, the one shared by every read that has it (Locations are values)."""
-    found = _LOCATIONS.get((sheet, cell))
+    found = _LOCATIONS.get((sheet, cell))  # `_one_shared` written out: ~700 calls a read unpickled
     if found is None:
         found = Location(shared_text(sheet), shared_text(cell))
         if len(_LOCATIONS) < _SHARED_LOCATIONS:
@@ -263,14 +274,14 @@ def location(sheet: str | None, cell: str | None) -> Location:
     return found
 
 
-class SharedLocations(dict):
-    """The locations of a read, shared by every read with the same (`shared_locations`): read-only, as changing
-    them would change the other departments' too. Pickled and copied as a plain dict (unpickling a read
-    shares it again)."""
+class _SharedDict(dict):
+    """A mapping shared by every value with the same content: read-only, as changing it through one would
+    change them all. Pickled and copied as a plain dict (unpickling shares it again)."""
+
+    REFUSAL = ""  # why not, and how to get a copy of one's own (Chinese)
 
     def _read_only(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("填报数据各字段的单元格位置（locations）由版式相同的文件共用，不能修改；"
-                        "请复制后再改：dict(sourced.locations)")
+        raise TypeError(self.REFUSAL)
 
     __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
 
@@ -278,9 +289,15 @@ class SharedLocations(dict):
         return dict, (dict(self),)
 
 
-#: The locations of reads so far, one mapping per distinct content (every department of a layout has the same
-#: ~700), by the hash of their items; bounded like `_LOCATIONS`.
-_LAYOUTS: dict[int, SharedLocations] = {}
+class SharedLocations(_SharedDict):
+    """The locations of a read, shared by every read with the same (`shared_locations`)."""
+
+    REFUSAL = "填报数据各字段的单元格位置（locations）由版式相同的文件共用，不能修改；请复制后再改：dict(sourced.locations)"
+
+
+#: The locations of reads so far, one mapping per distinct content and order (every department of a layout
+#: has the same ~700), by their items; bounded like `_LOCATIONS`.
+_LAYOUTS: dict[tuple, SharedLocations] = {}
 _SHARED_LAYOUTS = 1 << 10
 
 
@@ -289,14 +306,7 @@ def shared_locations(locations: dict[str, Location]) -> Mapping[str, Location]:
     if not locations:
         return locations
     items = tuple(locations.items())
-    key = hash(items)
-    found = _LAYOUTS.get(key)
-    if found is not None:
-        return found if tuple(found.items()) == items else locations  # another content, same hash: its own
-    found = SharedLocations(items)
-    if len(_LAYOUTS) < _SHARED_LAYOUTS:
-        _LAYOUTS[key] = found
-    return found
+    return _one_shared(_LAYOUTS, _SHARED_LAYOUTS, items, lambda: SharedLocations(items))
 
 
 @dataclass
@@ -397,17 +407,10 @@ class Finding:
                 "params": dict(self.params)}
 
 
-class SharedParams(dict):
-    """A finding's params shared by every finding with the same (`shared_params`): read-only, as changing
-    one would change them all. Pickled and copied as a plain dict (unpickling a Finding shares it again)."""
+class SharedParams(_SharedDict):
+    """A finding's params shared by every finding with the same (`shared_params`)."""
 
-    def _read_only(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("一条审核问题的参数（params）由同内容的问题共用，不能修改；请复制后再改：dict(finding.params)")
-
-    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
-
-    def __reduce__(self):
-        return dict, (dict(self),)
+    REFUSAL = "一条审核问题的参数（params）由同内容的问题共用，不能修改；请复制后再改：dict(finding.params)"
 
 
 #: The params of findings made so far, one dict per distinct content (most are a label or a typed value
@@ -420,14 +423,10 @@ def shared_params(params: dict[str, Any]) -> Mapping[str, Any]:
     """A finding's params (texts, numbers, flags), the one dict of that content that findings share."""
     try:  # keyed by type too (1, 1.0 and True are equal, and so are 0.0 and -0.0, but print apart)
         key = tuple((k, v.__class__, v.hex() if v.__class__ is float else v) for k, v in params.items())
-        found = _PARAMS.get(key)
+        return _one_shared(_PARAMS, _SHARED_PARAMS, key,
+                           lambda: SharedParams((shared_text(k), shared_text(v)) for k, v in params.items()))
     except TypeError:  # a value that is not hashable: not shared
         return params
-    if found is None:
-        found = SharedParams((shared_text(k), shared_text(v)) for k, v in params.items())
-        if len(_PARAMS) < _SHARED_PARAMS:
-            _PARAMS[key] = found
-    return found
 
 
 _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
@@ -447,7 +446,7 @@ def shared_number(value: object) -> object:
     if value.__class__ is not float or value != value:  # NaN equals nothing: never found again
         return value
     key = (value, math.copysign(1.0, value))  # 0.0 and -0.0 are equal but print apart
-    found = _NUMBERS.get(key)
+    found = _NUMBERS.get(key)  # `_one_shared` written out: every number of every score unpickled
     if found is None:
         found = value
         if len(_NUMBERS) < _SHARED_NUMBERS:
