@@ -414,9 +414,10 @@ class SharedParams(_SharedDict):
 
 
 #: The params of findings made so far, one dict per distinct content (most are a label or a typed value
-#: that recurs from department to department); bounded like `_LOCATIONS`.
+#: that recurs from department to department). Bounded, and smaller than `_LOCATIONS`: what recurs is met in the
+#: first departments, and past a few thousand a table holds mostly params met once (see `numbers.memoised`).
 _PARAMS: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-_SHARED_PARAMS = 1 << 16
+_SHARED_PARAMS = 1 << 12
 
 
 def shared_params(params: dict[str, Any]) -> Mapping[str, Any]:
@@ -434,9 +435,9 @@ _SHARED_FINDING_FIELDS = frozenset({"code", "severity", "message", "sheet", "cel
 
 
 #: The numbers of scores unpickled so far (weights, scores, rates recur from department to department), one
-#: float object per value; bounded like `_LOCATIONS`.
+#: float object per value; bounded like `_PARAMS`.
 _NUMBERS: dict[tuple[float, float], float] = {}
-_SHARED_NUMBERS = 1 << 16
+_SHARED_NUMBERS = 1 << 12
 #: No fund amounts (most projects' unreadable and unknown amounts): one empty set, not one each.
 NO_AMOUNTS: frozenset[tuple[FundSource, str]] = frozenset()
 

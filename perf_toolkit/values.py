@@ -362,7 +362,7 @@ _SPACES_RE = re.compile(r"\s+")
 _LONE_SPACES_RE = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 12)
 def _normalise(text: str) -> str:
     s = unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
     for a, b in ((">=", "≥"), ("=>", "≥"), ("<=", "≤"), ("=<", "≤")):
