@@ -576,7 +576,8 @@ def summarize(evaluation: Evaluation, campaign: Campaign, output, *,
 
     `history_path` None means no history at all (neither read nor written). Returns the 总览's blocks,
     未报送单位 and 元数据 (what the command prints; the row tables are in the workbook, and
-    `summary_frames()` makes them all): the largest tables are made, written and freed one at a time.
+    `summary_frames()` makes them all): the largest tables are never held whole (their rows made a chunk
+    at a time as they are written).
     """
     campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     if campaign.year is None:  # nothing readable: no year to compare with or to record under
