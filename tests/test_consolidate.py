@@ -25,7 +25,7 @@ from perf_toolkit.model import SourcedSubmission, submission_from_dict
 from perf_toolkit.summary import history
 from perf_toolkit.summary.book import write_summary
 from perf_toolkit.summary.consolidate import history_records, summarize, summary_frames
-from perf_toolkit.summary.tables import RATE_BANDS, SUMMARY_SCHEMA, rate_band
+from perf_toolkit.summary.tables import CODE, RATE_BANDS, SUMMARY_SCHEMA, rate_band
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_SHEETS = ["部门汇总", "项目明细", "指标明细", "问题清单", "未报送单位", "结果应用"]
@@ -565,23 +565,92 @@ def test_summary_columns_sized_by_what_each_distinct_value_shows(tmp_path):
     assert width([0.0, -0.0]) == width([-0.0, 0.0]) == signed > width([0.0, 0.0])  # one character wider
 
 
-def test_deferred_tables_write_the_same_workbook(tmp_path):
-    """指标明细 and 问题清单 made when written (and freed after) give the workbook made from the tables at once."""
-    from perf_toolkit.summary.book import write_summary
-    from perf_toolkit.summary.tables import Deferred
+def many_findings_batch() -> list[dict]:
+    """Departments with errors and warnings of several codes, some without a code, one sent twice (superseded)."""
+    datas = batch(30, year=2023, seed=8, projects=3)
+    for n, data in enumerate(datas):
+        if n % 3 == 0:
+            data["projects"][0]["indicators"] = standard_indicators(weight=25)
+        if n % 4 == 1:
+            data["projects"][1]["funds"][0]["executed"] = -5
+        if n % 5 == 2:
+            data["projects"][2]["indicators"][1]["target"] = ""
+        if n % 7 == 3:
+            data["department"]["code"] = ""
+    datas.append(datas[5] | {"department": dict(datas[5]["department"])})
+    return datas
 
-    evaluation = evaluate_submissions(sourced_batch(batch(3, year=2023, seed=8)))
-    when = dt.datetime(2024, 5, 8, 12, 0)
-    deferred = summary_frames(evaluation, campaign(3), generated=when, deferred=True)
-    assert isinstance(deferred["指标明细"], Deferred) and isinstance(deferred["问题清单"], Deferred)
-    whole = summary_frames(evaluation, campaign(3), generated=when)
-    assert len(deferred["指标明细"]) == len(whole["指标明细"]) > 0
-    assert len(deferred["问题清单"]) == len(whole["问题清单"]) > 0
-    write_summary(deferred, tmp_path / "deferred.xlsx")
-    write_summary(whole, tmp_path / "whole.xlsx")
-    with zipfile.ZipFile(tmp_path / "deferred.xlsx") as a, zipfile.ZipFile(tmp_path / "whole.xlsx") as b:
+
+def _differing_parts(a_path, b_path) -> list[str]:
+    stamped = {"docProps/core.xml", "docProps/custom.xml"}  # the time of writing
+    with zipfile.ZipFile(a_path) as a, zipfile.ZipFile(b_path) as b:
         assert a.namelist() == b.namelist()
-        stamped = {"docProps/core.xml", "docProps/custom.xml"}  # the time of writing
-        assert [n for n in a.namelist() if n not in stamped and a.read(n) != b.read(n)] == []
-    with pytest.raises(RuntimeError):  # taken once: nothing holds a table after its sheet is written
-        deferred["指标明细"].take()
+        return [n for n in a.namelist() if n not in stamped and a.read(n) != b.read(n)]
+
+
+@pytest.mark.parametrize(("rows_per_chunk", "rows_per_sheet"), [(1000, None), (7, None), (1, None), (5, 40)])
+def test_streamed_tables_write_the_same_workbook(tmp_path, monkeypatch, rows_per_chunk, rows_per_sheet):
+    """指标明细 and 问题清单 made a chunk of rows at a time as they are written (never whole) give the workbook
+    made from the tables at once, part by part; also in many chunks, and over continuation sheets."""
+    from perf_toolkit.summary import book
+    from perf_toolkit.summary.tables import RowSource
+
+    evaluation = evaluate_submissions(sourced_batch(many_findings_batch()))
+    when = dt.datetime(2024, 5, 8, 12, 0)
+    streamed = summary_frames(evaluation, campaign(25, 2), generated=when, deferred=True)
+    assert isinstance(streamed["指标明细"], RowSource) and isinstance(streamed["问题清单"], RowSource)
+    whole = summary_frames(evaluation, campaign(25, 2), generated=when)
+    assert len(streamed["指标明细"]) == len(whole["指标明细"]) > 0
+    assert len(streamed["问题清单"]) == len(whole["问题清单"]) > 50
+    assert set(whole["问题清单"]["级别"]) == {"错误", "警告"} and (whole["问题清单"][CODE] == "").any()
+    for name in streamed:
+        if not isinstance(streamed[name], RowSource):
+            pd.testing.assert_frame_equal(streamed[name], whole[name], obj=name)
+    monkeypatch.setattr(book, "ROWS_PER_CHUNK", rows_per_chunk)
+    if rows_per_sheet:
+        monkeypatch.setattr(book, "MAX_SHEET_ROWS", rows_per_sheet)
+    write_summary(streamed, tmp_path / "streamed.xlsx")
+    write_summary(whole, tmp_path / "whole.xlsx")
+    assert _differing_parts(tmp_path / "streamed.xlsx", tmp_path / "whole.xlsx") == []
+    if rows_per_sheet:
+        assert len(openpyxl.load_workbook(tmp_path / "streamed.xlsx", read_only=True).sheetnames) > 12
+    # the sources can be read again (the writer reads them twice: widths, then rows), each time the same rows
+    for name in ("指标明细", "问题清单"):
+        again = pd.concat(list(streamed[name].chunks(1000)), ignore_index=True)
+        assert again.astype(str).equals(whole[name].astype(str)), name
+
+
+def test_streamed_tables_are_never_made_whole(tmp_path, monkeypatch):
+    """Writing the summary makes 指标明细 and 问题清单 a chunk of ROWS_PER_CHUNK rows at a time, twice (widths, rows)."""
+    from perf_toolkit.summary import book, consolidate
+
+    evaluation = evaluate_submissions(sourced_batch(many_findings_batch()))
+    frames = summary_frames(evaluation, campaign(25, 2), deferred=True)
+    made: list[int] = []
+    frame = consolidate._frame
+
+    def counted(rows):
+        out = frame(rows)
+        made.append(len(out))
+        return out
+
+    monkeypatch.setattr(consolidate, "_frame", counted)
+    monkeypatch.setattr(book, "ROWS_PER_CHUNK", 7)
+    write_summary(frames, tmp_path / "汇总.xlsx")
+    assert made and max(made) <= 7
+    assert sum(made) == 2 * (len(frames["指标明细"]) + len(frames["问题清单"]))
+
+
+def test_finding_tally_counts_what_the_table_lists():
+    """The 问题清单's tally counted from the evaluation (never the table) is the one counted from the table."""
+    from perf_toolkit.check.status import department_status
+    from perf_toolkit.summary import consolidate
+    from perf_toolkit.summary.tables import FindingTally
+
+    evaluation = evaluate_submissions(sourced_batch(many_findings_batch()))
+    table = summary_frames(evaluation, campaign(25, 2))["问题清单"]
+    _, tally = consolidate._finding_rows(evaluation.files, consolidate._dept_order(campaign(25, 2)),
+                                         department_status(evaluation, campaign(25, 2).roster))
+    assert tally == FindingTally.of_frame(table) and tally.rows == len(table)
+    assert list(tally.codes) == list(FindingTally.of_frame(table).codes)  # in the order the table lists them
+    assert tally.levels["错误"].count == (table["级别"] == "错误").sum()

@@ -14,7 +14,7 @@ import functools
 import gc
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from .tables import (
     RATE,
     SUMMARY_SCHEMA,
     TOTAL,
-    Deferred,
+    RowSource,
 )
 
 FONT = "宋体"
@@ -235,14 +235,22 @@ def _distinct(values: pd.Series) -> list:
     return list(seen.values())
 
 
-def _widths(frame: pd.DataFrame, kinds: list[str]) -> list[tuple[float, bool]]:
-    """(width, wrap) per column: the widest value, the header allowed to wrap on two lines, capped."""
+def _widths(columns: list, kinds: list[str], chunks: Iterable[pd.DataFrame]) -> list[tuple[float, bool]]:
+    """(width, wrap) per column: the widest value, the header allowed to wrap on two lines, capped.
+
+    The values come a chunk of rows at a time (a column's widest is the widest of its chunks' widest).
+    """
+    widest = [0] * len(columns)
+    sized = [c for c, column in enumerate(columns) if column not in FIXED_WIDTHS]
+    for chunk in chunks:
+        for c in sized:
+            found = max((text_width(_shown(v, kinds[c])) for v in _distinct(chunk.iloc[:, c])), default=0)
+            widest[c] = max(widest[c], found)
     out = []
-    for column, kind in zip(frame.columns, kinds, strict=True):
+    for column, values in zip(columns, widest, strict=True):
         if column in FIXED_WIDTHS:
             out.append((FIXED_WIDTHS[column], True))
             continue
-        values = max((text_width(_shown(v, kind)) for v in _distinct(frame[column])), default=0)
         parts = header_lines(column)
         header = max(text_width(p) for p in parts) if len(parts) > 1 else math.ceil(text_width(column) / 2) + 1
         width = max(values, header, MIN_WIDTH) + 2
@@ -268,16 +276,39 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
     """Write a table with its header at `row`; a last row labelled 合计 gets the total style. Returns the next row.
 
     Column widths are set from the content (or `sized`) unless `widths` (the sheet's existing widths) is given.
+    """
+    kinds = [column_kind(str(c)) for c in frame.columns]
+    if widths is None and sized is None:
+        sized = _widths(list(frame.columns), kinds, [frame])
+    end, _ = _rows(ws, styles, list(frame.columns), len(frame), _chunks(frame), row, col, widths=widths,
+                   sized=sized, record=record)
+    return end
+
+
+def _chunks(table: pd.DataFrame | RowSource, start: int = 0, stop: int | None = None) -> Iterator[pd.DataFrame]:
+    """A table's rows start…stop-1 (the end by default), ROWS_PER_CHUNK at a time (a RowSource's made then)."""
+    if isinstance(table, RowSource):
+        yield from table.chunks(ROWS_PER_CHUNK, start, stop)
+        return
+    stop = len(table) if stop is None else min(stop, len(table))
+    for first in range(start, stop, ROWS_PER_CHUNK):
+        yield table.iloc[first:min(first + ROWS_PER_CHUNK, stop)]
+
+
+def _rows(ws, styles: _Styles, names: list, n: int, chunks: Iterable[pd.DataFrame], row: int = 0, col: int = 0, *,
+          widths: list[float] | None = None, sized: list[tuple[float, bool]] | None = None,
+          record: checksum.SheetCells | None = None) -> tuple[int, bool]:
+    """`_table` of a table with columns `names` and `n` rows, which come in chunks (never all held: a chunk is
+    written and let go). Returns the next row and whether the last row was written as a 合计 row.
+
     Row heights are set where text wraps: LibreOffice does not grow rows on opening a file.
     `record` takes the cells written, as the checksum counts them (a covered sheet is written by one call).
     """
-    kinds = [column_kind(str(c)) for c in frame.columns]
+    kinds = [column_kind(str(c)) for c in names]
     if widths is not None:
-        sized = [(w, True) for w in widths[col:col + len(frame.columns)]]
-    elif sized is None:
-        sized = _widths(frame, kinds)
+        sized = [(w, True) for w in widths[col:col + len(names)]]
     lines = 1
-    for c, (name, (width, _)) in enumerate(zip(frame.columns, sized, strict=True)):
+    for c, (name, (width, _)) in enumerate(zip(names, sized, strict=True)):
         text = header_text(str(name), width)
         ws.write_string(row, col + c, text, styles.header)
         if record is not None:
@@ -286,8 +317,7 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
         if widths is None:
             ws.set_column(col + c, col + c, width)
     ws.set_row(row, 14 * lines + 4)
-    n = len(frame)
-    has_total = n and str(frame.iloc[-1, 0]) == TOTAL
+    has_total = False
     wrapped = [c for c, (_, wrap) in enumerate(sized) if wrap]
     # short codes, grades and counts read better centred (and never touch the next column's text)
     centred = [kinds[c] == "general" and width <= 10 and not wrap for c, (width, wrap) in enumerate(sized)]
@@ -296,21 +326,25 @@ def _table(ws, styles: _Styles, frame: pd.DataFrame, row: int = 0, col: int = 0,
                      for c in range(len(kinds))]
     last = row + n
     streamed = isinstance(ws, StreamedSheet) and last < ws.xls_rowmax and col + len(kinds) <= ws.xls_colmax
-    for start in range(0, n, ROWS_PER_CHUNK):  # a chunk of rows at a time: nothing held for every cell
-        part = frame.iloc[start:start + ROWS_PER_CHUNK]
-        columns = [part.iloc[:, c].tolist() for c in range(len(frame.columns))]
+    first = row + 1
+    for part in chunks:  # a chunk of rows at a time: nothing held for every cell
+        columns = [part.iloc[:, c].tolist() for c in range(len(names))]
         # rows whose wrapped text takes more than a line grow: CJK fonts need 15 pt a line (LibreOffice clips at 13.5)
         lines = [[_text_lines(_shown(v, kinds[c]), sized[c][0]) for v in columns[c]] for c in wrapped]
         heights = list(map(max, *lines) if len(lines) > 1 else lines[0] if lines else [1] * len(part))
-        first = row + 1 + start
-        total = total_formats if has_total and first + len(part) - 1 == last else None  # the chunk ends in 合计
+        if first + len(part) - 1 == last:  # the last chunk: it ends in 合计 or not
+            has_total = str(part.iloc[-1, 0]) == TOTAL
+        total = total_formats if has_total else None
         if streamed:
             _stream_rows(ws, columns, heights, formats, total, first, col, record)
         else:
             _write_rows(ws, columns, heights, formats, total, first, col, record)
         if record is not None:
             record.flush()
-    return last + 1
+        first += len(part)
+    if first != last + 1:
+        raise AssertionError(f"a table of {first - row - 1} rows written, not the {n} announced")
+    return last + 1, has_total
 
 
 def _write_rows(ws, columns: list[list], heights: list[int], formats: list, total_formats: list | None,
@@ -496,9 +530,8 @@ def file_name(value: object) -> object:
     return value
 
 
-def _file_names(values: pd.Series) -> pd.Series:
-    """`file_name` of each value, equal paths sharing one name (a file's findings repeat its path on every row)."""
-    names: dict[str, object] = {}
+def _file_names(values: pd.Series, names: dict[str, object]) -> pd.Series:
+    """`file_name` of each value, equal paths sharing one name (`names`: the names found so far, by path)."""
 
     def name(value: object) -> object:
         if value.__class__ is not str:
@@ -519,26 +552,37 @@ CHARTED_SHEETS = ("部门汇总", "区县汇总")
 MAX_SHEET_ROWS = 1_048_576
 
 
-def _sheet_parts(name: str, frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """A table in sheets of at most MAX_SHEET_ROWS rows, its header on each: “问题清单”, “问题清单（续2）” …"""
+def _sheet_parts(name: str, rows: int) -> list[tuple[str, int, int]]:
+    """A table's sheets of at most MAX_SHEET_ROWS rows, its header on each: (“问题清单”, 0, 1048575),
+    (“问题清单（续2）”, 1048575, …) …"""
     per_sheet = MAX_SHEET_ROWS - 1
-    if len(frame) <= per_sheet:
-        return [(name, frame)]
-    return [(name if k == 1 else checksum.part_name(name, k), frame.iloc[start:start + per_sheet])
-            for k, start in enumerate(range(0, len(frame), per_sheet), start=1)]
+    if rows <= per_sheet:
+        return [(name, 0, rows)]
+    return [(name if k == 1 else checksum.part_name(name, k), start, min(start + per_sheet, rows))
+            for k, start in enumerate(range(0, rows, per_sheet), start=1)]
 
 
-def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str, meta: dict,
-                 record: checksum.SheetCells | None = None) -> None:
+def _table_sheet(wb, styles: _Styles, name: str, table: pd.DataFrame | RowSource, start: int, stop: int, title: str,
+                 meta: dict, record: checksum.SheetCells | None = None) -> None:
+    """The sheet of a table's rows start…stop-1. Its rows are read twice, a chunk at a time: for the column widths
+    (and so the wrapped rows' heights), then to be written."""
     # a sheet a chart draws from stays with xlsxwriter: it caches the chart's values from the cells it holds
     ws = wb.add_worksheet(name, worksheet_class=Worksheet if name in CHARTED_SHEETS else StreamedSheet)
-    if any(c in frame for c in FILE_COLUMNS):
-        frame = frame.assign(**{c: _file_names(frame[c]) for c in FILE_COLUMNS if c in frame})
-    columns = [str(c) for c in frame.columns]
+    columns = [str(c) for c in table.columns]
+    files = [c for c in FILE_COLUMNS if c in columns]
+    names: dict[str, object] = {}  # a file's name by its path (a file's findings repeat its path on every row)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for chunk in _chunks(table, start, stop):
+            yield chunk.assign(**{c: _file_names(chunk[c], names) for c in files}) if files else chunk
+
     kinds = [column_kind(c) for c in columns]
-    sized = _widths(frame, kinds)
-    end = _table(ws, styles, frame, sized=sized, record=record) if len(columns) else 1
-    data_last = end - 1 - (1 if len(frame) and str(frame.iloc[-1, 0]) == TOTAL else 0)
+    sized = _widths(list(table.columns), kinds, chunks())
+    if len(columns):
+        end, has_total = _rows(ws, styles, list(table.columns), stop - start, chunks(), sized=sized, record=record)
+    else:
+        end, has_total = 1, False
+    data_last = end - 1 - has_total
     keys = key_columns(columns)
     ws.freeze_panes(1, keys if CODE in columns or DISTRICT in columns else 0)
     if len(columns):
@@ -548,15 +592,14 @@ def _table_sheet(wb, styles: _Styles, name: str, frame: pd.DataFrame, title: str
         if "·" in column:  # funds by source: a collapsed column group, one click to open
             ws.set_column(c, c, 14, None, {"level": 1, "hidden": True})
             printed[c] = 0
-    _highlights(ws, styles, name, frame, data_last, meta)
+    _highlights(ws, styles, name, columns, data_last, meta)
     _page(ws, title, name, layout=print_layout(printed, key_columns(columns, (P_NAME, NAME, DISTRICT))))
 
 
-def _highlights(ws, styles: _Styles, name: str, frame: pd.DataFrame, last: int, meta: dict) -> None:
+def _highlights(ws, styles: _Styles, name: str, columns: list[str], last: int, meta: dict) -> None:
     """Conditional formats: low rates and low grades; errors and unmet indicators."""
     if last < 1:
         return
-    columns = list(frame.columns)
     low = str(meta.get("等级", "")).split(",")[-2:]
     threshold = float(meta.get("低执行率阈值", 0.9))
     if RATE in columns:
@@ -728,7 +771,7 @@ def _style_chart(chart, title: str, counts: pd.Series | None = None) -> None:
 def write_summary(frames: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Write the summary workbook atomically (总览 with charts, one sheet per table, hidden 元数据).
 
-    A table may be `Deferred`: made when its sheet is written, and freed before the next.
+    A table may be a `RowSource`: its rows made a chunk at a time as its sheet is written, never held whole.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -761,13 +804,10 @@ def _write_book(wb, frames: dict[str, pd.DataFrame], meta: dict, title: str) -> 
     for name in list(frames):
         if name in OVERVIEW_BLOCKS or name == "元数据":
             continue
-        frame = frames[name]
-        if isinstance(frame, Deferred):  # made now, freed before the next is made
-            frame = frame.take()
-        for part, rows in _sheet_parts(name, frame):
-            _table_sheet(wb, styles, part, rows, title, meta,
+        table = frames[name]
+        for part, start, stop in _sheet_parts(name, len(table)):
+            _table_sheet(wb, styles, part, table, start, stop, title, meta,
                          digest.sheet(part) if name in checksum.CHECKED_SHEETS else None)
-        del frame, rows
     ws = wb.add_worksheet("元数据")
     facts = frames["元数据"].astype({"值": object})
     end = _table(ws, styles, facts, record=digest.sheet("元数据"))

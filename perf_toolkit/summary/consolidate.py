@@ -23,7 +23,9 @@ import datetime as dt
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,16 @@ from .. import __version__
 from .. import findings as catalogue
 from ..check.status import NOT_SUBMITTED, UNREADABLE, RoundStatus, department_status
 from ..config import Campaign
-from ..model import REJECTED, SUPERSEDED, Evaluation, FileResult, Finding, FundSource, ScoredProject
+from ..model import (
+    REJECTED,
+    SUPERSEDED,
+    Evaluation,
+    FileResult,
+    Finding,
+    FundSource,
+    ScoredIndicator,
+    ScoredProject,
+)
 from ..numbers import (
     PENDING,
     budget_cut,
@@ -84,8 +95,9 @@ from .tables import (
     WARNINGS,
     WEIGHT_SUM,
     Counts,
-    Deferred,
+    FindingTally,
     Meta,
+    RowSource,
     Tables,
     displayed_rate,
 )
@@ -115,12 +127,6 @@ def _frame(rows: Iterable[dict]) -> pd.DataFrame:
 
 def _dept_order(campaign: Campaign) -> dict[str, int]:
     return {e.code: n for n, e in enumerate(campaign.roster)}
-
-
-def _findings_of(files: list[FileResult]) -> list[tuple[int, Finding]]:
-    """Every finding the summary lists: counted files in full, superseded files by their notice only."""
-    return [(i, f) for i, r in enumerate(files) for f in r.findings
-            if r.state != SUPERSEDED or f.code == "superseded"]
 
 
 def _joined(codes: Iterable[str]) -> str:
@@ -200,94 +206,128 @@ def _flags(p: ScoredProject, threshold: float) -> str:
     return "；".join(out)
 
 
-def _indicator_table(evaluation: Evaluation, projects: pd.DataFrame) -> pd.DataFrame:
+#: The columns of 指标明细 (an empty one has the first, the identifying ones, and the scores only).
+INDICATOR_COLUMNS = [CODE, NAME, P_CODE, P_NAME, "一级指标", "二级指标", "三级指标", "指标方向", "年度指标值", "实际完成值",
+                     "计量单位", "指标值（解析）", "完成值（解析）", "解析单位", "完成率", "分值", "得分", "自评得分", "是否达成",
+                     "定性档次", CODES]
+EMPTY_INDICATOR_COLUMNS = [CODE, NAME, P_CODE, P_NAME, "三级指标", "分值", "得分", CODES]
+#: The columns of 问题清单: whose it is first (frozen on screen), the Chinese title and its text, the code last
+FINDING_COLUMNS = ["级别", CODE, NAME, "问题", "说明", P_CODE, "文件", "工作表", "单元格", "类别", "代码"]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A large table as the items of its rows in their order and the row (a dict) of each item: made a chunk at a
+    time when written (`source`), or at once (`frame`, as `summary_frames(deferred=False)` returns it)."""
+
+    columns: list[str]  # those of `row`
+    empty: list[str]  # the columns of the table without rows
+    count: int
+    items: Callable[[], Iterator[tuple]]
+    row: Callable[..., dict]
+
+    def source(self) -> RowSource:
+        def chunks(start: int, stop: int, size: int) -> Iterator[pd.DataFrame]:
+            listed = islice(self.items(), start, stop)  # the items skipped are not made into rows
+            while batch := list(islice(listed, size)):
+                yield _frame(self.row(*item) for item in batch)
+
+        return RowSource(self.columns if self.count else self.empty, self.count, chunks)
+
+    def frame(self) -> pd.DataFrame:
+        if not self.count:
+            return pd.DataFrame(columns=self.empty)
+        return _frame(self.row(*item) for item in self.items())
+
+
+def _indicator_rows(evaluation: Evaluation, projects: pd.DataFrame) -> _Rows:
     """指标明细: one row per indicator; 问题 lists the findings about that indicator (by field path).
 
-    In the order of 项目明细 (a project by the last row with its 单位编码 and 项目编码), then by
-    indicator; made in that order (a sort would copy the table twice).
+    In the order of 项目明细 (a project by the last row with its 单位编码 和 项目编码), then by
+    indicator; made in that order, a chunk at a time.
     """
     counted = evaluation.counted_projects
     position = {(c, p): n for n, (c, p) in enumerate(zip(projects[CODE], projects[P_CODE], strict=True))}
     placed = sorted(range(len(counted)),  # stable: projects at one position in their order
                     key=lambda n: position.get((counted[n].department.code.strip(), counted[n].code), len(position)))
 
-    def rows() -> Iterator[dict]:
+    def items() -> Iterator[tuple]:
         for n in placed:
             p = counted[n]
-            dept_code = p.department.code.strip()
             for i in sorted(p.indicators, key=lambda i: i.index):
-                yield {
-                    CODE: dept_code, NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
-                    "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name, "指标方向": i.direction,
-                    "年度指标值": _known(i.submitted.target, i.value_known("target")),
-                    "实际完成值": _known(i.submitted.actual, i.value_known("actual")), "计量单位": i.submitted.unit,
-                    "指标值（解析）": i.target_number, "完成值（解析）": i.actual_number,
-                    "解析单位": i.target_unit or i.actual_unit,
-                    "完成率": i.completion, "分值": _known(round_half_up(i.weight), i.value_known("weight")),
-                    "得分": _known(round_half_up(i.score), i.scored),
-                    "自评得分": _known(round_half_up(i.claimed_score), i.value_known("claimed_score")),
-                    "是否达成": "" if i.met is None else ("是" if i.met else "否"),
-                    "定性档次": i.band or "", CODES: _joined(f.code for f in i.findings),
-                }
+                yield p, i
 
-    frame = _frame(rows())
-    if frame.empty:
-        return pd.DataFrame(columns=[CODE, NAME, P_CODE, P_NAME, "三级指标", "分值", "得分", CODES])
-    return frame
+    def row(p: ScoredProject, i: ScoredIndicator) -> dict:
+        return {
+            CODE: p.department.code.strip(), NAME: p.department.name, P_CODE: p.code, P_NAME: p.name,
+            "一级指标": i.level1, "二级指标": i.level2, "三级指标": i.name, "指标方向": i.direction,
+            "年度指标值": _known(i.submitted.target, i.value_known("target")),
+            "实际完成值": _known(i.submitted.actual, i.value_known("actual")), "计量单位": i.submitted.unit,
+            "指标值（解析）": i.target_number, "完成值（解析）": i.actual_number,
+            "解析单位": i.target_unit or i.actual_unit,
+            "完成率": i.completion, "分值": _known(round_half_up(i.weight), i.value_known("weight")),
+            "得分": _known(round_half_up(i.score), i.scored),
+            "自评得分": _known(round_half_up(i.claimed_score), i.value_known("claimed_score")),
+            "是否达成": "" if i.met is None else ("是" if i.met else "否"),
+            "定性档次": i.band or "", CODES: _joined(f.code for f in i.findings),
+        }
+
+    return _Rows(INDICATOR_COLUMNS, EMPTY_INDICATOR_COLUMNS, sum(len(p.indicators) for p in counted), items, row)
 
 
-def _findings_table(files: list[FileResult], listed: list[tuple[int, Finding]],
-                    order: dict[str, int], status: RoundStatus | None = None) -> pd.DataFrame:
-    """问题清单: every finding listed; an unreadable file under the department it was tied to (status)."""
+def _finding_rows(files: list[FileResult], order: dict[str, int],
+                  status: RoundStatus | None = None) -> tuple[_Rows, FindingTally]:
+    """问题清单: every finding listed (counted files in full, superseded files by their notice only); an
+    unreadable file under the department it was tied to (status). And its tally, counted in one pass.
+
+    The rows' order: errors first, then by department (the roster's order, then by code; no department last),
+    then as listed (by file, then as found): walked in that order, nothing a finding held to sort them.
+    """
     tied = {f: (d.code, d.name) for d in (status.departments if status else ()) for f in d.unreadable}
+    owners = [(r.submission.department.code.strip(), r.submission.department.name) if r.submission
+              else tied.get(r.file, ("", "")) for r in files]  # each file's department (单位编码, 单位名称)
+    ranks = sorted({(order.get(code, len(order)) if code else len(order) + 1, code) for code, _ in owners})
+    rank = {code: n for n, (_, code) in enumerate(ranks)}
+    by_rank: list[list[int]] = [[] for _ in ranks]  # the files of each department, in their order
+    for i, (code, _) in enumerate(owners):
+        by_rank[rank[code]].append(i)
     described: dict[tuple[str, str], tuple[str, str, str]] = {}  # (severity, code) -> 级别, 问题, 类别: looked up once
-    owners: dict[int, tuple[str, str]] = {}  # a file's department (单位编码, 单位名称), by its index
 
-    def owner(i: int) -> tuple[str, str]:
-        found = owners.get(i)
+    def items() -> Iterator[tuple[int, Finding]]:
+        for errors in (True, False):
+            for department in by_rank:
+                for i in department:
+                    r = files[i]
+                    superseded = r.state == SUPERSEDED
+                    for f in r.findings:
+                        if (f.severity == "error") is errors and (not superseded or f.code == "superseded"):
+                            yield i, f
+
+    def described_as(f: Finding) -> tuple[str, str, str]:
+        key = (f.severity, f.code)
+        found = described.get(key)
         if found is None:
-            sub = files[i].submission
-            found = owners[i] = ((sub.department.code.strip(), sub.department.name) if sub
-                                 else tied.get(files[i].file, ("", "")))
+            found = described[key] = (catalogue.SEVERITY_ZH.get(f.severity, f.severity), catalogue.title(f.code),
+                                      catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "")
         return found
 
-    # the rows' order: errors first, then by department (the roster's order, then by code; no department last),
-    # then as listed. Sorted as small integers (a key tuple a row took ~100 bytes a finding), made in that order
-    ranks = sorted({(order.get(code, len(order)) if code else len(order) + 1, code)
-                    for code, _ in map(owner, range(len(files)))})
-    rank = {code: n for n, (_, code) in enumerate(ranks)}
-    group = np.fromiter(((f.severity != "error") * len(ranks) + rank[owner(i)[0]] for i, f in listed),
-                        dtype=np.int64, count=len(listed))
-    placed = np.argsort(group, kind="stable")
-    del group
-
-    def rows() -> Iterator[dict]:
-        for start in range(0, len(placed), 1 << 16):  # a slice at a time: a Python int per finding is not held
-            for n in placed[start:start + (1 << 16)].tolist():
-                yield row(n)
-
-    def row(n: int) -> dict:
-        i, f = listed[n]
-        code, name = owner(i)
-        key = (f.severity, f.code)
-        if key not in described:
-            described[key] = (catalogue.SEVERITY_ZH.get(f.severity, f.severity), catalogue.title(f.code),
-                              catalogue.CATALOGUE[f.code].category if f.code in catalogue.CATALOGUE else "")
-        level, title, category = described[key]
-        # whose it is first (frozen on screen), the Chinese title and its text, the code last (to filter by)
+    def row(i: int, f: Finding) -> dict:
+        code, name = owners[i]
+        level, title, category = described_as(f)
         return {
             "级别": level, CODE: code, NAME: name, "问题": title, "说明": f.message, P_CODE: f.project or "",
             "文件": f.file or files[i].file, "工作表": f.sheet or "", "单元格": f.cell or "", "类别": category,
             "代码": f.code,
         }
 
-    frame = _frame(rows())
-    if frame.empty:
-        return pd.DataFrame(columns=["级别", CODE, NAME, "问题", "说明", P_CODE, "文件", "工作表", "单元格", "类别", "代码"])
-    return frame
+    tally = FindingTally()
+    for i, f in items():
+        level, title, _ = described_as(f)
+        tally.add(level, owners[i][0], f.file or files[i].file, title, f.code)
+    return _Rows(FINDING_COLUMNS, FINDING_COLUMNS, tally.rows, items, row), tally
 
 
-def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: pd.DataFrame,
+def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: FindingTally,
                       campaign: Campaign, grades: tuple[str, ...], order: dict[str, int]) -> pd.DataFrame:
     """部门汇总: one row per counted file; projects and problems grouped once, not filtered per department."""
     roster = {e.code for e in campaign.roster}
@@ -297,13 +337,6 @@ def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: 
     for code, file, *values in zip(projects[CODE], projects[FILE], *(projects[c] for c in figures), strict=True):
         for column, value in zip(by_file.setdefault((code, file), [[] for _ in figures]), values, strict=True):
             column.append(value)
-    levels = {"错误": ERRORS, "警告": WARNINGS}
-    by_code: Counter = Counter()  # (单位编码, column) -> count; a file without a code counts by its name
-    by_name: Counter = Counter()
-    for code, file, level in zip(problems[CODE], problems["文件"], problems["级别"], strict=True):
-        if level in levels:
-            by_code[(code, levels[level])] += 1
-            by_name[(file, levels[level])] += 1
     replaced: dict[str, list[str]] = {}
     for r in evaluation.files:
         if r.superseded_by:
@@ -312,10 +345,10 @@ def _department_table(evaluation: Evaluation, projects: pd.DataFrame, problems: 
     for n, r in enumerate(evaluation.counted):
         dep = r.submission.department
         code = dep.code.strip()
-        counts, key = (by_code, code) if code else (by_name, r.file)
+        counts, key = (problems.by_unit, code) if code else (problems.by_file, r.file)  # else by the file's name
         row = {CODE: code, NAME: dep.name, IN_ROSTER: ("是" if code in roster else "否") if roster else "—"}
         row.update(_money_figures(*by_file.get((code, r.file), [[] for _ in figures]), grades=grades))
-        row.update({ERRORS: counts[(key, ERRORS)], WARNINGS: counts[(key, WARNINGS)],
+        row.update({ERRORS: counts[(key, "错误")], WARNINGS: counts[(key, "警告")],
                     FILE: r.file, MODIFIED: _wall_clock(r.submitted_at), REPLACED_FILES: "、".join(replaced.get(r.file, [])),
                     "_order": (order.get(code, len(order)), code, n)})
         rows.append(row)
@@ -354,21 +387,20 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
     """Every table of the district summary (pure; `history` holds the years before campaign.year).
 
     Without a year in the campaign the round's year is the submissions' one year (several: ConfigError).
-    `deferred`: 指标明细 and 问题清单, the largest, as `Deferred` tables (for `write_summary`, which makes
-    and frees them one at a time); the 指标明细 is then not made until its sheet is written.
+    `deferred`: 指标明细 and 问题清单, the largest, as `RowSource`s (for `write_summary`, which makes their
+    rows a chunk at a time): neither is ever held whole; what the other tables and the 总览 need of the
+    问题清单 comes from its tally (`FindingTally`), counted in one pass over the findings.
     """
     campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     grades = tuple(g for g, _ in evaluation.profile.grades)
     order = _dept_order(campaign)
     status = department_status(evaluation, campaign.roster)
     projects = _project_table(evaluation, campaign, order)
-    problems = _findings_table(evaluation.files, _findings_of(evaluation.files), order, status)
-    departments = _department_table(evaluation, projects, problems, campaign, grades, order)
-    if deferred:
-        indicators = Deferred(lambda: _indicator_table(evaluation, projects),
-                              sum(len(p.indicators) for p in evaluation.counted_projects))
-    else:
-        indicators = _indicator_table(evaluation, projects)
+    problems, tally = _finding_rows(evaluation.files, order, status)
+    departments = _department_table(evaluation, projects, tally, campaign, grades, order)
+    indicators = _indicator_rows(evaluation, projects)
+    indicators, problems = ((indicators.source(), problems.source()) if deferred
+                            else (indicators.frame(), problems.frame()))
     missing = _missing_table(status)
     unreadable = status.in_state(UNREADABLE)
     roster = {e.code for e in campaign.roster}
@@ -381,11 +413,8 @@ def summary_frames(evaluation: Evaluation, campaign: Campaign, history: History 
     meta = Meta(LEVEL_DISTRICT, campaign.fact("district"), campaign.year, campaign.fact("bureau"),
                 evaluation.profile.title, grades, campaign.low_execution_rate, evaluation.profile.budget_adjusted)
     tables = Tables(projects, departments, indicators, problems, missing, counts,
-                    unreadable=tuple(d.name for d in unreadable))
-    frames = assemble(tables, meta, history, generated=generated)
-    if deferred:  # handed over: the only reference left is the Deferred's
-        frames["问题清单"] = Deferred.of(frames["问题清单"])
-    return frames
+                    unreadable=tuple(d.name for d in unreadable), tally=tally)
+    return assemble(tables, meta, history, generated=generated)
 
 
 def assemble(t: Tables, meta: Meta, history: History | None = None, *,
@@ -547,7 +576,8 @@ def summarize(evaluation: Evaluation, campaign: Campaign, output, *,
 
     `history_path` None means no history at all (neither read nor written). Returns the 总览's blocks,
     未报送单位 and 元数据 (what the command prints; the row tables are in the workbook, and
-    `summary_frames()` makes them all): the largest tables are made, written and freed one at a time.
+    `summary_frames()` makes them all): the largest tables are never held whole (their rows made a chunk
+    at a time as they are written).
     """
     campaign = campaign.with_year_of(r.submission.year for r in evaluation.counted)
     if campaign.year is None:  # nothing readable: no year to compare with or to record under

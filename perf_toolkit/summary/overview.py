@@ -13,7 +13,6 @@ from ..findings import SEVERITY_ZH
 from ..numbers import PENDING, difference, is_missing, mean, money_sum, ratio, share, weighted_mean
 from .tables import (
     BUDGET,
-    CODE,
     DISTRICT,
     GRADE,
     INITIAL,
@@ -26,6 +25,8 @@ from .tables import (
     SPENT,
     TOTAL,
     UNSCORED_RULE,
+    FindingTally,
+    LevelTally,
     Meta,
     Tables,
     points,
@@ -40,8 +41,8 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
     budget, spent = money_sum(p[BUDGET]), money_sum(p[SPENT])
     pending = int((p[GRADE] == PENDING).sum()) if len(p) else 0  # not scored: their figures are 待核实
     missing_names = _names(t.missing)
-    problems = t.findings
-    by_sev = {s: problems[problems["级别"] == s] for s in SEVERITY_ZH.values()}
+    tally = t.finding_tally()
+    by_sev = {s: tally.levels.get(s, LevelTally()) for s in SEVERITY_ZH.values()}
     figures = [
         ("应报送单位数", c.expected, "报送名单中的单位" if c.expected is not None else "未配置报送名单"),
         ("已报送单位数", c.submitted, _submitted_note(c, t.unreadable)),
@@ -55,8 +56,8 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         ("总体预算执行率", ratio(spent, budget), "全年执行数合计 ÷ 全年预算数合计"),
         ("平均得分（简单平均）", mean(p[SCORE]), "各项目总分的算术平均"),
         ("平均得分（按预算加权）", weighted_mean(p[SCORE], p[BUDGET]), "以全年预算数为权数"),
-        ("错误数", len(by_sev["错误"]), f"涉及 {_count_units(by_sev['错误'])} 个单位"),
-        ("警告数", len(by_sev["警告"]), f"涉及 {_count_units(by_sev['警告'])} 个单位"),
+        ("错误数", by_sev["错误"].count, f"涉及 {len(by_sev['错误'].units)} 个单位"),
+        ("警告数", by_sev["警告"].count, f"涉及 {len(by_sev['警告'].units)} 个单位"),
         ("列入结果应用的项目数", result_use,
          f"等级为{'、'.join(meta.grades[-2:])}或执行率低于{meta.threshold:.0%}"
          + (f"，或全年预算数比年初预算数调减超过{share(meta.budget_cut)}" if meta.budget_cut is not None else "")
@@ -77,8 +78,8 @@ def overview_frames(t: Tables, meta: Meta, previous: dict | None, result_use: in
         "总览": key,
         "等级分布": _grade_block(p, meta.grades),
         "执行率分布": _band_block(p),
-        "问题统计": _severity_block(problems),
-        "问题代码统计": _code_block(problems),
+        "问题统计": _severity_block(tally),
+        "问题代码统计": _code_block(tally),
         "口径说明": pd.DataFrame({"说明": [f"{n}. {text}" for n, text in
                                          enumerate(RULES + ((UNSCORED_RULE,) if pending else ()), 1)]}),
     }
@@ -99,12 +100,6 @@ def _names(missing: pd.DataFrame, limit: int = 12) -> str:
     labels = [f"{d}·{n}" if DISTRICT in missing else str(n)
               for d, n in zip(missing.get(DISTRICT, missing[NAME]), missing[NAME], strict=True)]
     return "、".join(labels[:limit]) + (f"等 {len(labels)} 个（见未报送单位）" if len(labels) > limit else "")
-
-
-def _count_units(rows: pd.DataFrame) -> int:
-    """Distinct departments among finding rows (an unreadable file names none)."""
-    keys = [c for c in (DISTRICT, CODE) if c in rows]
-    return len(rows[rows[CODE] != ""].drop_duplicates(keys))
 
 
 def _grade_block(p: pd.DataFrame, grades: tuple[str, ...]) -> pd.DataFrame:
@@ -136,22 +131,24 @@ def _band_block(p: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _severity_block(problems: pd.DataFrame) -> pd.DataFrame:
+def _severity_block(tally: FindingTally) -> pd.DataFrame:
+    """Findings by level: how many, the departments (an unreadable file names none) and files involved."""
     rows = []
-    for sev in (*SEVERITY_ZH.values(), TOTAL):
-        mine = problems if sev == TOTAL else problems[problems["级别"] == sev]
-        rows.append({"级别": sev, "数量": len(mine), "涉及单位数": _count_units(mine),
-                     "涉及文件数": mine["文件"].nunique()})
+    for sev in SEVERITY_ZH.values():
+        mine = tally.levels.get(sev, LevelTally())
+        rows.append({"级别": sev, "数量": mine.count, "涉及单位数": len(mine.units), "涉及文件数": len(mine.files)})
+    everything = tally.levels.values()
+    rows.append({"级别": TOTAL, "数量": tally.rows, "涉及单位数": len(set().union(*(m.units for m in everything))),
+                 "涉及文件数": len(set().union(*(m.files for m in everything)))})
     return pd.DataFrame(rows)
 
 
-def _code_block(problems: pd.DataFrame) -> pd.DataFrame:
+def _code_block(tally: FindingTally) -> pd.DataFrame:
     columns = ["问题", "级别", "数量", "涉及单位数", "代码"]  # five: the 总览 sheet's columns; the code last
-    if problems.empty:
+    if not tally.rows:
         return pd.DataFrame(columns=columns)
-    rows = []
-    for (sev, title, code), mine in problems.groupby(["级别", "问题", "代码"], sort=False):
-        rows.append({"问题": title, "代码": code, "级别": sev, "数量": len(mine), "涉及单位数": _count_units(mine)})
+    rows = [{"问题": title, "代码": code, "级别": sev, "数量": mine.count, "涉及单位数": len(mine.units)}
+            for (sev, title, code), mine in tally.codes.items()]
     frame = pd.DataFrame(rows, columns=columns)
     frame["_e"] = frame["级别"] != "错误"
     return frame.sort_values(["_e", "数量", "代码"], ascending=[True, False, True]).drop(columns="_e") \

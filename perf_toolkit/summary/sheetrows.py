@@ -68,9 +68,20 @@ class StreamedSheet(Worksheet):
         self._chunk_sizes.append(len(data))
 
     def _write_rows(self) -> None:
-        super()._write_rows()  # the cells written the ordinary way (the header row) come first
         if self._spool is None:
+            super()._write_rows()
             return
+        # the cells written the ordinary way (the header row) come first. xlsxwriter walks every row of the
+        # sheet's dimensions and looks each up in its defaultdict of cells, leaving an empty dict a row (~130
+        # bytes: 125 MiB for a million streamed rows) held until the workbook is done: it walks only down to
+        # the last row it holds anything of (the streamed rows come after it)
+        ordinary = max((*self.table, *self.row_info, *self.comments), default=self.dim_rowmin)
+        whole = self.dim_rowmax
+        self.dim_rowmax = min(whole, max(ordinary, self.dim_rowmin))
+        try:
+            super()._write_rows()
+        finally:
+            self.dim_rowmax = whole
         indexes = [f._get_xf_index() for f in self._row_formats]
         spool, write = self._spool, self.fh.write
         spool.seek(0)

@@ -1,12 +1,14 @@
 """The summary's vocabulary, shared by the district summary, its overview, year-over-year columns,
 the workbook writer and the city roll-up: column names, sheets, rate bands, and the small
-records (Meta, Counts, Tables) that travel between them. No logic beyond the rate bands.
+records (Meta, Counts, Tables, FindingTally) that travel between them. No logic beyond the rate bands
+and the tally's counting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -120,31 +122,107 @@ class Meta:
         return f"{self.name}{year}预算绩效自评情况汇总"
 
 
-class Deferred:
-    """A table made when its sheet is written and held by nothing after (`summarize`'s largest tables:
-    made one at a time, each freed before the next is made). `len()` is its row count, known beforehand."""
+class RowSource:
+    """A table never held whole: its rows made a chunk (a small DataFrame) at a time, in their final order, each
+    time they are read (`summarize`'s largest tables, 指标明细 and 问题清单: a province's 问题清单 has a million
+    rows). The writer reads it twice: the column widths, then the rows. `len()` is its row count, known beforehand.
 
-    def __init__(self, make: Callable[[], pd.DataFrame], rows: int) -> None:
-        self._make: Callable[[], pd.DataFrame] | None = make
+    `chunks(start, stop, size)` makes rows start…stop-1 in chunks of at most `size` rows, each with `columns`.
+    """
+
+    def __init__(self, columns: list[str], rows: int,
+                 chunks: Callable[[int, int, int], Iterator[pd.DataFrame]]) -> None:
+        self.columns = list(columns)
         self._rows = rows
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame) -> Deferred:
-        """A table already made, handed over (the caller keeps no reference to it)."""
-        return cls(lambda: frame, len(frame))
+        self._chunks = chunks
 
     def __len__(self) -> int:
         return self._rows
 
-    def take(self) -> pd.DataFrame:
-        """The table, once: the maker is dropped (a second take raises)."""
-        make, self._make = self._make, None
-        if make is None:
-            raise RuntimeError("a deferred table is taken once")
-        frame = make()
-        if len(frame) != self._rows:
-            raise AssertionError(f"a deferred table has {len(frame)} rows, not the {self._rows} announced")
-        return frame
+    def chunks(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[pd.DataFrame]:
+        """Rows start…stop-1 (the end by default) in their order, at most `size` a chunk."""
+        stop = self._rows if stop is None else min(stop, self._rows)
+        made = 0
+        for chunk in self._chunks(start, stop, size):
+            if list(chunk.columns) != self.columns or not 0 < len(chunk) <= size:
+                raise AssertionError(f"a chunk of {len(chunk)} rows with columns {list(chunk.columns)}")
+            made += len(chunk)
+            yield chunk
+        if made != max(stop - start, 0):
+            raise AssertionError(f"a table of {made} rows from {start} to {stop}, not the {self._rows} announced")
+
+
+@dataclass
+class LevelTally:
+    """The findings of one level (错误, 警告 …): how many, the departments (non-blank codes) and files involved."""
+
+    count: int = 0
+    units: set = field(default_factory=set)
+    files: set = field(default_factory=set)
+
+
+@dataclass
+class CodeTally:
+    """The findings of one (level, title, code): how many, and the departments involved."""
+
+    count: int = 0
+    units: set = field(default_factory=set)
+
+
+@dataclass
+class FindingTally:
+    """What the summary needs of its 问题清单 without the table: the 总览's counts by level and by code, and each
+    department's and file's errors and warnings (部门汇总). Counted in the table's order (the codes keep the
+    order they first appear in, as a groupby of the table would)."""
+
+    levels: dict[str, LevelTally] = field(default_factory=dict)
+    codes: dict[tuple[str, str, str], CodeTally] = field(default_factory=dict)  # (级别, 问题, 代码)
+    by_unit: Counter = field(default_factory=Counter)  # (单位编码, 级别) -> findings
+    by_file: Counter = field(default_factory=Counter)  # (文件, 级别) -> findings
+    rows: int = 0
+
+    def add(self, level: str, unit: object, file: object, title: object, code: object) -> None:
+        """One row of the 问题清单. `unit` is its 单位编码 (with its 区县 in a city roll-up: a tuple), blank for
+        none; a missing value (None) stands for a blank cell as pandas counts it (not a file, not a group)."""
+        self.rows += 1
+        counted = self.levels.get(level)
+        if counted is None:
+            counted = self.levels[level] = LevelTally()
+        counted.count += 1
+        involved = (unit[-1] if isinstance(unit, tuple) else unit) != ""
+        if involved:
+            counted.units.add(unit)
+        if file is not None:
+            counted.files.add(file)
+        if level is not None and title is not None and code is not None:
+            key = (level, title, code)
+            by_code = self.codes.get(key)
+            if by_code is None:
+                by_code = self.codes[key] = CodeTally()
+            by_code.count += 1
+            if involved:
+                by_code.units.add(unit)
+        self.by_unit[(unit, level)] += 1
+        self.by_file[(file, level)] += 1
+
+    @classmethod
+    def of_frame(cls, frame: pd.DataFrame) -> FindingTally:
+        """The tally of a 问题清单 held whole (the city roll-up's, read back from district summaries)."""
+        tally = cls()
+
+        def values(column: str) -> list:
+            return [None if _na(v) else v for v in frame[column].tolist()]
+
+        units = values(CODE)
+        if DISTRICT in frame:
+            units = list(zip(values(DISTRICT), units, strict=True))
+        for row in zip(values("级别"), units, values("文件"), values("问题"), values("代码"), strict=True):
+            tally.add(*row)
+        return tally
+
+
+def _na(value: object) -> bool:
+    return value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 @dataclass
@@ -153,9 +231,13 @@ class Tables:
 
     projects: pd.DataFrame
     departments: pd.DataFrame
-    indicators: pd.DataFrame | Deferred  # deferred: made when written (`summarize`)
-    findings: pd.DataFrame
+    indicators: pd.DataFrame | RowSource  # a RowSource: made a chunk at a time when written (`summarize`)
+    findings: pd.DataFrame | RowSource
     missing: pd.DataFrame
     counts: Counts
     districts: pd.DataFrame | None = None  # the city level only
     unreadable: tuple[str, ...] = ()  # the departments whose files could not be read, by name (district level)
+    tally: FindingTally | None = None  # of `findings`; None: counted from the frame
+
+    def finding_tally(self) -> FindingTally:
+        return self.tally if self.tally is not None else FindingTally.of_frame(self.findings)
