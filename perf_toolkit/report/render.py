@@ -126,6 +126,10 @@ class _Part:
     suffix: bytes = b""
 
 
+#: zlib's level for a rendered document's parts (see PreparedTemplate.render).
+DOCUMENT_COMPRESSION = 1
+
+
 class PreparedTemplate:
     """A .docx template read, patched and compiled once, rendered into new documents many times."""
 
@@ -217,12 +221,13 @@ class PreparedTemplate:
                 rendered[part.member] = etree.tostring(tree, encoding="utf-8", xml_declaration=True,
                                                        standalone=True)
         out = io.BytesIO()
+        # deflate's fastest level: half the time of the default (6) for documents ~12 % larger (14 KB, not 12.5)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for info, data in self._members:
                 fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
                 fresh.compress_type = zipfile.ZIP_DEFLATED
                 fresh.external_attr = info.external_attr
-                zf.writestr(fresh, rendered.get(info.filename, data))
+                zf.writestr(fresh, rendered.get(info.filename, data), compresslevel=DOCUMENT_COMPRESSION)
         return out.getvalue()
 
 
