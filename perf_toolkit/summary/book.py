@@ -577,9 +577,9 @@ def _table_sheet(wb, styles: _Styles, name: str, table: pd.DataFrame | RowSource
             yield chunk.assign(**{c: _file_names(chunk[c], names) for c in files}) if files else chunk
 
     kinds = [column_kind(c) for c in columns]
-    sized = _widths(list(table.columns), kinds, chunks())
+    sized = _widths(columns, kinds, chunks())
     if len(columns):
-        end, has_total = _rows(ws, styles, list(table.columns), stop - start, chunks(), sized=sized, record=record)
+        end, has_total = _rows(ws, styles, columns, stop - start, chunks(), sized=sized, record=record)
     else:
         end, has_total = 1, False
     data_last = end - 1 - has_total
